@@ -1,0 +1,100 @@
+"""Kafka ranges for the Polars engine: end offsets taken when the batch is planned.
+
+Offsets are stored as Spark stores them: ``{topic: {"partition": offset}}``; ``start`` is
+inclusive and ``end`` exclusive. A batch read returns the columns of Spark's Kafka source, then
+decodes ``value`` (JSON to a struct, raw bytes kept, or a Debezium envelope); undecodable
+records come back separately as dead letters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.engines.polars.readers import ReadResult
+    from kappa.models import KafkaDataSource
+
+
+def kafka_conf(spec: "KafkaDataSource") -> dict:
+    from kappa.config.variables import resolve_secret_refs
+    from kappa.kafka.client import client_config
+
+    return client_config(spec.bootstrap_servers, resolve_secret_refs(spec.options))
+
+
+def _to_json(offsets: dict[tuple[str, int], int]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (topic, part), off in sorted(offsets.items()):
+        out.setdefault(topic, {})[str(part)] = int(off)
+    return out
+
+
+def _from_json(data: dict[str, dict[str, int]]) -> dict[tuple[str, int], int]:
+    return {(t, int(p)): int(o) for t, parts in data.items() for p, o in parts.items()}
+
+
+def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, streaming: bool) -> dict[str, Any] | None:
+    """The next batch's ``start``/``end`` offsets (None when a stream has nothing new)."""
+    from kappa.kafka.offsets import end_offsets, list_partitions, resolve_starting_offsets
+
+    conf = kafka_conf(spec)
+    tps = list_partitions(conf, spec.topics)
+    ends = end_offsets(conf, tps)
+    starts = resolve_starting_offsets(conf, tps, spec.starting_offsets)
+    if streaming and previous:
+        prev_end = _from_json(previous["end"])
+        # partitions new since the last batch start at their earliest offset
+        starts = {tp: prev_end.get(tp, starts[tp]) for tp in tps}
+    ends = {tp: max(ends[tp], starts[tp]) for tp in tps}
+    if spec.max_offsets_per_trigger:
+        ends = _limit(starts, ends, spec.max_offsets_per_trigger)
+    if streaming and all(ends[tp] <= starts[tp] for tp in tps):
+        return None
+    return {"kind": "kafka", "start": _to_json(starts), "end": _to_json(ends)}
+
+
+def _limit(starts: dict, ends: dict, limit: int) -> dict:
+    """Spread ``limit`` records over partitions in proportion to their backlog (as Spark does)."""
+    backlog = {tp: ends[tp] - starts[tp] for tp in ends}
+    total = sum(backlog.values())
+    if total <= limit:
+        return ends
+    out = {}
+    for tp, n in backlog.items():
+        share = int(n * limit / total)
+        out[tp] = starts[tp] + share
+    # hand out what rounding left, largest backlog first
+    left = limit - sum(out[tp] - starts[tp] for tp in out)
+    for tp in sorted(backlog, key=lambda t: -backlog[t]):
+        if left <= 0:
+            break
+        if out[tp] < ends[tp]:
+            out[tp] += 1
+            left -= 1
+    return out
+
+
+def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any]) -> "ReadResult":
+    import polars as pl
+
+    from kappa.engines.polars.readers import ReadResult
+    from kappa.kafka.reader import read_range
+
+    starts, ends = _from_json(offsets["start"]), _from_json(offsets["end"])
+    ranges = {tp: (starts[tp], ends[tp]) for tp in ends if ends[tp] > starts[tp]}
+    records = read_range(kafka_conf(spec), ranges, include_headers=spec.include_headers)
+    dead = None
+    if spec.value_format == "json":
+        from kappa.kafka.decode import decode_json_values
+        from kappa.types import parse_schema
+
+        schema = parse_schema(spec.schema_) if spec.schema_ else None
+        records, dead = decode_json_values(records, schema)
+    elif spec.value_format == "debezium":
+        from kappa.cdc.debezium import decode_debezium
+
+        decoded = decode_debezium(records)
+        records, dead = decoded.changes, decoded.dead_letters
+    if dead is not None and dead.num_rows == 0:
+        dead = None
+    return ReadResult(pl.from_arrow(records).lazy(), dead)

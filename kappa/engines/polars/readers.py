@@ -1,0 +1,223 @@
+"""Bounded reads for the Polars engine: plan a batch's range, then read exactly that range.
+
+``plan_range`` looks at what is available now and at the previous batch's offsets and returns
+the offsets of the next batch (None when a streaming source has nothing new). ``read_range``
+turns those offsets into a LazyFrame; reading the same offsets twice gives the same rows, which
+is what makes a re-run after a crash exact.
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kappa.errors import KappaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+    import pyarrow as pa
+
+    from kappa.plan import SourcePlan
+
+
+@dataclass
+class ReadResult:
+    """Rows of one batch and the records that could not be decoded."""
+
+    frame: "pl.LazyFrame"
+    dead_letters: "pa.Table | None" = None
+
+
+# ---------------------------------------------------------------- files
+_EXT = {"JSON": (".json",), "JSONL": (".jsonl", ".ndjson", ".json"), "CSV": (".csv",), "PARQUET": (".parquet",)}
+
+
+def list_files(path: str, fmt: str) -> list[str]:
+    """Files of a source path: one file, every data file under a folder, or a glob's matches."""
+    if any(ch in path for ch in "*?["):
+        found = [p for p in globmod.glob(path, recursive=True) if os.path.isfile(p)]
+    elif os.path.isdir(path):
+        found = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
+            found.extend(os.path.join(dirpath, f) for f in filenames if not f.startswith((".", "_")))
+        exts = _EXT[fmt]
+        if any(f.endswith(exts) for f in found):
+            found = [f for f in found if f.endswith(exts)]
+    elif os.path.isfile(path):
+        found = [path]
+    else:
+        found = []
+    return sorted(found)
+
+
+def _polars_schema(schema: Any) -> Any:
+    import polars as pl
+
+    from kappa.types import parse_schema
+
+    return pl.from_arrow(parse_schema(schema).empty_table()).schema
+
+
+def scan_files(files: list[str], fmt: str, schema: Any = None, options: dict | None = None) -> "pl.LazyFrame":
+    import polars as pl
+
+    options = dict(options or {})
+    pl_schema = _polars_schema(schema) if schema else None
+    if not files:
+        return pl.LazyFrame(schema=pl_schema or {})
+    if fmt == "JSONL":
+        return pl.scan_ndjson(files, schema=pl_schema, **options)
+    if fmt == "PARQUET":
+        return pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore", **options) if len(files) > 1 else pl.scan_parquet(files, **options)
+    if fmt == "CSV":
+        header = options.pop("header", True)
+        sep = options.pop("delimiter", options.pop("sep", ","))
+        return pl.scan_csv(files, has_header=bool(header), separator=sep, schema=pl_schema, **options)
+    if fmt == "JSON":
+        frames = [pl.read_json(f, schema=pl_schema, **options) for f in files]
+        return pl.concat(frames, how="diagonal_relaxed").lazy()
+    raise KappaError(f"unsupported file format {fmt}")
+
+
+# ---------------------------------------------------------------- delta
+def _delta_files(path: str, version: int | None, storage_options: dict) -> set[str]:
+    from deltalake import DeltaTable
+
+    return set(DeltaTable(path, version=version, storage_options=storage_options or None).file_uris())
+
+
+def delta_version(path: str, storage_options: dict) -> int | None:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(path, storage_options=storage_options or None).version()
+    except TableNotFoundError:
+        return None
+
+
+def delta_new_files(path: str, start: int, end: int, storage_options: dict, skip_change_commits: bool) -> list[str]:
+    """Data files added by versions ``start..end`` (inclusive); commits that remove data fail the
+    read unless ``skip_change_commits`` (then their files are skipped), as Spark's Delta source does."""
+    before = _delta_files(path, start - 1, storage_options) if start > 0 else set()
+    after = _delta_files(path, end, storage_options)
+    if before <= after:
+        return sorted(after - before)
+    new: list[str] = []
+    prev = before
+    for v in range(start, end + 1):
+        cur = _delta_files(path, v, storage_options)
+        if prev - cur:
+            if not skip_change_commits:
+                raise KappaError(
+                    f"Delta table {path}: version {v} updates or deletes rows; a streaming read only follows appends. "
+                    "Set `skip_change_commits: true` to ignore such commits, or read it as a batch source."
+                )
+        else:
+            new.extend(sorted(cur - prev))
+        prev = cur
+    return new
+
+
+def scan_delta(path: str, version: int | None, storage_options: dict) -> "pl.LazyFrame":
+    import polars as pl
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(path, version=version, storage_options=storage_options or None)
+    return pl.scan_pyarrow_dataset(dt.to_pyarrow_dataset())
+
+
+def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.LazyFrame":
+    """Rows of some of a Delta table's data files, with the table's current schema."""
+    import polars as pl
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(path, storage_options=storage_options or None)
+    schema = dt.schema().to_arrow()
+    import pyarrow as pa
+
+    schema = pa.schema(schema)
+    if not files:
+        return pl.from_arrow(schema.empty_table()).lazy()
+    parts = dt.metadata().partition_columns
+    partitioning = ds.partitioning(pa.schema([schema.field(c) for c in parts]), flavor="hive") if parts else None
+    dataset = ds.dataset([f.replace("file://", "") for f in files], schema=schema, format="parquet", partitioning=partitioning)
+    return pl.from_arrow(dataset.to_table()).lazy()
+
+
+# ---------------------------------------------------------------- planning
+def plan_range(source: "SourcePlan", previous: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Offsets of the next batch, given the previous batch's (None: nothing new to read)."""
+    spec = source.spec
+    if source.kind == "memory":
+        return {"kind": "memory"}
+    if source.kind == "file":
+        files = list_files(source.path, spec.format)
+        if not source.streaming:
+            return {"kind": "file", "files": files}
+        seen = set(previous.get("seen", [])) if previous else set()
+        new = [f for f in files if f not in seen]
+        if not new:
+            return None
+        return {"kind": "file", "files": new, "seen": sorted(seen | set(new))}
+    if source.kind == "delta":
+        if not source.streaming:
+            return {"kind": "delta", "version": spec.version}
+        current = delta_version(source.path, spec.storage_options)
+        if current is None:
+            return None
+        start = previous["end"] + 1 if previous else (spec.starting_version or 0)
+        if start > current:
+            return None
+        return {"kind": "delta", "start": start, "end": current}
+    if source.kind == "kafka":
+        from kappa.engines.polars.kafka_io import plan_kafka_range
+
+        return plan_kafka_range(spec, previous, source.streaming)
+    raise KappaError(f"cannot read source kind {source.kind}")
+
+
+def read_range(source: "SourcePlan", offsets: dict[str, Any], memory: dict[str, "pl.LazyFrame"]) -> ReadResult:
+    """The rows of exactly ``offsets``."""
+    spec = source.spec
+    kind = offsets["kind"]
+    if kind == "memory":
+        if source.upstream not in memory:
+            raise KappaError(
+                f"node {source.upstream!r} has no sink, so its output exists only within one run: select it too"
+            )
+        return ReadResult(memory[source.upstream])
+    if kind == "file":
+        return ReadResult(scan_files(offsets["files"], spec.format, spec.schema_, spec.read_options))
+    if kind == "delta":
+        if "start" in offsets:
+            files = delta_new_files(source.path, offsets["start"], offsets["end"], spec.storage_options, spec.skip_change_commits)
+            return ReadResult(scan_delta_files(source.path, files, spec.storage_options))
+        if delta_version(source.path, spec.storage_options) is None:
+            raise KappaError(f"Delta table {source.path} does not exist (yet)")
+        return ReadResult(scan_delta(source.path, offsets.get("version"), spec.storage_options))
+    if kind == "kafka":
+        from kappa.engines.polars.kafka_io import read_kafka_range
+
+        return read_kafka_range(spec, offsets)
+    raise KappaError(f"cannot read offsets of kind {kind}")
+
+
+def read_full(source: "SourcePlan", memory: dict[str, "pl.LazyFrame"]) -> "pl.LazyFrame":
+    """Everything a source holds now (used for ``{nodes.x}`` lookups: a stream-static join)."""
+    if source.kind == "memory":
+        return read_range(source, {"kind": "memory"}, memory).frame
+    if source.kind == "file":
+        return scan_files(list_files(source.path, source.spec.format), source.spec.format, source.spec.schema_, source.spec.read_options)
+    if source.kind == "delta":
+        return scan_delta(source.path, None, source.spec.storage_options)
+    raise KappaError(f"cannot look up a {source.kind} source as a table")
+
+
+def file_exists(path: str) -> bool:
+    return Path(path).exists()

@@ -1,0 +1,221 @@
+"""The engine-neutral plan: what each node reads, runs and writes.
+
+Both engines consume a :class:`PipelinePlan`. Building it resolves everything the engines
+should not have to decide: the topological order and selection, paths made absolute against the
+pipeline root, the sink each node source actually reads (a downstream node reads its
+upstream's written Delta table or files, not the upstream's raw source), sink modes,
+idempotency ids, checkpoint folders and triggers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
+from kappa.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.models import Expectation, Pipeline, PipelineNode, Trigger
+
+
+def is_uri(path: str) -> bool:
+    """Object-store and other URIs pass through unchanged."""
+    return "://" in path
+
+
+def resolve_path(path: str, root: Path) -> str:
+    if is_uri(path):
+        return path
+    p = Path(os.path.expanduser(path))
+    return str(p if p.is_absolute() else (root / p).resolve())
+
+
+@dataclass(frozen=True, eq=False)
+class SourcePlan:
+    """What a node reads. ``spec`` is a file, Delta or Kafka source model (for a node source:
+    a source model built over the upstream's sink), or None when the upstream has no sink and
+    its output is handed over in memory."""
+
+    kind: Literal["file", "delta", "kafka", "memory"]
+    spec: Any
+    streaming: bool
+    path: str | None = None
+    upstream: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class StepPlan:
+    """One transformer step."""
+
+    index: int
+    kind: Literal["sql", "method"]
+    sql: str | None = None
+    refs: tuple[str, ...] = ()
+    func_name: str | None = None
+    func_args: tuple[Any, ...] = ()
+    func_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class SinkPlan:
+    """One sink with its resolved mode and the id its idempotent commits carry."""
+
+    index: int
+    kind: Literal["file", "delta", "kafka"]
+    spec: Any
+    mode: Literal["append", "overwrite", "merge"]
+    quarantine: bool
+    app_id: str
+    path: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class NodePlan:
+    """Everything an engine needs to run one node."""
+
+    name: str
+    source: SourcePlan | None
+    steps: tuple[StepPlan, ...]
+    expectations: tuple["Expectation", ...]
+    sinks: tuple[SinkPlan, ...]
+    trigger: "Trigger"
+    checkpoint: str
+    upstreams: tuple[str, ...]
+    sql_refs: tuple[str, ...]
+    ref_sources: dict[str, SourcePlan] = field(default_factory=dict)
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.source and self.source.streaming)
+
+    @property
+    def output_sinks(self) -> tuple[SinkPlan, ...]:
+        return tuple(s for s in self.sinks if not s.quarantine)
+
+    @property
+    def quarantine_sinks(self) -> tuple[SinkPlan, ...]:
+        return tuple(s for s in self.sinks if s.quarantine)
+
+
+@dataclass(frozen=True, eq=False)
+class PipelinePlan:
+    """Selected nodes in topological order, plus the whole pipeline's node plans for lookups."""
+
+    pipeline: str
+    root: str
+    checkpoint_root: str
+    order: tuple[str, ...]
+    all_nodes: dict[str, NodePlan]
+
+    @property
+    def nodes(self) -> list[NodePlan]:
+        return [self.all_nodes[n] for n in self.order]
+
+    def node(self, name: str) -> NodePlan:
+        return self.all_nodes[name]
+
+
+def readable_sink(node: "PipelineNode") -> Any | None:
+    """The sink a downstream node reads: the first Delta output sink, else the first file one."""
+    outputs = [s for s in node.output_sinks if s.type in ("delta", "file")]
+    deltas = [s for s in outputs if s.type == "delta"]
+    return (deltas or outputs or [None])[0]
+
+
+def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: Path) -> SourcePlan | None:
+    from kappa.models import DeltaDataSource, FileDataSource
+
+    src = node.source
+    if src is None:
+        return None
+    if src.type != "node":
+        path = resolve_path(src.path, root) if getattr(src, "path", None) else None
+        return SourcePlan(kind=src.type, spec=src, streaming=src.streaming, path=path)
+    upstream = nodes[src.node_name]
+    sink = readable_sink(upstream)
+    if sink is None:
+        if src.streaming:
+            raise ConfigError(
+                f"node {node.name!r} streams from {upstream.name!r}, which has no Delta or file sink to stream from"
+            )
+        return SourcePlan(kind="memory", spec=None, streaming=False, upstream=upstream.name)
+    path = resolve_path(sink.path, root)
+    if sink.type == "delta":
+        spec = DeltaDataSource(path=sink.path, as_stream=src.streaming, storage_options=sink.storage_options)
+    else:
+        spec = FileDataSource(path=sink.path, format=sink.format, as_stream=src.streaming)
+    return SourcePlan(kind=sink.type, spec=spec, streaming=src.streaming, path=path, upstream=upstream.name)
+
+
+def _sink_mode(sink: Any, streaming: bool) -> str:
+    if sink.type == "kafka":
+        return "append"
+    if getattr(sink, "merge", None) is not None:
+        return "merge"
+    if sink.mode:
+        return sink.mode
+    return "append" if streaming else "overwrite"
+
+
+def checkpoint_root_of(pipeline: "Pipeline", root: Path) -> str:
+    raw = pipeline.checkpoint_root or os.environ.get("KAPPA_CHECKPOINT_ROOT") or "checkpoints"
+    return resolve_path(raw, root)
+
+
+def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> PipelinePlan:
+    """Compile a validated pipeline into the plan both engines run."""
+    from kappa.graph import build_graph
+    from kappa.models import PipelineNodeDataSource
+    from kappa.sql.refs import node_refs
+
+    graph = build_graph(pipeline)
+    order = graph.select(select)
+    root = Path(pipeline.root_path).expanduser().resolve() if pipeline.root_path else Path.cwd()
+    ck_root = checkpoint_root_of(pipeline, root)
+    nodes = pipeline.nodes_dict
+    plans: dict[str, NodePlan] = {}
+    for name in graph.topological_order():
+        node = nodes[name]
+        source = _source_plan(node, nodes, root)
+        streaming = bool(source and source.streaming)
+        steps = []
+        refs: list[str] = []
+        for i, step in enumerate(node.steps):
+            if getattr(step, "expr", None) is not None:
+                r = tuple(node_refs(step.expr))
+                refs.extend(x for x in r if x not in refs)
+                steps.append(StepPlan(index=i, kind="sql", sql=step.expr, refs=r))
+            else:
+                steps.append(
+                    StepPlan(index=i, kind="method", func_name=step.func_name, func_args=tuple(step.func_args), func_kwargs=dict(step.func_kwargs))
+                )
+        sinks = []
+        for i, sink in enumerate(node.sinks):
+            mode = _sink_mode(sink, streaming)
+            path = resolve_path(sink.path, root) if getattr(sink, "path", None) else None
+            if sink.type == "file" and mode == "append" and Path(sink.path).suffix:
+                raise ConfigError(
+                    f"node {name!r} sink {i}: appending needs a folder path, not the single file {sink.path!r}"
+                )
+            sinks.append(
+                SinkPlan(index=i, kind=sink.type, spec=sink, mode=mode, quarantine=sink.is_quarantine, app_id=f"kappa:{pipeline.name}:{name}:sink{i}", path=path)
+            )
+        ref_sources = {}
+        for ref in refs:
+            lookup = node.model_copy(update={"source": PipelineNodeDataSource(node_name=ref, as_stream=False)})
+            ref_sources[ref] = _source_plan(lookup, nodes, root)
+        plans[name] = NodePlan(
+            name=name,
+            source=source,
+            steps=tuple(steps),
+            expectations=tuple(node.expectations),
+            sinks=tuple(sinks),
+            trigger=node.trigger or pipeline.trigger,
+            checkpoint=f"{ck_root.rstrip('/')}/{pipeline.name}/{name}",
+            upstreams=tuple(graph.upstream_of(name)),
+            sql_refs=tuple(refs),
+            ref_sources=ref_sources,
+        )
+    return PipelinePlan(pipeline=pipeline.name, root=str(root), checkpoint_root=ck_root, order=tuple(order), all_nodes=plans)
