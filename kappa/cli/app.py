@@ -103,3 +103,13 @@ def broker_start(
     from kappa.broker import serve_forever
 
     serve_forever(host=host, port=port)
+
+
+def _register_extensions() -> None:
+    from kappa.cli import cdc_cmds, spark_cmds, stream_cmds
+
+    for module in (spark_cmds, stream_cmds, cdc_cmds):
+        module.register(app)
+
+
+_register_extensions()

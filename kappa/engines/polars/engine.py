@@ -43,6 +43,8 @@ class PolarsEngine:
             started = time.perf_counter()
             try:
                 if node.name in full_refresh:
+                    from kappa.engines.reset import reset_node
+
                     reset_node(node)
                 output, quarantine = run_node(node, plan, memory, ns)
             except KappaError as exc:
@@ -64,23 +66,6 @@ def _publish(pipeline: "Pipeline", name: str, output: Any, quarantine: Any) -> N
     if output is not None:
         model._output_df = nw.from_native(output.lazy())
     model._quarantine_df = nw.from_native(quarantine.lazy()) if quarantine is not None else None
-
-
-def reset_node(node: "NodePlan") -> None:
-    """Forget a node's progress and clear its sinks (``--full-refresh``)."""
-    import shutil
-    from pathlib import Path
-
-    from kappa.engines.polars.state import ReplayCheckpoint
-
-    ReplayCheckpoint(node.checkpoint).reset()
-    for sink in node.sinks:
-        if sink.path and "://" not in sink.path:
-            p = Path(sink.path)
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
 
 
 def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:

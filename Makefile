@@ -1,0 +1,36 @@
+# kappa — every target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv demo test test-fast bench clean
+
+help:
+	@echo "make demo   run the stock-prices example on the embedded broker and local Delta tables"
+	@echo "make test   run the test suite"
+	@echo "make bench  run the benchmarks"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check uv
+	@$(UV) pip install -q --python $(PY) -e ".[dev,spark]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/stock_prices/demo.py
+
+test: $(STAMP)
+	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 tests kappa --doctest-modules
+
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow and not spark" tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/replay_stock_prices.py
+
+clean:
+	rm -rf $(VENV) checkpoints/*/ examples/*/data examples/*/checkpoints benchmarks/.work
