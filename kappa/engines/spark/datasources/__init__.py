@@ -1,0 +1,32 @@
+"""kappa's PySpark Python data sources (the ``python`` connector profile).
+
+- ``kappa_kafka`` (:mod:`.kafka_source`): Spark's Kafka source, same options and schema,
+  read with confluent-kafka in the executors.
+- ``kappa_delta`` (:mod:`.delta_source`): Delta tables read with deltalake, batch and stream.
+
+Importing this package is cheap; :func:`register_all` imports pyspark and the sources.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+KAFKA_SOURCE = "kappa_kafka"
+DELTA_SOURCE = "kappa_delta"
+
+
+def data_source_classes() -> list[type]:
+    """The DataSource classes kappa registers."""
+    from kappa.engines.spark.datasources.delta_source import DeltaDataSource
+    from kappa.engines.spark.datasources.kafka_source import KafkaDataSource
+
+    return [KafkaDataSource, DeltaDataSource]
+
+
+def register_all(spark: "SparkSession") -> None:
+    """Register every kappa data source on ``spark``; registering twice is harmless."""
+    for cls in data_source_classes():
+        spark.dataSource.register(cls)

@@ -1,0 +1,237 @@
+"""``kappa_kafka``: Spark's Kafka source as a PySpark Python data source (confluent-kafka).
+
+Same options and same schema as ``format("kafka")`` (see :mod:`.kafka_options`), so a query
+moves between the ``jvm`` and ``python`` connector profiles by changing the format name only::
+
+    spark.readStream.format("kappa_kafka")
+        .option("kafka.bootstrap.servers", "127.0.0.1:9092")
+        .option("subscribe", "orders")
+        .option("startingOffsets", "earliest")
+        .option("maxOffsetsPerTrigger", 10000)
+        .load()
+
+Each Spark task reads one offset range of one Kafka partition with ``assign()`` (no consumer
+group, no commits; progress lives in the query's checkpoint, as with Spark's source) and
+yields Arrow record batches. Driver-side methods run in a Python process the JVM spawns, so
+everything they need is in the options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceReader,
+    DataSourceStreamReader,
+    InputPartition,
+)
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+
+from kappa.engines.spark.datasources.kafka_options import (
+    KafkaOptions,
+    TopicPartition,
+    from_json_offsets,
+    rate_limit,
+    split_ranges,
+    to_json_offsets,
+)
+from kappa.errors import ConfigError, KappaError
+
+KAFKA_DDL = (
+    "key binary, value binary, topic string, partition int, offset bigint, "
+    "timestamp timestamp, timestampType int"
+)
+HEADERS_DDL = "headers array<struct<key: string, value: binary>>"
+
+
+class KafkaSourceError(KappaError):
+    """Offsets went missing or backwards and ``failOnDataLoss`` is true."""
+
+
+def kafka_ddl(include_headers: bool = False) -> str:
+    """Spark's Kafka source schema as DDL."""
+    return f"{KAFKA_DDL}, {HEADERS_DDL}" if include_headers else KAFKA_DDL
+
+
+class KafkaRangePartition(InputPartition):
+    """One Spark task: offsets ``[start, end)`` of one Kafka partition."""
+
+    def __init__(self, topic: str, partition: int, start: int, end: int):
+        self.topic, self.partition, self.start, self.end = topic, int(partition), start, end
+        super().__init__((topic, partition, start, end))
+
+
+def _partitions(ranges: dict[TopicPartition, tuple[int, int]], min_partitions) -> list:
+    return [KafkaRangePartition(*piece) for piece in split_ranges(ranges, min_partitions)]
+
+
+class _KafkaReaderBase:
+    def __init__(self, options: KafkaOptions):
+        self.options = options
+
+    def read(self, partition: KafkaRangePartition) -> Iterator:
+        """Runs in an executor: read the range with confluent-kafka, yield Arrow batches."""
+        from kappa.kafka.reader import iter_range_batches
+
+        conf = self.options.client_conf()
+        start = partition.start
+        if not self.options.fail_on_data_loss:
+            from kappa.kafka.offsets import earliest_offsets
+
+            tp = (partition.topic, partition.partition)
+            start = max(start, earliest_offsets(conf, [tp])[tp])
+            if start >= partition.end:
+                return
+        yield from iter_range_batches(
+            conf,
+            {(partition.topic, partition.partition): (start, partition.end)},
+            include_headers=self.options.include_headers,
+        )
+
+    def _check_progress(self, start: dict, end: dict) -> dict:
+        """Ranges ``start -> end``; offsets moving backwards are data loss."""
+        ranges = {}
+        for tp, stop in end.items():
+            begin = start.get(tp, stop)
+            if stop < begin:
+                message = (
+                    f"{tp[0]}[{tp[1]}]: offset went backwards from {begin} to {stop} (topic "
+                    "deleted and recreated?). Some data may have been lost; set "
+                    "failOnDataLoss=false to continue from the new offsets"
+                )
+                if self.options.fail_on_data_loss:
+                    raise KafkaSourceError(message)
+                continue
+            ranges[tp] = (begin, stop)
+        return ranges
+
+
+class KafkaBatchReader(_KafkaReaderBase, DataSourceReader):
+    """``spark.read``: offsets ``startingOffsets`` (default earliest) to ``endingOffsets``
+    (default latest) of every subscribed partition."""
+
+    def partitions(self):
+        from kappa.kafka.offsets import end_offsets, resolve_starting_offsets
+
+        opts = self.options
+        conf = opts.client_conf()
+        tps = opts.topic_partitions(conf)
+        starting = opts.starting_offsets or "earliest"
+        if starting.strip().lower() == "latest":
+            raise ConfigError("kappa_kafka: startingOffsets='latest' is not valid for batch reads")
+        start = resolve_starting_offsets(conf, tps, starting)
+        ending = (opts.ending_offsets or "latest").strip()
+        if ending.lower() == "earliest":
+            raise ConfigError("kappa_kafka: endingOffsets='earliest' is not valid for batch reads")
+        latest = end_offsets(conf, tps)
+        if ending.lower() == "latest":
+            end = latest
+        else:
+            explicit = from_json_offsets(ending)
+            for tp in explicit:
+                if tp not in latest:
+                    raise ConfigError(
+                        f"kappa_kafka: endingOffsets names {tp[0]}[{tp[1]}], which is not read"
+                    )
+            end = {tp: explicit.get(tp, -1) for tp in tps}
+            end = {tp: latest[tp] if o == -1 else o for tp, o in end.items()}
+            if any(o < -1 for o in end.values()):
+                raise ConfigError("kappa_kafka: endingOffsets allows offsets >= 0 or -1 (latest)")
+        return _partitions(self._check_progress(start, end), opts.min_partitions)
+
+
+class KafkaStreamReader(_KafkaReaderBase, DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """``spark.readStream``: micro-batches over new offsets, ``maxOffsetsPerTrigger`` honoured,
+    ``Trigger.AvailableNow`` stops at the offsets current when the query started."""
+
+    def __init__(self, options: KafkaOptions):
+        super().__init__(options)
+        self._target: dict[TopicPartition, int] | None = None
+        self._conf: dict | None = None
+
+    def _client_conf(self) -> dict:
+        if self._conf is None:
+            self._conf = self.options.client_conf()
+        return self._conf
+
+    def initialOffset(self) -> dict:
+        from kappa.kafka.offsets import resolve_starting_offsets
+
+        conf = self._client_conf()
+        tps = self.options.topic_partitions(conf)
+        spec = self.options.starting_offsets or "latest"
+        return to_json_offsets(resolve_starting_offsets(conf, tps, spec))
+
+    def _end_now(self) -> dict[TopicPartition, int]:
+        from kappa.kafka.offsets import end_offsets
+
+        conf = self._client_conf()
+        return end_offsets(conf, self.options.topic_partitions(conf))
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        self._target = self._end_now()
+
+    def getDefaultReadLimit(self):
+        limit = self.options.max_offsets_per_trigger
+        return ReadMaxRows(limit) if limit else ReadAllAvailable()
+
+    def _with_new_partitions(self, start: dict, end: dict) -> dict:
+        """Partitions that appeared after ``start`` begin at their earliest offset, as in
+        Spark's source."""
+        from kappa.kafka.offsets import earliest_offsets
+
+        new = [tp for tp in end if tp not in start]
+        if not new:
+            return start
+        merged = dict(start)
+        merged.update(earliest_offsets(self._client_conf(), new))
+        return merged
+
+    def latestOffset(self, start: dict, limit=None) -> dict:
+        begin = from_json_offsets(start)
+        end = dict(self._target) if self._target is not None else self._end_now()
+        # A partition known at start but gone now keeps its offset (nothing to read there).
+        for tp, offset in begin.items():
+            end.setdefault(tp, offset)
+        begin = self._with_new_partitions(begin, end)
+        self._check_progress(begin, end)
+        if isinstance(limit, ReadMaxRows):
+            end = rate_limit(begin, end, limit.max_rows)
+        if end == begin and begin == from_json_offsets(start):
+            return start
+        return to_json_offsets(end)
+
+    def partitions(self, start: dict, end: dict):
+        begin = from_json_offsets(start)
+        stop = from_json_offsets(end)
+        begin = self._with_new_partitions(begin, stop)
+        return _partitions(self._check_progress(begin, stop), self.options.min_partitions)
+
+    def commit(self, end: dict) -> None:
+        """Progress lives in Spark's checkpoint; nothing is committed to Kafka."""
+
+
+class KafkaDataSource(DataSource):
+    """The ``kappa_kafka`` data source: Spark's Kafka source over confluent-kafka."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "kappa_kafka"
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.kafka_options = KafkaOptions.parse(options)
+
+    def schema(self) -> str:
+        return kafka_ddl(self.kafka_options.include_headers)
+
+    def reader(self, schema):
+        return KafkaBatchReader(self.kafka_options)
+
+    def streamReader(self, schema):
+        return KafkaStreamReader(self.kafka_options)
