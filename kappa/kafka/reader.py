@@ -1,0 +1,203 @@
+"""Bounded reads of Kafka offset ranges into Arrow, with the columns of Spark's Kafka source.
+
+Reads use ``assign()`` at explicit offsets: no consumer group is joined and nothing is
+committed. A partition is finished when a record at or past its end offset arrives or when
+PARTITION_EOF says the log ends there, so ranges whose end lies past the last real record
+(transaction markers, compaction gaps) do not hang.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from kappa.errors import KappaError
+from kappa.kafka.offsets import TopicPartition, consumer_config
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_IDLE_TIMEOUT_S = 60.0
+# consume() waits until the batch is full or this much time passed: keep it short so the last
+# partial batch and PARTITION_EOF are seen promptly.
+_POLL_TIMEOUT_S = 0.05
+# librdkafka timestamp types -> Java's TimestampType ids (Spark's `timestampType` column).
+_TS_TYPE = {0: -1, 1: 0, 2: 1}
+
+
+class KafkaReadError(KappaError):
+    """A record or partition could not be read; the message names topic, partition and offset."""
+
+
+def kafka_schema(include_headers: bool = False) -> "pa.Schema":
+    """The columns of Spark's Kafka source, in Spark's order and with Spark's types."""
+    import pyarrow as pa
+
+    fields = [
+        pa.field("key", pa.binary()),
+        pa.field("value", pa.binary()),
+        pa.field("topic", pa.string()),
+        pa.field("partition", pa.int32()),
+        pa.field("offset", pa.int64()),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC")),
+        pa.field("timestampType", pa.int32()),
+    ]
+    if include_headers:
+        fields.append(pa.field("headers", headers_type()))
+    return pa.schema(fields)
+
+
+def headers_type() -> "pa.DataType":
+    """``array<struct<key: string, value: binary>>`` as an Arrow type."""
+    import pyarrow as pa
+
+    return pa.list_(pa.struct([pa.field("key", pa.string()), pa.field("value", pa.binary())]))
+
+
+def __getattr__(name: str):
+    # KAFKA_SCHEMA is built on first access so importing this module does not import pyarrow.
+    if name == "KAFKA_SCHEMA":
+        return kafka_schema(False)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _to_batch(msgs: list, include_headers: bool) -> "pa.RecordBatch":
+    import pyarrow as pa
+
+    stamps = [m.timestamp() for m in msgs]
+    columns = [
+        pa.array([m.key() for m in msgs], pa.binary()),
+        pa.array([m.value() for m in msgs], pa.binary()),
+        pa.array([m.topic() for m in msgs], pa.string()),
+        pa.array([m.partition() for m in msgs], pa.int32()),
+        pa.array([m.offset() for m in msgs], pa.int64()),
+        pa.array(
+            [ts * 1000 if kind else None for kind, ts in stamps], pa.timestamp("us", tz="UTC")
+        ),
+        pa.array([_TS_TYPE.get(kind, -1) for kind, _ in stamps], pa.int32()),
+    ]
+    if include_headers:
+        raw = [m.headers() for m in msgs]
+        columns.append(
+            pa.array(
+                [[{"key": k, "value": v} for k, v in h] if h else None for h in raw],
+                headers_type(),
+            )
+        )
+    return pa.RecordBatch.from_arrays(columns, schema=kafka_schema(include_headers))
+
+
+def _is_transient(err) -> bool:
+    from confluent_kafka import KafkaError
+
+    return err.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN) or (
+        err.retriable() and not err.fatal()
+    )
+
+
+def iter_range_batches(
+    conf: dict,
+    ranges: Mapping[TopicPartition, tuple[int, int]],
+    include_headers: bool = False,
+    batch_size: int = 10000,
+    idle_timeout: float = _IDLE_TIMEOUT_S,
+) -> Iterator["pa.RecordBatch"]:
+    """Yield every record with ``start <= offset < end`` of each partition as record batches.
+
+    Within a partition records come in offset order; batches may interleave partitions.
+    Raises :class:`KafkaReadError` naming topic, partition and offset when a start offset is
+    out of range (deleted by retention) or a fetch fails, and when nothing arrives for
+    ``idle_timeout`` seconds while partitions are still unfinished.
+    """
+    from confluent_kafka import Consumer, KafkaError
+    from confluent_kafka import TopicPartition as KTP
+
+    work = {(str(t), int(p)): (int(s), int(e)) for (t, p), (s, e) in ranges.items()}
+    for (topic, part), (start, _end) in work.items():
+        if start < 0:
+            raise KafkaReadError(f"{topic}[{part}]: start offset {start} is not a real offset")
+    pending = {tp for tp, (s, e) in work.items() if e > s}
+    if not pending:
+        return
+    cconf = consumer_config(
+        conf, **{"enable.partition.eof": True, "auto.offset.reset": "error"}
+    )
+    consumer = Consumer(cconf)
+    try:
+        consumer.incremental_assign([KTP(t, p, work[(t, p)][0]) for t, p in sorted(pending)])
+        last_progress = time.monotonic()
+        while pending:
+            msgs = consumer.consume(num_messages=batch_size, timeout=_POLL_TIMEOUT_S)
+            if not msgs:
+                if time.monotonic() - last_progress > idle_timeout:
+                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending))
+                    raise KafkaReadError(
+                        f"no records or end-of-partition for {idle_timeout:.0f}s from {names}"
+                    )
+                continue
+            last_progress = time.monotonic()
+            keep: list = []
+            finished: list[TopicPartition] = []
+            for msg in msgs:
+                key = (msg.topic(), msg.partition())
+                err = msg.error()
+                if err is not None:
+                    if key not in pending:
+                        if _is_transient(err) or err.code() == KafkaError._PARTITION_EOF:
+                            continue
+                    elif err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(key)
+                        finished.append(key)
+                        continue
+                    elif _is_transient(err):
+                        continue
+                    raise KafkaReadError(
+                        f"{key[0]}[{key[1]}]@{msg.offset()}: read failed: {err.str()}"
+                        + (
+                            " (the offset is out of range: deleted by retention or never written)"
+                            if err.code() in (KafkaError._AUTO_OFFSET_RESET,
+                                              KafkaError.OFFSET_OUT_OF_RANGE)
+                            else ""
+                        )
+                    )
+                if key not in pending:
+                    continue
+                start, end = work[key]
+                offset = msg.offset()
+                if offset >= end:
+                    pending.discard(key)
+                    finished.append(key)
+                    continue
+                if offset < start:
+                    continue
+                keep.append(msg)
+                if offset == end - 1:
+                    pending.discard(key)
+                    finished.append(key)
+            if finished and pending:
+                consumer.incremental_unassign([KTP(t, p) for t, p in finished])
+            if keep:
+                yield _to_batch(keep, include_headers)
+    finally:
+        consumer.close()
+
+
+def read_range(
+    conf: dict,
+    ranges: Mapping[TopicPartition, tuple[int, int]],
+    include_headers: bool = False,
+    batch_size: int = 10000,
+) -> "pa.Table":
+    """Read every record with ``start <= offset < end`` per partition into one Arrow table,
+    ordered by topic, partition, offset. See :func:`iter_range_batches`."""
+    import pyarrow as pa
+
+    schema = kafka_schema(include_headers)
+    batches = list(iter_range_batches(conf, ranges, include_headers, batch_size))
+    table = pa.Table.from_batches(batches, schema=schema)
+    if table.num_rows > 1:
+        table = table.sort_by(
+            [("topic", "ascending"), ("partition", "ascending"), ("offset", "ascending")]
+        )
+    return table
