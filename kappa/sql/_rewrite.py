@@ -1,0 +1,329 @@
+"""Node-by-node rewrite of a (type-annotated) Spark SQL tree into Polars SQL with Spark's results.
+
+Each handler takes a node whose children are already rewritten and returns its replacement.
+The rules and the Spark behaviour each one reproduces are listed in :mod:`kappa.sql.translate`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Callable
+
+from sqlglot import exp
+
+from kappa.sql import _types as ty
+from kappa.sql._dialect import dtype
+from kappa.sql._formats import has_zone, java_to_chrono
+from kappa.sql.errors import UnsupportedSql
+
+_TRUE_STRINGS = ("t", "true", "y", "yes", "1")
+_FALSE_STRINGS = ("f", "false", "n", "no", "0")
+_TRUNC_UNITS = {
+    "YEAR": "year", "YYYY": "year", "YY": "year",
+    "QUARTER": "quarter",
+    "MONTH": "month", "MM": "month", "MON": "month",
+    "WEEK": "week",
+    "DAY": "day", "DD": "day",
+    "HOUR": "hour", "MINUTE": "minute", "SECOND": "second",
+    "MILLISECOND": "millisecond", "MICROSECOND": "microsecond",
+}
+_EXTRACT = {
+    exp.Year: "YEAR", exp.Month: "MONTH", exp.Day: "DAY", exp.DayOfMonth: "DAY",
+    exp.Hour: "HOUR", exp.Minute: "MINUTE", exp.Second: "SECOND", exp.Quarter: "QUARTER",
+}
+
+
+def _cast(node: exp.Expression, to: str, safe: bool = False) -> exp.Expression:
+    cls = exp.TryCast if safe else exp.Cast
+    out = cls(this=node, to=dtype(to))
+    if safe:
+        out.set("safe", True)
+    return out
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _lit(value) -> exp.Expression:
+    return exp.Literal.string(value) if isinstance(value, str) else exp.Literal.number(value)
+
+
+def _int_literal(node: exp.Expression | None) -> int | None:
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return int(node.this)
+        except ValueError:
+            return None
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        inner = _int_literal(node.this)
+        return None if inner is None else -inner
+    return None
+
+
+def _c(node: exp.Expression) -> exp.Expression:
+    return node.copy()
+
+
+class Rewriter:
+    """Bottom-up rewrite; ``branch_casts`` holds ids of CASTs that sit in a CASE/IF branch."""
+
+    def __init__(self, branch_casts: set[int], now: _dt.datetime | None = None):
+        self.branch_casts = branch_casts
+        self.now = now or _dt.datetime.now(_dt.timezone.utc)
+        self.handlers: dict[type, Callable[[exp.Expression], exp.Expression]] = {
+            exp.Cast: self.cast,
+            exp.TryCast: self.cast,
+            exp.Div: self.div,
+            exp.Concat: self.concat,
+            exp.Substring: self.substring,
+            exp.Length: self.length,
+            exp.Trim: self.trim,
+            exp.Round: self.round,
+            exp.Floor: self.floor_ceil,
+            exp.Ceil: self.floor_ceil,
+            exp.Sum: self.sum,
+            exp.Avg: self.avg,
+            exp.TimestampTrunc: self.date_trunc,
+            exp.CurrentTimestamp: self.current_timestamp,
+            exp.CurrentDate: self.current_date,
+            exp.If: self.if_,
+            exp.Window: self.window,
+            exp.Anonymous: self.anonymous,
+            **{cls: self.extract for cls in _EXTRACT},
+        }
+
+    # -- driver -------------------------------------------------------------------------------
+    def run(self, node: exp.Expression) -> exp.Expression:
+        """Rewrite ``node`` and its subtree; returns the new root."""
+        for key, value in list(node.args.items()):
+            if isinstance(value, exp.Expression):
+                node.set(key, self.run(value))
+            elif isinstance(value, list):
+                node.set(key, [self.run(v) if isinstance(v, exp.Expression) else v for v in value])
+        handler = self.handlers.get(type(node))
+        if handler is None:
+            return node
+        original_type = node.type
+        new = handler(node)
+        if new is not node and (new.type is None or new.type.this == exp.DataType.Type.UNKNOWN):
+            new.type = original_type
+        return new
+
+    # -- casts --------------------------------------------------------------------------------
+    def cast(self, node: exp.Expression) -> exp.Expression:
+        src = node.this
+        to = node.to
+        safe = bool(node.args.get("safe")) or id(node) in self.branch_casts
+        t = to.this
+        T = exp.DataType.Type
+        if t in ty.TS_UTC:
+            if ty.is_(src, ty.INTEGERS):
+                return _cast(exp.Mul(this=_cast(src, "BIGINT", safe), expression=_lit(1_000_000)), "TIMESTAMPTZ", safe)
+            if ty.is_(src, ty.FLOATS | ty.DECIMALS):
+                micros = exp.Mul(this=_cast(src, "DOUBLE", safe), expression=_lit(1_000_000))
+                return _cast(_cast(micros, "BIGINT", safe), "TIMESTAMPTZ", safe)
+            return _cast(src, "TIMESTAMPTZ", safe)
+        if t in ty.TS_NTZ:
+            return _cast(src, "TIMESTAMP", safe)
+        if t in ty.STRINGS:
+            if ty.is_(src, ty.TS_UTC | ty.TS_NTZ):
+                text = _fn("STRFTIME", src, _lit("%Y-%m-%d %H:%M:%S%.6f"))
+                return _fn("REGEXP_REPLACE", text, _lit(r"\.?0+$"), _lit(""))
+            return _cast(src, "VARCHAR", safe)
+        if t == T.BOOLEAN and ty.is_(src, ty.STRINGS):
+            norm = exp.Lower(this=exp.Trim(this=_c(src)))
+            return exp.Case(
+                ifs=[
+                    exp.If(this=exp.In(this=norm, expressions=[_lit(v) for v in _TRUE_STRINGS]), true=exp.true()),
+                    exp.If(this=exp.In(this=norm.copy(), expressions=[_lit(v) for v in _FALSE_STRINGS]), true=exp.false()),
+                ],
+                default=exp.null(),
+            )
+        if t in ty.INTEGERS and ty.is_(src, ty.TS_UTC | ty.TS_NTZ):
+            micros = _cast(src, "BIGINT", safe)
+            seconds = exp.Floor(this=exp.Div(this=micros, expression=_lit(1_000_000)))
+            return _cast(seconds, to.sql(dialect="postgres"), safe)
+        if t in ty.INTEGERS | ty.FLOATS | ty.DECIMALS or t in (T.BOOLEAN, T.DATE):
+            out = (exp.TryCast if safe else exp.Cast)(this=src, to=to)
+            if safe:
+                out.set("safe", True)
+            return out
+        raise UnsupportedSql(f"CAST to {to.sql(dialect='spark')}")
+
+    # -- arithmetic ---------------------------------------------------------------------------
+    def div(self, node: exp.Div) -> exp.Expression:
+        left, right = node.this, node.expression
+        if ty.is_(left, ty.DECIMALS) or ty.is_(right, ty.DECIMALS):
+            return exp.Div(this=left, expression=exp.Nullif(this=right, expression=_lit(0)))
+        return exp.Div(
+            this=_cast(left, "DOUBLE"),
+            expression=exp.Nullif(this=_cast(right, "DOUBLE"), expression=_lit(0)),
+        )
+
+    def round(self, node: exp.Round) -> exp.Expression:
+        value = node.this
+        digits_node = node.args.get("decimals")
+        digits = 0 if digits_node is None else _int_literal(digits_node)
+        if digits is None or digits < 0:
+            raise UnsupportedSql("round() with a scale that is not a literal integer >= 0")
+        if ty.is_(value, ty.INTEGERS | ty.DECIMALS):
+            return exp.Round(this=value, decimals=_lit(digits)) if digits_node is not None else exp.Round(this=value)
+        # Spark rounds doubles HALF_UP on their decimal representation; Polars' float round is
+        # half-to-even, so round through DECIMAL (exact for |x| < 1e15, where it matters).
+        as_dec = exp.Round(this=_cast(_c(value), "DECIMAL(38, 10)", safe=True), decimals=_lit(digits))
+        big = exp.GTE(this=exp.Abs(this=_c(value)), expression=_cast(_lit(1e15), "DOUBLE"))
+        return exp.Case(ifs=[exp.If(this=big, true=_cast(_c(value), "DOUBLE"))], default=_cast(as_dec, "DOUBLE"))
+
+    def floor_ceil(self, node: exp.Expression) -> exp.Expression:
+        if node.args.get("decimals") is not None:
+            raise UnsupportedSql(f"{node.key}() with a scale argument")
+        if ty.is_(node.this, ty.DECIMALS):
+            precision, scale = ty.decimal_ps(node.this)
+            return _cast(node, f"DECIMAL({min(38, precision - scale + 1)}, 0)")
+        return _cast(node, "BIGINT")
+
+    # -- aggregates ---------------------------------------------------------------------------
+    def sum(self, node: exp.Sum) -> exp.Expression:
+        arg = node.this
+        if ty.is_(arg, ty.INTEGERS):
+            return _cast(node, "BIGINT")
+        if ty.is_(arg, ty.DECIMALS):
+            precision, scale = ty.decimal_ps(arg)
+            return _cast(node, f"DECIMAL({min(38, precision + 10)}, {scale})")
+        if ty.is_(arg, ty.FLOATS):
+            return _cast(node, "DOUBLE")
+        return node
+
+    def avg(self, node: exp.Avg) -> exp.Expression:
+        arg = node.this
+        if ty.is_(arg, ty.DECIMALS):
+            precision, scale = ty.decimal_ps(arg)
+            return _cast(node, f"DECIMAL({min(38, precision + 4)}, {min(38, scale + 4)})")
+        return _cast(node, "DOUBLE")
+
+    def window(self, node: exp.Window) -> exp.Expression:
+        inner = node.this
+        if node.args.get("spec") is not None:
+            raise UnsupportedSql("window frame clauses (ROWS/RANGE BETWEEN ...)")
+        if isinstance(inner, (exp.RowNumber, exp.Rank, exp.DenseRank)):
+            return _cast(node, "INT")
+        if node.args.get("order"):
+            raise UnsupportedSql(f"running aggregate {inner.sql(dialect='spark')} OVER (... ORDER BY ...)")
+        if isinstance(inner, exp.Cast):  # an aggregate that got a result-type cast
+            node.set("this", inner.this)
+            return _cast(node, inner.to.sql(dialect="postgres"))
+        return node
+
+    # -- strings ------------------------------------------------------------------------------
+    def concat(self, node: exp.Concat) -> exp.Expression:
+        parts = []
+        for arg in node.expressions:
+            if ty.kind(arg) in (exp.DataType.Type.ARRAY, exp.DataType.Type.MAP):
+                raise UnsupportedSql("concat() of arrays")
+            parts.append(arg if ty.is_(arg, ty.STRINGS) else _cast(arg, "VARCHAR"))
+        if not parts:
+            return _lit("")
+        out = parts[0]
+        for part in parts[1:]:
+            out = exp.DPipe(this=out, expression=part)
+        return exp.Paren(this=out) if len(parts) > 1 else out
+
+    def length(self, node: exp.Length) -> exp.Expression:
+        return _cast(node, "INT")
+
+    def trim(self, node: exp.Trim) -> exp.Expression:
+        if node.args.get("expression") is None:
+            node.set("expression", _lit(" "))  # Spark trims spaces only, Polars all whitespace
+        return node
+
+    def substring(self, node: exp.Substring) -> exp.Expression:
+        s, pos, length = node.this, node.args.get("start"), node.args.get("length")
+        p = _int_literal(pos)
+        n = _int_literal(length) if length is not None else None
+        if p is not None and p >= 0 and (length is None or (n is not None and n >= 0)):
+            start = _lit(max(p, 1))
+            if p == 0 and n is not None:  # Spark: position 0 behaves like 1
+                return exp.Substring(this=s, start=start, length=_lit(n))
+            return exp.Substring(this=s, start=start, length=length)
+        # General case, Spark's UTF8String.substringSQL: start from the end for negative positions.
+        length = length if length is not None else _lit(2147483647)
+        start0 = exp.Case(
+            ifs=[
+                exp.If(this=exp.GT(this=_c(pos), expression=_lit(0)), true=exp.Sub(this=_c(pos), expression=_lit(1))),
+                exp.If(
+                    this=exp.LT(this=_c(pos), expression=_lit(0)),
+                    true=exp.Add(this=_cast(exp.Length(this=_c(s)), "BIGINT"), expression=_c(pos)),
+                ),
+            ],
+            default=_lit(0),
+        )
+        end0 = exp.Paren(this=exp.Add(this=exp.Paren(this=start0.copy()), expression=_c(length)))
+        st = exp.Greatest(this=exp.Paren(this=start0.copy()), expressions=[_lit(0)])
+        nulls = exp.or_(exp.Is(this=_c(s), expression=exp.null()), exp.Is(this=_c(pos), expression=exp.null()),
+                        exp.Is(this=_c(length), expression=exp.null()))
+        return exp.Case(
+            ifs=[
+                exp.If(this=nulls, true=exp.null()),
+                exp.If(this=exp.GTE(this=st.copy(), expression=end0.copy()), true=_lit("")),
+            ],
+            default=exp.Substring(
+                this=_c(s),
+                start=exp.Add(this=st.copy(), expression=_lit(1)),
+                length=exp.Sub(this=end0.copy(), expression=st.copy()),
+            ),
+        )
+
+    # -- dates and times ----------------------------------------------------------------------
+    def _as_ts(self, node: exp.Expression) -> exp.Expression:
+        return node if ty.is_(node, ty.TS_UTC) else _cast(node, "TIMESTAMPTZ")
+
+    def extract(self, node: exp.Expression) -> exp.Expression:
+        part = _EXTRACT[type(node)]
+        arg = node.this
+        if isinstance(arg, exp.TsOrDsToDate):
+            arg = arg.this
+        if ty.is_(arg, ty.STRINGS):
+            arg = _cast(arg, "TIMESTAMPTZ")
+        return _cast(exp.Extract(this=exp.var(part), expression=arg), "INT")
+
+    def date_trunc(self, node: exp.TimestampTrunc) -> exp.Expression:
+        unit = node.args.get("unit")
+        name = (unit.name if unit is not None else "").upper()
+        if name not in _TRUNC_UNITS:
+            raise UnsupportedSql(f"date_trunc unit {name!r}")
+        return _fn("DATE_TRUNC", _lit(_TRUNC_UNITS[name]), self._as_ts(node.this))
+
+    def current_timestamp(self, node: exp.Expression) -> exp.Expression:
+        return _cast(_lit(self.now.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")), "TIMESTAMPTZ")
+
+    def current_date(self, node: exp.Expression) -> exp.Expression:
+        return _cast(_lit(self.now.date().isoformat()), "DATE")
+
+    def if_(self, node: exp.If) -> exp.Expression:
+        if isinstance(node.parent, exp.Case):
+            return node  # a WHEN branch of a CASE
+        return exp.Case(ifs=[exp.If(this=node.this, true=node.args.get("true"))], default=node.args.get("false"))
+
+    def anonymous(self, node: exp.Anonymous) -> exp.Expression:
+        name = node.name.upper()
+        args = node.expressions
+        if name in ("TO_DATE", "TO_TIMESTAMP", "DATE_FORMAT") and len(args) not in (1, 2):
+            raise UnsupportedSql(f"{name.lower()}() takes 1 or 2 arguments")
+        fmt = args[1] if len(args) == 2 else None
+        if fmt is not None and not (isinstance(fmt, exp.Literal) and fmt.is_string):
+            raise UnsupportedSql(f"{name.lower()}() with a pattern that is not a string literal")
+        if name == "TO_DATE":
+            if fmt is None or ty.is_(args[0], ty.TS_UTC | ty.TS_NTZ | frozenset({exp.DataType.Type.DATE})):
+                return _cast(args[0], "DATE")
+            return _cast(_fn("STRPTIME", args[0], _lit(java_to_chrono(fmt.this))), "DATE")
+        if name == "TO_TIMESTAMP":
+            if fmt is None:
+                return self.cast(_cast(args[0], "TIMESTAMPTZ"))
+            parsed = _fn("STRPTIME", args[0], _lit(java_to_chrono(fmt.this)))
+            return parsed if has_zone(fmt.this) else _cast(parsed, "TIMESTAMPTZ")
+        if name == "DATE_FORMAT":
+            if fmt is None:
+                raise UnsupportedSql("date_format() needs a pattern")
+            return _fn("STRFTIME", self._as_ts(args[0]), _lit(java_to_chrono(fmt.this, parsing=False)))
+        raise UnsupportedSql(f"function {node.name}()")

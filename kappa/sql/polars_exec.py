@@ -1,0 +1,25 @@
+"""Run an (already rendered) Spark SQL step on Polars LazyFrames."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+
+def run_sql(sql: str, tables: "Mapping[str, pl.LazyFrame]") -> "pl.LazyFrame":
+    """Translate ``sql`` (Spark SQL, placeholders already rendered) and run it lazily on ``tables``.
+
+    The table schemas drive the type-dependent translation rules (see
+    :func:`kappa.sql.translate.to_polars_sql`). Returns a LazyFrame; nothing is collected here.
+    """
+    import polars as pl
+
+    from kappa.sql._types import polars_schema_to_spark
+    from kappa.sql.translate import to_polars_sql
+
+    schemas = {name: polars_schema_to_spark(lf.collect_schema()) for name, lf in tables.items()}
+    polars_sql = to_polars_sql(sql, schemas)
+    ctx = pl.SQLContext({name: lf for name, lf in tables.items()}, eager=False)
+    return ctx.execute(polars_sql, eager=False)
