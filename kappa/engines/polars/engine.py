@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 from kappa.errors import KappaError
+from kappa.faults import failpoint
 from kappa.run import NodeRunSummary, PipelineRunSummary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,8 +90,11 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
                     ns.skipped = "no new data"
                 break
             batch = ck.plan(ck.next_batch_id(), offsets)
+            failpoint("after_plan")
         output, quarantine, info = run_batch(node, plan, memory, batch.batch_id, batch.offsets, ns)
+        failpoint("before_commit")
         ck.commit(batch.batch_id, info)
+        failpoint("after_commit")
         ns.batches += 1
         if not node.streaming:
             break
@@ -146,6 +150,7 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
             continue
         key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
         ns.sink_rows[key] = ns.sink_rows.get(key, 0) + write_sink(sink, df, batch_id)
+        failpoint("after_sink")
     info = {"batch_id": batch_id, "input_rows": counts.input_rows, "output_rows": counts.output_rows, "committed_at": time.time()}
     return output, quarantine, info
 

@@ -1,0 +1,37 @@
+"""Failpoints: deterministic crash injection for crash tests.
+
+``KAPPA_FAILPOINTS="before_commit"`` makes the process kill itself with SIGKILL (no cleanup,
+like ``kill -9``) the first time it reaches :func:`failpoint("before_commit")`;
+``name@N`` fires at the N-th time it is reached (1-based). Several comma-separated entries may
+be given. Unset (the normal case) it costs one dict lookup.
+
+>>> failpoint("never_configured")  # no-op
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_hits: dict[str, int] = {}
+
+
+def _armed() -> dict[str, int]:
+    spec = os.environ.get("KAPPA_FAILPOINTS", "")
+    out: dict[str, int] = {}
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        name, _, nth = item.partition("@")
+        out[name] = int(nth or 1)
+    return out
+
+
+def failpoint(name: str) -> None:
+    """Kill this process with SIGKILL if ``name`` is armed and its turn has come."""
+    if "KAPPA_FAILPOINTS" not in os.environ:
+        return
+    target = _armed().get(name)
+    if target is None:
+        return
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] == target:
+        os.kill(os.getpid(), signal.SIGKILL)
