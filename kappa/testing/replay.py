@@ -1,6 +1,5 @@
 """Replay a pipeline in a test and get its tables back.
 
->>> # doctest: +SKIP
 >>> tables = replay_pipeline("pipeline.yaml", variables={"bootstrap": kafka_bootstrap, "root": str(tmp_path)})
 >>> tables["slv_stock_prices"].height
 """
