@@ -1,7 +1,9 @@
 """Replay a pipeline in a test and get its tables back.
 
->>> tables = replay_pipeline("pipeline.yaml", variables={"bootstrap": kafka_bootstrap, "root": str(tmp_path)})
->>> tables["slv_stock_prices"].height
+Example, in a test with the ``kafka_bootstrap`` fixture::
+
+    tables = replay_pipeline("pipeline.yaml", variables={"bootstrap": kafka_bootstrap, "root": str(tmp_path)})
+    assert tables["slv_stock_prices"].height == 42
 """
 
 from __future__ import annotations
