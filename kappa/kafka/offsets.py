@@ -35,6 +35,8 @@ def consumer_config(conf: Mapping[str, Any], **overrides: Any) -> dict:
     out["enable.auto.commit"] = False
     out["enable.auto.offset.store"] = False
     out.setdefault("auto.offset.reset", "earliest")
+    # Bounded reads want the empty fetch at the log end (PARTITION_EOF) back promptly.
+    out.setdefault("fetch.wait.max.ms", 100)
     out.update(overrides)
     return out
 
@@ -126,7 +128,7 @@ def end_offsets(
             if time.monotonic() > deadline:
                 names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending))
                 raise OffsetError(f"timed out after {timeout:.0f}s reading the end of {names}")
-            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+            for msg in consumer.consume(num_messages=1000, timeout=0.05):
                 key = (msg.topic(), msg.partition())
                 if key not in pending:
                     continue

@@ -96,6 +96,38 @@ def _is_transient(err) -> bool:
     )
 
 
+def _error_text(key: TopicPartition, offset: int, err) -> str:
+    from confluent_kafka import KafkaError
+
+    text = f"{key[0]}[{key[1]}]@{offset}: read failed: {err.str()}"
+    if err.code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
+        text += " (the offset is out of range: deleted by retention or not yet written)"
+    return text
+
+
+def _at_log_end(consumer, pending: set, position: dict, work: dict) -> list[TopicPartition]:
+    """Pending partitions whose next offset reached the high watermark of the last fetch.
+
+    Finishes ranges without waiting for an empty fetch; raises when the start offset lies
+    past the log end (Apache Kafka reports that as OFFSET_OUT_OF_RANGE, Tansu does not).
+    """
+    from confluent_kafka import TopicPartition as KTP
+
+    done = []
+    for key in list(pending):
+        _low, high = consumer.get_watermark_offsets(KTP(*key), cached=True)
+        if high is None or high < 0 or position[key] < high:
+            continue
+        start = work[key][0]
+        if position[key] == start and start > high:
+            raise KafkaReadError(
+                f"{key[0]}[{key[1]}]@{start}: start offset is past the end of the log ({high})"
+            )
+        pending.discard(key)
+        done.append(key)
+    return done
+
+
 def iter_range_batches(
     conf: dict,
     ranges: Mapping[TopicPartition, tuple[int, int]],
@@ -126,41 +158,24 @@ def iter_range_batches(
     consumer = Consumer(cconf)
     try:
         consumer.incremental_assign([KTP(t, p, work[(t, p)][0]) for t, p in sorted(pending)])
+        position = {tp: work[tp][0] for tp in pending}  # next offset expected
         last_progress = time.monotonic()
         while pending:
             msgs = consumer.consume(num_messages=batch_size, timeout=_POLL_TIMEOUT_S)
-            if not msgs:
-                if time.monotonic() - last_progress > idle_timeout:
-                    names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending))
-                    raise KafkaReadError(
-                        f"no records or end-of-partition for {idle_timeout:.0f}s from {names}"
-                    )
-                continue
-            last_progress = time.monotonic()
             keep: list = []
             finished: list[TopicPartition] = []
             for msg in msgs:
                 key = (msg.topic(), msg.partition())
                 err = msg.error()
                 if err is not None:
-                    if key not in pending:
-                        if _is_transient(err) or err.code() == KafkaError._PARTITION_EOF:
-                            continue
-                    elif err.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(key)
-                        finished.append(key)
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        if key in pending:
+                            pending.discard(key)
+                            finished.append(key)
                         continue
-                    elif _is_transient(err):
+                    if _is_transient(err):
                         continue
-                    raise KafkaReadError(
-                        f"{key[0]}[{key[1]}]@{msg.offset()}: read failed: {err.str()}"
-                        + (
-                            " (the offset is out of range: deleted by retention or never written)"
-                            if err.code() in (KafkaError._AUTO_OFFSET_RESET,
-                                              KafkaError.OFFSET_OUT_OF_RANGE)
-                            else ""
-                        )
-                    )
+                    raise KafkaReadError(_error_text(key, msg.offset(), err))
                 if key not in pending:
                     continue
                 start, end = work[key]
@@ -172,9 +187,18 @@ def iter_range_batches(
                 if offset < start:
                     continue
                 keep.append(msg)
+                position[key] = offset + 1
                 if offset == end - 1:
                     pending.discard(key)
                     finished.append(key)
+            finished.extend(_at_log_end(consumer, pending, position, work))
+            if msgs or finished:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > idle_timeout:
+                names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending))
+                raise KafkaReadError(
+                    f"no records or end-of-partition for {idle_timeout:.0f}s from {names}"
+                )
             if finished and pending:
                 consumer.incremental_unassign([KTP(t, p) for t, p in finished])
             if keep:
