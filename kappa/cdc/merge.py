@@ -1,0 +1,227 @@
+"""``apply_changes``: AUTO CDC (APPLY CHANGES) into a Delta table with deltalake.
+
+Semantics: SCD type 1 in :mod:`kappa.cdc.scd1`, SCD type 2 in :mod:`kappa.cdc.scd2`. Both
+give the same table for any split of an event stream into batches (applied in order).
+
+State. What the target cannot tell (per key: the last applied sequence and whether the key is
+deleted, incl. tombstones of deletes of unknown keys, and the last truncate; for SCD2 the log
+of events) lives in a sibling Delta table, ``<table_uri>__kappa_cdc_state``
+(:mod:`kappa.cdc.state`).
+
+Idempotency and crashes. Each batch is ``(app_id, version)``; versions increase. Both commits
+of a batch (target first, then state) carry the Delta app transaction ``(app_id, version)``
+and the metadata ``kappa.cdc.app_id`` / ``kappa.cdc.version``. The plan of a batch depends
+only on the batch and the state *before* it (never on the target), so:
+
+- target and state both at >= version: the batch was applied; nothing is done;
+- target applied, state not (a crash between the two commits): the plan is recomputed from
+  the current (pre-batch) state and only the state is committed;
+- state applied, target not (cannot happen in this order, but repaired all the same): the
+  plan is recomputed from the state as of the version before the commit that carries this
+  batch (Delta time travel) and only the target is committed;
+- neither: target, then state.
+
+Concurrent writers of the target: a commit conflict is retried with exponential backoff up
+to ``max_commit_retries`` times, then a :class:`KappaError` is raised. The state table has a
+single writer: the sink that owns the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kappa.cdc import deltaio, state, target
+from kappa.cdc.prepare import BATCH, OP, TRUNCATE, prepare
+from kappa.errors import KappaError
+from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT, CdcMerge
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class MergeStats:
+    """Outcome of one ``apply_changes`` call.
+
+    SCD1: ``inserted``/``updated``/``deleted`` are target rows (deltalake's MERGE metrics).
+    SCD2: version rows added, changed (updated in place or closed) and removed (a late event
+    moved a version's start).
+    """
+
+    inserted: int
+    updated: int
+    deleted: int
+    skipped_stale: int
+    skipped_duplicate_batch: bool
+    events: int = 0
+    truncated: bool = False
+    state_repaired: bool = False
+    target_repaired: bool = False
+
+
+def apply_changes(
+    table_uri: str,
+    changes: pa.Table,
+    spec: CdcMerge,
+    *,
+    app_id: str,
+    version: int,
+    storage_options: dict | None = None,
+    state_uri: str | None = None,
+) -> MergeStats:
+    """Apply one batch of change events to the Delta table at ``table_uri`` (see module doc).
+
+    ``version`` must increase from batch to batch of the same ``app_id``; a batch whose
+    version the target already carries is skipped.
+    """
+    s_uri = state_uri or state.state_uri(table_uri)
+    so = storage_options
+    t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version
+    st = deltaio.open_table(s_uri, so)
+    s_done = deltaio.txn_version(st, app_id) >= version
+    if t_done and s_done:
+        return MergeStats(0, 0, 0, 0, True, events=changes.num_rows)
+    state_version: int | None = None
+    if s_done:
+        assert st is not None
+        committed = deltaio.commit_version_of(st, app_id, version)
+        if committed is None:
+            raise KappaError(
+                f"CDC state {s_uri} records batch {version} of {app_id!r} but no commit of it; "
+                "cannot repair the target"
+            )
+        state_version = committed - 1
+    prep = prepare(changes, spec)
+    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, t_done, s_done, state_version)
+    if spec.stored_as_scd_type == 1:
+        return _scd1(ctx, prep)
+    return _scd2(ctx, prep)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    uri: str
+    s_uri: str
+    so: dict | None
+    spec: CdcMerge
+    app_id: str
+    version: int
+    t_done: bool
+    s_done: bool
+    state_version: int | None
+
+    def props(self):
+        return deltaio.commit_properties(self.app_id, self.version)
+
+    def evolve(self, columns: list[str]) -> bool:
+        existing = target.table_columns(self.uri, self.so)
+        return target.check_schema(self.uri, existing, columns, self.spec.schema_evolution)
+
+
+def _scd1(ctx: _Ctx, prep) -> MergeStats:
+    import polars as pl
+
+    from kappa.cdc.scd1 import plan_scd1
+
+    spec, keys = ctx.spec, ctx.spec.keys
+    has_trunc = bool(prep.frame.select((pl.col(OP) == TRUNCATE).any()).item())
+    rows, wm = state.load_scd1(ctx.s_uri, ctx.so, ctx.state_version, prep.frame, keys, prep.seq,
+                               full=has_trunc)
+    plan = plan_scd1(prep.frame, rows, wm, keys=keys, seq=prep.seq,
+                     data_columns=prep.data_columns, ignore_null_updates=spec.ignore_null_updates)
+    metrics: dict = {}
+    if not ctx.t_done:
+        evolve = ctx.evolve(prep.data_columns)
+        metrics = target.write_scd1(
+            ctx.uri, ctx.so, plan.source, keys=keys, data_columns=prep.data_columns,
+            ignore_null_updates=spec.ignore_null_updates, truncate=plan.truncated,
+            evolve=evolve, props_factory=ctx.props, retries=spec.max_commit_retries,
+        )
+    if not ctx.s_done:
+        state.write_scd1(
+            ctx.s_uri, ctx.so, state_rows=plan.state_rows, watermark=plan.watermark,
+            full_state=rows if plan.truncated else None, keys=keys,
+            props_factory=ctx.props, retries=spec.max_commit_retries,
+        )
+    return MergeStats(
+        inserted=int(metrics.get("num_target_rows_inserted", 0)),
+        updated=int(metrics.get("num_target_rows_updated", 0)),
+        deleted=int(metrics.get("num_target_rows_deleted", 0)),
+        skipped_stale=plan.skipped_stale,
+        skipped_duplicate_batch=False,
+        events=prep.frame.height,
+        truncated=plan.truncated,
+        state_repaired=ctx.t_done,
+        target_repaired=ctx.s_done,
+    )
+
+
+def _scd2(ctx: _Ctx, prep) -> MergeStats:
+    import polars as pl
+
+    from kappa.cdc.scd2 import end_cols, history, start_cols, tracked_columns
+
+    spec, keys = ctx.spec, ctx.spec.keys
+    new = prep.frame.with_columns(pl.lit(ctx.version, dtype=pl.Int64).alias(BATCH))
+    log = state.load_scd2_log(ctx.s_uri, ctx.so, ctx.state_version, prep.frame, keys)
+    tracked = tracked_columns(prep.data_columns, keys, spec.sequence_columns,
+                              spec.track_history_column_list,
+                              spec.track_history_except_column_list)
+    data_cols = list(prep.data_columns)
+    if log is not None:
+        data_cols += [c for c in log.columns if c not in data_cols and not c.startswith(RESERVED_PREFIX)]
+    kw = dict(keys=keys, seq=prep.seq, data_columns=data_cols, tracked=tracked,
+              ignore_null_updates=spec.ignore_null_updates)
+    every = new if log is None else pl.concat([log, new], how="diagonal_relaxed")
+    new_hist = history(every, **kw)
+    old_hist = history(log, **kw) if log is not None and log.height else new_hist.head(0)
+    if not ctx.t_done:
+        evolve = ctx.evolve(prep.data_columns)
+        rows = _pack(new_hist, data_cols, spec.sequence_columns, start_cols(len(prep.seq)),
+                     end_cols(len(prep.seq)))
+        target.write_scd2(
+            ctx.uri, ctx.so, rows, prep.frame.select(keys).unique(), keys=keys, evolve=evolve,
+            props_factory=ctx.props, retries=spec.max_commit_retries,
+        )
+    if not ctx.s_done:
+        state.append_scd2_log(ctx.s_uri, ctx.so, prep.frame, ctx.version,
+                              props_factory=ctx.props, retries=spec.max_commit_retries)
+    ins, upd, dele = _diff(old_hist, new_hist, keys + start_cols(len(prep.seq)))
+    return MergeStats(
+        inserted=ins, updated=upd, deleted=dele, skipped_stale=0,
+        skipped_duplicate_batch=False, events=prep.frame.height,
+        state_repaired=ctx.t_done, target_repaired=ctx.s_done,
+    )
+
+
+def _pack(hist: pl.DataFrame, data_cols: list[str], seq_cols: list[str], starts: list[str],
+          ends: list[str]) -> pl.DataFrame:
+    """Internal start/end columns -> ``__START_AT`` / ``__END_AT`` (a struct if several)."""
+    import polars as pl
+
+    if len(starts) == 1:
+        return hist.select(*data_cols, pl.col(starts[0]).alias(START_AT),
+                           pl.col(ends[0]).alias(END_AT))
+    start = pl.struct([pl.col(s).alias(n) for s, n in zip(starts, seq_cols)])
+    end = pl.struct([pl.col(e).alias(n) for e, n in zip(ends, seq_cols)])
+    return hist.select(
+        *data_cols, start.alias(START_AT),
+        pl.when(pl.col(ends[0]).is_null()).then(None).otherwise(end).alias(END_AT),
+    )
+
+
+def _diff(old: pl.DataFrame, new: pl.DataFrame, on: list[str]) -> tuple[int, int, int]:
+    """(inserted, updated, deleted) version rows between two histories of the same keys."""
+    if old.height == 0:
+        return new.height, 0, 0
+    inserted = new.join(old, on=on, how="anti", nulls_equal=True).height
+    deleted = old.join(new, on=on, how="anti", nulls_equal=True).height
+    common = new.height - inserted
+    try:
+        same = new.join(old, on=new.columns, how="semi",
+                        nulls_equal=True).height
+    except Exception:  # noqa: BLE001 - columns that cannot be join keys: count all as updated
+        same = 0
+    return inserted, max(common - same, 0), deleted

@@ -1,0 +1,125 @@
+"""Normalise a batch of change events before it is merged.
+
+The result is a Polars frame with the target's data columns and kappa's bookkeeping columns:
+
+- ``__kappa_seq_<i>``: copies of the ``sequence_by`` columns (kept even when excluded from the
+  target, because ordering needs them);
+- ``__kappa_op``: 0 upsert, 1 delete, 2 truncate;
+- ``__kappa_row``: the event's position in the batch (arrival order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kappa.cdc.predicate import eval_predicate
+from kappa.errors import KappaError
+from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT, CdcMerge
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+    import pyarrow as pa
+
+OP = "__kappa_op"
+ROW = "__kappa_row"
+BATCH = "__kappa_batch"
+DELETED = "__kappa_deleted"
+KIND = "__kappa_kind"
+RANK = "__kappa_r"
+UPSERT, DELETE, TRUNCATE = 0, 1, 2
+
+
+def seq_names(n: int) -> list[str]:
+    """Internal names of the ``n`` sequence columns."""
+    return [f"{RESERVED_PREFIX}seq_{i}" for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A normalised batch: ``frame`` plus which of its columns go to the target."""
+
+    frame: pl.DataFrame
+    data_columns: list[str]
+    seq: list[str]
+
+
+def prepare(changes: pa.Table, spec: CdcMerge) -> Prepared:
+    """Check and normalise ``changes`` (see the module docstring). Raises :class:`KappaError`."""
+    import polars as pl
+
+    names = list(changes.column_names)
+    bad = [c for c in names if c.startswith(RESERVED_PREFIX) or c in (START_AT, END_AT)]
+    if bad:
+        raise KappaError(f"CDC changes use column name(s) reserved by kappa: {bad}")
+    seq_cols = spec.sequence_columns
+    missing = [c for c in spec.keys + seq_cols if c not in names]
+    if missing:
+        raise KappaError(f"CDC changes lack key/sequence column(s) {missing}; columns: {names}")
+    data_columns = _data_columns(names, spec)
+    frame = pl.from_arrow(changes)
+    assert isinstance(frame, pl.DataFrame)
+    op = pl.lit(UPSERT, dtype=pl.Int8)
+    if spec.apply_as_deletes:
+        is_del = eval_predicate(frame, spec.apply_as_deletes, what="apply_as_deletes")
+        op = pl.when(is_del).then(pl.lit(DELETE, dtype=pl.Int8)).otherwise(op)
+    if spec.apply_as_truncates:
+        is_trunc = eval_predicate(frame, spec.apply_as_truncates, what="apply_as_truncates")
+        op = pl.when(is_trunc).then(pl.lit(TRUNCATE, dtype=pl.Int8)).otherwise(op)
+    seq = seq_names(len(seq_cols))
+    frame = frame.select(
+        *[pl.col(c) for c in data_columns],
+        *[pl.col(c).alias(s) for c, s in zip(seq_cols, seq)],
+        op.alias(OP),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW),
+    )
+    null_seq = frame.filter(pl.any_horizontal(pl.col(s).is_null() for s in seq)).height
+    if null_seq:
+        raise KappaError(
+            f"{null_seq} CDC event(s) have a null sequence_by value ({seq_cols}); "
+            "AUTO CDC needs a sequence for every event"
+        )
+    null_key = frame.filter(
+        (pl.col(OP) != TRUNCATE) & pl.any_horizontal(pl.col(k).is_null() for k in spec.keys)
+    ).height
+    if null_key:
+        raise KappaError(f"{null_key} CDC event(s) have a null key ({spec.keys})")
+    return Prepared(frame=frame, data_columns=data_columns, seq=seq)
+
+
+def _data_columns(names: list[str], spec: CdcMerge) -> list[str]:
+    if spec.column_list is not None:
+        missing = [c for c in spec.column_list if c not in names]
+        if missing:
+            raise KappaError(f"column_list names column(s) not in the changes: {missing}")
+        keep = set(spec.column_list) | set(spec.keys)
+    elif spec.except_column_list is not None:
+        keep = set(names) - set(spec.except_column_list)
+    else:
+        keep = set(names)
+    return [c for c in names if c in keep]
+
+
+def add_seq_rank(frames: list[pl.DataFrame], seq: list[str], deleted: list[pl.Expr]) -> list[pl.DataFrame]:
+    """Add ``__kappa_r``: a dense rank of (sequence..., is-delete) common to all ``frames``.
+
+    Comparing two events' ranks compares their sequences lexicographically, a delete ranking
+    above an upsert with the same sequence (the delete wins).
+    """
+    import polars as pl
+
+    parts = [
+        f.select(*[pl.col(s) for s in seq], d.cast(pl.Int8).alias(DELETED)).with_columns(
+            pl.lit(i, dtype=pl.Int32).alias("__kappa_part")
+        )
+        for i, (f, d) in enumerate(zip(frames, deleted))
+    ]
+    allp = pl.concat(parts, how="vertical_relaxed")
+    ranks = allp.select(
+        pl.struct([*seq, DELETED]).rank("dense").cast(pl.Int64).alias(RANK), "__kappa_part"
+    )
+    out = []
+    for i, f in enumerate(frames):
+        r = ranks.filter(pl.col("__kappa_part") == i).get_column(RANK)
+        out.append(f.with_columns(r))
+    return out

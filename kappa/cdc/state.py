@@ -1,0 +1,138 @@
+"""The CDC state table kept next to a target: ``<table_uri>__kappa_cdc_state``.
+
+SCD type 1: one row per key ever seen (``__kappa_kind = 'key'``): the key, the sequence of its
+last applied event (``__kappa_seq_<i>``) and whether that left the key deleted
+(``__kappa_deleted``; deletes of unknown keys are recorded the same way, as tombstones), plus
+at most one ``__kappa_kind = 'truncate'`` row holding the newest applied truncate's sequence.
+
+SCD type 2: the log of every event received (data columns, sequence, ``__kappa_op``,
+``__kappa_batch``, ``__kappa_row``), from which a key's history is recomputed.
+
+Every state commit carries the same app transaction as the batch's target commit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kappa.cdc import deltaio
+from kappa.cdc.prepare import BATCH, DELETED, KIND
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+SUFFIX = "__kappa_cdc_state"
+
+
+def state_uri(table_uri: str) -> str:
+    """Where the state of the CDC target ``table_uri`` lives: a sibling Delta table."""
+    return table_uri.rstrip("/") + SUFFIX
+
+
+def _cast_like(frame: pl.DataFrame, like: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
+    import polars as pl
+
+    return frame.with_columns(
+        pl.col(c).cast(like.schema[c]) for c in cols if frame.schema[c] != like.schema[c]
+    )
+
+
+def load_scd1(
+    uri: str, storage_options: dict | None, version: int | None, events: pl.DataFrame,
+    keys: list[str], seq: list[str], *, full: bool,
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Key rows (all when ``full``, else those of ``events``' keys) and the truncate watermark."""
+    import polars as pl
+
+    cols = [*keys, *seq]
+    empty = events.head(0).select(*cols, pl.lit(False).alias(DELETED))
+    if version == -1 or deltaio.open_table(uri, storage_options) is None:
+        return empty, None
+    lf = deltaio.scan(uri, storage_options, version)
+    rows = lf.filter(pl.col(KIND) == "key").select(*cols, DELETED)
+    if not full:
+        wanted = events.select(keys).unique().lazy()
+        rows = rows.join(wanted, on=keys, how="semi", nulls_equal=True)
+    rows_df = _cast_like(rows.collect(), empty, cols)
+    wm = lf.filter(pl.col(KIND) == "truncate").select(seq).collect()
+    return rows_df, (_cast_like(wm, empty, seq) if wm.height else None)
+
+
+def write_scd1(
+    uri: str, storage_options: dict | None, *, state_rows: pl.DataFrame,
+    watermark: pl.DataFrame | None, full_state: pl.DataFrame | None,
+    keys: list[str], props_factory, retries: int,
+) -> None:
+    """Commit a batch's state: merge the touched keys, or rewrite all when a truncate applied."""
+    import polars as pl
+    from deltalake import write_deltalake
+
+    rows = state_rows.with_columns(pl.lit("key").alias(KIND))
+    if watermark is not None:
+        assert full_state is not None
+        untouched = full_state.join(state_rows.select(keys), on=keys, how="anti", nulls_equal=True)
+        wm = watermark.with_columns(pl.lit(True).alias(DELETED), pl.lit("truncate").alias(KIND))
+        everything = pl.concat(
+            [rows, untouched.with_columns(pl.lit("key").alias(KIND)), wm], how="diagonal_relaxed"
+        )
+        deltaio.with_retries(
+            lambda: write_deltalake(uri, deltaio.arrow(everything), mode="overwrite",
+                                    schema_mode="overwrite", storage_options=storage_options,
+                                    commit_properties=props_factory()),
+            retries=retries, what=f"CDC state table {uri}",
+        )
+        return
+    table = deltaio.open_table(uri, storage_options)
+    if table is None or rows.height == 0:
+        deltaio.with_retries(
+            lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append",
+                                    storage_options=storage_options,
+                                    commit_properties=props_factory()),
+            retries=retries, what=f"CDC state table {uri}",
+        )
+        return
+    predicate = " AND ".join(
+        [f"t.{deltaio.quote(k)} = s.{deltaio.quote(k)}" for k in keys] + [f"t.{KIND} = 'key'"]
+    )
+
+    def merge() -> None:
+        dt = deltaio.open_table(uri, storage_options)
+        assert dt is not None
+        (
+            dt.merge(deltaio.arrow(rows), predicate, source_alias="s", target_alias="t",
+                     commit_properties=props_factory())
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+    deltaio.with_retries(merge, retries=retries, what=f"CDC state table {uri}")
+
+
+def load_scd2_log(
+    uri: str, storage_options: dict | None, version: int | None, events: pl.DataFrame,
+    keys: list[str],
+) -> pl.DataFrame | None:
+    """Logged events of ``events``' keys (None when there is no log yet)."""
+    if version == -1 or deltaio.open_table(uri, storage_options) is None:
+        return None
+    lf = deltaio.scan(uri, storage_options, version)
+    wanted = events.select(keys).unique().lazy()
+    return lf.join(wanted, on=keys, how="semi", nulls_equal=True).collect()
+
+
+def append_scd2_log(
+    uri: str, storage_options: dict | None, events: pl.DataFrame, batch: int, *,
+    props_factory, retries: int,
+) -> None:
+    """Append a batch's events to the SCD2 log (new columns evolve the log's schema)."""
+    import polars as pl
+    from deltalake import write_deltalake
+
+    rows = events.with_columns(pl.lit(batch, dtype=pl.Int64).alias(BATCH))
+    deltaio.with_retries(
+        lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append", schema_mode="merge",
+                                storage_options=storage_options,
+                                commit_properties=props_factory()),
+        retries=retries, what=f"CDC state table {uri}",
+    )
