@@ -7,11 +7,11 @@ local development (``kappa broker start``) and tests. Data lives only as long as
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +21,10 @@ from types import TracebackType
 from kappa.errors import KappaError
 
 _START_TIMEOUT_S = 20.0
-_STOP_TIMEOUT_S = 5.0
+# Tansu waits for connected clients to hang up after SIGTERM; memory storage has nothing to
+# flush, so the grace period before SIGKILL is short.
+_STOP_GRACE_S = 1.0
+_KILL_WAIT_S = 5.0
 
 
 class BrokerError(KappaError):
@@ -62,9 +65,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _log_tail(path: Path, lines: int = 20) -> str:
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _log_tail(path: Path | None, lines: int = 20) -> str:
+    if path is None:
+        return "<no broker log>"
     try:
-        text = path.read_text(errors="replace")
+        text = _ANSI.sub("", path.read_text(errors="replace"))
     except OSError:
         return "<no broker log>"
     tail = text.strip().splitlines()[-lines:]
@@ -128,6 +136,7 @@ class EmbeddedBroker:
             "memory://tansu/",
         ]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        env["NO_COLOR"] = "1"
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 cmd,
@@ -163,7 +172,7 @@ class EmbeddedBroker:
                 admin = AdminClient(
                     {"bootstrap.servers": self.bootstrap_servers, "log_level": 0}
                 )
-                admin.list_topics(timeout=2)
+                admin.list_topics(timeout=0.5)
                 return
             except Exception as exc:  # noqa: BLE001 - retried until the deadline
                 last_error = str(exc)
@@ -174,16 +183,16 @@ class EmbeddedBroker:
             f"{_log_tail(self._log_path)}"
         )
 
-    def stop(self) -> None:
-        """Stop the broker: SIGTERM, wait, then SIGKILL. Safe to call twice."""
+    def stop(self, grace: float = _STOP_GRACE_S) -> None:
+        """Stop the broker: SIGTERM, wait up to ``grace`` seconds, then SIGKILL. Idempotent."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             try:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=_STOP_TIMEOUT_S)
+                proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(timeout=_STOP_TIMEOUT_S)
+                proc.wait(timeout=_KILL_WAIT_S)
             except ProcessLookupError:  # pragma: no cover - raced with exit
                 pass
         if self._own_log and self._log_path is not None:
@@ -253,8 +262,12 @@ def serve_forever(host: str = "127.0.0.1", port: int = 9092) -> None:
         )
         while not stop_event.is_set():
             if not broker.running:
-                print("kappa broker: the broker process exited unexpectedly", file=sys.stderr)
-                break
+                code = broker._proc.returncode if broker._proc is not None else None
+                tail = _log_tail(broker.log_path)
+                raise BrokerError(
+                    f"the Tansu broker on {broker.bootstrap_servers} exited (code {code}); "
+                    f"log tail:\n{tail}"
+                )
             stop_event.wait(0.5)
     finally:
         broker.stop()
