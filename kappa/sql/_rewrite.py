@@ -12,6 +12,8 @@ from typing import Callable
 from sqlglot import exp
 
 from kappa.sql import _types as ty
+from kappa.sql._decimal import int_literal as _int_literal
+from kappa.sql._decimal import decimal_of as _decimal_of, decimal_result as _decimal_result, is_decimal_op as _is_decimal_op
 from kappa.sql._dialect import dtype
 from kappa.sql._formats import has_zone, java_to_chrono
 from kappa.sql.errors import UnsupportedSql
@@ -49,16 +51,9 @@ def _lit(value) -> exp.Expression:
     return exp.Literal.string(value) if isinstance(value, str) else exp.Literal.number(value)
 
 
-def _int_literal(node: exp.Expression | None) -> int | None:
-    if isinstance(node, exp.Literal) and not node.is_string:
-        try:
-            return int(node.this)
-        except ValueError:
-            return None
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
-        inner = _int_literal(node.this)
-        return None if inner is None else -inner
-    return None
+def _decimal_params(to: exp.DataType) -> tuple[int, int]:
+    params = [int(p.name) for p in to.expressions]
+    return (params[0] if params else 10), (params[1] if len(params) > 1 else 0)
 
 
 def _c(node: exp.Expression) -> exp.Expression:
@@ -75,6 +70,10 @@ class Rewriter:
             exp.Cast: self.cast,
             exp.TryCast: self.cast,
             exp.Div: self.div,
+            exp.Add: self.arith,
+            exp.Sub: self.arith,
+            exp.Mul: self.arith,
+            exp.Mod: self.arith,
             exp.Concat: self.concat,
             exp.Substring: self.substring,
             exp.Length: self.length,
@@ -144,6 +143,12 @@ class Rewriter:
             micros = _cast(src, "BIGINT", safe)
             seconds = exp.Floor(this=exp.Div(this=micros, expression=_lit(1_000_000)))
             return _cast(seconds, to.sql(dialect="postgres"), safe)
+        if t in ty.DECIMALS and ty.is_(src, ty.FLOATS):
+            # Spark rounds HALF_UP on the double's decimal form; Polars' float->decimal cast is
+            # half-to-even on the binary value: go through a wider decimal and ROUND (half-up).
+            precision, scale = _decimal_params(to)
+            wide = _cast(src, f"DECIMAL(38, {max(scale, min(12, 38 - (precision - scale)))})", safe)
+            return _cast(exp.Round(this=wide, decimals=_lit(scale)), f"DECIMAL({precision}, {scale})", safe)
         if t in ty.INTEGERS | ty.FLOATS | ty.DECIMALS or t in (T.BOOLEAN, T.DATE):
             out = (exp.TryCast if safe else exp.Cast)(this=src, to=to)
             if safe:
@@ -154,12 +159,33 @@ class Rewriter:
     # -- arithmetic ---------------------------------------------------------------------------
     def div(self, node: exp.Div) -> exp.Expression:
         left, right = node.this, node.expression
-        if ty.is_(left, ty.DECIMALS) or ty.is_(right, ty.DECIMALS):
-            return exp.Div(this=left, expression=exp.Nullif(this=right, expression=_lit(0)))
+        if _is_decimal_op(left, right):
+            ps = _decimal_result(node, left, right)
+            if ps is None:
+                return exp.Div(this=left, expression=exp.Nullif(this=right, expression=_lit(0)))
+            precision, scale = ps
+            lp, ls = _decimal_of(left)
+            wide = _cast(left, f"DECIMAL(38, {max(ls, min(scale + 2, 38 - (lp - ls)))})")
+            quotient = exp.Div(this=wide, expression=exp.Nullif(this=right, expression=_lit(0)))
+            return _cast(exp.Round(this=quotient, decimals=_lit(scale)), f"DECIMAL({precision}, {scale})")
         return exp.Div(
             this=_cast(left, "DOUBLE"),
             expression=exp.Nullif(this=_cast(right, "DOUBLE"), expression=_lit(0)),
         )
+
+    def arith(self, node: exp.Expression) -> exp.Expression:
+        """``+ - * %`` with a DECIMAL operand: Spark's result precision/scale (HALF_UP rounding)."""
+        left, right = node.this, node.expression
+        if not _is_decimal_op(left, right):
+            if ty.is_(left, ty.DECIMALS) or ty.is_(right, ty.DECIMALS):  # decimal with double: DOUBLE
+                node.set("this", _cast(left, "DOUBLE") if ty.is_(left, ty.DECIMALS) else left)
+                node.set("expression", _cast(right, "DOUBLE") if ty.is_(right, ty.DECIMALS) else right)
+            return node
+        ps = _decimal_result(node, left, right)
+        if ps is None:
+            return node
+        precision, scale = ps
+        return _cast(exp.Round(this=node, decimals=_lit(scale)), f"DECIMAL({precision}, {scale})")
 
     def round(self, node: exp.Round) -> exp.Expression:
         value = node.this
@@ -167,11 +193,16 @@ class Rewriter:
         digits = 0 if digits_node is None else _int_literal(digits_node)
         if digits is None or digits < 0:
             raise UnsupportedSql("round() with a scale that is not a literal integer >= 0")
-        if ty.is_(value, ty.INTEGERS | ty.DECIMALS):
+        if ty.is_(value, ty.DECIMALS):
+            precision, scale = ty.decimal_ps(value)
+            new_scale = min(scale, digits)
+            rounded = exp.Round(this=value, decimals=_lit(digits))
+            return _cast(rounded, f"DECIMAL({min(38, precision - scale + 1 + new_scale)}, {new_scale})")
+        if ty.is_(value, ty.INTEGERS):
             return exp.Round(this=value, decimals=_lit(digits)) if digits_node is not None else exp.Round(this=value)
         # Spark rounds doubles HALF_UP on their decimal representation; Polars' float round is
         # half-to-even, so round through DECIMAL (exact for |x| < 1e15, where it matters).
-        as_dec = exp.Round(this=_cast(_c(value), "DECIMAL(38, 10)", safe=True), decimals=_lit(digits))
+        as_dec = exp.Round(this=_cast(_c(value), "DECIMAL(38, 12)", safe=True), decimals=_lit(digits))
         big = exp.GTE(this=exp.Abs(this=_c(value)), expression=_cast(_lit(1e15), "DOUBLE"))
         return exp.Case(ifs=[exp.If(this=big, true=_cast(_c(value), "DOUBLE"))], default=_cast(as_dec, "DOUBLE"))
 

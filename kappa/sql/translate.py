@@ -101,6 +101,8 @@ def _check_supported(tree: exp.Expression) -> None:
             continue
         if isinstance(node, exp.TsOrDsToDate) and isinstance(node.parent, tuple(_EXTRACT)):
             continue  # sqlglot wraps the argument of year()/month()/day(); unwrapped on rewrite
+        if isinstance(node, exp.WindowSpec):
+            raise UnsupportedSql("window frame clauses (ROWS/RANGE BETWEEN ...)")
         if not isinstance(node, _ALLOWED):
             raise UnsupportedSql(_describe(node))
         if isinstance(node, exp.Join):
