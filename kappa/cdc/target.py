@@ -74,11 +74,15 @@ def write_scd1(
     inserts = {q(c): f"s.{q(c)}" for c in data_columns}
 
     def run() -> dict:
+        dt = deltaio.open_table(uri, storage_options)
+        assert dt is not None
+        if source.height == 0 and truncate:
+            got = dt.delete(commit_properties=props_factory())
+            if got.get("num_deleted_rows"):
+                return {"num_target_rows_deleted": got["num_deleted_rows"]}
         if source.height == 0:
             _record_only(uri, storage_options, data, props_factory())
             return {}
-        dt = deltaio.open_table(uri, storage_options)
-        assert dt is not None
         m = dt.merge(table, _key_predicate(keys), source_alias="s", target_alias="t",
                      merge_schema=evolve, commit_properties=props_factory())
         m = m.when_matched_delete(f"s.{ACTION} = 'delete'")

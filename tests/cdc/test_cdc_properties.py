@@ -1,0 +1,120 @@
+"""Property tests: any event stream, cut into any batches, gives exactly the oracle's table.
+
+Streams have duplicates, out-of-order arrival, early deletes, same-sequence ties, deletes of
+unknown keys and null updates; they are applied with ``apply_changes`` to a real Delta table.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cdc_oracle as oracle
+from cdc_util import apply_batches, read_rows, scd2_expected, sort_rows
+from kappa.models.cdc import CdcMerge
+
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                derandomize=False, print_blob=True)
+TWO_SEQ = pa.schema([("id", pa.int64()), ("s1", pa.int32()), ("s2", pa.string()),
+                     ("op", pa.string()), ("a", pa.int64()), ("b", pa.string())])
+
+
+@st.composite
+def streams(draw, *, truncates: bool = False, two_seq: bool = False, max_events: int = 18):
+    """(events, cuts): a random change stream and where to cut it into batches."""
+    ops = ["upsert", "upsert", "upsert", "delete"] + (["truncate"] if truncates else [])
+    n = draw(st.integers(0, max_events))
+    events = []
+    for _ in range(n):
+        e = {"id": draw(st.integers(0, 4)), "op": draw(st.sampled_from(ops)),
+             "a": draw(st.none() | st.integers(0, 2)),
+             "b": draw(st.none() | st.sampled_from(["x", "y"]))}
+        if two_seq:
+            e["s1"] = draw(st.integers(0, 3))
+            e["s2"] = draw(st.sampled_from(["a", "b", "c"]))
+        else:
+            e["seq"] = draw(st.integers(0, 6))
+        events.append(e)
+    for _ in range(draw(st.integers(0, 3)) if events else 0):  # exact duplicates, re-delivered
+        src = draw(st.integers(0, len(events) - 1))
+        events.insert(draw(st.integers(src, len(events))), dict(events[src]))
+    cuts = draw(st.lists(st.integers(1, max(len(events), 1)), max_size=5))
+    return events, cuts
+
+
+@settings(max_examples=110, **SETTINGS)
+@given(stream=streams(), ignore_null=st.booleans())
+def test_scd1_any_batching_matches_oracle(stream, ignore_null):
+    events, cuts = stream
+    spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
+                    except_column_list=["op"], ignore_null_updates=ignore_null)
+    with tempfile.TemporaryDirectory() as d:
+        apply_batches(f"{d}/t", events, cuts, spec)
+        expected = oracle.scd1(events, keys=["id"], seq=["seq"], columns=["id", "seq", "a", "b"],
+                               ignore_null=ignore_null)
+        assert read_rows(f"{d}/t") == sort_rows(expected)
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(stream=streams(truncates=True), ignore_null=st.booleans())
+def test_scd1_with_truncates_matches_oracle(stream, ignore_null):
+    events, cuts = stream
+    spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
+                    apply_as_truncates="op = 't'", column_list=["a", "b"],
+                    ignore_null_updates=ignore_null)
+    with tempfile.TemporaryDirectory() as d:
+        apply_batches(f"{d}/t", events, cuts, spec)
+        expected = oracle.scd1(events, keys=["id"], seq=["seq"], columns=["id", "a", "b"],
+                               ignore_null=ignore_null)
+        assert read_rows(f"{d}/t") == sort_rows(expected)
+
+
+@settings(max_examples=50, **SETTINGS)
+@given(stream=streams(two_seq=True), ignore_null=st.booleans())
+def test_scd1_two_sequence_columns_matches_oracle(stream, ignore_null):
+    events, cuts = stream
+    spec = CdcMerge(keys=["id"], sequence_by=["s1", "s2"], apply_as_deletes="op = 'd'",
+                    except_column_list=["op"], ignore_null_updates=ignore_null)
+    with tempfile.TemporaryDirectory() as d:
+        apply_batches(f"{d}/t", events, cuts, spec, schema=TWO_SEQ)
+        expected = oracle.scd1(events, keys=["id"], seq=["s1", "s2"],
+                               columns=["id", "s1", "s2", "a", "b"], ignore_null=ignore_null)
+        assert read_rows(f"{d}/t") == sort_rows(expected)
+
+
+TRACKING = {
+    "default": ({}, ["a", "b"]),
+    "list": ({"track_history_column_list": ["a"]}, ["a"]),
+    "except": ({"track_history_except_column_list": ["a"]}, ["b"]),
+}
+
+
+@settings(max_examples=110, **SETTINGS)
+@given(stream=streams(), ignore_null=st.booleans(), tracking=st.sampled_from(sorted(TRACKING)))
+def test_scd2_any_batching_matches_oracle(stream, ignore_null, tracking):
+    events, cuts = stream
+    options, tracked = TRACKING[tracking]
+    spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
+                    except_column_list=["op"], stored_as_scd_type=2,
+                    ignore_null_updates=ignore_null, **options)
+    with tempfile.TemporaryDirectory() as d:
+        apply_batches(f"{d}/t", events, cuts, spec)
+        expected = oracle.scd2(events, keys=["id"], seq=["seq"], columns=["id", "seq", "a", "b"],
+                               tracked=tracked, ignore_null=ignore_null)
+        assert read_rows(f"{d}/t") == scd2_expected(expected, single_seq=True)
+
+
+@settings(max_examples=50, **SETTINGS)
+@given(stream=streams(two_seq=True), ignore_null=st.booleans())
+def test_scd2_two_sequence_columns_matches_oracle(stream, ignore_null):
+    events, cuts = stream
+    spec = CdcMerge(keys=["id"], sequence_by=["s1", "s2"], apply_as_deletes="op = 'd'",
+                    column_list=["a", "b"], stored_as_scd_type=2, ignore_null_updates=ignore_null)
+    with tempfile.TemporaryDirectory() as d:
+        apply_batches(f"{d}/t", events, cuts, spec, schema=TWO_SEQ)
+        expected = oracle.scd2(events, keys=["id"], seq=["s1", "s2"], columns=["id", "a", "b"],
+                               tracked=["a", "b"], ignore_null=ignore_null)
+        assert read_rows(f"{d}/t") == scd2_expected(expected, single_seq=False)
