@@ -181,19 +181,20 @@ def check_pipeline(pipeline: "Pipeline") -> list[ConfigIssue]:
         src = node.source
         if src is not None and src.type == "node":
             if src.node_name not in seen:
-                issues.append(ConfigIssue(f"node source {src.node_name!r} is not a node of this pipeline ({_known(seen)})", path=f"nodes[{i}].source.node_name"))
+                issues.append(ConfigIssue(f"node source {src.node_name!r} is not a node of this pipeline{_hint(src.node_name, seen)} ({_known(seen)})", path=f"nodes[{i}].source.node_name"))
             elif src.node_name == node.name:
                 issues.append(ConfigIssue("a node cannot read itself", path=f"nodes[{i}].source.node_name"))
         for step_i, ref in _sql_refs(node):
             if ref not in seen:
-                issues.append(ConfigIssue(f"{{nodes.{ref}}} is not a node of this pipeline ({_known(seen)})", path=f"nodes[{i}].transformer.nodes[{step_i}].expr"))
+                issues.append(ConfigIssue(f"{{nodes.{ref}}} is not a node of this pipeline{_hint(ref, seen)} ({_known(seen)})", path=f"nodes[{i}].transformer.nodes[{step_i}].expr"))
         names = [e.name for e in node.expectations]
         for j, name in enumerate(names):
             if name in names[:j]:
                 issues.append(ConfigIssue(f"duplicate expectation name {name!r}", path=f"nodes[{i}].expectations[{j}].name"))
         has_quarantine = any(e.action == "quarantine" for e in node.expectations)
         if node.quarantine_sinks and not has_quarantine:
-            issues.append(ConfigIssue("a quarantine sink needs at least one expectation with action `quarantine`", path=f"nodes[{i}].sinks"))
+            j = next(k for k, s in enumerate(node.sinks) if s.is_quarantine)
+            issues.append(ConfigIssue("a quarantine sink needs at least one expectation with action `quarantine`", path=f"nodes[{i}].sinks[{j}].is_quarantine"))
         if has_quarantine and node.output_sinks and not node.quarantine_sinks:
             issues.append(ConfigIssue("quarantine expectations need a sink with `is_quarantine: true`, or quarantined rows would be lost", path=f"nodes[{i}].expectations"))
         if node.source is None and not any(getattr(s, "expr", None) for s in node.steps):
@@ -208,3 +209,10 @@ def check_pipeline(pipeline: "Pipeline") -> list[ConfigIssue]:
 
 def _known(seen: dict[str, int]) -> str:
     return "nodes: " + ", ".join(seen)
+
+
+def _hint(name: str, seen: dict[str, int]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(seen), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -2,12 +2,17 @@
 
 Steps: parse YAML with line numbers -> substitute ``${vars.x}`` / ``${env.X}`` -> validate the
 models -> check the graph. Each failure becomes a :class:`~kappa.errors.ConfigIssue`; all the
-issues found in one step are reported together.
+issues found in one step are reported together, sorted by line.
+
+>>> try:
+...     load_pipeline_text("name: p\\nnodes:\\n- name: a\\n  source: {path: ./in, format: XML}\\n", path="p.yaml")
+... except ConfigError as err:
+...     print(err)
+p.yaml:4: nodes[0].source.format: expected 'JSON', 'JSONL', 'CSV' or 'PARQUET' (got 'XML')
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -16,19 +21,28 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
+from kappa.config.messages import MISSING, did_you_mean, message_for
 from kappa.config.variables import substitute
 from kappa.config.yaml_lines import LineMap, format_path, load_with_lines
 from kappa.errors import ConfigError, ConfigIssue
 
-
 def load_pipeline_file(path: str | Path, variables: Mapping[str, Any] | None = None):
-    """Load a pipeline YAML file."""
+    """Load a pipeline YAML file; ``variables`` override the file's ``variables`` (CLI ``--var``)."""
+    return load_model_file(None, path, variables=variables)
+
+
+def load_model_file(model: type[BaseModel] | None, path: str | Path, variables: Mapping[str, Any] | None = None):
+    """Load a YAML file into ``model`` (default :class:`~kappa.models.Pipeline`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(ConfigIssue(f"the file is not UTF-8 text (byte {exc.start})", file=str(path))) from None
     except OSError as exc:
         raise ConfigError(ConfigIssue(f"cannot read the file: {exc.strerror}", file=str(path))) from None
-    return load_pipeline_text(text, path=str(path), variables=variables)
+    if model is None:
+        return load_pipeline_text(text, path=str(path), variables=variables)
+    return load_model_text(model, text, path=str(path), variables=variables)
 
 
 def load_pipeline_text(text: str, path: str | None = None, variables: Mapping[str, Any] | None = None):
@@ -42,22 +56,47 @@ def load_model_text(model: type[BaseModel], text: str, path: str | None = None, 
     """Load YAML text into any top-level spec model (pipelines, CDC replication configs)."""
     data, lines = load_with_lines(text, file=path)
     if not isinstance(data, dict):
-        raise ConfigError(ConfigIssue(f"expected a mapping at the top level, got {type(data).__name__}", file=path, line=1))
+        got = "a list" if isinstance(data, list) else f"{data!r}"
+        raise ConfigError(ConfigIssue(f"expected a mapping at the top level (got {got})", file=path, line=1))
     declared = data.get("variables") or {}
-    if not isinstance(declared, dict):
-        raise ConfigError(ConfigIssue("`variables` must be a mapping", file=path, line=lines.line_of(("variables",)), path="variables"))
+    if "variables" in data and not isinstance(declared, dict):
+        raise ConfigError(
+            ConfigIssue("expected a mapping of name: value (got a list)" if isinstance(declared, list) else
+                        f"expected a mapping of name: value (got {declared!r})",
+                        file=path, line=lines.line_of(("variables",)), path="variables")
+        )
+    _shorthand_lines(data, lines)
     merged = {**declared, **(variables or {})}
     data, sub_errors = substitute(data, merged)
     if sub_errors:
-        raise ConfigError([ConfigIssue(msg, file=path, line=lines.line_of(p), path=format_path(p)) for p, msg in sub_errors])
-    if variables:
+        raise ConfigError(_sorted([ConfigIssue(msg, file=path, line=lines.line_of(p), path=format_path(p)) for p, msg in sub_errors]))
+    if variables and "variables" in getattr(model, "model_fields", {}):
         data["variables"] = merged
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_issues_from_validation(exc, data, lines, model)) from None
+        raise ConfigError(_sorted(_issues_from_validation(exc, data, lines, model))) from None
     except ConfigError as exc:
-        raise ConfigError([_locate(issue, lines) for issue in exc.issues]) from None
+        raise ConfigError(_sorted([_locate(issue, lines) for issue in exc.issues])) from None
+
+
+def _shorthand_lines(data: dict, lines: LineMap) -> None:
+    """Lines for the canonical paths of shorthands (``transformer: [...]``, ``topic: x``)."""
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list):
+        return
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            continue
+        if isinstance(node.get("transformer"), list):
+            lines.alias(("nodes", i, "transformer", "nodes"), ("nodes", i, "transformer"))
+        source = node.get("source")
+        if isinstance(source, dict) and "topic" in source and "topics" not in source:
+            lines.alias(("nodes", i, "source", "topics"), ("nodes", i, "source", "topic"))
+
+
+def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    return sorted(issues, key=lambda i: (i.line is None, i.line or 0))
 
 
 def _locate(issue: ConfigIssue, lines: LineMap) -> ConfigIssue:
@@ -74,99 +113,140 @@ def _parse_path(text: str) -> tuple:
     return tuple(out)
 
 
-def _data_path(loc: tuple, data: Any) -> tuple:
-    """Drop the union tags pydantic inserts into ``loc`` by following the real data."""
+# ---- pydantic error location -> data path -------------------------------------------------
+def _strip(tp: Any) -> Any:
+    """Remove ``Annotated`` and ``Optional`` wrappers."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if _is_union(tp):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _strip(args[0])
+    return tp
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _union_member(tp: Any, label: Any) -> Any:
+    """The member of a union that pydantic names ``label`` in an error location (None if unknown)."""
+    for arg in typing.get_args(tp):
+        if arg is type(None):
+            continue
+        if typing.get_origin(arg) is typing.Annotated:
+            if any(getattr(m, "tag", MISSING) == label for m in typing.get_args(arg)[1:]):
+                return _strip(arg)
+        inner = _strip(arg)
+        name = getattr(inner, "__name__", None)
+        origin = typing.get_origin(inner)
+        if name == label or (origin is not None and str(label).startswith(getattr(origin, "__name__", "?") + "[")):
+            return inner
+    return None
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """Field annotations of ``model`` by their YAML key (alias if any)."""
+    return {(f.alias or name): f.annotation for name, f in model.model_fields.items()}
+
+
+def _resolve(loc: tuple, data: Any, model: type[BaseModel]) -> tuple[tuple, Any, bool]:
+    """Follow ``loc`` through the types: (data path, model owning the last key, union branch?).
+
+    pydantic inserts union member labels (``file``, ``kafka``, ``str``, ``list[str]``) into
+    locations; they are dropped here so the path names only YAML keys and list indexes.
+    """
     path: list[Any] = []
+    tp: Any = model
+    owner: Any = None
+    branch = False
+    for part in loc:
+        tp = _strip(tp) if tp is not None else None
+        if tp is not None and _is_union(tp):
+            branch = True
+            tp = _union_member(tp, part)
+            continue
+        path.append(part)
+        owner = None
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            owner = tp
+            tp = _fields(tp).get(part)
+        elif typing.get_origin(tp) in (list, tuple, set, frozenset):
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            tp = None
+    return tuple(path), owner, branch
+
+
+def _value_at(data: Any, path: tuple) -> Any:
     cur = data
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
+    for part in path:
         if isinstance(cur, dict) and part in cur:
-            path.append(part)
             cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
-            path.append(part)
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             cur = cur[part]
-        elif last:
-            path.append(part)
-        # else: a union tag such as 'file' or 'kafka' -> skip
-    return tuple(path)
+        else:
+            return MISSING
+    return cur
+
+
+def _refine(path: tuple, message: str, data: Any) -> tuple:
+    """Point a model-level error at the key it is about (``version``, ``mode``, ...) when it names one."""
+    value = _value_at(data, path)
+    if not isinstance(value, dict):
+        return path
+    quoted = re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)", message)
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*", message)
+    for word in quoted + words:
+        if word in value:
+            return path + (word,)
+    return path
 
 
 def _issues_from_validation(exc: ValidationError, data: Any, lines: LineMap, model: type[BaseModel]) -> list[ConfigIssue]:
-    issues: list[ConfigIssue] = []
+    grouped: dict[tuple, list[tuple[dict, Any, bool]]] = {}
     for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        path = _data_path(loc, data)
-        msg = _message(err, loc, model)
-        issue = ConfigIssue(msg, file=lines.file, line=lines.line_of(path), path=format_path(path))
-        if issue not in issues:
-            issues.append(issue)
+        path, owner, branch = _resolve(tuple(err["loc"]), data, model)
+        grouped.setdefault(path, []).append((err, owner, branch))
+    issues: list[ConfigIssue] = []
+    for path, errs in grouped.items():
+        value = _value_at(data, path)
+        branch_errs = [e for e, _, b in errs if b and e["type"] not in ("missing", "extra_forbidden")]
+        messages: list[tuple[str, bool]] = []
+        if len(branch_errs) > 1:
+            messages.append((message_for(branch_errs, value, None), False))
+            errs = [t for t in errs if t[0] not in branch_errs]
+        for err, owner, _ in errs:
+            messages.append((message_for([err], value, owner), err["type"] == "value_error"))
+        for msg, model_level in messages:
+            where = _refine(path, msg, data) if model_level else path
+            issue = ConfigIssue(msg, file=lines.file, line=lines.line_of(where), path=format_path(where))
+            if issue not in issues:
+                issues.append(issue)
     return issues
 
 
-def _message(err: dict, loc: tuple, model: type[BaseModel]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = loc[-1]
-        allowed = _fields_at(model, loc[:-1])
-        hint = ""
-        if allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (allowed: {', '.join(allowed)})"
-        return f"unknown field {key!r}{hint}"
-    if kind == "missing":
-        return "required field is missing"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if kind not in ("value_error", "assertion_error") and "input" in err and not isinstance(err["input"], (dict, list)):
-        msg = f"{msg} (got {err['input']!r})"
-    return msg
-
-
-def _unwrap(tp: Any) -> list[Any]:
-    """Candidate model types behind Optional/list/dict/Annotated/Union."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(tp)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [m for a in typing.get_args(tp) for m in _unwrap(a)]
-    if origin in (list, dict, tuple):
-        return [m for a in typing.get_args(tp) for m in _unwrap(a)]
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [tp]
-    return []
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    current: list[type[BaseModel]] = [model]
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        nxt: list[type[BaseModel]] = []
-        for m in current:
-            if part in m.model_fields:
-                nxt.extend(_unwrap(m.model_fields[part].annotation))
-        if nxt:
-            current = nxt
-            continue
-        tagged = [m for m in current if m.model_fields.get("type") is not None and m.model_fields["type"].default == part]
-        if tagged:
-            current = tagged
-        elif part in ("expr", "method"):
-            continue
-    names: list[str] = []
-    for m in current:
-        for name, f in m.model_fields.items():
-            alias = f.alias or name
-            if alias not in names:
-                names.append(alias)
-    return names
-
-
 def dump_yaml(model: BaseModel) -> str:
-    """YAML of a model with only the fields that were set (so it loads back to an equal model)."""
+    """YAML of a model with only the fields that were set (so it loads back to an equal model).
+
+    Literal ``${vars.x}`` text is escaped as ``$${vars.x}``; ``${env.X}`` references kept in
+    secret mappings are written as they are (and resolved only at connection time).
+    """
     import yaml
 
-    data = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    from kappa.config.variables import escape_refs
+
+    data = escape_refs(model.model_dump(mode="json", by_alias=True, exclude_unset=True))
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+__all__ = [
+    "did_you_mean",
+    "dump_yaml",
+    "load_model_file",
+    "load_model_text",
+    "load_pipeline_file",
+    "load_pipeline_text",
+]

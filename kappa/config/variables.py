@@ -1,16 +1,23 @@
 """``${vars.name}`` and ``${env.NAME}`` substitution.
 
 Variables come from the config's ``variables`` mapping, overridden by the caller (CLI
-``--var name=value``). A value that is exactly one reference takes the variable's type; a
-reference inside a longer string is formatted into it. ``$${...}`` is a literal ``${...}``.
+``--var name=value``); a variable may itself use ``${vars.other}`` and ``${env.NAME}``. A value
+that is exactly one reference takes the variable's type; a reference inside a longer string is
+formatted into it. ``$${...}`` is a literal ``${...}``. A missing variable is an error.
 
-Secrets: inside ``options`` and ``storage_options`` mappings (Kafka client settings, object
-store keys) an ``${env.NAME}`` reference is checked but kept as is; it is resolved only when a
-connection is made (:func:`resolve_secret_refs`), so secret values never enter the model, its
-YAML dump, ``kappa explain`` output or logs.
+Secrets: inside ``options``, ``storage_options`` and ``conf`` mappings (Kafka client settings,
+object-store keys, Spark settings) an ``${env.NAME}`` reference -- written there directly or
+through a variable -- is checked but kept as is; it is resolved only when a connection is made
+(:func:`resolve_secret_refs`), so secret values never enter the model, its YAML dump,
+``kappa explain`` output or logs. The ``variables`` mapping itself is kept as written, for the
+same reason.
 
 >>> substitute({"a": "${vars.x}", "b": "p-${vars.x}"}, {"x": 3}, {})[0]
 {'a': 3, 'b': 'p-3'}
+>>> substitute({"options": {"sasl.password": "${env.PW}"}}, {}, {"PW": "s3cret"})[0]
+{'options': {'sasl.password': '${env.PW}'}}
+>>> resolve_secret_refs({"sasl.password": "${env.PW}"}, {"PW": "s3cret"})
+{'sasl.password': 's3cret'}
 """
 
 from __future__ import annotations
@@ -23,61 +30,117 @@ from kappa.errors import KappaError
 
 _REF = re.compile(r"(\$?)\$\{\s*(vars|env)\.([A-Za-z_][A-Za-z0-9_\.\-]*)\s*\}")
 SECRET_MAPPINGS = frozenset({"options", "storage_options", "conf"})
+#: Top-level keys kept exactly as written (their references are checked, not resolved).
+RAW_KEYS = frozenset({"variables"})
 
 
 class MissingVariable(KappaError):
-    """A ``${vars.x}`` or ``${env.X}`` with no value."""
+    """A ``${vars.x}`` or ``${env.X}`` with no value (or variables that refer to each other)."""
 
 
-def _lookup(kind: str, name: str, variables: Mapping[str, Any], env: Mapping[str, str]) -> Any:
-    if kind == "vars":
-        if name not in variables:
-            known = ", ".join(sorted(variables)) or "none defined"
+class _Resolver:
+    """Looks references up; resolves variables that use other references, once, with cycle checks."""
+
+    def __init__(self, variables: Mapping[str, Any], env: Mapping[str, str]):
+        self.variables, self.env = variables, env
+        self._active: list[str] = []
+
+    def lookup(self, kind: str, name: str, keep_env: bool) -> Any:
+        if kind == "env":
+            if name not in self.env:
+                raise MissingVariable(f"environment variable {name} is not set (referenced as ${{env.{name}}})")
+            return self.env[name]
+        if name not in self.variables:
+            known = ", ".join(sorted(self.variables)) or "none defined"
             raise MissingVariable(f"undefined variable ${{vars.{name}}} (variables: {known})")
-        return variables[name]
-    if name not in env:
-        raise MissingVariable(f"environment variable {name} is not set (referenced as ${{env.{name}}})")
-    return env[name]
+        if name in self._active:
+            chain = " -> ".join(self._active[self._active.index(name):] + [name])
+            raise MissingVariable(f"variables refer to each other: {chain}")
+        self._active.append(name)
+        try:
+            return self.value(self.variables[name], keep_env)
+        finally:
+            self._active.pop()
+
+    def value(self, value: Any, keep_env: bool) -> Any:
+        if isinstance(value, str):
+            return self.string(value, keep_env) if "${" in value else value
+        if isinstance(value, dict):
+            return {k: self.value(v, keep_env or k in SECRET_MAPPINGS) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, keep_env) for v in value]
+        return value
+
+    def string(self, value: str, keep_env: bool) -> Any:
+        whole = _REF.fullmatch(value.strip())
+        if whole and not whole.group(1) and not (keep_env and whole.group(2) == "env"):
+            return self.lookup(whole.group(2), whole.group(3), keep_env)
+
+        def repl(m: re.Match) -> str:
+            if m.group(1):  # escaped: $${...}
+                return m.group(0)[1:]
+            if keep_env and m.group(2) == "env":
+                self.lookup("env", m.group(3), keep_env)  # must exist, but stays a reference
+                return m.group(0)
+            return str(self.lookup(m.group(2), m.group(3), keep_env))
+
+        return _REF.sub(repl, value)
 
 
 def substitute_string(value: str, variables: Mapping[str, Any], env: Mapping[str, str], keep_env: bool = False) -> Any:
-    """Substitute the references in one string."""
-    whole = _REF.fullmatch(value.strip())
-    if whole and not whole.group(1) and not (keep_env and whole.group(2) == "env"):
-        return _lookup(whole.group(2), whole.group(3), variables, env)
-
-    def repl(m: re.Match) -> str:
-        if m.group(1):  # escaped: $${...}
-            return m.group(0)[1:]
-        if keep_env and m.group(2) == "env":
-            _lookup("env", m.group(3), variables, env)  # must exist, but stays a reference
-            return m.group(0)
-        return str(_lookup(m.group(2), m.group(3), variables, env))
-
-    return _REF.sub(repl, value)
+    """Substitute the references in one string (``keep_env``: check ``${env.X}`` but keep it)."""
+    return _Resolver(variables, env).string(value, keep_env)
 
 
 def substitute(data: Any, variables: Mapping[str, Any], env: Mapping[str, str] | None = None) -> tuple[Any, list[tuple[tuple, str]]]:
-    """Substitute recursively; returns the new data and the (path, message) of each failure."""
-    env = os.environ if env is None else env
+    """Substitute recursively; returns the new data and the (path, message) of each failure.
+
+    The top-level ``variables`` mapping is kept as written; its references are checked only.
+    """
+    resolver = _Resolver(variables, os.environ if env is None else env)
     errors: list[tuple[tuple, str]] = []
 
-    def walk(value: Any, path: tuple, keep_env: bool) -> Any:
+    def walk(value: Any, path: tuple, keep_env: bool, raw: bool) -> Any:
         if isinstance(value, dict):
-            return {k: walk(v, path + (k,), keep_env or k in SECRET_MAPPINGS) for k, v in value.items()}
+            return {
+                k: walk(v, path + (k,), keep_env or k in SECRET_MAPPINGS, raw or (not path and k in RAW_KEYS))
+                for k, v in value.items()
+            }
         if isinstance(value, list):
-            return [walk(v, path + (i,), keep_env) for i, v in enumerate(value)]
+            return [walk(v, path + (i,), keep_env, raw) for i, v in enumerate(value)]
         if isinstance(value, str) and "${" in value:
             try:
-                return substitute_string(value, variables, env, keep_env=keep_env)
+                new = resolver.string(value, keep_env or raw)
             except MissingVariable as exc:
                 errors.append((path, str(exc)))
+            else:
+                return value if raw else new
         return value
 
-    return walk(data, (), False), errors
+    return walk(data, (), False, False), errors
+
+
+def escape_refs(data: Any, _path: tuple = ()) -> Any:
+    """The inverse of :func:`substitute` for a dump: literal ``${vars.x}`` text becomes ``$${vars.x}``.
+
+    References kept on purpose (in secret mappings and ``variables``) stay as they are.
+
+    >>> escape_refs({"path": "${vars.x}", "options": {"k": "${env.K}"}})
+    {'path': '$${vars.x}', 'options': {'k': '${env.K}'}}
+    """
+    if isinstance(data, dict):
+        return {
+            k: v if (k in SECRET_MAPPINGS or (not _path and k in RAW_KEYS)) else escape_refs(v, _path + (k,))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [escape_refs(v, _path + (i,)) for i, v in enumerate(data)]
+    if isinstance(data, str) and "${" in data:
+        return _REF.sub(lambda m: "$" + m.group(0), data)
+    return data
 
 
 def resolve_secret_refs(options: Mapping[str, str], env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Resolve ``${env.NAME}`` references kept in an options mapping, at connection time."""
-    env = os.environ if env is None else env
-    return {k: str(substitute_string(v, {}, env)) if isinstance(v, str) else v for k, v in options.items()}
+    resolver = _Resolver({}, os.environ if env is None else env)
+    return {k: str(resolver.string(v, False)) if isinstance(v, str) else v for k, v in options.items()}
