@@ -70,6 +70,8 @@ class _DeltaReaderBase:
         self.arrow_schema = schema_arrow
 
     def read(self, partition: DeltaFilesPartition) -> Iterator:
+        if not isinstance(partition, DeltaFilesPartition):
+            return  # Spark plans one placeholder partition when partitions() is empty
         fs = df.table_filesystem(self.path, self.storage_options)
         for data_file in partition.files:
             yield from df.read_file_batches(fs, data_file, self.arrow_schema)

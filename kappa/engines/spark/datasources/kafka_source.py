@@ -78,6 +78,8 @@ class _KafkaReaderBase:
         """Runs in an executor: read the range with confluent-kafka, yield Arrow batches."""
         from kappa.kafka.reader import iter_range_batches
 
+        if not isinstance(partition, KafkaRangePartition):
+            return  # Spark plans one placeholder partition when partitions() is empty
         conf = self.options.client_conf()
         start = partition.start
         if not self.options.fail_on_data_loss:
