@@ -1,0 +1,1 @@
+"""DataFrame method steps (:mod:`.methods`), applied through narwhals on Polars and Spark frames."""
