@@ -196,7 +196,8 @@ def check_pipeline(pipeline: "Pipeline") -> list[ConfigIssue]:
             j = next(k for k, s in enumerate(node.sinks) if s.is_quarantine)
             issues.append(ConfigIssue("a quarantine sink needs at least one expectation with action `quarantine`", path=f"nodes[{i}].sinks[{j}].is_quarantine"))
         if has_quarantine and node.output_sinks and not node.quarantine_sinks:
-            issues.append(ConfigIssue("quarantine expectations need a sink with `is_quarantine: true`, or quarantined rows would be lost", path=f"nodes[{i}].expectations"))
+            j = next(k for k, e in enumerate(node.expectations) if e.action == "quarantine")
+            issues.append(ConfigIssue("quarantine expectations need a sink with `is_quarantine: true`, or quarantined rows would be lost", path=f"nodes[{i}].expectations[{j}].action"))
         if node.source is None and not any(getattr(s, "expr", None) for s in node.steps):
             issues.append(ConfigIssue("a node needs a `source` or a SQL step that reads `{nodes.x}`", path=f"nodes[{i}]"))
     if not issues:

@@ -35,11 +35,14 @@ def load_model_file(model: type[BaseModel] | None, path: str | Path, variables: 
     """Load a YAML file into ``model`` (default :class:`~kappa.models.Pipeline`)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(ConfigIssue(f"the file is not UTF-8 text (byte {exc.start})", file=str(path))) from None
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(ConfigIssue(f"cannot read the file: {exc.strerror}", file=str(path))) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(ConfigIssue(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02X})", file=str(path), line=line)) from None
     if model is None:
         return load_pipeline_text(text, path=str(path), variables=variables)
     return load_model_text(model, text, path=str(path), variables=variables)

@@ -54,7 +54,10 @@ class _Resolver:
             known = ", ".join(sorted(self.variables)) or "none defined"
             raise MissingVariable(f"undefined variable ${{vars.{name}}} (variables: {known})")
         if name in self._active:
-            chain = " -> ".join(self._active[self._active.index(name):] + [name])
+            loop = self._active[self._active.index(name):]
+            start = loop.index(min(loop))  # the same text wherever the loop is entered
+            loop = loop[start:] + loop[:start]
+            chain = " -> ".join(loop + [loop[0]])
             raise MissingVariable(f"variables refer to each other: {chain}")
         self._active.append(name)
         try:
@@ -112,7 +115,8 @@ def substitute(data: Any, variables: Mapping[str, Any], env: Mapping[str, str] |
             try:
                 new = resolver.string(value, keep_env or raw)
             except MissingVariable as exc:
-                errors.append((path, str(exc)))
+                if not (str(exc).startswith("variables refer") and any(m == str(exc) for _, m in errors)):
+                    errors.append((path, str(exc)))
             else:
                 return value if raw else new
         return value
