@@ -1,7 +1,118 @@
-"""CLI commands registered on the main app (filled in by the Spark engine work)."""
+"""``kappa run`` and ``kappa explain``: the Spark engine from the command line.
+
+pyspark is imported inside the commands only (``kappa --help`` stays fast).
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any, List, Optional
 
-def register(app) -> None:
-    """Add this module's commands to the Typer app."""
+import typer
+
+ProfileOpt = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python.")
+
+
+def _fmt(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def render_description(desc: dict[str, Any]) -> str:
+    """A compiled node's description as indented text (what ``kappa explain`` prints)."""
+    src = desc["source"]
+    lines = [f"node {desc['node']}  (connector profile: {desc['profile']})"]
+    if src["kind"] == "none":
+        lines.append("  source: none (one batch per run)")
+    else:
+        how = "stream" if src["read"] == "stream" else "whole source on every run"
+        lines.append(f"  source: {src['kind']} -> format {src['format']}  [{how}]")
+        if src.get("upstream"):
+            lines.append(f"    upstream node: {src['upstream']}")
+        if src.get("path"):
+            lines.append(f"    path: {src['path']}")
+        for key, value in src["options"].items():
+            lines.append(f"    option {key} = {value}")
+        if src.get("value_format"):
+            lines.append(f"    value format: {src['value_format']}")
+        lines.append(f"    schema: {src['schema'] or '(from the source)'}")
+    lines.append("  steps:" if desc["steps"] else "  steps: none")
+    for step in desc["steps"]:
+        if step["kind"] == "sql":
+            sql = " ".join(step["sql"].split())
+            lines.append(f"    {step['index']}. sql: {sql}")
+        else:
+            args = [_fmt(a) for a in step["func_args"]] + [f"{k}={_fmt(v)}" for k, v in step["func_kwargs"].items()]
+            lines.append(f"    {step['index']}. method: {step['func_name']}({', '.join(args)})")
+    lines.append("  expectations:" if desc["expectations"] else "  expectations: none")
+    for exp in desc["expectations"]:
+        lines.append(f"    - {exp['name']}: {exp['expr']}  -> {exp['action']}")
+    lines.append("  sinks:" if desc["sinks"] else "  sinks: none")
+    for sink in desc["sinks"]:
+        target = sink.get("path") or f"topic {sink.get('topic')} @ {sink.get('bootstrap_servers')}"
+        tag = " (quarantine)" if sink["quarantine"] else ""
+        lines.append(f"    {sink['index']}. {sink['kind']} {sink['mode']}{tag}: {target}")
+        lines.append(f"       writer: {sink['writer']}")
+        for key in ("format", "app_id", "partition_by", "schema_mode", "merge", "key", "value", "storage_options", "options"):
+            if key in sink:
+                lines.append(f"       {key}: {_fmt(sink[key])}")
+    trig = desc["trigger"]
+    lines.append(f"  trigger: {trig['kind']}" + (f" every {trig['interval']}" if trig.get("interval") else ""))
+    lines.append(f"  checkpoint: {desc['checkpoint']}")
+    return "\n".join(lines)
+
+
+def explain_plan(pipeline: Any, select: Optional[List[str]], profile: str) -> list[dict[str, Any]]:
+    """Descriptions of the selected nodes; a Spark session is started only to probe ``auto``."""
+    import os
+
+    from kappa.engines.spark.compiler import describe_node
+    from kappa.engines.spark.profiles import ENV_PROFILE, resolve_profile
+    from kappa.plan import build_plan
+
+    plan = build_plan(pipeline, select)
+    choice = profile if profile != "auto" else (os.environ.get(ENV_PROFILE) or pipeline.spark.connector_profile)
+    if choice.strip().lower() == "auto":
+        from kappa.engines.spark.engine import session_for
+
+        choice = resolve_profile(session_for(pipeline), "auto")
+    else:
+        choice = resolve_profile(None, choice)  # validates the name; no session needed
+    return [describe_node(plan, n, choice, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` and ``explain`` to the Typer app."""
+    from kappa.cli.app import SelectOpt, VarOpt, load
+
+    @app.command()
+    def run(
+        pipeline: str = typer.Argument(..., help="Pipeline YAML file."),
+        select: Optional[List[str]] = SelectOpt,
+        full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and sinks first (repeatable)."),
+        var: Optional[List[str]] = VarOpt,
+        profile: str = ProfileOpt,
+    ) -> None:
+        """Run the selected nodes once on Spark (availableNow: everything new, then stop)."""
+        from kappa.engines.spark.engine import SparkEngine
+        from kappa.plan import build_plan
+
+        pl = load(pipeline, var)
+        plan = build_plan(pl, select)
+        engine = SparkEngine(profile=None if profile == "auto" else profile)
+        summary = engine.run(pl, plan, full_refresh=tuple(full_refresh or ()))
+        typer.echo(summary.render())
+
+    @app.command()
+    def explain(
+        pipeline: str = typer.Argument(..., help="Pipeline YAML file."),
+        select: Optional[List[str]] = SelectOpt,
+        var: Optional[List[str]] = VarOpt,
+        profile: str = ProfileOpt,
+        as_json: bool = typer.Option(False, "--json", help="Print the descriptions as JSON."),
+    ) -> None:
+        """Print each node's streaming query without running anything."""
+        descs = explain_plan(load(pipeline, var), select, profile)
+        if as_json:
+            typer.echo(json.dumps(descs, indent=2, sort_keys=True))
+            return
+        typer.echo("\n\n".join(render_description(d) for d in descs))

@@ -1,0 +1,214 @@
+"""Compile a :class:`~kappa.plan.PipelinePlan` into Structured Streaming queries, one per node.
+
+Each node becomes one query: its source as a stream (Kafka, Delta, files; or, for a node that
+re-reads its whole source on every run, a stream of run requests, see
+:mod:`kappa.engines.spark.ticks`), written with ``foreachBatch`` by a
+:class:`~kappa.engines.spark.batch.NodeBatchFunction` that runs the steps, the expectations and
+every sink on each micro-batch. The checkpoint is ``<node checkpoint>/spark``.
+
+Compiling touches no data: the reader is built when the query starts, so a node can be
+compiled (and explained) before its upstream tables exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from kappa.engines.spark.metrics import NodeMetrics
+from kappa.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from kappa.models import Trigger
+    from kappa.plan import NodePlan, PipelinePlan, SinkPlan
+
+
+def trigger_kwargs(trigger: "Trigger") -> dict[str, Any]:
+    """``DataStreamWriter.trigger`` keyword arguments of a trigger."""
+    if trigger.kind == "available_now":
+        return {"availableNow": True}
+    if trigger.kind == "once":
+        return {"once": True}
+    if trigger.kind == "processing_time":
+        return {"processingTime": trigger.interval}
+    raise ConfigError(f"unknown trigger {trigger.kind!r}")
+
+
+def reads_per_run(node: "NodePlan") -> bool:
+    """True when the node re-reads its whole source on every run (not an incremental stream)."""
+    return not node.streaming
+
+
+def keeps_output(node: "NodePlan") -> bool:
+    """True when the node has no Delta/file output sink: downstream nodes read it from memory."""
+    return not any(s.kind in ("delta", "file") for s in node.output_sinks)
+
+
+# ---------------------------------------------------------------- description
+def _step_description(step: Any) -> dict[str, Any]:
+    if step.kind == "sql":
+        return {"index": step.index, "kind": "sql", "sql": step.sql, "refs": list(step.refs)}
+    return {"index": step.index, "kind": "method", "func_name": step.func_name, "func_args": list(step.func_args), "func_kwargs": dict(step.func_kwargs)}
+
+
+def sink_description(sink: "SinkPlan", profile: str) -> dict[str, Any]:
+    """A sink as ``kappa explain`` shows it (secrets redacted)."""
+    from kappa.engines.spark.sources import _values
+
+    spec = sink.spec
+    out: dict[str, Any] = {"index": sink.index, "kind": sink.kind, "mode": sink.mode, "quarantine": sink.quarantine}
+    if sink.kind == "delta":
+        out["path"] = sink.path
+        out["app_id"] = sink.app_id
+        if sink.mode == "merge":
+            out["writer"] = "kappa.cdc.merge.apply_changes (deltalake MERGE)"
+            out["merge"] = spec.merge.model_dump(exclude_defaults=True)
+        elif profile == "jvm":
+            out["writer"] = "delta-spark (txnAppId/txnVersion)"
+        else:
+            out["writer"] = "deltalake (app transaction)"
+        if spec.partition_by:
+            out["partition_by"] = list(spec.partition_by)
+        out["schema_mode"] = spec.schema_mode
+        if spec.storage_options:
+            out["storage_options"] = _values(spec.storage_options, True)
+    elif sink.kind == "file":
+        out["path"] = sink.path
+        out["format"] = spec.format
+        single = bool(PurePath(sink.path).suffix)
+        out["writer"] = "single file, replaced" if single else "part files named by batch id"
+    else:
+        out["topic"] = spec.topic
+        out["bootstrap_servers"] = spec.bootstrap_servers
+        out["writer"] = "format(kafka)" if profile == "jvm" else "confluent-kafka producer"
+        if spec.key:
+            out["key"] = spec.key
+        if spec.value:
+            out["value"] = spec.value
+        if spec.options:
+            out["options"] = _values(spec.options, True)
+    return out
+
+
+def describe_node(plan: "PipelinePlan", node: "NodePlan", profile: str, checkpoint: str) -> dict[str, Any]:
+    """The JSON-serialisable description of a node's query (secrets redacted)."""
+    from kappa.engines.spark.sources import describe_source
+
+    source = describe_source(node.source, profile)
+    source["read"] = "per_run" if reads_per_run(node) else "stream"
+    trigger = {"kind": node.trigger.kind}
+    if node.trigger.interval:
+        trigger["interval"] = node.trigger.interval
+    return {
+        "node": node.name,
+        "profile": profile,
+        "source": source,
+        "steps": [_step_description(s) for s in node.steps],
+        "expectations": [{"name": e.name, "expr": e.expr, "action": e.action} for e in node.expectations],
+        "sinks": [sink_description(s, profile) for s in node.sinks],
+        "trigger": trigger,
+        "checkpoint": checkpoint,
+    }
+
+
+# ---------------------------------------------------------------- compiled node
+@dataclass(eq=False)
+class CompiledNode:
+    """One node's streaming query, ready to start."""
+
+    node: "NodePlan"
+    profile: str
+    checkpoint_location: str
+    description: dict[str, Any]
+    metrics: NodeMetrics
+    plan: "PipelinePlan"
+    spark: "SparkSession"
+    memory: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def query_name(self) -> str:
+        """The query's name (unique per pipeline and node)."""
+        import re
+
+        return re.sub(r"[^A-Za-z0-9_]", "_", f"kappa_{self.plan.pipeline}_{self.node.name}")
+
+    @property
+    def reads_per_run(self) -> bool:
+        return reads_per_run(self.node)
+
+    def batch_function(self):
+        """The ``foreachBatch`` callable of this node."""
+        from kappa.engines.spark.batch import NodeBatchFunction
+
+        return NodeBatchFunction(self.plan, self.node, self.profile, self.metrics, self._read_input, self.memory, keeps_output(self.node))
+
+    def _read_input(self, spark: "SparkSession", batch_df: "DataFrame") -> tuple["DataFrame", Any]:
+        from kappa.engines.spark.batch import decode_kafka
+        from kappa.engines.spark.sources import read_static
+
+        source = self.node.source
+        if self.reads_per_run:
+            if source is None:
+                return spark.range(0).drop("id"), None
+            frame = read_static(spark, source, self.profile, self.memory)
+        else:
+            frame = batch_df
+        if source is not None and source.kind == "kafka":
+            return decode_kafka(spark, frame, source.spec)
+        return frame, None
+
+    def input_stream(self) -> "DataFrame":
+        """The streaming DataFrame the query consumes (raises SourceNotReady before its table exists)."""
+        from kappa.engines.spark.sources import build_stream
+        from kappa.engines.spark.ticks import tick_stream
+
+        if self.reads_per_run:
+            return tick_stream(self.spark, self.node)
+        return build_stream(self.spark, self.node.source, self.profile)
+
+    def request_run(self) -> bool:
+        """For a node that re-reads its source per run: ask for a run if the input changed."""
+        from kappa.engines.spark.ticks import request_run
+
+        return request_run(self.node) if self.reads_per_run else True
+
+    def start(self, trigger_override: "Trigger | None" = None) -> "StreamingQuery":
+        """Start the query (with the node's trigger unless overridden)."""
+        trigger = trigger_override or self.node.trigger
+        if self.reads_per_run:
+            self.request_run()
+        writer = (
+            self.input_stream()
+            .writeStream.queryName(self.query_name)
+            .option("checkpointLocation", self.checkpoint_location)
+            .foreachBatch(self.batch_function())
+            .trigger(**trigger_kwargs(trigger))
+        )
+        return writer.start()
+
+
+def compile_node(spark: "SparkSession", plan: "PipelinePlan", node: "NodePlan", profile: str, memory: dict[str, Any] | None = None) -> CompiledNode:
+    """Compile one node of ``plan`` for connector ``profile`` (``jvm`` or ``python``)."""
+    if profile not in ("jvm", "python"):
+        raise ConfigError(f"unknown Spark connector profile {profile!r}; use jvm or python")
+    checkpoint = f"{node.checkpoint.rstrip('/')}/spark"
+    return CompiledNode(
+        node=node,
+        profile=profile,
+        checkpoint_location=checkpoint,
+        description=describe_node(plan, node, profile, checkpoint),
+        metrics=NodeMetrics(node.name),
+        plan=plan,
+        spark=spark,
+        memory={} if memory is None else memory,
+    )
+
+
+def compile_plan(spark: "SparkSession", plan: "PipelinePlan", profile: str) -> list[CompiledNode]:
+    """Every selected node of ``plan``, in topological order (they share one in-memory store)."""
+    memory: dict[str, Any] = {}
+    return [compile_node(spark, plan, node, profile, memory) for node in plan.nodes]

@@ -1,0 +1,136 @@
+"""The Spark engine: ``kappa run`` -- every selected node as a trigger-once (availableNow) query.
+
+Nodes run one after the other in topological order; each query processes everything its
+source holds now (in as many micro-batches as its rate limits ask) and stops. A node whose
+query fails stops the run with a :class:`SparkNodeError` naming the node; its checkpoint has
+no commit for the failed batch, so the next run re-runs it (idempotent sinks write it once).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Sequence
+
+from kappa.errors import KappaError
+from kappa.run import NodeRunSummary, PipelineRunSummary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+    from kappa.engines.spark.compiler import CompiledNode
+    from kappa.models import Pipeline
+    from kappa.plan import PipelinePlan
+
+
+class SparkNodeError(KappaError):
+    """A node's streaming query failed; the message names the node and the cause."""
+
+    def __init__(self, node: str, cause: BaseException | str):
+        self.node = node
+        self.cause = cause
+        if isinstance(cause, KappaError):
+            self.exit_code = cause.exit_code
+        super().__init__(f"node {node!r} failed: {cause}")
+
+
+def session_for(pipeline: "Pipeline") -> "SparkSession":
+    """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one)."""
+    from kappa.engines.spark.session import get_or_create_session
+
+    settings = pipeline.spark
+    return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}", conf=settings.conf, remote=settings.remote)
+
+
+def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException | str | None:
+    """The original error of a failed query: the batch function's exception when it raised."""
+    recorded = compiled.metrics.exception
+    if recorded is not None:
+        return recorded
+    if exc is None:
+        return None
+    text = getattr(exc, "desc", None) or str(exc)
+    return text.strip().splitlines()[0] if text.strip() else repr(exc)
+
+
+def run_node(compiled: "CompiledNode") -> NodeRunSummary:
+    """Run one compiled node with availableNow until it stops; returns its summary."""
+    from kappa.engines.spark.sources import SourceNotReady
+    from kappa.models import Trigger
+
+    started = time.perf_counter()
+    try:
+        query = compiled.start(Trigger(kind="available_now"))
+    except SourceNotReady:
+        ns = compiled.metrics.to_summary()
+        ns.skipped = "no new data"
+        ns.seconds = time.perf_counter() - started
+        return ns
+    error: BaseException | None = None
+    try:
+        query.awaitTermination()
+    except Exception as exc:  # noqa: BLE001 - StreamingQueryException and py4j errors
+        error = exc
+    if error is None:
+        error = query.exception()
+    ns = compiled.metrics.to_summary()
+    ns.seconds = time.perf_counter() - started
+    if error is not None or compiled.metrics.exception is not None:
+        cause = _cause(compiled, error)
+        ns.error = str(cause)
+        raise SparkNodeError(compiled.node.name, cause)
+    if ns.batches == 0:
+        ns.skipped = "no new data"
+    return ns
+
+
+class SparkEngine:
+    """Runs a :class:`~kappa.plan.PipelinePlan` on Spark Structured Streaming."""
+
+    name = "spark"
+
+    def __init__(self, spark: "SparkSession | None" = None, profile: str | None = None):
+        self.spark = spark
+        self.profile = profile
+
+    def resolve(self, pipeline: "Pipeline") -> tuple["SparkSession", str]:
+        """The session and connector profile of a run."""
+        from kappa.engines.spark.profiles import resolve_profile
+
+        spark = self.spark or session_for(pipeline)
+        requested = self.profile or pipeline.spark.connector_profile
+        return spark, resolve_profile(spark, requested)
+
+    def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
+        from kappa.engines.reset import reset_node
+        from kappa.engines.spark.compiler import compile_node
+
+        spark, profile = self.resolve(pipeline)
+        summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
+        summary.profile = profile  # type: ignore[attr-defined]
+        memory: dict[str, Any] = {}
+        for node in plan.nodes:
+            if node.name in full_refresh:
+                reset_node(node)
+            compiled = compile_node(spark, plan, node, profile, memory)
+            try:
+                ns = run_node(compiled)
+            except SparkNodeError as exc:
+                ns = compiled.metrics.to_summary()
+                ns.error = str(exc.cause)
+                summary.nodes.append(ns)
+                exc.summary = summary  # type: ignore[attr-defined]
+                raise
+            summary.nodes.append(ns)
+            _publish(pipeline, node.name, memory)
+        return summary
+
+
+def _publish(pipeline: "Pipeline", name: str, memory: dict[str, Any]) -> None:
+    """Set the node's ``output_df`` to its last output when it was kept in memory (a Polars frame)."""
+    model = pipeline.nodes_dict.get(name)
+    if model is None or name not in memory:
+        return
+    import narwhals as nw
+    import polars as pl
+
+    model._output_df = nw.from_native(pl.from_arrow(memory[name]).lazy())
