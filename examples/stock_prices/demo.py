@@ -1,0 +1,181 @@
+"""``make demo``: the stock-prices example end to end on the embedded broker and local Delta tables.
+
+1. start kappa's embedded Kafka-compatible broker (Tansu) on a free loopback port;
+2. create the topic and produce ``--events`` generated stock-price events (key = symbol);
+3. replay ``pipeline.yaml`` on Polars: bronze (Kafka -> Delta), silver (typed, deduplicated,
+   checked; bad rows quarantined) and gold (daily aggregates, overwritten);
+4. print each table's row count and a few rows, and check the counts against the generator;
+5. produce ``--more`` events and replay again: only the new events are read;
+6. (``--spark``) run the same pipeline on Spark and compare both engines' tables;
+7. stop the broker, whatever happened.
+
+Everything is written under ``examples/stock_prices/data/`` (gitignored), cleaned at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generator  # noqa: E402  (the example's own module, next to this script)
+
+PIPELINE = HERE / "pipeline.yaml"
+TOPIC = "stock-prices"
+TABLES = ("brz_stock_prices", "slv_stock_prices", "slv_stock_prices_quarantine", "gld_stock_performances")
+
+
+def banner(text: str) -> None:
+    print(f"\n=== {text} " + "=" * max(0, 86 - len(text)), flush=True)
+
+
+def load_pipeline(bootstrap: str, data_root: Path):
+    """The example pipeline with this run's broker and data folder."""
+    from kappa.config.loader import load_pipeline_file
+
+    return load_pipeline_file(PIPELINE, variables={"bootstrap": bootstrap, "topic": TOPIC, "data_root": str(data_root)})
+
+
+def replay(bootstrap: str, data_root: Path):
+    """``kappa replay pipeline.yaml`` in-process; returns the run summary."""
+    from kappa.run import execute_pipeline
+
+    started = time.perf_counter()
+    summary = execute_pipeline(load_pipeline(bootstrap, data_root), engine="polars")
+    print(summary.render())
+    print(f"(replay took {time.perf_counter() - started:.1f} s)")
+    return summary
+
+
+def read_table(path: Path):
+    """A Delta table as a Polars DataFrame."""
+    import polars as pl
+    from deltalake import DeltaTable
+
+    return pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table())
+
+
+def show_tables(data_root: Path, rows: bool = True) -> dict[str, int]:
+    """Print row count (and, with ``rows``, a few rows) of every table; returns the row counts."""
+    import polars as pl
+
+    counts = {}
+    with pl.Config(tbl_rows=5, tbl_cols=10, fmt_str_lengths=24, tbl_width_chars=140):
+        for name in TABLES:
+            path = data_root / name
+            if not (path / "_delta_log").is_dir():
+                print(f"\n{name}: (no table)")
+                counts[name] = 0
+                continue
+            df = read_table(path)
+            counts[name] = df.height
+            sort = [c for c in ("symbol", "day", "created_at", "offset") if c in df.columns]
+            print(f"\n{name}: {df.height} rows")
+            if not rows:
+                continue
+            if "data" in df.columns:  # bronze: show the struct's fields flat
+                df = df.unnest("data").drop("producer", strict=False)
+            print(df.sort(sort, nulls_last=True).head(5) if sort else df.head(5))
+    return counts
+
+
+def check(counts: dict[str, int], expected: "generator.ExpectedCounts") -> bool:
+    """Compare table row counts with what the generator says they must be."""
+    want = {
+        "brz_stock_prices": expected.bronze,
+        "slv_stock_prices": expected.silver,
+        "slv_stock_prices_quarantine": expected.quarantined,
+        "gld_stock_performances": expected.gold_rows,
+    }
+    ok = True
+    for name, n in want.items():
+        good = counts.get(name) == n
+        ok &= good
+        print(f"  {'ok ' if good else 'BAD'} {name}: {counts.get(name)} rows (expected {n})")
+    return ok
+
+
+def run_spark_and_compare(bootstrap: str, data_root: Path, enabled: bool) -> bool:
+    """EXTENSION POINT: run the same pipeline on Spark and compare both engines' tables.
+
+    To be filled in once the Spark engine is available:
+
+    1. run ``kappa stream start examples/stock_prices/pipeline.yaml --until-idle
+       --var bootstrap=... --var data_root=<data_root>/spark`` (a subprocess, so the JVM is
+       gone afterwards);
+    2. for each name in ``TABLES`` read ``<data_root>/<name>`` and ``<data_root>/spark/<name>``
+       and compare them as sets of rows (sorted on every column; ignore ``kafka_timestamp``
+       nowhere -- both engines read the same records), printing a per-table verdict.
+
+    Returns True when the tables match (or when the step is disabled).
+    """
+    if not enabled:
+        return True
+    print("--spark: the Spark run and the engine comparison are not wired in yet; skipped.")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="kappa stock-prices demo")
+    p.add_argument("--events", type=int, default=20_000, help="events of the first run (multiple of 1000)")
+    p.add_argument("--more", type=int, default=5_000, help="events added before the second run (multiple of 1000)")
+    p.add_argument("--seed", type=int, default=generator.DEFAULT_SEED)
+    p.add_argument("--data", type=Path, default=HERE / "data", help="working folder (cleaned at start)")
+    p.add_argument("--spark", action="store_true", help="also run on Spark and compare the engines' tables")
+    args = p.parse_args(argv)
+    for n in (args.events, args.more):
+        if n % generator.BLOCK:
+            p.error(f"--events/--more must be multiples of {generator.BLOCK}")
+
+    from kappa.broker import EmbeddedBroker
+
+    data_root = args.data.resolve()
+    shutil.rmtree(data_root, ignore_errors=True)
+    data_root.mkdir(parents=True)
+    broker = EmbeddedBroker()
+    ok = True
+    try:
+        banner("starting the embedded broker")
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+        print(f"broker listening on {bootstrap}")
+
+        banner(f"run 1: producing {args.events} events to topic {TOPIC!r}")
+        sent = generator.produce_kafka(bootstrap, TOPIC, args.events, args.seed)
+        first = generator.expected_counts(args.events, args.seed)
+        print(f"produced {sent} events: {first.duplicates} exact duplicates, "
+              f"{first.null_symbols} without a symbol, {first.negative_prices} with negative prices")
+        summary = replay(bootstrap, data_root)
+        ok &= check(show_tables(data_root), first)
+
+        banner(f"run 2: {args.more} more events, replay again (incremental)")
+        generator.produce_kafka(bootstrap, TOPIC, args.more, args.seed, start=args.events)
+        summary = replay(bootstrap, data_root)
+        new = generator.expected_counts(args.more, args.seed, start=args.events)
+        brz = summary.node("brz_stock_prices")
+        incremental = brz.output_rows == args.more
+        ok &= incremental
+        print(f"  {'ok ' if incremental else 'BAD'} bronze read only the {brz.output_rows} new records "
+              f"(expected {args.more}); silver read {summary.node('slv_stock_prices').input_rows} "
+              f"deduplicated rows (expected {new.silver_input})")
+        total = generator.expected_counts(args.events + args.more, args.seed)
+        ok &= check(show_tables(data_root, rows=False), total)
+
+        if args.spark:
+            banner("Spark run and engine comparison")
+        ok &= run_spark_and_compare(bootstrap, data_root, args.spark)
+    finally:
+        banner("stopping the broker")
+        broker.stop()
+    banner("demo " + ("finished: every check passed" if ok else "FAILED: see BAD lines above"))
+    print(f"tables are under {data_root}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
