@@ -241,8 +241,42 @@ def dump_yaml(model: BaseModel) -> str:
 
     from kappa.config.variables import escape_refs
 
-    data = escape_refs(model.model_dump(mode="json", by_alias=True, exclude_unset=True))
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    copy = model.model_copy(deep=True)
+    _mark_kind_fields(copy)
+    data = escape_refs(copy.model_dump(mode="json", by_alias=True, exclude_unset=True))
+    return yaml.dump(data, Dumper=_dumper(), sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _mark_kind_fields(obj: Any) -> None:
+    """Count ``format`` as set on sources and sinks, so a dumped Delta one (whose ``format``
+    defaults to DELTA) is still recognised as Delta when the YAML is loaded again."""
+    if isinstance(obj, BaseModel):
+        fields = type(obj).model_fields
+        if "type" in fields and "format" in fields:
+            obj.__pydantic_fields_set__.add("format")
+        for name in fields:
+            _mark_kind_fields(getattr(obj, name))
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _mark_kind_fields(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _mark_kind_fields(item)
+
+
+def _dumper():
+    """A safe YAML dumper that writes multi-line strings (SQL) as ``|`` blocks."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def str_block(dumper, value: str):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, str_block)
+    return _Dumper
 
 
 __all__ = [
