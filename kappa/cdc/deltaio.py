@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from kappa.errors import KappaError
@@ -48,6 +49,34 @@ def commit_properties(app_id: str, version: int) -> Any:
         app_transactions=[Transaction(app_id, version)],
         custom_metadata={META_APP: app_id, META_VERSION: str(version)},
     )
+
+
+@dataclass(frozen=True)
+class Txn:
+    """One batch of one writer: the Delta app transaction its commits carry."""
+
+    app_id: str
+    version: int
+
+    def props(self) -> Any:
+        """Fresh CommitProperties for a commit of this batch."""
+        return commit_properties(self.app_id, self.version)
+
+    def recorded(self, uri: str, storage_options: dict | None) -> bool:
+        """True when the table at ``uri`` carries this batch's app transaction."""
+        return txn_version(open_table(uri, storage_options), self.app_id) >= self.version
+
+    def ensure_recorded(self, uri: str, storage_options: dict | None, schema: Any) -> None:
+        """Commit an empty append carrying the transaction if no commit recorded it (a
+        MERGE that changes nothing writes no commit)."""
+        if self.recorded(uri, storage_options):
+            return
+        import pyarrow as pa
+        from deltalake import write_deltalake
+
+        write_deltalake(uri, pa.schema(schema).empty_table(), mode="append",
+                        schema_mode="merge", storage_options=storage_options,
+                        commit_properties=self.props())
 
 
 def txn_version(table: DeltaTable | None, app_id: str) -> int:

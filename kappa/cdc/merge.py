@@ -112,8 +112,9 @@ class _Ctx:
     s_done: bool
     state_version: int | None
 
-    def props(self):
-        return deltaio.commit_properties(self.app_id, self.version)
+    @property
+    def txn(self) -> deltaio.Txn:
+        return deltaio.Txn(self.app_id, self.version)
 
     def evolve(self, columns: list[str]) -> bool:
         existing = target.table_columns(self.uri, self.so)
@@ -137,13 +138,13 @@ def _scd1(ctx: _Ctx, prep) -> MergeStats:
         metrics = target.write_scd1(
             ctx.uri, ctx.so, plan.source, keys=keys, data_columns=prep.data_columns,
             ignore_null_updates=spec.ignore_null_updates, truncate=plan.truncated,
-            evolve=evolve, props_factory=ctx.props, retries=spec.max_commit_retries,
+            evolve=evolve, txn=ctx.txn, retries=spec.max_commit_retries,
         )
     if not ctx.s_done:
         state.write_scd1(
             ctx.s_uri, ctx.so, state_rows=plan.state_rows, watermark=plan.watermark,
             full_state=rows if plan.truncated else None, keys=keys,
-            props_factory=ctx.props, retries=spec.max_commit_retries,
+            txn=ctx.txn, retries=spec.max_commit_retries,
         )
     return MergeStats(
         inserted=int(metrics.get("num_target_rows_inserted", 0)),
@@ -183,11 +184,11 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
                      end_cols(len(prep.seq)))
         target.write_scd2(
             ctx.uri, ctx.so, rows, prep.frame.select(keys).unique(), keys=keys, evolve=evolve,
-            props_factory=ctx.props, retries=spec.max_commit_retries,
+            txn=ctx.txn, retries=spec.max_commit_retries,
         )
     if not ctx.s_done:
         state.append_scd2_log(ctx.s_uri, ctx.so, prep.frame, ctx.version,
-                              props_factory=ctx.props, retries=spec.max_commit_retries)
+                              txn=ctx.txn, retries=spec.max_commit_retries)
     ins, upd, dele = _diff(old_hist, new_hist, keys + start_cols(len(prep.seq)))
     return MergeStats(
         inserted=ins, updated=upd, deleted=dele, skipped_stale=0,

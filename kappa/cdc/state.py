@@ -61,7 +61,7 @@ def load_scd1(
 def write_scd1(
     uri: str, storage_options: dict | None, *, state_rows: pl.DataFrame,
     watermark: pl.DataFrame | None, full_state: pl.DataFrame | None,
-    keys: list[str], props_factory, retries: int,
+    keys: list[str], txn: deltaio.Txn, retries: int,
 ) -> None:
     """Commit a batch's state: merge the touched keys, or rewrite all when a truncate applied."""
     import polars as pl
@@ -78,7 +78,7 @@ def write_scd1(
         deltaio.with_retries(
             lambda: write_deltalake(uri, deltaio.arrow(everything), mode="overwrite",
                                     schema_mode="overwrite", storage_options=storage_options,
-                                    commit_properties=props_factory()),
+                                    commit_properties=txn.props()),
             retries=retries, what=f"CDC state table {uri}",
         )
         return
@@ -87,7 +87,7 @@ def write_scd1(
         deltaio.with_retries(
             lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append",
                                     storage_options=storage_options,
-                                    commit_properties=props_factory()),
+                                    commit_properties=txn.props()),
             retries=retries, what=f"CDC state table {uri}",
         )
         return
@@ -100,11 +100,12 @@ def write_scd1(
         assert dt is not None
         (
             dt.merge(deltaio.arrow(rows), predicate, source_alias="s", target_alias="t",
-                     commit_properties=props_factory())
+                     commit_properties=txn.props())
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute()
         )
+        txn.ensure_recorded(uri, storage_options, deltaio.arrow(rows).schema)
 
     deltaio.with_retries(merge, retries=retries, what=f"CDC state table {uri}")
 
@@ -123,7 +124,7 @@ def load_scd2_log(
 
 def append_scd2_log(
     uri: str, storage_options: dict | None, events: pl.DataFrame, batch: int, *,
-    props_factory, retries: int,
+    txn: deltaio.Txn, retries: int,
 ) -> None:
     """Append a batch's events to the SCD2 log (new columns evolve the log's schema)."""
     import polars as pl
@@ -133,6 +134,6 @@ def append_scd2_log(
     deltaio.with_retries(
         lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append", schema_mode="merge",
                                 storage_options=storage_options,
-                                commit_properties=props_factory()),
+                                commit_properties=txn.props()),
         retries=retries, what=f"CDC state table {uri}",
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from kappa.cdc import deltaio
 from kappa.cdc.scd1 import ACTION, REPLACE
@@ -45,18 +45,10 @@ def _ensure_table(uri: str, storage_options: dict | None, schema: Any) -> None:
         DeltaTable.create(uri, schema, mode="ignore", storage_options=storage_options)
 
 
-def _record_only(uri: str, storage_options: dict | None, like: Any, props: Any) -> None:
-    """Commit nothing but the app transaction (an empty append)."""
-    from deltalake import write_deltalake
-
-    write_deltalake(uri, like.slice(0, 0), mode="append", schema_mode="merge",
-                    storage_options=storage_options, commit_properties=props)
-
-
 def write_scd1(
     uri: str, storage_options: dict | None, source: pl.DataFrame, *, keys: list[str],
     data_columns: list[str], ignore_null_updates: bool, truncate: bool, evolve: bool,
-    props_factory: Callable[[], Any], retries: int,
+    txn: deltaio.Txn, retries: int,
 ) -> dict:
     """MERGE an SCD1 plan's source into the target; returns deltalake's merge metrics."""
     q = deltaio.quote
@@ -77,28 +69,30 @@ def write_scd1(
         dt = deltaio.open_table(uri, storage_options)
         assert dt is not None
         if source.height == 0 and truncate:
-            got = dt.delete(commit_properties=props_factory())
+            got = dt.delete(commit_properties=txn.props())
             if got.get("num_deleted_rows"):
                 return {"num_target_rows_deleted": got["num_deleted_rows"]}
         if source.height == 0:
-            _record_only(uri, storage_options, data, props_factory())
+            txn.ensure_recorded(uri, storage_options, data.schema)
             return {}
         m = dt.merge(table, _key_predicate(keys), source_alias="s", target_alias="t",
-                     merge_schema=evolve, commit_properties=props_factory())
+                     merge_schema=evolve, commit_properties=txn.props())
         m = m.when_matched_delete(f"s.{ACTION} = 'delete'")
         if updates:
             m = m.when_matched_update(updates, f"s.{ACTION} = 'upsert'")
         m = m.when_not_matched_insert(inserts, f"s.{ACTION} = 'upsert'")
         if truncate:
             m = m.when_not_matched_by_source_delete()
-        return m.execute()
+        got = m.execute()
+        txn.ensure_recorded(uri, storage_options, data.schema)
+        return got
 
     return deltaio.with_retries(run, retries=retries, what=f"CDC MERGE into {uri}")
 
 
 def write_scd2(
     uri: str, storage_options: dict | None, rows: pl.DataFrame, touched: pl.DataFrame, *,
-    keys: list[str], evolve: bool, props_factory: Callable[[], Any], retries: int,
+    keys: list[str], evolve: bool, txn: deltaio.Txn, retries: int,
 ) -> dict:
     """Replace the history of the ``touched`` keys by ``rows``, in one MERGE.
 
@@ -120,16 +114,18 @@ def write_scd2(
 
     def run() -> dict:
         if source.height == 0:
-            _record_only(uri, storage_options, data, props_factory())
+            txn.ensure_recorded(uri, storage_options, data.schema)
             return {}
         dt = deltaio.open_table(uri, storage_options)
         assert dt is not None
-        return (
+        got = (
             dt.merge(table, predicate, source_alias="s", target_alias="t",
-                     merge_schema=evolve, commit_properties=props_factory())
+                     merge_schema=evolve, commit_properties=txn.props())
             .when_matched_delete()
             .when_not_matched_insert(inserts, f"s.{ACTION} = 'ins'")
             .execute()
         )
+        txn.ensure_recorded(uri, storage_options, data.schema)
+        return got
 
     return deltaio.with_retries(run, retries=retries, what=f"CDC MERGE into {uri}")
