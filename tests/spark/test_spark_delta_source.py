@@ -66,7 +66,8 @@ def test_starting_version_reads_changes_from_that_commit(spark, tmp_path):
     src, sink, ckpt = (str(tmp_path / n) for n in ("src", "sink", "ckpt"))
     for i in range(4):
         _append(src, [i], "a")
-    _run_stream(spark, src, sink, ckpt, startingVersion=2)
+    # maxBytesPerTrigger is a soft limit: at least one file per micro-batch.
+    assert _run_stream(spark, src, sink, ckpt, startingVersion=2, maxBytesPerTrigger="1b") == [1, 1]
     assert _ids(sink) == [2, 3]
     latest_sink, latest_ckpt = str(tmp_path / "s2"), str(tmp_path / "c2")
     assert _run_stream(spark, src, latest_sink, latest_ckpt, startingVersion="latest") == []

@@ -191,3 +191,21 @@ def test_pattern_picks_up_new_topics_from_earliest(spark, kafka_bootstrap, make_
     assert run() == {first: {"0": 4}, second: {"0": 2}}
     topics = DeltaTable(sink).to_pyarrow_table(columns=["topic"])["topic"].to_pylist()
     assert sorted(topics) == [first] * 4 + [second] * 2
+
+
+def test_offsets_going_backwards_fail_the_query(spark, kafka_bootstrap, make_topic, tmp_path):
+    from confluent_kafka.admin import AdminClient
+
+    from kappa.kafka.writer import create_topic
+
+    topic = make_topic(1)
+    _produce(kafka_bootstrap, topic, 0, 5)
+    sink, ckpt = str(tmp_path / "sink"), str(tmp_path / "ckpt")
+    assert _stream_to_delta(spark, kafka_bootstrap, topic, sink, ckpt, startingOffsets="earliest")[0] == [5]
+    admin = AdminClient(conf_for(kafka_bootstrap))
+    admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
+    create_topic(conf_for(kafka_bootstrap), topic, 1)
+    _produce(kafka_bootstrap, topic, 0, 2)
+    with pytest.raises(Exception, match=r"offset went backwards from 5 to 2.*failOnDataLoss"):
+        _stream_to_delta(spark, kafka_bootstrap, topic, sink, ckpt)
+    assert len(_offsets(sink)) == 5

@@ -149,7 +149,10 @@ def local_jars(folder: str | os.PathLike | None = None) -> list[str]:
 
 def _class_loadable(spark: "SparkSession", class_name: str) -> bool | None:
     """True/False when the driver JVM can/cannot load ``class_name``; None without py4j."""
-    jvm = getattr(spark, "_jvm", None)
+    try:
+        jvm = getattr(spark, "_jvm", None)
+    except Exception:  # noqa: BLE001 - Spark Connect raises JVM_ATTRIBUTE_NOT_SUPPORTED
+        jvm = None
     if jvm is None:
         return None
     try:
