@@ -129,12 +129,18 @@ class PipelineGraph:
 
     def to_mermaid(self) -> str:
         """A Mermaid flowchart (``graph LR``); SQL references are dotted edges."""
+        ids: dict[str, str] = {}
+        for n in self.nodes:  # `a-b` and `a_b` are different nodes: keep their ids apart
+            mid, k = _mid(n), 1
+            while mid in ids.values():
+                mid, k = f"{_mid(n)}_{k}", k + 1
+            ids[n] = mid
         lines = ["graph LR"]
         for n in self.nodes:
-            lines.append(f"    {_mid(n)}[\"{n}\"]")
+            lines.append(f"    {ids[n]}[\"{n}\"]")
         for e in self.edges:
             arrow = "-.->" if e.kind == "sql" else "-->"
-            lines.append(f"    {_mid(e.upstream)} {arrow} {_mid(e.downstream)}")
+            lines.append(f"    {ids[e.upstream]} {arrow} {ids[e.downstream]}")
         return "\n".join(lines)
 
 
