@@ -100,6 +100,8 @@ def test_kafka_options_validation():
         KafkaOptions.parse({"subscribe": "a"})
     with pytest.raises(ConfigError, match="startingOffsets"):
         KafkaOptions.parse({**base, "subscribe": "a", "kafka.auto.offset.reset": "earliest"})
+    with pytest.raises(ConfigError, match="startingOffsetsByTimestamp"):
+        KafkaOptions.parse({**base, "subscribe": "a", "startingOffsetsByTimestamp": "{}"})
     with pytest.raises(ConfigError, match="positive"):
         KafkaOptions.parse({**base, "subscribe": "a", "maxOffsetsPerTrigger": "0"})
     opts = KafkaOptions.parse(
@@ -150,7 +152,9 @@ def test_split_ranges_min_partitions():
 
 
 def test_source_options_typed_access():
-    opts = SourceOptions.of({"MaxBytesPerTrigger": "10m", "flag": "TRUE", "storage.AWS_REGION": "x"})
+    opts = SourceOptions.of(
+        {"MaxBytesPerTrigger": "10m", "flag": "TRUE", "storage.AWS_REGION": "x"}
+    )
     assert opts.get_bytes("maxBytesPerTrigger") == 10 * 1024 * 1024
     assert opts.get_bool("Flag") is True
     assert opts.prefixed("storage.") == {"aws_region": "x"}

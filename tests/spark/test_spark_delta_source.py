@@ -43,6 +43,8 @@ def test_batch_read_latest_and_version_as_of(spark, tmp_path):
     assert sorted((r.id, r.p) for r in df.collect()) == [(1, "a"), (2, "a"), (3, "b/c d")]
     old = spark.read.format("kappa_delta").option("versionAsOf", 0).load(uri)
     assert sorted(r.id for r in old.collect()) == [1, 2]
+    with pytest.raises(Exception, match="timestampAsOf"):
+        spark.read.format("kappa_delta").option("timestampAsOf", "2024-01-01").load(uri)
 
 
 def test_stream_snapshot_then_new_versions_with_restart(spark, tmp_path):

@@ -78,7 +78,8 @@ def test_foreach_batch_call_writes_delta_spark_schema(spark, tmp_path):
         "d": "date",
         "amount": "decimal(10,2)",
     }
-    assert fields["tags"]["type"] == {"type": "array", "elementType": "string", "containsNull": True}
+    tags = {"type": "array", "elementType": "string", "containsNull": True}
+    assert fields["tags"]["type"] == tags
     row = table.to_pyarrow_table().to_pylist()[0]
     assert row["ts"].isoformat() == "2024-01-02T03:04:05.123456+00:00"
     assert row["attrs"] == [("k", 1)] and row["s"] == {"a": 1}

@@ -122,9 +122,10 @@ def test_headers_pattern_and_assign(spark, kafka_bootstrap, make_topic):
 def test_stream_exact_offsets_rate_limit_and_restart(spark, kafka_bootstrap, make_topic, tmp_path):
     topic = make_topic(3)
     _produce(kafka_bootstrap, topic, 0, 100)
+    limited = {"startingOffsets": "earliest", "maxOffsetsPerTrigger": 30}
     sink, ckpt = str(tmp_path / "sink"), str(tmp_path / "ckpt")
     batches, end = _stream_to_delta(
-        spark, kafka_bootstrap, topic, sink, ckpt, startingOffsets="earliest", maxOffsetsPerTrigger=30
+        spark, kafka_bootstrap, topic, sink, ckpt, **limited
     )
     # Spark's proration: each trigger advances every partition by its share of 30.
     assert sum(batches) == 100 and len(batches) == 4 and max(batches) <= 30
@@ -133,13 +134,14 @@ def test_stream_exact_offsets_rate_limit_and_restart(spark, kafka_bootstrap, mak
     # Second run on the same checkpoint reads only what was produced since.
     _produce(kafka_bootstrap, topic, 100, 10)
     batches, end2 = _stream_to_delta(
-        spark, kafka_bootstrap, topic, sink, ckpt, startingOffsets="earliest", maxOffsetsPerTrigger=30
+        spark, kafka_bootstrap, topic, sink, ckpt, **limited
     )
     assert batches == [10]
     assert sum(end2[topic].values()) == 110
     offsets = _offsets(sink)
     assert len(offsets) == len(set(offsets)) == 110
-    values = sorted(json.loads(v)["i"] for v in DeltaTable(sink).to_pyarrow_table()["value"].to_pylist())
+    values = DeltaTable(sink).to_pyarrow_table()["value"].to_pylist()
+    values = sorted(json.loads(v)["i"] for v in values)
     assert values == list(range(110))
     # Nothing new: no micro-batch reads data and the sink gets no commit.
     version = DeltaTable(sink).version()
@@ -147,7 +149,9 @@ def test_stream_exact_offsets_rate_limit_and_restart(spark, kafka_bootstrap, mak
     assert DeltaTable(sink).version() == version
 
 
-def test_stream_starting_latest_reads_only_later_records(spark, kafka_bootstrap, make_topic, tmp_path):
+def test_stream_starting_latest_reads_only_later_records(
+    spark, kafka_bootstrap, make_topic, tmp_path
+):
     topic = make_topic(1)
     _produce(kafka_bootstrap, topic, 0, 5)
     sink, ckpt = str(tmp_path / "sink"), str(tmp_path / "ckpt")
@@ -201,7 +205,8 @@ def test_offsets_going_backwards_fail_the_query(spark, kafka_bootstrap, make_top
     topic = make_topic(1)
     _produce(kafka_bootstrap, topic, 0, 5)
     sink, ckpt = str(tmp_path / "sink"), str(tmp_path / "ckpt")
-    assert _stream_to_delta(spark, kafka_bootstrap, topic, sink, ckpt, startingOffsets="earliest")[0] == [5]
+    first = _stream_to_delta(spark, kafka_bootstrap, topic, sink, ckpt, startingOffsets="earliest")
+    assert first[0] == [5]
     admin = AdminClient(conf_for(kafka_bootstrap))
     admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
     create_topic(conf_for(kafka_bootstrap), topic, 1)

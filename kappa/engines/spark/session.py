@@ -132,7 +132,8 @@ def get_or_create_session(
 
     ``remote`` (or env ``SPARK_REMOTE``) selects Spark Connect (``sc://host:port``); otherwise
     ``master`` (default ``local[*]``) is used. Passing both ``remote`` and ``master`` is an
-    error; env ``SPARK_REMOTE`` wins over ``master`` (the deployment chooses Spark Connect). ``conf`` adds/overrides Spark settings;
+    error; env ``SPARK_REMOTE`` wins over ``master`` (the deployment chooses Spark Connect).
+    ``conf`` adds/overrides Spark settings;
     ``jars`` are local jar paths and ``packages`` Maven coordinates (see
     :mod:`kappa.engines.spark.profiles`). When a session is already active it is reused as is
     (Spark cannot change static settings of a running session), and kappa's data sources are

@@ -37,6 +37,7 @@ from pyspark.sql.streaming.datasource import (
 
 from kappa.engines.spark.datasources import delta_files as df
 from kappa.engines.spark.datasources.options import SourceOptions
+from kappa.errors import ConfigError
 
 DEFAULT_MAX_FILES = 1000
 _PARTITION_BYTES = 128 * 1024 * 1024
@@ -244,7 +245,13 @@ class DeltaDataSource(DataSource):
 
     def __init__(self, options):
         super().__init__(options)
-        self.source_options = SourceOptions.of(options)
+        self.source_options = SourceOptions.of(options, "kappa_delta")
+        for key in ("startingTimestamp", "timestampAsOf", "readChangeFeed"):
+            if self.source_options.get(key):
+                raise ConfigError(
+                    f"kappa_delta: option '{key}' is not supported by the python connector "
+                    "profile; use startingVersion/versionAsOf or the jvm profile"
+                )
         self._arrow_schema = None
 
     def _schema_arrow(self):

@@ -29,6 +29,19 @@ _UNSUPPORTED_KAFKA = {
     "interceptor.classes": "consumer interceptors are not supported",
 }
 
+# Spark Kafka source options kappa_kafka does not implement: refused rather than ignored.
+_UNSUPPORTED_OPTIONS = {
+    k.lower(): k
+    for k in (
+        "startingOffsetsByTimestamp",
+        "endingOffsetsByTimestamp",
+        "startingTimestamp",
+        "endingTimestamp",
+        "minOffsetsPerTrigger",
+        "maxTriggerDelay",
+    )
+}
+
 
 @dataclass(frozen=True)
 class KafkaOptions:
@@ -57,7 +70,16 @@ class KafkaOptions:
         for key, _ in client:
             reason = _UNSUPPORTED_KAFKA.get(key[len("kafka.") :])
             if reason:
-                raise ConfigError(f"{SOURCE_NAME}: Kafka option '{key[6:]}' is not supported: {reason}")
+                raise ConfigError(
+                    f"{SOURCE_NAME}: Kafka option '{key[6:]}' is not supported: {reason}"
+                )
+        for key in _UNSUPPORTED_OPTIONS:
+            if opts.get(key):
+                raise ConfigError(
+                    f"{SOURCE_NAME}: option '{_UNSUPPORTED_OPTIONS[key]}' is not supported by the "
+                    "python connector profile; use startingOffsets/endingOffsets JSON or the jvm "
+                    "profile"
+                )
         strategies = [k for k in ("subscribe", "subscribepattern", "assign") if opts.get(k)]
         if len(strategies) != 1:
             raise ConfigError(
@@ -72,7 +94,8 @@ class KafkaOptions:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ConfigError(f"{SOURCE_NAME}: bad subscribePattern {pattern!r}: {exc}") from None
+                message = f"{SOURCE_NAME}: bad subscribePattern {pattern!r}: {exc}"
+                raise ConfigError(message) from None
         max_offsets = opts.get_int("maxoffsetspertrigger")
         if max_offsets is not None and max_offsets <= 0:
             raise ConfigError(f"{SOURCE_NAME}: maxOffsetsPerTrigger must be positive")

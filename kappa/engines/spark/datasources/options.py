@@ -51,7 +51,8 @@ class SourceOptions:
         try:
             return int(value.strip())
         except ValueError:
-            raise ConfigError(f"{self.source}: option {key!r} must be an integer, not {value!r}") from None
+            message = f"{self.source}: option {key!r} must be an integer, not {value!r}"
+            raise ConfigError(message) from None
 
     def get_bool(self, key: str, default: bool = False) -> bool:
         """Boolean option (true/false/1/0/yes/no)."""
@@ -72,7 +73,9 @@ class SourceOptions:
             return None
         match = _BYTES.match(value)
         if not match:
-            raise ConfigError(f"{self.source}: option {key!r} must be a size like 10m, not {value!r}")
+            raise ConfigError(
+                f"{self.source}: option {key!r} must be a size like 10m, not {value!r}"
+            )
         return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
     def prefixed(self, prefix: str) -> dict[str, str]:

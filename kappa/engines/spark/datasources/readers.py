@@ -56,7 +56,8 @@ def _format(kind: str, profile: str) -> str:
     try:
         return FORMATS[(kind, profile)]
     except KeyError:
-        raise ConfigError(f"unknown Spark connector profile {profile!r}; use jvm or python") from None
+        message = f"unknown Spark connector profile {profile!r}; use jvm or python"
+        raise ConfigError(message) from None
 
 
 def kafka_read_spec(profile: str, options: Mapping[str, Any]) -> ReadSpec:
