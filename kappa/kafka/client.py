@@ -53,6 +53,7 @@ _SECRET_MARKERS = (
     "sasl.oauthbearer.config",
     "api.key",
     "apikey",
+    "user.info",
 )
 
 REDACTED = "***"

@@ -139,7 +139,8 @@ def end_offsets(
                         pending.discard(key)
                         continue
                     raise OffsetError(
-                        f"{key[0]}[{key[1]}]: fetch failed while reading the end offset: {err.str()}"
+                        f"{key[0]}[{key[1]}]: fetch failed while reading the end offset: "
+                        f"{err.str()}"
                     )
                 if read_committed:
                     continue  # keep reading: PARTITION_EOF marks the last stable offset

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kappa.errors import KappaError
 from kappa.kafka.offsets import TopicPartition, consumer_config
@@ -220,7 +220,7 @@ def read_range(
     schema = kafka_schema(include_headers)
     batches = list(iter_range_batches(conf, ranges, include_headers, batch_size))
     table = pa.Table.from_batches(batches, schema=schema)
-    if table.num_rows > 1:
+    if table.num_rows > 1 and len(ranges) > 1:
         table = table.sort_by(
             [("topic", "ascending"), ("partition", "ascending"), ("offset", "ascending")]
         )

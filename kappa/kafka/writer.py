@@ -1,4 +1,4 @@
-"""Producing to Kafka: Arrow tables and JSON records, with an idempotent producer; topic creation."""
+"""Producing to Kafka (Arrow tables, JSON records) with an idempotent producer; topic creation."""
 
 from __future__ import annotations
 
@@ -108,7 +108,12 @@ def _produce_rows(conf: Mapping[str, Any], topic: str, rows: Iterable[dict]) -> 
             except BufferError:
                 producer.poll(0.1)
             except KafkaException as exc:
-                raise KafkaWriteError(f"topic {topic!r}: produce failed: {exc}") from exc
+                where = f"{topic}[{kwargs['partition']}]" if "partition" in kwargs else topic
+                err = exc.args[0] if exc.args else exc
+                detail = err.str() if hasattr(err, "str") else str(err)
+                raise KafkaWriteError(
+                    f"produce to topic {topic!r} failed at {where}: {detail}"
+                ) from exc
         attempted += 1
         if attempted % 10000 == 0:
             producer.poll(0)

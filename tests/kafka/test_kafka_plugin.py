@@ -38,7 +38,8 @@ def test_produce_and_consume_all(kafka_bootstrap, kafka_topic):
 def test_plugin_imports_nothing_heavy():
     code = (
         "import sys, kappa.testing.plugin\n"
-        "heavy = {'pyarrow', 'polars', 'pyspark', 'deltalake', 'confluent_kafka', 'testcontainers'}\n"
+        "heavy = {'pyarrow', 'polars', 'pyspark', 'deltalake', 'confluent_kafka',"
+        " 'testcontainers'}\n"
         "print(sorted(heavy & set(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
