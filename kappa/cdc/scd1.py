@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kappa.cdc import window as w
 from kappa.cdc.prepare import DELETE, DELETED, OP, RANK, ROW, TRUNCATE, UPSERT, add_seq_rank
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,47 +70,41 @@ def plan_scd1(
     applied_truncs = truncs.filter(pl.col(RANK) >= pl.max_horizontal("__prev_trunc", pl.lit(wm_r)))
     state_cols = st.select(*keys, pl.col(RANK).alias("__state_r"), pl.col(DELETED).alias("__state_del"))
     k = ev.filter(pl.col(OP) != TRUNCATE).join(state_cols, on=keys, how="left", nulls_equal=True)
-    k = k.sort(ROW).with_columns(
-        pl.col(RANK).cum_max().shift(1).over(keys).fill_null(_NONE).alias("__prev_key_r")
-    )
+    k = w.mark_groups(k, keys, [ROW])
+    k = k.with_columns(w.prev(w.cum_max(pl.col(RANK))).fill_null(_NONE).alias("__prev_key_r"))
     floor = pl.max_horizontal(
         pl.col("__state_r").fill_null(_NONE), pl.lit(wm_r), "__prev_trunc", "__prev_key_r"
     )
     k = k.with_columns((pl.col(RANK) >= floor).alias("__applied"))
     skipped = int(k.filter(~pl.col("__applied")).height + truncs.height - applied_truncs.height)
-    a = k.filter("__applied").sort(ROW)
-    prev_r = pl.col(RANK).shift(1).over(keys)
-    prev_op = pl.col(OP).shift(1).over(keys)
+    a = w.mark_groups(k.filter("__applied").drop(w.NEW, w.GID), keys, [ROW])
+    prev_r = w.prev(pl.col(RANK))
     state_alive = (
         pl.col("__state_r").is_not_null()
         & ~pl.col("__state_del").fill_null(True)
         & (pl.col("__state_r") > wm_r)
         & ~(pl.col("__prev_trunc") > pl.col("__state_r"))
     )
-    batch_alive = (prev_op == UPSERT) & ~(pl.col("__prev_trunc") > prev_r)
+    batch_alive = (w.prev(pl.col(OP)) == UPSERT) & ~(pl.col("__prev_trunc") > prev_r)
     a = a.with_columns(
         pl.when(prev_r.is_null()).then(state_alive).otherwise(batch_alive)
         .fill_null(False).alias("__alive")
     )
-    a = a.with_columns((~pl.col("__alive")).cast(pl.Int32).cum_sum().over(keys).alias("__seg"))
+    a = a.with_columns(w.cum_sum(~pl.col("__alive")).alias("__seg"))
     t_max = int(applied_truncs.get_column(RANK).max()) if applied_truncs.height else _NONE  # type: ignore[arg-type]
-
-    last = a.group_by(keys, maintain_order=True).agg(
-        pl.all().exclude(keys).last(), (~pl.col("__alive")).any().alias(REPLACE)
-    )
+    values = [c for c in data_columns if c not in keys]
+    if ignore_null_updates and values:
+        seg = w.sub_group("__seg")
+        a = a.with_columns(
+            w.forward_fill(pl.when(pl.col(OP) == UPSERT).then(pl.col(c)), seg).alias(c)
+            for c in values
+        )
+    last = a.filter(w.is_last()).with_columns((pl.col("__seg") > 0).alias(REPLACE))
     dead = (pl.col(OP) == DELETE) | (pl.col(RANK) <= t_max)
     last = last.with_columns(
         pl.when(dead).then(pl.lit("delete")).otherwise(pl.lit("upsert")).alias(ACTION),
         dead.alias("__dead"),
     )
-    values = [c for c in data_columns if c not in keys]
-    if ignore_null_updates and values:
-        fill = (
-            a.filter((pl.col("__seg") == pl.col("__seg").max().over(keys)) & (pl.col(OP) == UPSERT))
-            .group_by(keys)
-            .agg(*[pl.col(c).drop_nulls().last() for c in values])
-        )
-        last = last.drop(values).join(fill, on=keys, how="left", nulls_equal=True)
     source = last.select(*data_columns, ACTION, REPLACE)
     state_rows = last.select(*keys, *seq, pl.col("__dead").alias(DELETED))
     new_wm = None

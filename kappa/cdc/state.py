@@ -1,9 +1,12 @@
 """The CDC state table kept next to a target: ``<table_uri>__kappa_cdc_state``.
 
-SCD type 1: one row per key ever seen (``__kappa_kind = 'key'``): the key, the sequence of its
-last applied event (``__kappa_seq_<i>``) and whether that left the key deleted
+SCD type 1: per key ever seen (``__kappa_kind = 'key'``): the key, the sequence of its last
+applied event (``__kappa_seq_<i>``) and whether that left the key deleted
 (``__kappa_deleted``; deletes of unknown keys are recorded the same way, as tombstones), plus
-at most one ``__kappa_kind = 'truncate'`` row holding the newest applied truncate's sequence.
+``__kappa_kind = 'truncate'`` rows holding applied truncates' sequences. Each batch *appends*
+the rows of the keys it touched, tagged ``__kappa_batch`` (its version); a key's current row
+is its latest. Appending costs O(batch) instead of a MERGE's O(state); when the files pile up
+(:data:`COMPACT_FILES`) the state is rewritten with one row per key.
 
 SCD type 2: the log of every event received (data columns, sequence, ``__kappa_op``,
 ``__kappa_batch``, ``__kappa_row``), from which a key's history is recomputed.
@@ -41,7 +44,10 @@ def load_scd1(
     uri: str, storage_options: dict | None, version: int | None, events: pl.DataFrame,
     keys: list[str], seq: list[str], *, full: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """Key rows (all when ``full``, else those of ``events``' keys) and the truncate watermark."""
+    """Key rows (all when ``full``, else those of ``events``' keys) and the truncate watermark.
+
+    Rows are appended per batch; a key's current row is its latest (highest ``__kappa_batch``).
+    """
     import polars as pl
 
     cols = [*keys, *seq]
@@ -49,13 +55,21 @@ def load_scd1(
     if version == -1 or deltaio.open_table(uri, storage_options) is None:
         return empty, None
     lf = deltaio.scan(uri, storage_options, version)
-    rows = lf.filter(pl.col(KIND) == "key").select(*cols, DELETED)
+    rows = lf.filter(pl.col(KIND) == "key").select(*cols, DELETED, BATCH)
     if not full:
         wanted = events.select(keys).unique().lazy()
         rows = rows.join(wanted, on=keys, how="semi", nulls_equal=True)
-    rows_df = _cast_like(rows.collect(), empty, cols)
-    wm = lf.filter(pl.col(KIND) == "truncate").select(seq).collect()
+    rows_df = _latest(rows.collect(), keys).drop(BATCH)
+    rows_df = _cast_like(rows_df, empty, cols)
+    wm = lf.filter(pl.col(KIND) == "truncate").sort(BATCH).tail(1).select(seq).collect()
     return rows_df, (_cast_like(wm, empty, seq) if wm.height else None)
+
+
+def _latest(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Each key's latest row (rows of one key come from different batches)."""
+    if rows.height == rows.select(keys).n_unique():
+        return rows
+    return rows.sort(BATCH).unique(subset=keys, keep="last")
 
 
 def write_scd1(
@@ -63,18 +77,20 @@ def write_scd1(
     watermark: pl.DataFrame | None, full_state: pl.DataFrame | None,
     keys: list[str], txn: deltaio.Txn, retries: int,
 ) -> None:
-    """Commit a batch's state: merge the touched keys, or rewrite all when a truncate applied."""
+    """Commit a batch's state: append the touched keys' rows (compacting now and then), or
+    rewrite the whole state when a truncate applied."""
     import polars as pl
     from deltalake import write_deltalake
 
-    rows = state_rows.with_columns(pl.lit("key").alias(KIND))
+    rows = state_rows.with_columns(pl.lit("key").alias(KIND),
+                                   pl.lit(txn.version, dtype=pl.Int64).alias(BATCH))
     if watermark is not None:
         assert full_state is not None
         untouched = full_state.join(state_rows.select(keys), on=keys, how="anti", nulls_equal=True)
         wm = watermark.with_columns(pl.lit(True).alias(DELETED), pl.lit("truncate").alias(KIND))
         everything = pl.concat(
             [rows, untouched.with_columns(pl.lit("key").alias(KIND)), wm], how="diagonal_relaxed"
-        )
+        ).with_columns(pl.lit(txn.version, dtype=pl.Int64).alias(BATCH))
         deltaio.with_retries(
             lambda: write_deltalake(uri, deltaio.arrow(everything), mode="overwrite",
                                     schema_mode="overwrite", storage_options=storage_options,
@@ -82,32 +98,38 @@ def write_scd1(
             retries=retries, what=f"CDC state table {uri}",
         )
         return
-    table = deltaio.open_table(uri, storage_options)
-    if table is None or rows.height == 0:
-        deltaio.with_retries(
-            lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append",
-                                    storage_options=storage_options,
-                                    commit_properties=txn.props()),
-            retries=retries, what=f"CDC state table {uri}",
-        )
-        return
-    predicate = " AND ".join(
-        [f"t.{deltaio.quote(k)} = s.{deltaio.quote(k)}" for k in keys] + [f"t.{KIND} = 'key'"]
+    deltaio.with_retries(
+        lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append", schema_mode="merge",
+                                storage_options=storage_options, commit_properties=txn.props()),
+        retries=retries, what=f"CDC state table {uri}",
     )
+    maybe_compact(uri, storage_options, keys)
 
-    def merge() -> None:
-        dt = deltaio.open_table(uri, storage_options)
-        assert dt is not None
-        (
-            dt.merge(deltaio.arrow(rows), predicate, source_alias="s", target_alias="t",
-                     commit_properties=txn.props())
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
-        txn.ensure_recorded(uri, storage_options, deltaio.arrow(rows).schema)
 
-    deltaio.with_retries(merge, retries=retries, what=f"CDC state table {uri}")
+#: Compact the SCD1 state when it has more data files than this.
+COMPACT_FILES = 24
+
+
+def maybe_compact(uri: str, storage_options: dict | None, keys: list[str]) -> bool:
+    """Rewrite the SCD1 state with one row per key when appends left too many files.
+
+    The rewrite is one atomic overwrite commit holding the same rows a reader would pick, so
+    a crash at any point leaves a valid state; app transactions survive it.
+    """
+    import polars as pl
+    from deltalake import CommitProperties, write_deltalake
+
+    table = deltaio.open_table(uri, storage_options)
+    if table is None or len(table.file_uris()) <= COMPACT_FILES:
+        return False
+    lf = deltaio.scan(uri, storage_options, table.version())
+    rows = _latest(lf.filter(pl.col(KIND) == "key").collect(), keys)
+    wm = lf.filter(pl.col(KIND) == "truncate").sort(BATCH).tail(1).collect()
+    compact = pl.concat([rows, wm], how="vertical_relaxed")
+    write_deltalake(uri, deltaio.arrow(compact), mode="overwrite",
+                    storage_options=storage_options,
+                    commit_properties=CommitProperties(custom_metadata={"kappa.cdc.compaction": "1"}))
+    return True
 
 
 def load_scd2_log(

@@ -171,3 +171,21 @@ def test_concurrent_sinks_on_one_target_all_land(tmp_path):
     assert errors == []
     ids = sorted(r["id"] for r in read_rows(uri))
     assert ids == [0, 11, 12, 13, 21, 22, 23, 31, 32, 33]
+
+
+def test_state_compaction_keeps_exact_results(tmp_path, monkeypatch):
+    from kappa.cdc import state as state_mod
+
+    monkeypatch.setattr(state_mod, "COMPACT_FILES", 3)
+    events = [ev(i % 4, (i * 7) % 5, "delete" if i % 6 == 5 else "upsert", a=i) for i in range(30)]
+    uri = str(tmp_path / "t")
+    for v, e in enumerate(events, start=1):
+        apply_changes(uri, to_table([e]), SPEC1, app_id="job", version=v)
+    expected = oracle.scd1(events, keys=["id"], seq=["seq"], columns=["id", "seq", "a", "b"],
+                           ignore_null=False)
+    assert read_rows(uri) == sort_rows(expected)
+    state_table = DeltaTable(state_uri(uri))
+    assert len(state_table.file_uris()) <= 4
+    assert state_table.transaction_version("job") == 30
+    compactions = [h for h in state_table.history() if h.get("kappa.cdc.compaction") == "1"]
+    assert len(compactions) >= 5
