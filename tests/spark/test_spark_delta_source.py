@@ -102,3 +102,13 @@ def test_change_commits_fail_unless_skipped(spark, tmp_path):
         spark, only_deletes, sink3, str(tmp_path / "c3"), startingVersion=0, ignoreDeletes=True
     )
     assert _ids(sink3) == [1, 2, 3]
+
+
+def test_stream_over_an_added_column_reads_nulls_for_older_files(spark, tmp_path):
+    src, sink, ckpt = (str(tmp_path / n) for n in ("src", "sink", "ckpt"))
+    write_deltalake(src, pa.table({"id": pa.array([1], pa.int64())}))
+    wider = pa.table({"id": pa.array([2], pa.int64()), "extra": ["x"]})
+    write_deltalake(src, wider, mode="append", schema_mode="merge")
+    _run_stream(spark, src, sink, ckpt, startingVersion=0)
+    rows = sorted(DeltaTable(sink).to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
+    assert rows == [{"id": 1, "extra": None}, {"id": 2, "extra": "x"}]

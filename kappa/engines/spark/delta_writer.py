@@ -157,7 +157,7 @@ class DeltaBatchWriter:
         from deltalake import CommitProperties, Transaction, write_deltalake
         from deltalake.exceptions import CommitFailedError
 
-        data = normalize_arrow_table(data)
+        normalized = None
         for attempt in range(_COMMIT_RETRIES):
             table = self._open()
             if table is not None:
@@ -166,6 +166,8 @@ class DeltaBatchWriter:
                     return False
                 if data.num_rows == 0 and self.mode == "append":
                     return False
+            if normalized is None:
+                normalized = normalize_arrow_table(data)
             metadata = {"kappa.appId": self.app_id, "kappa.batchId": str(batch_id)}
             metadata.update({str(k): str(v) for k, v in self.custom_metadata.items()})
             props = CommitProperties(
@@ -175,7 +177,7 @@ class DeltaBatchWriter:
             try:
                 write_deltalake(
                     table if table is not None else self.table_uri,
-                    data,
+                    normalized,
                     mode=self.mode,
                     partition_by=list(self.partition_by) if self.partition_by else None,
                     schema_mode=self.schema_mode,

@@ -134,11 +134,12 @@ class DeltaStreamReader(_DeltaReaderBase, DataSourceStreamReader, SupportsTrigge
             if len(self._commits) > 256:
                 self._commits.clear()
             self._commits[version] = commit
-        if commit.schema_fields is not None and commit.schema_fields != self.field_names:
+        new_columns = set(commit.schema_fields or ()) - set(self.field_names)
+        if new_columns:  # older, narrower schemas are fine: missing columns read as nulls
             raise df.DeltaSourceError(
-                f"Delta table {self.path}: the schema changed at version {version} "
-                f"({list(commit.schema_fields)} instead of {list(self.field_names)}); restart "
-                "the streaming query to pick up the new schema"
+                f"Delta table {self.path}: the schema changed at version {version} (new "
+                f"columns {sorted(new_columns)}); restart the streaming query to pick up the "
+                "new schema"
             )
         if commit.removes_data:
             if self.skip_change_commits:
