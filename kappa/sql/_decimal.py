@@ -27,6 +27,9 @@ def decimal_of(node: exp.Expression) -> tuple[int, int] | None:
     """Spark's decimal view of an operand: DECIMAL(p, s), an integer type, or an integer literal."""
     if ty.is_(node, ty.DECIMALS):
         return ty.decimal_ps(node)
+    literal_ps = decimal_literal(node)
+    if literal_ps is not None:
+        return literal_ps
     literal = int_literal(node)
     if literal is not None:
         return max(1, len(str(abs(literal)))), 0
@@ -35,9 +38,28 @@ def decimal_of(node: exp.Expression) -> tuple[int, int] | None:
     return None
 
 
+def decimal_literal(node: exp.Expression) -> tuple[int, int] | None:
+    """Spark types ``1.50`` as DECIMAL(3, 2) (a literal with a point and no exponent)."""
+    if isinstance(node, exp.Neg):
+        node = node.this
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return None
+    text = str(node.this)
+    if "." not in text or "e" in text.lower():
+        return None
+    whole, frac = text.split(".", 1)
+    digits = (whole.lstrip("0") + frac) or "0"
+    return max(len(digits), len(frac), 1), len(frac)
+
+
+def is_decimal(node: exp.Expression) -> bool:
+    """A DECIMAL-typed operand or a decimal literal."""
+    return ty.is_(node, ty.DECIMALS) or decimal_literal(node) is not None
+
+
 def is_decimal_op(left: exp.Expression, right: exp.Expression) -> bool:
     """True when Spark computes in DECIMAL: one side DECIMAL, the other DECIMAL or integral."""
-    if not (ty.is_(left, ty.DECIMALS) or ty.is_(right, ty.DECIMALS)):
+    if not (is_decimal(left) or is_decimal(right)):
         return False
     return decimal_of(left) is not None and decimal_of(right) is not None
 

@@ -149,6 +149,11 @@ class Rewriter:
             precision, scale = _decimal_params(to)
             wide = _cast(src, f"DECIMAL(38, {max(scale, min(12, 38 - (precision - scale)))})", safe)
             return _cast(exp.Round(this=wide, decimals=_lit(scale)), f"DECIMAL({precision}, {scale})", safe)
+        if t in ty.DECIMALS and ty.is_(src, ty.DECIMALS):
+            precision, scale = _decimal_params(to)
+            if ty.decimal_ps(src)[1] > scale:  # Spark rounds HALF_UP, Polars' cast does not
+                rounded = exp.Round(this=src, decimals=_lit(scale))
+                return _cast(rounded, f"DECIMAL({precision}, {scale})", safe)
         if t in ty.INTEGERS | ty.FLOATS | ty.DECIMALS or t in (T.BOOLEAN, T.DATE):
             out = (exp.TryCast if safe else exp.Cast)(this=src, to=to)
             if safe:
@@ -164,14 +169,20 @@ class Rewriter:
             if ps is None:
                 return exp.Div(this=left, expression=exp.Nullif(this=right, expression=_lit(0)))
             precision, scale = ps
-            lp, ls = _decimal_of(left)
-            wide = _cast(left, f"DECIMAL(38, {max(ls, min(scale + 2, 38 - (lp - ls)))})")
+            (lp, ls), (_, rs) = _decimal_of(left), _decimal_of(right)
+            # Divide at the widest scale Polars can hold without overflow, then round HALF_UP once
+            # more to Spark's scale (Spark divides with 39 significant digits, then rounds).
+            room = 38 - (lp - ls)
+            wide = _cast(left, f"DECIMAL(38, {min(room, max(ls, scale + 1, room - rs - 1))})")
             quotient = exp.Div(this=wide, expression=exp.Nullif(this=right, expression=_lit(0)))
             return _cast(exp.Round(this=quotient, decimals=_lit(scale)), f"DECIMAL({precision}, {scale})")
-        return exp.Div(
-            this=_cast(left, "DOUBLE"),
-            expression=exp.Nullif(this=_cast(right, "DOUBLE"), expression=_lit(0)),
-        )
+        left, divisor = _cast(left, "DOUBLE"), _cast(right, "DOUBLE")
+        if right.find(exp.Column) is None and left.find(exp.Column) is not None:
+            # Polars divides a column by a scalar as a multiplication by its reciprocal, which is
+            # off by one ulp for many values; a per-row divisor keeps IEEE division (as Spark).
+            divisor = exp.Case(ifs=[exp.If(this=exp.GT(this=_c(left), expression=_lit(0)), true=divisor)],
+                               default=divisor.copy())
+        return exp.Div(this=left, expression=exp.Nullif(this=divisor, expression=_lit(0)))
 
     def arith(self, node: exp.Expression) -> exp.Expression:
         """``+ - * %`` with a DECIMAL operand: Spark's result precision/scale (HALF_UP rounding)."""

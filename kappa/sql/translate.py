@@ -138,6 +138,18 @@ def _check_aliases(tree: exp.Expression) -> None:
             )
 
 
+def _check_unique_names(tree: exp.Expression) -> None:
+    select = _output_select(tree)
+    if not isinstance(select, exp.Select) or any(isinstance(p, exp.Star) or p.find(exp.Star) for p in select.expressions):
+        return
+    seen: set[str] = set()
+    for projection in select.expressions:
+        name = projection.alias_or_name
+        if name in seen:
+            raise UnsupportedSql(f"duplicate output column {name!r}: give one of them another name (AS ...)")
+        seen.add(name)
+
+
 def _annotate(tree: exp.Expression, schemas: Mapping[str, Mapping[str, str]] | None) -> exp.Expression:
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
@@ -189,5 +201,6 @@ def to_polars_sql(
     _check_supported(tree)
     _check_aliases(tree)
     tree = _annotate(tree, schemas)
+    _check_unique_names(tree)
     rewritten = Rewriter(_branch_casts(tree), now=now).run(tree)
     return rewritten.sql(dialect=PolarsOut)

@@ -152,3 +152,52 @@ def test_spark_and_polars_agree(spark_views, sql, ordered):
     got = run_sql(sql, {"t": pl.from_arrow(T).lazy(), "u": pl.from_arrow(U).lazy()}).collect()
     assert got.schema == expected.schema
     assert _rows(got, ordered) == _rows(expected, ordered)
+
+
+def _numbers() -> pa.Table:
+    import random
+
+    rng = random.Random(7)
+    doubles = [round(rng.uniform(-1000, 1000), 3) for _ in range(150)]
+    doubles += [0.5, 1.5, 2.5, -0.5, -2.5, 0.125, 0.375, -0.625, 2.675, 1.005, 1e-7, 123456.785, 0.0, -0.0]
+    decimals = [Decimal(f"{rng.randint(-10**9, 10**9) / 1000:.3f}") for _ in doubles]
+    ints = [rng.randint(-10**6, 10**6) or 1 for _ in doubles]
+    return pa.table({"x": pa.array(doubles), "d": pa.array(decimals, pa.decimal128(12, 3)), "i": pa.array(ints, pa.int32())})
+
+
+NUMS = _numbers()
+NUMBER_STATEMENTS = [
+    "SELECT x, round(x) AS r0, round(x, 1) AS r1, round(x, 2) AS r2, floor(x) AS f, ceil(x) AS c, "
+    "CAST(x AS DECIMAL(12, 2)) AS cd, CAST(x AS INT) AS ci, x / 3 AS q FROM nums",
+    "SELECT d, round(d) AS r0, round(d, 2) AS r2, d / 7 AS q7, d / i AS qi, d * i AS m, d + i AS a, d % 7 AS md, "
+    "CAST(d AS DECIMAL(10, 1)) AS c1, floor(d) AS f, ceil(d) AS c, CAST(d AS DOUBLE) AS dd, d * 1.5 AS m2 FROM nums",
+    "SELECT i, i / 7 AS q, i % 7 AS m, abs(i) AS a, CAST(i AS STRING) AS s, i * 2 AS t, i - 3 AS u FROM nums",
+    "SELECT sum(d) AS sd, avg(d) AS ad, sum(i) AS si, avg(i) AS ai, min(d) AS mn, max(x) AS mx, count(*) AS n FROM nums",
+]
+
+
+@pytest.fixture(scope="module")
+def nums_view(spark):
+    spark.createDataFrame(NUMS).createOrReplaceTempView("nums")
+    return spark
+
+
+@pytest.mark.parametrize("sql", NUMBER_STATEMENTS, ids=[f"n{i}" for i in range(len(NUMBER_STATEMENTS))])
+def test_numbers_agree(nums_view, sql):
+    expected = _normalise(nums_view.sql(sql).toArrow())
+    got = run_sql(sql, {"nums": pl.from_arrow(NUMS).lazy()}).collect()
+    assert got.schema == expected.schema
+    assert _rows(got, False) == _rows(expected, False)
+
+
+def test_rendered_placeholders_agree(spark_views):
+    from kappa.sql.refs import render
+
+    template = ("SELECT d.id, d.name, n.label FROM {df} AS d JOIN {nodes.labels} AS n ON d.id = n.id "
+                "WHERE d.name <> '{not a placeholder}'")
+    spark_sql = render(template, "t", {"labels": "u"})
+    expected = _normalise(spark_views.sql(spark_sql).toArrow())
+    polars_sql = render(template, "kappa_df", {"labels": "kappa_node_labels"})
+    got = run_sql(polars_sql, {"kappa_df": pl.from_arrow(T).lazy(), "kappa_node_labels": pl.from_arrow(U).lazy()}).collect()
+    assert got.schema == expected.schema
+    assert _rows(got, False) == _rows(expected, False)

@@ -93,3 +93,19 @@ def test_column_names_keep_their_case():
     lf = pl.DataFrame({"userId": [1], "Name": ["a"]}).lazy()
     out = run_sql("SELECT userId, Name AS `Full Name` FROM t", {"t": lf}).collect()
     assert out.columns == ["userId", "Full Name"]
+
+
+def test_duplicate_output_columns_are_refused():
+    a = pl.DataFrame({"id": [1], "x": [2]}).lazy()
+    b = pl.DataFrame({"id": [1], "y": [3]}).lazy()
+    with pytest.raises(UnsupportedSql, match="duplicate output column 'id'"):
+        run_sql("SELECT * FROM a JOIN b ON a.id = b.id", {"a": a, "b": b})
+    out = run_sql("SELECT a.*, b.y FROM a JOIN b ON a.id = b.id", {"a": a, "b": b}).collect()
+    assert out.rows() == [(1, 2, 3)]
+
+
+def test_table_names_that_need_quoting():
+    from kappa.sql.refs import render
+
+    sql = render("SELECT id FROM {df}", "my-view", {})
+    assert run_sql(sql, {"my-view": _lf()}).collect()["id"].to_list() == [1, 2, None]
