@@ -80,7 +80,7 @@ def write_delta(path: str, table: "pa.Table", mode: str, app_id: str, batch_id: 
         path,
         to_delta_arrow(table),
         mode=mode,
-        partition_by=list(partition_by) or None,
+        partition_by=list(partition_by or []) or None,
         storage_options=storage_options or None,
         commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]),
         schema_mode=mode_arg,
