@@ -145,6 +145,8 @@ def get_or_create_session(
         raise ConfigError("give either a Spark master or a Spark Connect remote, not both")
     remote = remote or os.environ.get(ENV_REMOTE) or None
     if remote is not None:
+        if remote == "local" or remote.startswith("local["):
+            _prepare_local_env()  # pyspark starts a local Spark Connect server in this process
         settings = build_conf(None, conf, jars, packages)
         builder = SparkSession.builder.remote(remote).appName(app_name)
     else:
