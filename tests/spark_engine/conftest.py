@@ -1,0 +1,1 @@
+"""Spark engine tests: the shared ``spark`` session fixture comes from tests/conftest.py."""
