@@ -24,22 +24,32 @@ Semantics reproduced (Spark 4 defaults, ``spark.sql.ansi.enabled=true``, session
   ``try_divide``-style guards (``NULLIF(b, 0)``) for portable steps.
 * Result types follow Spark: ``count`` BIGINT, ``sum`` of integers BIGINT, ``avg`` DOUBLE,
   ``floor``/``ceil`` BIGINT, ``length``/``year``/``month``/``day``/``hour`` and
-  ``row_number``/``rank``/``dense_rank`` INT; ``round`` is HALF_UP (Polars' own is half-to-even).
+  ``row_number``/``rank``/``dense_rank`` INT. DECIMAL arithmetic gets Spark's result precision
+  and scale (``+ - * / %``, ``sum``, ``avg``, ``round``, ``floor``, ``ceil``; a literal ``1.5`` is
+  DECIMAL(2,1)), rounded HALF_UP like Spark. ``round`` is HALF_UP (Polars' own is
+  half-to-even); casts to DECIMAL round HALF_UP. Division by a constant stays exact IEEE
+  division (Polars would multiply by the reciprocal).
 * ``concat`` is NULL if any argument is NULL; ``trim`` removes spaces only; ``substring`` follows
   Spark for position 0 and negative positions; ``ORDER BY`` puts NULLs first ascending and last
   descending.
 * Every computed column of an output SELECT needs an alias: Spark's generated names
-  (``lower(name)``, ``count(1)``) are not reproduced.
+  (``lower(name)``, ``count(1)``) are not reproduced. Duplicate output names are refused.
 
 Known differences that are not refused: ``CAST(<double> AS STRING)`` uses Polars' float
-formatting (``1e+20``, Spark prints ``1.0E20``); ``CAST(<string> AS BOOLEAN)`` of an unknown
-word is NULL (Spark raises); string->timestamp casts accept ISO-8601 forms only; column names are
-case-sensitive on Polars; integer overflow wraps instead of raising.
+formatting outside [1e-3, 1e7) (``1e+20``; Spark prints ``1.0E20``); ``CAST(<string> AS
+BOOLEAN)`` of an unknown word is NULL (Spark raises); string->timestamp casts accept ISO-8601
+forms only; ``round`` of a double with |x| >= 1e6 on an exact tie may differ in the last digit
+(Spark rounds the shortest decimal form, kappa a 12-decimal form); column names are
+case-sensitive on Polars (Spark resolves them case-insensitively: a wrong case is an error, never
+another column); integer overflow wraps instead of raising; input timestamps in another zone than
+UTC pass through unchanged when only selected.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import re
 from typing import Mapping
 
 import sqlglot
@@ -197,6 +207,23 @@ def to_polars_sql(
     instant, taken once per statement like Spark). Raises :class:`UnsupportedSql` naming the
     construct when the statement cannot be translated with Spark's semantics.
     """
+    if now is None and not _MENTIONS_NOW.search(spark_sql):
+        frozen = None if not schemas else tuple(sorted((t, tuple(c.items())) for t, c in schemas.items()))
+        return _translate_cached(spark_sql, frozen)
+    return _translate(spark_sql, schemas, now)
+
+
+_MENTIONS_NOW = re.compile(r"current_(timestamp|date)|\bnow\s*\(", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def _translate_cached(spark_sql: str, frozen_schemas) -> str:
+    """Translation of a statement without ``current_timestamp`` (same input, same output)."""
+    schemas = None if frozen_schemas is None else {t: dict(cols) for t, cols in frozen_schemas}
+    return _translate(spark_sql, schemas, None)
+
+
+def _translate(spark_sql: str, schemas, now) -> str:
     tree = parse_spark(spark_sql)
     _check_supported(tree)
     _check_aliases(tree)

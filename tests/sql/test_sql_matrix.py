@@ -63,6 +63,7 @@ STATEMENTS = [
     ("SELECT id, name, v, amount, ts, flag FROM t", False),
     ("SELECT * FROM u", False),
     ("SELECT data.x.y AS y, t.data.x.y AS y2, data.x AS x FROM t", False),
+    ("SELECT data.x.y, t.id, data.x FROM t", False),
     ("SELECT CAST(id AS STRING) AS a, CAST(s_num AS INT) AS b, CAST(s_num AS BIGINT) AS c, "
      "CAST(s_num AS DOUBLE) AS d, CAST(v AS DECIMAL(30, 2)) AS e, CAST(id AS BOOLEAN) AS f, "
      "CAST(s_date AS DATE) AS g, CAST(s_ts AS TIMESTAMP) AS h, CAST(amount AS STRING) AS i, "
@@ -125,6 +126,17 @@ STATEMENTS = [
     ("SELECT id, name FROM t WHERE name IS NOT NULL ORDER BY 2 DESC", True),
     ("SELECT id FROM t WHERE EXISTS (SELECT 1 AS one FROM u WHERE u.id = t.id)", False),
     ("SELECT greatest(id, 3) AS g, least(v, 1.0) AS l, nullif(grp, 'a') AS n FROM t", False),
+    ("SELECT id FROM t WHERE ts > '2024-01-02 03:04:05'", False),
+    ("SELECT id FROM t WHERE ts >= TIMESTAMP '2024-01-02 03:04:05' AND to_date(ts) <= DATE '2024-02-29'", False),
+    ("SELECT id FROM t WHERE to_date(s_date) > '2024-01-01'", False),
+    ("SELECT id, id IN (1, NULL) AS i, (v > 0) AND NULL AS a, (v > 0) OR NULL AS o, NOT (v > 0) AS n FROM t", False),
+    ("SELECT id, name LIKE '_ve' AS l1, name LIKE '%a_' AS l2, name RLIKE '^[A-Z]' AS r FROM t", False),
+    ("SELECT CASE WHEN id > 2 THEN id ELSE v END AS m, coalesce(v, id) AS c FROM t", False),
+    ("SELECT upper(grp) AS g, count(*) AS n FROM t GROUP BY upper(grp) HAVING n >= 1", False),
+    ("SELECT DISTINCT grp, flag FROM t", False),
+    ("SELECT id, v AS value FROM t ORDER BY value DESC, id LIMIT 3", True),
+    ("SELECT x.id FROM (SELECT id FROM t ORDER BY id LIMIT 2) AS x", False),
+    ("SELECT id, CAST(v AS STRING) AS s FROM t WHERE v < 1e6 AND abs(v) >= 0.001", False),
     ("SELECT * FROM (SELECT id, grp, row_number() OVER (PARTITION BY grp ORDER BY id DESC) AS rn FROM t) AS x "
      "WHERE rn = 1", False),
 ]
