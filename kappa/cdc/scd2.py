@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kappa.cdc import window as w
 from kappa.cdc.prepare import BATCH, DELETE, OP, ROW, UPSERT
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,36 +75,40 @@ def history(
     ups = events.filter(pl.col(OP) == UPSERT).join(
         dels.select(ks), on=ks, how="anti", nulls_equal=True
     )
-    allev = pl.concat([ups, dels], how="diagonal_relaxed").sort([*ks, OP, BATCH, ROW])
+    allev = w.mark_groups(pl.concat([ups, dels], how="diagonal_relaxed"), keys,
+                          [*seq, OP, BATCH, ROW])
     is_del = pl.col(OP) == DELETE
-    allev = allev.with_columns(
-        (is_del.cast(pl.Int64).cum_sum().over(keys) - is_del.cast(pl.Int64)).alias("__seg")
+    allev = allev.with_columns((w.cum_sum(is_del) - is_del.cast(pl.Int64)).alias("__seg"))
+    closers = allev.filter(is_del).select(
+        *keys, "__seg", *[pl.col(s).alias(f"__del_{i}") for i, s in enumerate(seq)]
     )
-    ups = allev.filter(~is_del)
+    ups = allev.filter(~is_del).with_columns(w.sub_group("__seg").alias("__sg"))
+    sg = pl.col("__sg")
     values = [c for c in data_columns if c not in keys]
     if ignore_null_updates and values:
-        ups = ups.with_columns(pl.col(c).forward_fill().over([*keys, "__seg"]) for c in values)
-    ups = ups.unique(subset=ks, keep="last", maintain_order=True)
-    grp = [*keys, "__seg"]
-    first = pl.int_range(pl.len()).over(grp) == 0
+        ups = ups.with_columns(w.forward_fill(pl.col(c), sg).alias(c) for c in values)
+    # of several upserts with one sequence value the last (after filling) stands for them all
+    same_as_next = pl.all_horizontal(pl.col(c).eq_missing(pl.col(c).shift(-1)) for c in ks)
+    ups = ups.filter(~same_as_next.fill_null(False))
+    first_in_seg = sg.ne_missing(sg.shift(1))
+    changed = first_in_seg
     if tracked:
-        change = pl.any_horizontal(pl.col(c).ne_missing(pl.col(c).shift(1).over(grp)) for c in tracked)
-        changed = first | change
-    else:
-        changed = first
-    ups = ups.with_columns(changed.cast(pl.Int64).cum_sum().over(keys).alias("__ver"))
+        changed = changed | pl.any_horizontal(
+            pl.col(c).ne_missing(pl.col(c).shift(1)) for c in tracked
+        )
+    ups = ups.with_columns(changed.alias("__changed"))
     starts, ends = start_cols(n), end_cols(n)
-    versions = ups.group_by([*grp, "__ver"], maintain_order=True).agg(
-        *[pl.col(c).last() for c in data_columns if c not in keys],
-        *[pl.col(s).first().alias(st) for s, st in zip(seq, starts)],
+    ups = ups.with_columns(
+        pl.when("__changed").then(pl.col(s)).forward_fill().alias(st) for s, st in zip(seq, starts)
     )
+    last_of_version = pl.col("__changed").shift(-1, fill_value=True)
+    versions = ups.filter(last_of_version)
+    same_seg_next = sg.eq_missing(sg.shift(-1)).fill_null(False)
     versions = versions.with_columns(
-        pl.col(st).shift(-1).over(grp).alias(f"__next_{i}") for i, st in enumerate(starts)
+        pl.when(same_seg_next).then(pl.col(st).shift(-1)).alias(f"__next_{i}")
+        for i, st in enumerate(starts)
     )
-    closers = allev.filter(is_del).select(
-        *grp, *[pl.col(s).alias(f"__del_{i}") for i, s in enumerate(seq)]
-    )
-    versions = versions.join(closers, on=grp, how="left", nulls_equal=True)
+    versions = versions.join(closers, on=[*keys, "__seg"], how="left", nulls_equal=True)
     has_next = pl.col("__next_0").is_not_null()
     versions = versions.with_columns(
         pl.when(has_next).then(pl.col(f"__next_{i}")).otherwise(pl.col(f"__del_{i}")).alias(e)
