@@ -116,9 +116,11 @@ class _Ctx:
     def txn(self) -> deltaio.Txn:
         return deltaio.Txn(self.app_id, self.version)
 
-    def evolve(self, columns: list[str]) -> bool:
+    def evolve(self, columns: list[str]) -> tuple[list[str] | None, bool]:
+        """(target's columns or None, whether ``columns`` add some); raises if not allowed."""
         existing = target.table_columns(self.uri, self.so)
-        return target.check_schema(self.uri, existing, columns, self.spec.schema_evolution)
+        return existing, target.check_schema(self.uri, existing, columns,
+                                             self.spec.schema_evolution)
 
 
 def _scd1(ctx: _Ctx, prep) -> MergeStats:
@@ -134,11 +136,11 @@ def _scd1(ctx: _Ctx, prep) -> MergeStats:
                      data_columns=prep.data_columns, ignore_null_updates=spec.ignore_null_updates)
     metrics: dict = {}
     if not ctx.t_done:
-        evolve = ctx.evolve(prep.data_columns)
+        existing, evolve = ctx.evolve(prep.data_columns)
         metrics = target.write_scd1(
             ctx.uri, ctx.so, plan.source, keys=keys, data_columns=prep.data_columns,
             ignore_null_updates=spec.ignore_null_updates, truncate=plan.truncated,
-            evolve=evolve, txn=ctx.txn, retries=spec.max_commit_retries,
+            evolve=evolve, existing=existing, txn=ctx.txn, retries=spec.max_commit_retries,
         )
     if not ctx.s_done:
         state.write_scd1(
@@ -179,7 +181,7 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     new_hist = history(every, **kw)
     old_hist = history(log, **kw) if log is not None and log.height else new_hist.head(0)
     if not ctx.t_done:
-        evolve = ctx.evolve(prep.data_columns)
+        _existing, evolve = ctx.evolve(prep.data_columns)
         rows = _pack(new_hist, data_cols, spec.sequence_columns, start_cols(len(prep.seq)),
                      end_cols(len(prep.seq)))
         target.write_scd2(

@@ -48,7 +48,7 @@ def _ensure_table(uri: str, storage_options: dict | None, schema: Any) -> None:
 def write_scd1(
     uri: str, storage_options: dict | None, source: pl.DataFrame, *, keys: list[str],
     data_columns: list[str], ignore_null_updates: bool, truncate: bool, evolve: bool,
-    txn: deltaio.Txn, retries: int,
+    existing: list[str] | None, txn: deltaio.Txn, retries: int,
 ) -> dict:
     """MERGE an SCD1 plan's source into the target; returns deltalake's merge metrics."""
     q = deltaio.quote
@@ -57,8 +57,10 @@ def write_scd1(
     table = deltaio.arrow(source)
     values = [c for c in data_columns if c not in keys]
     if ignore_null_updates:
+        known = set(existing if existing is not None else data_columns)
         updates = {
-            q(c): f"CASE WHEN s.{REPLACE} THEN s.{q(c)} ELSE coalesce(s.{q(c)}, t.{q(c)}) END"
+            q(c): (f"CASE WHEN s.{REPLACE} THEN s.{q(c)} ELSE coalesce(s.{q(c)}, t.{q(c)}) END"
+                   if c in known else f"s.{q(c)}")  # a column new to the target has no value
             for c in values
         }
     else:

@@ -189,3 +189,24 @@ def test_state_compaction_keeps_exact_results(tmp_path, monkeypatch):
     assert state_table.transaction_version("job") == 30
     compactions = [h for h in state_table.history() if h.get("kappa.cdc.compaction") == "1"]
     assert len(compactions) >= 2
+
+
+def test_new_column_with_ignore_null_updates(tmp_path):
+    uri = str(tmp_path / "t")
+    spec = CdcMerge(keys=["id"], sequence_by="seq", ignore_null_updates=True)
+    apply_changes(uri, pa.table({"id": [1], "seq": [1], "a": [1]}), spec, app_id="j", version=1)
+    apply_changes(uri, pa.table({"id": [1, 2], "seq": [2, 2], "a": [None, 2], "c": ["z", None]}),
+                  spec, app_id="j", version=2)
+    assert read_rows(uri) == [{"id": 1, "seq": 2, "a": 1, "c": "z"},
+                              {"id": 2, "seq": 2, "a": 2, "c": None}]
+
+
+@pytest.mark.parametrize("spec", [SPEC1, SPEC2], ids=["scd1", "scd2"])
+def test_empty_batch_records_the_transaction(tmp_path, spec):
+    uri = str(tmp_path / "t")
+    stats = apply_changes(uri, to_table([]), spec, app_id="j", version=1)
+    assert stats.events == 0 and not stats.skipped_duplicate_batch
+    assert DeltaTable(uri).transaction_version("j") == 1
+    assert DeltaTable(state_uri(uri)).transaction_version("j") == 1
+    assert apply_changes(uri, to_table([]), spec, app_id="j", version=1).skipped_duplicate_batch
+    assert read_rows(uri) == []
