@@ -89,6 +89,11 @@ class Rewriter:
             exp.If: self.if_,
             exp.Window: self.window,
             exp.Anonymous: self.anonymous,
+            exp.RegexpReplace: self.regexp_replace,
+            exp.Replace: self.replace,
+            exp.Pad: self.pad,
+            exp.TsOrDsAdd: self.date_add,
+            exp.DateDiff: self.datediff,
             **{cls: self.extract for cls in _EXTRACT},
         }
 
@@ -250,6 +255,8 @@ class Rewriter:
             raise UnsupportedSql("window frame clauses (ROWS/RANGE BETWEEN ...)")
         if isinstance(inner, (exp.RowNumber, exp.Rank, exp.DenseRank)):
             return _cast(node, "INT")
+        if isinstance(inner, (exp.Lag, exp.Lead)):
+            return node
         if node.args.get("order"):
             raise UnsupportedSql(f"running aggregate {inner.sql(dialect='spark')} OVER (... ORDER BY ...)")
         if isinstance(inner, exp.Cast):  # an aggregate that got a result-type cast
@@ -315,6 +322,46 @@ class Rewriter:
                 length=exp.Sub(this=end0.copy(), expression=st.copy()),
             ),
         )
+
+    def regexp_replace(self, node: exp.RegexpReplace) -> exp.Expression:
+        pattern, replacement = node.expression, node.args.get("replacement")
+        extra = [k for k in ("position", "occurrence", "modifiers") if node.args.get(k) is not None]
+        if extra:
+            raise UnsupportedSql(f"regexp_replace() with {extra[0]}")
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise UnsupportedSql("regexp_replace() with a pattern that is not a string literal")
+        if not (isinstance(replacement, exp.Literal) and replacement.is_string) or any(
+            ch in replacement.this for ch in "$\\"
+        ):
+            raise UnsupportedSql("regexp_replace() with group references ($1) or a non-literal replacement")
+        return _fn("REGEXP_REPLACE", node.this, pattern, replacement, _lit("g"))  # "g": every match
+
+    def replace(self, node: exp.Replace) -> exp.Expression:
+        if node.args.get("replacement") is None:
+            node.set("replacement", _lit(""))  # Spark: replace(s, search) removes search
+        return node
+
+    def pad(self, node: exp.Pad) -> exp.Expression:
+        if node.args.get("fill_pattern") is None:
+            node.set("fill_pattern", _lit(" "))
+        return node
+
+    def _as_date(self, node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.TsOrDsToDate) and node.args.get("format") is None:
+            node = node.this
+        return node if ty.kind(node) == exp.DataType.Type.DATE else _cast(node, "DATE")
+
+    def date_add(self, node: exp.TsOrDsAdd) -> exp.Expression:
+        unit = node.args.get("unit")
+        if unit is not None and unit.name.upper() not in ("DAY", "DAYS"):
+            raise UnsupportedSql(f"date_add() in {unit.name}")
+        return exp.Add(this=self._as_date(node.this), expression=_cast(node.expression, "INT"))
+
+    def datediff(self, node: exp.DateDiff) -> exp.Expression:
+        if node.args.get("unit") is not None:
+            raise UnsupportedSql("datediff() with a unit")
+        days = [_cast(self._as_date(x), "INT") for x in (node.this, node.expression)]
+        return exp.Paren(this=exp.Sub(this=days[0], expression=days[1]))
 
     # -- dates and times ----------------------------------------------------------------------
     def _as_ts(self, node: exp.Expression) -> exp.Expression:

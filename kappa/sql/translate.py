@@ -6,6 +6,18 @@ would answer differently from Spark, and printed as Polars SQL. Anything else ra
 :class:`UnsupportedSql` naming the construct: a statement either gives Spark's answer or is
 refused; it never runs with different semantics.
 
+Supported: SELECT (DISTINCT), aliases, struct fields ``data.x.y``, WHERE, GROUP BY (names or
+ordinals), HAVING, ORDER BY, LIMIT/OFFSET, inner and left JOIN ... ON, UNION [ALL], CTEs,
+subqueries (FROM, IN, EXISTS, scalar), CASE/IF, COALESCE/NVL/NULLIF, GREATEST/LEAST, IN,
+BETWEEN, LIKE, RLIKE, IS [NOT] NULL, ``<=>``, arithmetic, CAST/TRY_CAST to STRING, INT types,
+DOUBLE, FLOAT, DECIMAL, BOOLEAN, DATE, TIMESTAMP, TIMESTAMP_NTZ; lower, upper, trim/ltrim/rtrim,
+concat, concat_ws, substring/substr, length, replace, regexp_replace (literal replacement),
+lpad, rpad, left, right; round, abs, floor, ceil; count (DISTINCT), sum, avg, min, max; to_date,
+to_timestamp (with Spark patterns), date_format, date_trunc, year, quarter, month, day,
+dayofmonth, hour, minute, second, date_add, date_sub, datediff, current_timestamp,
+current_date, ``+/- INTERVAL``; windows: row_number, rank, dense_rank, lag, lead with
+PARTITION BY/ORDER BY, and aggregates over a partition without ORDER BY.
+
 Semantics reproduced (Spark 4 defaults, ``spark.sql.ansi.enabled=true``, session time zone UTC):
 
 * ``CAST`` is strict (ANSI): an invalid input such as ``CAST('abc' AS INT)`` raises an error on
@@ -77,7 +89,8 @@ _ALLOWED: tuple[type, ...] = (
     exp.Case, exp.If, exp.Nullif, exp.Greatest, exp.Least, exp.Length, exp.Substring, exp.Trim,
     exp.Lower, exp.Upper, exp.Round, exp.Floor, exp.Ceil, exp.Abs, exp.Concat, exp.ConcatWs,
     exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Count, exp.TimestampTrunc, exp.CurrentTimestamp,
-    exp.CurrentDate, exp.RowNumber, exp.Rank, exp.DenseRank, *_EXTRACT,
+    exp.CurrentDate, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead, exp.RegexpReplace,
+    exp.Replace, exp.Pad, exp.TsOrDsAdd, exp.DateDiff, exp.Left, exp.Right, *_EXTRACT,
 )
 _ALLOWED_ANONYMOUS = frozenset({"TO_DATE", "TO_TIMESTAMP", "DATE_FORMAT"})
 _JOIN_KINDS = frozenset({"", "INNER", "LEFT"})
@@ -109,7 +122,7 @@ def _check_supported(tree: exp.Expression) -> None:
             if node.name.upper() not in _ALLOWED_ANONYMOUS:
                 raise UnsupportedSql(_describe(node))
             continue
-        if isinstance(node, exp.TsOrDsToDate) and isinstance(node.parent, tuple(_EXTRACT)):
+        if isinstance(node, exp.TsOrDsToDate) and isinstance(node.parent, (*_EXTRACT, exp.DateDiff)):
             continue  # sqlglot wraps the argument of year()/month()/day(); unwrapped on rewrite
         if isinstance(node, exp.WindowSpec):
             raise UnsupportedSql("window frame clauses (ROWS/RANGE BETWEEN ...)")

@@ -137,6 +137,12 @@ STATEMENTS = [
     ("SELECT id, v AS value FROM t ORDER BY value DESC, id LIMIT 3", True),
     ("SELECT x.id FROM (SELECT id FROM t ORDER BY id LIMIT 2) AS x", False),
     ("SELECT id, CAST(v AS STRING) AS s FROM t WHERE v < 1e6 AND abs(v) >= 0.001", False),
+    ("SELECT regexp_replace(name, '[aeiou]+', '_') AS rr, replace(name, 'a', 'A') AS r1, replace(name, 'e') AS r2, "
+     "lpad(name, 6, '*') AS lp, rpad(name, 3) AS rp, left(name, 2) AS le, right(name, 2) AS ri FROM t", False),
+    ("SELECT date_add(to_date(s_date), 3) AS a, date_sub(ts, 2) AS b, date_add(s_date, id) AS c, "
+     "datediff(ts, to_date('2024-01-01')) AS d, datediff(s_date, ts) AS e FROM t", False),
+    ("SELECT id, lag(id) OVER (PARTITION BY grp ORDER BY id) AS lg, lead(v, 1) OVER (ORDER BY id) AS ld, "
+     "lag(name, 1, 'none') OVER (ORDER BY id DESC) AS lgd FROM t", False),
     ("SELECT * FROM (SELECT id, grp, row_number() OVER (PARTITION BY grp ORDER BY id DESC) AS rn FROM t) AS x "
      "WHERE rn = 1", False),
 ]
