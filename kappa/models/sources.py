@@ -111,7 +111,8 @@ class KafkaDataSource(_SourceBase):
         description="Where a first run starts: earliest, latest, or `{topic: {partition: offset}}` (-2 earliest, -1 latest).",
     )
     value_format: Literal["json", "raw", "debezium"] = Field(
-        "json", description="How `value` is decoded: json (to a struct), raw (bytes kept), debezium (CDC envelope)."
+        "json",
+        description="How `value` is decoded: json (to a struct), raw (bytes kept), debezium (CDC envelope); `format` is accepted too.",
     )
     schema_: str | dict[str, Any] | None = Field(
         None,
@@ -135,6 +136,12 @@ class KafkaDataSource(_SourceBase):
     @model_validator(mode="before")
     @classmethod
     def _single_topic(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "format" in data:
+            data = dict(data)
+            if "value_format" in data:
+                raise ValueError("give either `format` or `value_format`, not both")
+            fmt = data.pop("format")
+            data["value_format"] = fmt.lower() if isinstance(fmt, str) else fmt
         if isinstance(data, dict) and "topic" in data:
             data = dict(data)
             topic = data.pop("topic")
