@@ -72,7 +72,7 @@ from kappa.sql._dialect import PolarsOut, SparkIn
 from kappa.sql._rewrite import _EXTRACT, Rewriter
 from kappa.sql.errors import SqlError, UnsupportedSql
 
-__all__ = ["to_polars_sql", "UnsupportedSql", "SqlError", "parse_spark"]
+__all__ = ["to_polars_sql", "validate_spark_sql", "UnsupportedSql", "SqlError", "parse_spark"]
 
 _ALLOWED: tuple[type, ...] = (
     # query structure
@@ -203,6 +203,17 @@ def _branch_casts(tree: exp.Expression) -> set[int]:
                 break
             child, parent = parent, parent.parent
     return out
+
+
+def validate_spark_sql(spark_sql: str) -> None:
+    """Refuse, without translating, what the Polars engine would refuse.
+
+    The Spark engine calls this before running a SQL step so that both engines accept exactly
+    the same statements (one query, supported constructs only, named computed columns).
+    """
+    tree = parse_spark(spark_sql)
+    _check_supported(tree)
+    _check_aliases(tree)
 
 
 def to_polars_sql(

@@ -49,3 +49,16 @@ def test_unknown_placeholder_is_named():
 
 def test_backtick_quoting_escapes_backticks():
     assert render("SELECT * FROM {nodes.a}", None, {"a": "we`ird"}) == "SELECT * FROM `we``ird`"
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="{}abc.df nodes'\\\\", max_size=30))
+def test_string_literals_are_never_rendered(body):
+    literal = "'" + body.replace("\\", "\\\\").replace("'", "''") + "'"  # a valid Spark literal
+    sql = f"SELECT {literal} AS x FROM {{df}}"
+    assert render(sql, "t", {}) == f"SELECT {literal} AS x FROM t"
+    assert node_refs(sql) == []

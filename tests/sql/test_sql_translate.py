@@ -109,3 +109,13 @@ def test_table_names_that_need_quoting():
 
     sql = render("SELECT id FROM {df}", "my-view", {})
     assert run_sql(sql, {"my-view": _lf()}).collect()["id"].to_list() == [1, 2, None]
+
+
+def test_validate_spark_sql_refuses_like_the_translation():
+    from kappa.sql.translate import validate_spark_sql
+
+    validate_spark_sql("SELECT id, lower(s) AS s FROM t")
+    with pytest.raises(UnsupportedSql, match="regexp_extract"):
+        validate_spark_sql("SELECT regexp_extract(s, 'a', 0) AS r FROM t")
+    with pytest.raises(UnsupportedSql, match="a name"):
+        validate_spark_sql("SELECT lower(s) FROM t")
