@@ -180,10 +180,18 @@ def _slow_envelopes(live: pl.DataFrame, key_columns: list[str] | None):
         env_json.append(e)
         key_json.append(k)
     kept = live[good] if good else live.head(0)
-    envs = _decode_json(pl.Series(env_json, dtype=pl.String)) if good else None
-    keys = None
-    if key_columns is None and good:
-        keys = pl.Series(key_json, dtype=pl.String).str.json_decode(infer_schema_length=None)
+    envs = keys = None
+    try:
+        if good:
+            envs = _decode_json(pl.Series(env_json, dtype=pl.String))
+        if key_columns is None and good:
+            keys = pl.Series(key_json, dtype=pl.String).str.json_decode(infer_schema_length=None)
+    except Exception as err:  # noqa: BLE001 - e.g. a field that is a number here, a string there
+        first, last = kept.row(0, named=True), kept.row(-1, named=True)
+        raise KappaError(
+            f"Debezium records {first['topic']}[{first['partition']}]@{first['offset']}.."
+            f"{last['offset']} cannot be decoded together (conflicting field types?): {err}"
+        ) from err
     return kept, envs, keys, dead
 
 

@@ -101,8 +101,7 @@ def is_conflict(err: BaseException) -> bool:
 
     if isinstance(err, CommitFailedError):
         return True
-    text = str(err).lower()
-    return "commit failed" in text or "concurrent" in text or "conflict" in text
+    return "commit failed" in str(err).lower()
 
 
 def with_retries(action: Callable[[], T], *, retries: int, what: str, base_delay: float = 0.05) -> T:

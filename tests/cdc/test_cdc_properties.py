@@ -6,6 +6,7 @@ unknown keys and null updates; they are applied with ``apply_changes`` to a real
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 import pyarrow as pa
@@ -14,12 +15,24 @@ from hypothesis import strategies as st
 
 import cdc_oracle as oracle
 from cdc_util import apply_batches, read_rows, scd2_expected, sort_rows
+from kappa.cdc import state as state_mod
 from kappa.models.cdc import CdcMerge
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow],
                 derandomize=False, print_blob=True)
 TWO_SEQ = pa.schema([("id", pa.int64()), ("s1", pa.int32()), ("s2", pa.string()),
                      ("op", pa.string()), ("a", pa.int64()), ("b", pa.string())])
+
+
+@contextlib.contextmanager
+def compaction_every(files: int | None):
+    """Compact the SCD1 state once it has more than ``files`` files (None: default)."""
+    saved = state_mod.COMPACT_FILES
+    state_mod.COMPACT_FILES = files if files is not None else saved
+    try:
+        yield
+    finally:
+        state_mod.COMPACT_FILES = saved
 
 
 @st.composite
@@ -46,12 +59,12 @@ def streams(draw, *, truncates: bool = False, two_seq: bool = False, max_events:
 
 
 @settings(max_examples=110, **SETTINGS)
-@given(stream=streams(), ignore_null=st.booleans())
-def test_scd1_any_batching_matches_oracle(stream, ignore_null):
+@given(stream=streams(), ignore_null=st.booleans(), compact=st.booleans())
+def test_scd1_any_batching_matches_oracle(stream, ignore_null, compact):
     events, cuts = stream
     spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
                     except_column_list=["op"], ignore_null_updates=ignore_null)
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, compaction_every(2 if compact else None):
         apply_batches(f"{d}/t", events, cuts, spec)
         expected = oracle.scd1(events, keys=["id"], seq=["seq"], columns=["id", "seq", "a", "b"],
                                ignore_null=ignore_null)
@@ -59,13 +72,13 @@ def test_scd1_any_batching_matches_oracle(stream, ignore_null):
 
 
 @settings(max_examples=60, **SETTINGS)
-@given(stream=streams(truncates=True), ignore_null=st.booleans())
-def test_scd1_with_truncates_matches_oracle(stream, ignore_null):
+@given(stream=streams(truncates=True), ignore_null=st.booleans(), compact=st.booleans())
+def test_scd1_with_truncates_matches_oracle(stream, ignore_null, compact):
     events, cuts = stream
     spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
                     apply_as_truncates="op = 't'", column_list=["a", "b"],
                     ignore_null_updates=ignore_null)
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory() as d, compaction_every(2 if compact else None):
         apply_batches(f"{d}/t", events, cuts, spec)
         expected = oracle.scd1(events, keys=["id"], seq=["seq"], columns=["id", "a", "b"],
                                ignore_null=ignore_null)
