@@ -20,7 +20,7 @@ Output (:class:`DebeziumBatch`):
   ``dead``.
 
 Values keep their JSON types (Connect logical types such as Debezium's encoded decimals are
-not converted). Decoding is vectorised with Polars (``str.json_decode``) when every record is
+not converted); a field whose JSON type differs between records of one batch becomes a string. Decoding is vectorised with Polars (``str.json_decode``) when every record is
 well formed; otherwise records are checked one by one, bad ones go to the dead letters and the
 rest is decoded the same vectorised way.
 """

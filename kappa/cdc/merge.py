@@ -6,7 +6,14 @@ give the same table for any split of an event stream into batches (applied in or
 State. What the target cannot tell (per key: the last applied sequence and whether the key is
 deleted, incl. tombstones of deletes of unknown keys, and the last truncate; for SCD2 the log
 of events) lives in a sibling Delta table, ``<table_uri>__kappa_cdc_state``
-(:mod:`kappa.cdc.state`).
+(:mod:`kappa.cdc.state`; ``state_uri=`` overrides it). SCD1 state rows are appended per batch
+and compacted now and then, so a batch costs one target MERGE plus an append.
+
+Batch independence. SCD1 applies events as if one at a time in arrival order (an event older
+than the key's current state is skipped); with ``ignore_null_updates`` this folds the applied
+events of a batch in order (DLT keeps only a batch's last event and coalesces it with the
+target, which depends on the batching). SCD2 recomputes a touched key's history from its
+logged events, so late events land where their sequence puts them.
 
 Idempotency and crashes. Each batch is ``(app_id, version)``; versions increase. Both commits
 of a batch (target first, then state) carry the Delta app transaction ``(app_id, version)``
