@@ -177,3 +177,27 @@ def test_decoded_changes_merge_into_a_delta_table(tmp_path):
     apply_changes(uri, rev.slice(2), spec, app_id="dbz", version=2)
     assert read_rows(uri) == [{"id": 1, "name": "bolt", "qty": 4}]
     assert pl.scan_delta(uri).collect().height == 1
+
+
+def test_composite_keys_and_truncate_events():
+    def msg(key, op, before, after, lsn):
+        env = envelope(op, before, after, pg_source(lsn), lsn, with_schema=False)
+        return (json.dumps(key).encode() if key is not None else None), json.dumps(env).encode()
+
+    batch = decode_debezium(records([
+        msg({"tenant": "a", "id": 1}, "c", None, {"tenant": "a", "id": 1, "name": "x", "qty": 1}, 10),
+        msg({"tenant": "b", "id": 1}, "d", {"tenant": "b", "id": 1, "name": None, "qty": None},
+            None, 11),
+        msg(None, "t", None, None, 12),
+    ]))
+    assert batch.key_columns == ["tenant", "id"]
+    assert [(r["tenant"], r["id"], r["_op"], r["_seq_lsn"]) for r in batch.changes.to_pylist()] == [
+        ("a", 1, "upsert", 10), ("b", 1, "delete", 11), (None, None, "truncate", 12)]
+    assert batch.dead == 0
+
+
+def test_only_tombstones_and_empty_input():
+    batch = decode_debezium(records([(key_json(1, with_schema=False), None)]))
+    assert (batch.decoded, batch.tombstones, batch.dead) == (0, 1, 0)
+    assert batch.changes.num_rows == 0
+    assert decode_debezium(records([])).decoded == 0
