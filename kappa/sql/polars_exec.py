@@ -21,5 +21,12 @@ def run_sql(sql: str, tables: "Mapping[str, pl.LazyFrame]") -> "pl.LazyFrame":
 
     schemas = {name: polars_schema_to_spark(lf.collect_schema()) for name, lf in tables.items()}
     polars_sql = to_polars_sql(sql, schemas)
+    from kappa.sql.errors import SqlError
+
     ctx = pl.SQLContext({name: lf for name, lf in tables.items()}, eager=False)
-    return ctx.execute(polars_sql, eager=False)
+    try:
+        out = ctx.execute(polars_sql, eager=False)
+        out.collect_schema()  # resolve the plan now (no data is read): name errors surface here
+        return out
+    except pl.exceptions.PolarsError as err:
+        raise SqlError(f"the SQL step cannot run on Polars: {type(err).__name__}: {err}") from err

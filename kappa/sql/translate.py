@@ -180,6 +180,11 @@ def _annotate(tree: exp.Expression, schemas: Mapping[str, Mapping[str, str]] | N
 
     if not schemas:
         return annotate_types(tree, dialect=SparkIn)
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if table.name not in schemas and table.name not in ctes:
+            known = ", ".join(sorted(schemas))
+            raise SqlError(f"the SQL step reads table {table.name!r}, which is not an input (inputs: {known})")
     schema = MappingSchema({k: dict(v) for k, v in schemas.items()}, dialect=SparkIn, normalize=False)
     try:
         tree = qualify(tree, dialect=SparkIn, schema=schema, quote_identifiers=True, identify=True,

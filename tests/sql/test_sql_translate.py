@@ -119,3 +119,13 @@ def test_validate_spark_sql_refuses_like_the_translation():
         validate_spark_sql("SELECT regexp_extract(s, 'a', 0) AS r FROM t")
     with pytest.raises(UnsupportedSql, match="a name"):
         validate_spark_sql("SELECT lower(s) FROM t")
+
+
+def test_unknown_table_and_struct_field_are_reported():
+    lf = pl.DataFrame({"id": [1], "data": [{"x": {"y": 1}}]}).lazy()
+    with pytest.raises(SqlError, match="reads table 'other', which is not an input"):
+        run_sql("SELECT id FROM other", {"t": lf})
+    with pytest.raises(SqlError, match="zz"):
+        run_sql("SELECT data.x.zz AS z FROM t", {"t": lf}).collect()
+    out = run_sql("WITH c AS (SELECT data.x.y AS y FROM t) SELECT y FROM c", {"t": lf}).collect()
+    assert out.rows() == [(1,)]
