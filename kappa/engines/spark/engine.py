@@ -30,7 +30,9 @@ class SparkNodeError(KappaError):
         self.cause = cause
         if isinstance(cause, KappaError):
             self.exit_code = cause.exit_code
-        super().__init__(f"node {node!r} failed: {cause}")
+        text = str(cause)
+        prefix = f"node {node!r}: "
+        super().__init__(f"node {node!r} failed: {text[len(prefix):] if text.startswith(prefix) else text}")
 
 
 def session_for(pipeline: "Pipeline") -> "SparkSession":
@@ -101,10 +103,22 @@ class SparkEngine:
         return spark, resolve_profile(spark, requested)
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
+        import logging
+
+        spark, profile = self.resolve(pipeline)
+        # py4j logs a failed foreachBatch call with a traceback; the error is reported below.
+        py4j_log = logging.getLogger("py4j.clientserver")
+        level = py4j_log.level
+        py4j_log.setLevel(logging.CRITICAL)
+        try:
+            return self._run(pipeline, plan, spark, profile, full_refresh)
+        finally:
+            py4j_log.setLevel(level)
+
+    def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str]) -> PipelineRunSummary:
         from kappa.engines.reset import reset_node
         from kappa.engines.spark.compiler import compile_node
 
-        spark, profile = self.resolve(pipeline)
         summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
         summary.profile = profile  # type: ignore[attr-defined]
         memory: dict[str, Any] = {}

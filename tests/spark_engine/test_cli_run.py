@@ -1,0 +1,77 @@
+"""``kappa run``: dead letters, a second run writes nothing, a failing node exits non-zero."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from confluent_kafka import Producer
+from deltalake import DeltaTable
+
+from kappa.cli import main
+from kappa.testing.kafka import conf_for, produce
+
+pytestmark = [pytest.mark.spark, pytest.mark.kafka]
+
+PIPELINE = """
+name: cli-run
+checkpoint_root: {root}/ck
+nodes:
+- name: brz
+  source:
+    bootstrap_servers: {bootstrap}
+    topic: {topic}
+    schema: "id BIGINT, name STRING"
+  transformer:
+  - expr: SELECT value.id AS id, value.name AS name FROM {{df}}
+  expectations:
+  - name: named
+    expr: name IS NOT NULL
+    action: {action}
+  sinks:
+  - format: DELTA
+    path: {root}/brz
+"""
+
+
+def _write(tmp_path, name, **fmt):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(PIPELINE).format(root=tmp_path, **fmt))
+    return str(path)
+
+
+def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap, make_topic, capsys):
+    topic = make_topic(partitions=1)
+    produce(kafka_bootstrap, topic, [{"id": i, "name": f"n{i}"} for i in range(5)])
+    producer = Producer(conf_for(kafka_bootstrap))
+    producer.produce(topic, value=b'{"id": "x", "name": "bad-type"}', partition=0)  # offset 5
+    producer.produce(topic, value=b"not json", partition=0)  # offset 6
+    producer.produce(topic, value=None, partition=0)  # offset 7: a tombstone, not a dead letter
+    producer.flush()
+    ok = _write(tmp_path, "ok.yaml", bootstrap=kafka_bootstrap, topic=topic, action="warn")
+
+    main(["run", ok, "--profile", "python"])
+    out = capsys.readouterr().out
+    assert "brz" in out and "ok" in out
+    rows = DeltaTable(str(tmp_path / "brz")).to_pyarrow_table().to_pylist()
+    assert sorted(rows, key=lambda r: (r["id"] is None, r["id"] or 0)) == [{"id": i, "name": f"n{i}"} for i in range(5)] + [{"id": None, "name": None}]
+    dead = DeltaTable(str(tmp_path / "ck/cli-run/brz/dead_letters")).to_pyarrow_table().sort_by("offset").to_pylist()
+    assert [(d["topic"], d["partition"], d["offset"], d["value"]) for d in dead] == [
+        (topic, 0, 5, b'{"id": "x", "name": "bad-type"}'), (topic, 0, 6, b"not json")]
+    assert all(d["error"] for d in dead)
+
+    version = DeltaTable(str(tmp_path / "brz")).version()
+    main(["run", ok, "--profile", "python"])
+    assert "no new data" in capsys.readouterr().out
+    assert DeltaTable(str(tmp_path / "brz")).version() == version
+
+    # a failing expectation fails the node: exit 1, the node named, nothing written
+    failing = _write(tmp_path, "fail.yaml", bootstrap=kafka_bootstrap, topic=topic, action="fail")
+    with pytest.raises(SystemExit) as exit_info:
+        produce(kafka_bootstrap, topic, [{"id": 9, "name": "n9"}])
+        main(["run", failing, "--profile", "python", "--full-refresh", "brz"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: node 'brz' failed: expectation 'named' failed on 1 row(s); no sink was written" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "brz").exists()
