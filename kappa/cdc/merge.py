@@ -179,6 +179,10 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     tracked = tracked_columns(prep.data_columns, keys, spec.sequence_columns,
                               spec.track_history_column_list,
                               spec.track_history_except_column_list)
+    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
+    unknown = [c for c in listed if c not in prep.data_columns]
+    if unknown:
+        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
     data_cols = list(prep.data_columns)
     if log is not None:
         data_cols += [c for c in log.columns if c not in data_cols and not c.startswith(RESERVED_PREFIX)]

@@ -146,3 +146,9 @@ def test_model_validation_messages(kwargs, message):
 
 def test_every_model_field_has_a_description():
     assert all(f.description for f in CdcMerge.model_fields.values())
+
+
+def test_track_history_of_an_unknown_column_is_an_error(tmp_path):
+    spec = CdcMerge(**BASE, stored_as_scd_type=2, track_history_column_list=["town"])
+    with pytest.raises(KappaError, match=r"not in the target: \['town'\]"):
+        apply_changes(str(tmp_path / "t"), table(USERS), spec, app_id="x", version=1)
