@@ -213,3 +213,17 @@ def create_topic(conf: dict, topic: str, partitions: int = 1, timeout: float = 3
         if getattr(err, "code", lambda: None)() == KafkaError.TOPIC_ALREADY_EXISTS:
             return
         raise KafkaWriteError(f"cannot create topic {topic!r}: {exc}") from exc
+
+
+def produce_rows(conf: dict, topic: str, table: "pa.Table", key_column: str | None = None, value_column: str | None = None) -> int:
+    """A Kafka sink's write: one record per row; the value is ``value_column`` or, when None,
+    every column as one JSON object; the key is ``key_column`` (None: null keys)."""
+    import pyarrow as pa
+
+    if value_column is None:
+        if table.num_columns == 0:
+            return 0
+        struct = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], names=table.column_names)
+        table = table.append_column("__kappa_value", struct)
+        value_column = "__kappa_value"
+    return produce_table(conf, topic, table, key_column=key_column, value_column=value_column)

@@ -24,68 +24,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import SinkPlan
 
 
-def delta_txn_version(path: str, app_id: str, storage_options: dict | None = None) -> int | None:
-    """The last batch id ``app_id`` committed to the table (None: never, or no table)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        dt = DeltaTable(path, storage_options=storage_options or None)
-    except TableNotFoundError:
-        return None
-    return dt.transaction_version(app_id)
-
-
-def to_delta_arrow(table: "pa.Table") -> "pa.Table":
-    """Arrow types as delta-spark writes them: string views to strings, ns timestamps to us."""
-    import pyarrow as pa
-
-    def fix(t: pa.DataType) -> pa.DataType:
-        if pa.types.is_string_view(t) or pa.types.is_large_string(t):
-            return pa.string()
-        if pa.types.is_binary_view(t) or pa.types.is_large_binary(t):
-            return pa.binary()
-        if pa.types.is_timestamp(t) and t.unit != "us":
-            return pa.timestamp("us", tz=t.tz)
-        if pa.types.is_large_list(t) or pa.types.is_list_view(t):
-            return pa.list_(fix(t.value_type))
-        if pa.types.is_list(t):
-            return pa.list_(fix(t.value_type))
-        if pa.types.is_struct(t):
-            return pa.struct([pa.field(f.name, fix(f.type), f.nullable) for f in t])
-        if pa.types.is_map(t):
-            return pa.map_(fix(t.key_type), fix(t.item_type))
-        return t
-
-    schema = pa.schema([pa.field(f.name, fix(f.type), f.nullable) for f in table.schema])
-    return table if schema == table.schema else table.cast(schema)
-
-
 def write_delta(path: str, table: "pa.Table", mode: str, app_id: str, batch_id: int, partition_by=None, schema_mode: str = "merge", storage_options=None) -> bool:
     """Append or overwrite with an app transaction; returns False when the batch was already written."""
-    from deltalake import CommitProperties, Transaction, write_deltalake
+    from kappa.delta.writer import DeltaWriter
 
-    done = delta_txn_version(path, app_id, storage_options)
-    if done is not None and done >= batch_id:
-        return False
-    if table.num_rows == 0 and mode == "append" and done is not None:
-        return False
-    if schema_mode == "strict":
-        mode_arg = None
-    elif schema_mode == "overwrite" and mode == "overwrite":
-        mode_arg = "overwrite"
-    else:
-        mode_arg = "merge"
-    write_deltalake(
+    writer = DeltaWriter(
         path,
-        to_delta_arrow(table),
         mode=mode,
+        app_id=app_id,
         partition_by=list(partition_by or []) or None,
         storage_options=storage_options or None,
-        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]),
-        schema_mode=mode_arg,
+        schema_mode=None if schema_mode == "strict" else ("overwrite" if schema_mode == "overwrite" and mode == "overwrite" else "merge"),
     )
-    return True
+    return writer.write_arrow(table, batch_id)
 
 
 def _atomic_file(path: Path, write) -> None:
@@ -119,18 +70,10 @@ def write_files(path: str, df: "pl.DataFrame", fmt: str, mode: str, batch_id: in
 
 
 def write_kafka(spec, df: "pl.DataFrame") -> int:
-    import pyarrow as pa
-
     from kappa.engines.polars.kafka_io import kafka_conf
-    from kappa.kafka.writer import produce_table
+    from kappa.kafka.writer import produce_rows
 
-    table = df.to_arrow()
-    value_col = spec.value
-    if value_col is None:
-        struct = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], names=table.column_names) if table.num_columns else None
-        table = table.append_column("__kappa_value", struct) if struct is not None else table
-        value_col = "__kappa_value"
-    return produce_table(kafka_conf(spec), spec.topic, table, key_column=spec.key, value_column=value_col)
+    return produce_rows(kafka_conf(spec), spec.topic, df.to_arrow(), key_column=spec.key, value_column=spec.value)
 
 
 def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
@@ -140,7 +83,9 @@ def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
 
-            stats = apply_changes(sink.path, to_delta_arrow(df.to_arrow()), spec.merge, app_id=sink.app_id, version=batch_id, storage_options=spec.storage_options or None)
+            from kappa.delta.arrow import normalize_arrow_table
+
+            stats = apply_changes(sink.path, normalize_arrow_table(df.to_arrow()), spec.merge, app_id=sink.app_id, version=batch_id, storage_options=spec.storage_options or None)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else df.height
         from kappa.config.variables import resolve_secret_refs
 

@@ -58,7 +58,7 @@ def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any) -> tup
 
 def arrow_frame(spark: "SparkSession", table: "pa.Table") -> "DataFrame":
     """A Spark DataFrame of an Arrow table (types as delta-spark would store them)."""
-    from kappa.engines.spark.delta_writer import normalize_arrow_table
+    from kappa.delta.arrow import normalize_arrow_table
     from kappa.engines.spark.sources import spark_schema_of_arrow
 
     table = normalize_arrow_table(table)

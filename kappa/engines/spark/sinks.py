@@ -76,17 +76,10 @@ def jvm_kafka_writer_options(spec: Any) -> dict[str, str]:
 
 
 def _produce_arrow(spec: Any, table: "pa.Table") -> int:
-    import pyarrow as pa
-
     from kappa.engines.polars.kafka_io import kafka_conf
-    from kappa.kafka.writer import produce_table
+    from kappa.kafka.writer import produce_rows
 
-    value_col = spec.value
-    if value_col is None:
-        struct = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], names=table.column_names) if table.num_columns else None
-        table = table.append_column("__kappa_value", struct) if struct is not None else table
-        value_col = "__kappa_value"
-    return produce_table(kafka_conf(spec), spec.topic, table, key_column=spec.key, value_column=value_col)
+    return produce_rows(kafka_conf(spec), spec.topic, table, key_column=spec.key, value_column=spec.value)
 
 
 def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
@@ -96,7 +89,7 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
             from kappa.config.variables import resolve_secret_refs
-            from kappa.engines.spark.delta_writer import normalize_arrow_table
+            from kappa.delta.arrow import normalize_arrow_table
 
             table = normalize_arrow_table(df.toArrow())
             stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)

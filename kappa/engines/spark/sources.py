@@ -177,7 +177,7 @@ def spark_schema_of_arrow(schema: "pa.Schema"):
     import pyarrow as pa
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    from kappa.engines.spark.delta_writer import normalize_arrow_type
+    from kappa.delta.arrow import normalize_arrow_type
 
     return from_arrow_schema(pa.schema([pa.field(f.name, normalize_arrow_type(f.type)) for f in schema]))
 

@@ -92,7 +92,7 @@ def arrow_schema(table) -> "pa.Schema":
     """The table's schema as Arrow, in delta-spark's conventions (all fields nullable)."""
     import pyarrow as pa
 
-    from kappa.engines.spark.delta_writer import normalize_arrow_type
+    from kappa.delta.arrow import normalize_arrow_type
 
     schema = pa.schema(table.schema().to_arrow())
     return pa.schema([pa.field(f.name, normalize_arrow_type(f.type)) for f in schema])
