@@ -58,7 +58,7 @@ def streams(draw, *, truncates: bool = False, two_seq: bool = False, max_events:
     return events, cuts
 
 
-@settings(max_examples=110, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(stream=streams(), ignore_null=st.booleans(), compact=st.booleans())
 def test_scd1_any_batching_matches_oracle(stream, ignore_null, compact):
     events, cuts = stream
@@ -105,7 +105,7 @@ TRACKING = {
 }
 
 
-@settings(max_examples=110, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(stream=streams(), ignore_null=st.booleans(), tracking=st.sampled_from(sorted(TRACKING)))
 def test_scd2_any_batching_matches_oracle(stream, ignore_null, tracking):
     events, cuts = stream
