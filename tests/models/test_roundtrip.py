@@ -137,3 +137,15 @@ def test_literal_reference_text_survives_a_round_trip():
     dumped = pl.model_dump_yaml()
     assert "$${vars.day}" in dumped
     assert load_pipeline_text(dumped) == pl
+
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_examples_round_trip(path):
+    pl = load_pipeline_file(path)
+    text = pl.model_dump_yaml()
+    again = load_pipeline_text(text)
+    assert again == pl
+    assert again.model_dump_yaml() == text
