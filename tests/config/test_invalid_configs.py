@@ -90,3 +90,15 @@ def test_every_issue_names_file_line_and_field(capsys, in_invalid_dir):
             if name not in whole_file and not rest.startswith(" invalid YAML"):
                 field = rest.split(":", 1)[0].strip()
                 assert field and " " not in field, line
+
+
+@pytest.mark.parametrize("name", ["cycle", "missing_required_field", "yaml_duplicate_key", "enum_sink_format"])
+def test_model_validate_open_file_reports_the_same(name, in_invalid_dir):
+    """laktory-style ``Pipeline.model_validate(open_file)`` raises the same located issues."""
+    from kappa.errors import ConfigError
+    from kappa.models import Pipeline
+
+    with open(f"{name}.yaml") as fp, pytest.raises(ConfigError) as exc:
+        Pipeline.model_validate(fp)
+    assert str(exc.value) + "\n" == (INVALID / f"{name}.expected").read_text(encoding="utf-8")
+    assert exc.value.exit_code == 2
