@@ -1,7 +1,143 @@
-"""CLI commands registered on the main app (filled in by the CDC work)."""
+"""``kappa cdc ...``: replicate Debezium topics into mirror Delta tables.
+
+A replication config (``kind: cdc_replication``, :class:`kappa.models.replication.CdcReplication`)
+compiles into an ordinary pipeline (:func:`kappa.cdc.replication.plan_replication`), which the
+usual runners execute: ``replay`` on Polars, ``run`` on Spark (trigger-once), ``start`` on Spark
+Structured Streaming. Checkpoints and status are the pipelines' ones. Heavy libraries are
+imported inside the commands.
+"""
 
 from __future__ import annotations
 
+from typing import List, Optional
 
-def register(app) -> None:
-    """Add this module's commands to the Typer app."""
+import typer
+
+cdc_app = typer.Typer(help="CDC replication: Debezium topics -> mirror Delta tables.", no_args_is_help=True)
+
+ConfigArg = typer.Argument(..., help="Replication YAML file (kind: cdc_replication).")
+
+
+def load_config(path: str, variables: Optional[List[str]] = None):
+    """The replication config of ``path`` (errors name file, line and field)."""
+    from kappa.cdc.replication import load_replication
+    from kappa.cli.app import _vars
+
+    return load_replication(path, variables=_vars(variables))
+
+
+def compile_config(path: str, variables: Optional[List[str]] = None):
+    """Load and compile: a :class:`kappa.cdc.replication.ReplicationPlan` (asks the broker)."""
+    from kappa.cdc.replication import plan_replication
+
+    return plan_replication(load_config(path, variables))
+
+
+def _echo_skipped(rplan) -> None:
+    for topic, reason in rplan.skipped.items():
+        typer.echo(f"skipped {topic}: {reason}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``cdc`` sub-app to the Typer app."""
+    from kappa.cli.app import SelectOpt, VarOpt
+
+    app.add_typer(cdc_app, name="cdc")
+
+    @cdc_app.command("validate")
+    def validate(
+        config: str = ConfigArg,
+        var: Optional[List[str]] = VarOpt,
+        resolve: bool = typer.Option(False, "--resolve", help="Also resolve the topics on the broker and print the tables."),
+    ) -> None:
+        """Check a replication config (offline); with --resolve, compile it against the broker."""
+        cfg = load_config(config, var)
+        selector = f"topics {', '.join(cfg.source.topics)}" if cfg.source.topics else f"topic pattern {cfg.source.topic_pattern}"
+        typer.echo(f"ok: replication {cfg.name}: {selector} -> {cfg.target.path}")
+        if resolve:
+            from kappa.cdc.replication import plan_replication
+
+            typer.echo(plan_replication(cfg).render())
+
+    @cdc_app.command("replay")
+    def replay(
+        config: str = ConfigArg,
+        select: Optional[List[str]] = SelectOpt,
+        full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and table first (repeatable)."),
+        var: Optional[List[str]] = VarOpt,
+    ) -> None:
+        """Replicate everything new once on Polars (incremental, exactly once)."""
+        from kappa.run import execute_pipeline
+
+        rplan = compile_config(config, var)
+        _echo_skipped(rplan)
+        summary = execute_pipeline(rplan.pipeline, select=select, engine="polars", full_refresh=tuple(full_refresh or ()))
+        typer.echo(summary.render())
+
+    @cdc_app.command("run")
+    def run(
+        config: str = ConfigArg,
+        select: Optional[List[str]] = SelectOpt,
+        full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and table first (repeatable)."),
+        var: Optional[List[str]] = VarOpt,
+        profile: str = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python."),
+    ) -> None:
+        """Replicate everything new once on Spark (availableNow), then stop."""
+        from kappa.engines.spark.engine import SparkEngine
+        from kappa.plan import build_plan
+
+        rplan = compile_config(config, var)
+        _echo_skipped(rplan)
+        plan = build_plan(rplan.pipeline, select)
+        engine = SparkEngine(profile=None if profile == "auto" else profile)
+        summary = engine.run(rplan.pipeline, plan, full_refresh=tuple(full_refresh or ()))
+        typer.echo(summary.render())
+
+    @cdc_app.command("start")
+    def start(
+        config: str = ConfigArg,
+        select: Optional[List[str]] = SelectOpt,
+        until_idle: bool = typer.Option(False, "--until-idle", help="Stop once every table has caught up."),
+        var: Optional[List[str]] = VarOpt,
+    ) -> None:
+        """Replicate continuously with Spark Structured Streaming (the streaming runner)."""
+        from kappa.errors import KappaError
+
+        rplan = compile_config(config, var)
+        _echo_skipped(rplan)
+        try:
+            from kappa.engines.spark import streaming
+        except ImportError as exc:
+            raise KappaError(f"the Spark streaming runner is not available: {exc}") from None
+        runner = getattr(streaming, "start_pipeline", None)
+        if runner is None:
+            raise KappaError("the Spark streaming runner has no start_pipeline(pipeline, select, until_idle)")
+        result = runner(rplan.pipeline, select=select, until_idle=until_idle)
+        if hasattr(result, "render"):
+            typer.echo(result.render())
+
+    @cdc_app.command("status")
+    def status(
+        config: str = ConfigArg,
+        var: Optional[List[str]] = VarOpt,
+        lag: bool = typer.Option(True, "--lag/--no-lag", help="Ask the broker for end offsets and lag."),
+    ) -> None:
+        """Each table's progress from its checkpoints (Spark and Polars replay) and its lag."""
+        from kappa.engines.polars.state import ReplayCheckpoint
+        from kappa.engines.spark.status import node_statuses, render_node_status
+        from kappa.plan import build_plan
+
+        rplan = compile_config(config, var)
+        plan = build_plan(rplan.pipeline)
+        by_node = {t.node: t for t in rplan.tables}
+        lines = [f"replication {rplan.pipeline.name}"]
+        for st, node in zip(node_statuses(plan.nodes, with_lag=lag), plan.nodes):
+            table = by_node[node.name]
+            lines.append(f"{table.topic} -> {table.path}")
+            lines.extend(render_node_status(st))
+            replay_last = ReplayCheckpoint(node.checkpoint).last_commit_info()
+            if replay_last is not None:
+                lines.append(f"  replay (Polars) last batch: {replay_last.get('batch_id')}")
+        for topic, reason in rplan.skipped.items():
+            lines.append(f"{topic}: skipped ({reason})")
+        typer.echo("\n".join(lines))
