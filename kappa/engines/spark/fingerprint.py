@@ -28,7 +28,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from kappa.errors import KappaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.plan import PipelinePlan
 
 FINGERPRINT_FILE = "spark_fingerprint.json"
 FINGERPRINT_VERSION = 1
@@ -43,6 +48,12 @@ _STARTING = ("startingOffsets", "startingVersion", "startingTimestamp", "startin
 _SAME_OFFSETS = ({"kafka", "kappa_kafka"},)
 # Method steps that keep rows across a stream in Spark's model (dedup, limits, row numbers).
 STATEFUL_METHODS = frozenset({"unique", "drop_duplicates", "head", "limit", "with_row_index"})
+
+
+class StreamRefused(KappaError):
+    """A node's checkpoint cannot be resumed (see the verdicts) and no reset was asked for."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -295,3 +306,73 @@ def spark_checkpoint_exists(node_checkpoint: str) -> bool:
     """True when the node's Spark checkpoint has recorded at least one batch's offsets."""
     offsets = Path(node_checkpoint) / "spark" / "offsets"
     return offsets.is_dir() and any(p.name.isdigit() for p in offsets.iterdir())
+
+
+# ---------------------------------------------------------------- plan checks
+def orphan_checkpoints(plan: "PipelinePlan") -> list[str]:
+    """Names of checkpoint folders under ``<root>/<pipeline>/`` with no node of that name."""
+    folder = Path(plan.checkpoint_root) / plan.pipeline
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in plan.all_nodes)
+
+
+def plan_verdicts(plan: "PipelinePlan", descriptions: dict[str, dict[str, Any]]) -> list[Verdict]:
+    """Verdicts of the selected nodes (``descriptions`` by node name) and of orphaned checkpoints."""
+    out = []
+    for node in plan.nodes:
+        old = read_fingerprint(node.checkpoint)
+        out.append(compare(old, descriptions[node.name], spark_checkpoint_exists(node.checkpoint)))
+    out.extend(orphan_verdict(name) for name in orphan_checkpoints(plan))
+    return out
+
+
+def describe_plan(plan: "PipelinePlan", profile: str) -> dict[str, dict[str, Any]]:
+    """Descriptions of the selected nodes without a SparkSession (what ``kappa plan`` compares)."""
+    from kappa.engines.spark.compiler import describe_node
+
+    return {n.name: describe_node(plan, n, profile, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes}
+
+
+def reset_orphan(plan: "PipelinePlan", name: str) -> None:
+    """Delete an orphaned node's checkpoint and the local sinks its fingerprint recorded."""
+    import shutil
+
+    folder = Path(plan.checkpoint_root) / plan.pipeline / name
+    desc = read_fingerprint(str(folder)) or {}
+    for sink in desc.get("sinks", []):
+        path = sink.get("path")
+        if path and "://" not in path and Path(path).exists():
+            shutil.rmtree(path) if Path(path).is_dir() else Path(path).unlink()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def apply_verdicts(plan: "PipelinePlan", verdicts: Sequence[Verdict], full_refresh: Sequence[str]) -> list[str]:
+    """Refuse blocked nodes not in ``full_refresh``; reset the ones that are. Returns reset names."""
+    from kappa.engines.reset import reset_node
+
+    orphans = set(orphan_checkpoints(plan))
+    unknown = [n for n in full_refresh if n not in plan.all_nodes and n not in orphans]
+    if unknown:
+        raise StreamRefused(f"--full-refresh: no node or checkpoint named {', '.join(map(repr, unknown))}")
+    blocked = [v for v in verdicts if v.blocks_start and v.node not in full_refresh]
+    # Resetting a node deletes its sinks: a node streaming from them must start over too.
+    for node in plan.all_nodes.values():
+        up = node.source.upstream if node.source is not None else None
+        if up in full_refresh and node.name not in full_refresh and spark_checkpoint_exists(node.checkpoint):
+            blocked.append(Verdict(node.name, FULL_REFRESH, (f"it streams from the sink of {up!r}, which the full refresh deletes",)))
+    if blocked:
+        lines = "\n".join("  " + v.render() for v in blocked)
+        names = " ".join(f"--full-refresh {v.node}" for v in blocked)
+        raise StreamRefused(
+            f"refusing to start: Spark cannot resume these checkpoints:\n{lines}\n"
+            f"reset them (checkpoint and sinks are deleted, input is re-read) with: {names}"
+        )
+    done = []
+    for name in full_refresh:
+        if name in plan.all_nodes:
+            reset_node(plan.all_nodes[name])
+        else:
+            reset_orphan(plan, name)
+        done.append(name)
+    return done

@@ -1,0 +1,256 @@
+"""``kappa stream status``: a node's progress from its Spark checkpoint alone.
+
+A Structured Streaming checkpoint keeps a write-ahead log of micro-batches:
+
+- ``offsets/<batch id>``: written before the batch runs. Line 1 is the log version (``v1``),
+  line 2 the batch metadata (``batchTimestampMs``, ``batchWatermarkMs``, ``conf``), then one
+  line per source: the offset the batch reads up to (JSON; ``-`` when a source has none);
+- ``commits/<batch id>``: written once the batch's sink work (kappa's ``foreachBatch``) is done.
+
+The last committed batch's offsets are what the node has consumed; a batch with offsets but no
+commit was interrupted and is re-run (same id, same offsets) on the next start. For Kafka
+sources the lag is the topic's end offsets minus the committed offsets; for kappa's Delta
+source (offsets ``{"version", "index", "snapshot"}``), the table versions not yet consumed.
+Nothing here needs Spark.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.plan import NodePlan
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class OffsetEntry:
+    """One ``offsets/<id>`` file: batch metadata and one offset per source."""
+
+    batch_id: int
+    version: str
+    metadata: dict[str, Any]
+    sources: tuple[Any, ...]
+
+    @property
+    def batch_timestamp_ms(self) -> int | None:
+        value = self.metadata.get("batchTimestampMs")
+        return int(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class CheckpointState:
+    """What a Spark checkpoint says: the last committed batch, its offsets, a pending batch."""
+
+    path: str
+    exists: bool
+    last_committed: OffsetEntry | None = None
+    pending_batch_id: int | None = None
+
+    @property
+    def last_batch_id(self) -> int | None:
+        return self.last_committed.batch_id if self.last_committed else None
+
+    @property
+    def committed_offsets(self) -> tuple[Any, ...]:
+        return self.last_committed.sources if self.last_committed else ()
+
+
+def _batch_ids(folder: Path) -> list[int]:
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+def parse_offset_file(text: str, batch_id: int) -> OffsetEntry:
+    """Parse the text of ``offsets/<batch_id>``."""
+    lines = text.splitlines()
+    if len(lines) < 2:
+        raise ValueError(f"offset log entry {batch_id} is truncated")
+    version = lines[0].strip()
+    metadata = json.loads(lines[1]) if lines[1].strip() else {}
+    sources = []
+    for line in lines[2:]:
+        line = line.strip()
+        if not line:
+            continue
+        sources.append(None if line == "-" else json.loads(line))
+    return OffsetEntry(batch_id, version, metadata, tuple(sources))
+
+
+def read_checkpoint(spark_checkpoint: str) -> CheckpointState:
+    """Read a Spark checkpoint folder (``<node checkpoint>/spark``)."""
+    root = Path(spark_checkpoint)
+    if not root.is_dir():
+        return CheckpointState(str(root), False)
+    offsets = _batch_ids(root / "offsets")
+    commits = _batch_ids(root / "commits")
+    committed = [b for b in commits if b in set(offsets)]
+    last = None
+    if committed:
+        bid = committed[-1]
+        last = parse_offset_file((root / "offsets" / str(bid)).read_text(), bid)
+    pending = offsets[-1] if offsets and (not commits or offsets[-1] > commits[-1]) else None
+    return CheckpointState(str(root), True, last, pending)
+
+
+# ---------------------------------------------------------------- lag
+def kafka_offsets(offset: Any) -> dict[TopicPartition, int]:
+    """A Kafka source offset (``{"topic": {"0": 12}}``) as ``{(topic, 0): 12}``."""
+    if not isinstance(offset, dict):
+        return {}
+    return {(str(t), int(p)): int(o) for t, parts in offset.items() if isinstance(parts, dict) for p, o in parts.items()}
+
+
+def kafka_lag(committed: dict[TopicPartition, int], ends: dict[TopicPartition, int], starts: dict[TopicPartition, int] | None = None) -> dict[TopicPartition, int]:
+    """Per-partition lag: end offset minus committed offset (``starts`` for unread partitions)."""
+    starts = starts or {}
+    return {tp: max(0, end - committed.get(tp, starts.get(tp, 0))) for tp, end in sorted(ends.items())}
+
+
+def delta_lag(offset: Any, latest_version: int | None) -> int | None:
+    """Table versions not yet fully consumed by a kappa_delta offset (None: unknown)."""
+    if latest_version is None or not isinstance(offset, dict) or "version" not in offset:
+        return None
+    return max(0, latest_version - int(offset["version"]) + 1)
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """A node's checkpoint state and, where it can be measured, its lag."""
+
+    node: str
+    source_kind: str
+    checkpoint: CheckpointState
+    end_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    lag: dict[TopicPartition, int] | None = None
+    delta_latest: int | None = None
+    delta_lag: int | None = None
+    error: str | None = None
+
+    @property
+    def total_lag(self) -> int | None:
+        return None if self.lag is None else sum(self.lag.values())
+
+
+def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
+    """The status of one node from its checkpoint (lag asks the broker / Delta table)."""
+    ck = read_checkpoint(f"{node.checkpoint.rstrip('/')}/spark")
+    kind = node.source.kind if node.source is not None else "none"
+    if not node.streaming:
+        kind = f"{kind}, re-read per run"
+    if not with_lag or node.source is None or not node.streaming:
+        return NodeStatus(node.name, kind, ck)
+    try:
+        if node.source.kind == "kafka":
+            return _kafka_status(node, kind, ck)
+        if node.source.kind == "delta":
+            from kappa.engines.polars.readers import delta_version
+            from kappa.engines.spark.sources import _values
+
+            latest = delta_version(node.source.path, _values(node.source.spec.storage_options, False))
+            first = ck.committed_offsets[0] if ck.committed_offsets else None
+            lag = delta_lag(first, latest) if first is not None else (None if latest is None else latest + 1)
+            return NodeStatus(node.name, kind, ck, delta_latest=latest, delta_lag=lag)
+    except Exception as exc:  # noqa: BLE001 - status still shows the checkpoint
+        return NodeStatus(node.name, kind, ck, error=f"lag unavailable: {exc}")
+    return NodeStatus(node.name, kind, ck)
+
+
+def _kafka_status(node: "NodePlan", kind: str, ck: CheckpointState) -> NodeStatus:
+    from kappa.engines.polars.kafka_io import kafka_conf
+    from kappa.kafka.offsets import earliest_offsets, end_offsets, list_partitions
+
+    conf = kafka_conf(node.source.spec)
+    tps = list_partitions(conf, node.source.spec.topics)
+    ends = end_offsets(conf, tps)
+    committed = kafka_offsets(ck.committed_offsets[0]) if ck.committed_offsets else {}
+    missing = [tp for tp in tps if tp not in committed]
+    starts = earliest_offsets(conf, missing) if missing else {}
+    return NodeStatus(node.name, kind, ck, end_offsets=ends, lag=kafka_lag(committed, ends, starts))
+
+
+def node_statuses(nodes: Sequence["NodePlan"], with_lag: bool = True) -> list[NodeStatus]:
+    return [node_status(n, with_lag) for n in nodes]
+
+
+# ---------------------------------------------------------------- rendering
+def format_ms(ms: int | None) -> str:
+    """Epoch milliseconds as ISO-8601 UTC (``2026-11-23T13:54:29.631Z``)."""
+    if ms is None:
+        return "-"
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def format_offsets(offsets: dict[TopicPartition, int]) -> str:
+    return " ".join(f"{t}[{p}]={o}" for (t, p), o in sorted(offsets.items())) or "-"
+
+
+def _source_offset_text(offset: Any) -> str:
+    parts = kafka_offsets(offset)
+    if parts and all(isinstance(v, dict) for v in offset.values()):
+        return format_offsets(parts)
+    return json.dumps(offset, sort_keys=True)
+
+
+def render_node_status(st: NodeStatus) -> list[str]:
+    """The lines of one node's status."""
+    ck = st.checkpoint
+    lines = [f"node {st.node}  (source: {st.source_kind})", f"  checkpoint: {ck.path}"]
+    if not ck.exists:
+        lines.append("  not started: no checkpoint")
+    elif ck.last_committed is None:
+        lines.append("  no batch committed yet")
+    else:
+        last = ck.last_committed
+        lines.append(f"  last batch: {last.batch_id} at {format_ms(last.batch_timestamp_ms)}")
+        for i, offset in enumerate(last.sources):
+            label = "committed offsets" if len(last.sources) == 1 else f"committed offsets (source {i})"
+            lines.append(f"  {label}: {_source_offset_text(offset)}")
+    if ck.pending_batch_id is not None:
+        lines.append(f"  pending batch: {ck.pending_batch_id} (offsets logged, not committed: re-run on restart)")
+    if st.lag is not None:
+        lines.append(f"  end offsets: {format_offsets(st.end_offsets)}")
+        lines.append(f"  lag: {st.total_lag} ({format_offsets(st.lag)})")
+    if st.delta_latest is not None or st.delta_lag is not None:
+        lines.append(f"  source table version: {st.delta_latest if st.delta_latest is not None else '-'}")
+        lines.append(f"  lag: {st.delta_lag if st.delta_lag is not None else '-'} version(s)")
+    if st.error:
+        lines.append(f"  {st.error}")
+    return lines
+
+
+def render_status(pipeline: str, statuses: Sequence[NodeStatus]) -> str:
+    """``kappa stream status`` text."""
+    lines = [f"pipeline {pipeline}"]
+    for st in statuses:
+        lines.extend(render_node_status(st))
+    return "\n".join(lines)
+
+
+def status_json(st: NodeStatus) -> dict[str, Any]:
+    """A JSON-serialisable status."""
+    ck = st.checkpoint
+    last = ck.last_committed
+    return {
+        "node": st.node,
+        "source": st.source_kind,
+        "checkpoint": ck.path,
+        "exists": ck.exists,
+        "last_batch_id": ck.last_batch_id,
+        "last_batch_time": format_ms(last.batch_timestamp_ms) if last else None,
+        "committed_offsets": list(last.sources) if last else [],
+        "pending_batch_id": ck.pending_batch_id,
+        "end_offsets": {f"{t}[{p}]": o for (t, p), o in sorted(st.end_offsets.items())},
+        "lag": None if st.lag is None else {f"{t}[{p}]": o for (t, p), o in st.lag.items()},
+        "total_lag": st.total_lag,
+        "delta_latest_version": st.delta_latest,
+        "delta_lag_versions": st.delta_lag,
+        "error": st.error,
+    }

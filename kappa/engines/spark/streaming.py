@@ -1,0 +1,420 @@
+"""``kappa stream start``: every selected node as a long-running query in one Spark application.
+
+Order of work:
+
+1. **Verdicts before anything runs.** Each node's compiled description is compared with the
+   fingerprint stored next to its checkpoint (:mod:`kappa.engines.spark.fingerprint`), and
+   checkpoints of nodes that no longer exist are found. A change Spark cannot resume from
+   raises :class:`StreamRefused` unless the node is named in ``full_refresh`` (then its
+   checkpoint and sinks are reset first).
+2. **Start, upstream first.** Queries start in topological order with the node's
+   ``processing_time`` trigger (nodes whose trigger is ``available_now``/``once`` run every
+   ``interval``). A node whose upstream Delta table does not exist yet is retried on each poll.
+   A node's fingerprint is written once its query has started.
+3. **Watch.** Every poll checks for dead queries (the run stops with the failing node's error),
+   and a snapshot per node (batches, rows, input rate, lag, last error) goes to ``on_update``.
+4. **Stop gracefully** on SIGINT/SIGTERM, on :meth:`StreamRunner.request_stop`, or (``until_idle``)
+   once every node has consumed all its input.
+
+Graceful stop: each query's ``foreachBatch`` function is wrapped by a :class:`BatchGate`.
+Stopping first closes every gate, then waits for the batch each gate is running to finish
+(its sinks written, Spark then writes its commit), and only then calls ``query.stop()``. A
+batch Spark plans after the gate closed is refused before it does any work: its offsets are
+logged but it has no commit, so the next start re-runs it with the same id and offsets (the
+sinks are idempotent per batch id). No batch is interrupted half-way by ``query.stop()``.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from kappa.engines.spark import fingerprint as fp
+from kappa.engines.spark.fingerprint import StreamRefused, apply_verdicts, plan_verdicts  # noqa: F401
+from kappa.errors import KappaError
+from kappa.run import PipelineRunSummary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from kappa.engines.spark.compiler import CompiledNode
+    from kappa.models import Pipeline, Trigger
+    from kappa.plan import PipelinePlan
+
+
+class StopRequested(KappaError):
+    """Raised by a closed :class:`BatchGate`: the batch is left uncommitted for the next start."""
+
+
+# ---------------------------------------------------------------- gate
+class BatchGate:
+    """Wraps a ``foreachBatch`` function so a stop never cuts a batch in two (see module doc)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running = False
+        self._closed = False
+        self.refused: int | None = None
+
+    def wrap(self, fn: Callable[[Any, int], None]) -> Callable[[Any, int], None]:
+        def gated(batch_df: Any, batch_id: int) -> None:
+            with self._cond:
+                if self._closed:
+                    self.refused = int(batch_id)
+                    raise StopRequested(f"stopping: batch {batch_id} is left for the next start")
+                self._running = True
+            try:
+                fn(batch_df, batch_id)
+            finally:
+                with self._cond:
+                    self._running = False
+                    self._cond.notify_all()
+
+        return gated
+
+    @property
+    def running(self) -> bool:
+        with self._cond:
+            return self._running
+
+    def close(self) -> None:
+        """Refuse new batches from now on."""
+        with self._cond:
+            self._closed = True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait for the batch in progress (if any) to finish; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._running, timeout)
+
+
+# ---------------------------------------------------------------- live snapshot
+@dataclass(frozen=True)
+class NodeLive:
+    """One node as the live status shows it."""
+
+    node: str
+    state: str  # waiting | running | idle | stopped | failed
+    batches: int
+    input_rows: int
+    output_rows: int
+    input_rate: float | None
+    lag: int | None
+    last_batch_id: int | None
+    last_error: str | None
+
+
+@dataclass
+class _Node:
+    compiled: "CompiledNode"
+    gate: BatchGate
+    query: "StreamingQuery | None" = None
+    state: str = "waiting"
+    lag: int | None = None
+    caught_up: bool = False
+    quiet_since: float | None = None
+    last_rows: tuple[float, int] | None = None
+    rate: float | None = None
+
+
+def stream_trigger(trigger: "Trigger", interval: str) -> "Trigger":
+    """The trigger a node runs with under ``stream start`` (run-style triggers become periodic)."""
+    from kappa.models import Trigger
+
+    if trigger.kind == "processing_time":
+        return trigger
+    return Trigger(kind="processing_time", interval=interval)
+
+
+def start_query(compiled: "CompiledNode", trigger: "Trigger", gate: BatchGate) -> "StreamingQuery":
+    """Start a compiled node's query with its ``foreachBatch`` function behind ``gate``."""
+    from kappa.engines.spark.compiler import trigger_kwargs
+
+    if compiled.reads_per_run:
+        compiled.request_run()
+    writer = (
+        compiled.input_stream()
+        .writeStream.queryName(compiled.query_name)
+        .option("checkpointLocation", compiled.checkpoint_location)
+        .foreachBatch(gate.wrap(compiled.batch_function()))
+        .trigger(**trigger_kwargs(trigger))
+    )
+    return writer.start()
+
+
+def _parse_ts(text: str | None) -> float | None:
+    from datetime import datetime
+
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class StreamRunner:
+    """Runs a plan's selected nodes as streaming queries until stopped (see module doc)."""
+
+    def __init__(
+        self,
+        spark: "SparkSession",
+        plan: "PipelinePlan",
+        profile: str,
+        *,
+        full_refresh: Sequence[str] = (),
+        until_idle: bool = False,
+        interval: str = "1 second",
+        refresh_seconds: float = 2.0,
+        on_update: Callable[[list[NodeLive]], None] | None = None,
+        on_verdicts: Callable[[list[fp.Verdict]], None] | None = None,
+    ):
+        self.spark, self.plan, self.profile = spark, plan, profile
+        self.full_refresh = tuple(full_refresh)
+        self.until_idle = until_idle
+        self.interval = interval
+        self.refresh_seconds = refresh_seconds
+        self.on_update = on_update
+        self.on_verdicts = on_verdicts
+        self._stop = threading.Event()
+        self._force = threading.Event()
+        self.nodes: list[_Node] = []
+        self.stop_reason: str | None = None
+        self._started = time.perf_counter()
+
+    # -------------------------------------------------------------- control
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask the run to stop gracefully (thread- and signal-safe)."""
+        if self._stop.is_set():
+            self._force.set()  # a second signal: stop without waiting for batches
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+
+    def _install_signals(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, lambda signum, _frame: self.request_stop(signal.Signals(signum).name))
+        return old
+
+    def run(self) -> PipelineRunSummary:
+        """Check, start, watch and stop; returns the summary (raises SparkNodeError on a failure)."""
+        import logging
+
+        from kappa.engines.spark.compiler import compile_plan
+
+        compiled = compile_plan(self.spark, self.plan, self.profile)
+        verdicts = plan_verdicts(self.plan, {c.node.name: c.description for c in compiled})
+        if self.on_verdicts:
+            self.on_verdicts(verdicts)
+        apply_verdicts(self.plan, verdicts, self.full_refresh)
+        self.nodes = [_Node(c, BatchGate()) for c in compiled]
+        self._started = time.perf_counter()
+        # A progress event on every trigger (also without data) tells until_idle a node looked.
+        self.spark.conf.set("spark.sql.streaming.noDataProgressEventInterval", "0")
+        py4j_log = logging.getLogger("py4j.clientserver")
+        level = py4j_log.level
+        py4j_log.setLevel(logging.CRITICAL)  # refused/failed batches are reported by kappa
+        old = self._install_signals()
+        try:
+            self._watch()
+        finally:
+            self._shutdown()
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            py4j_log.setLevel(level)
+        failed = self._failure()
+        summary = self.summary()
+        if failed is not None:
+            raise self._error(failed, summary)
+        return summary
+
+    # -------------------------------------------------------------- watching
+    def _try_start(self, n: _Node) -> None:
+        from kappa.engines.spark.sources import SourceNotReady
+
+        try:
+            n.query = start_query(n.compiled, stream_trigger(n.compiled.node.trigger, self.interval), n.gate)
+        except SourceNotReady:
+            return
+        n.state = "running"
+        fp.write_fingerprint(n.compiled.node.checkpoint, n.compiled.description)
+
+    def _watch(self) -> None:
+        last_refresh = 0.0
+        idle_rounds = 0
+        while not self._stop.is_set():
+            for n in self.nodes:
+                if n.query is None and n.state == "waiting":
+                    self._try_start(n)
+            if self._failure() is not None:
+                self.request_stop("a query failed")
+                break
+            now = time.monotonic()
+            if now - last_refresh >= self.refresh_seconds:
+                last_refresh = now
+                idle = self._refresh()
+                idle_rounds = idle_rounds + 1 if idle else 0
+                if self.on_update:
+                    self.on_update(self.snapshot())
+                if self.until_idle and idle_rounds >= 2:
+                    self.request_stop("all input consumed")
+                    break
+            self._stop.wait(0.25)
+
+    def _failure(self) -> _Node | None:
+        for n in self.nodes:
+            q = n.query
+            if q is None or n.state == "failed":
+                if n.state == "failed":
+                    return n
+                continue
+            if not q.isActive and n.gate.refused is None and (q.exception() is not None or n.compiled.metrics.exception is not None):
+                n.state = "failed"
+                return n
+        return None
+
+    def _refresh(self) -> bool:
+        """Update rates and lags; True when every node has consumed all its input."""
+        all_idle = True
+        upstream_idle: dict[str, bool] = {}
+        for n in self.nodes:
+            ups = [u for u in n.compiled.node.upstreams if u in upstream_idle]
+            ups_idle = all(upstream_idle[u] for u in ups)
+            idle = self._node_idle(n, ups_idle)
+            upstream_idle[n.compiled.node.name] = idle
+            all_idle = all_idle and idle
+        return all_idle
+
+    def _rate(self, n: _Node) -> None:
+        now = time.monotonic()
+        rows = n.compiled.metrics.snapshot()["input_rows"]
+        if n.last_rows is not None and now > n.last_rows[0]:
+            n.rate = (rows - n.last_rows[1]) / (now - n.last_rows[0])
+        n.last_rows = (now, rows)
+
+    def _node_idle(self, n: _Node, upstreams_idle: bool) -> bool:
+        from kappa.engines.spark import status as st
+
+        self._rate(n)
+        node = n.compiled.node
+        if n.query is None:
+            n.lag = None
+            return upstreams_idle  # its source does not exist yet: nothing to consume
+        if not n.query.isActive:
+            return True
+        status = n.query.status
+        busy = bool(status.get("isTriggerActive") or status.get("isDataAvailable"))
+        ck = st.read_checkpoint(n.compiled.checkpoint_location)
+        n.state = "running" if busy else "idle"
+        source = node.source
+        try:
+            if node.streaming and source.kind == "kafka":
+                nst = st.node_status(node)
+                n.lag = nst.total_lag
+                return not busy and upstreams_idle and n.lag == 0 and ck.pending_batch_id is None
+            if node.streaming and source.kind == "delta" and self.profile == "python":
+                nst = st.node_status(node)
+                n.lag = nst.delta_lag
+                return not busy and upstreams_idle and n.lag == 0 and ck.pending_batch_id is None
+        except Exception:  # noqa: BLE001 - lag unknown this round; try again on the next
+            return False
+        # Other sources: idle when a trigger that started after the upstreams went quiet found
+        # no new data (a no-data progress event is posted on every trigger).
+        n.lag = None
+        if not upstreams_idle or busy:
+            n.quiet_since = None
+            return False
+        if n.compiled.reads_per_run and n.compiled.request_run():
+            n.quiet_since = None
+            return False
+        if n.quiet_since is None:
+            n.quiet_since = time.time()
+            return False
+        progress = n.query.lastProgress or {}
+        ts = _parse_ts(progress.get("timestamp"))
+        return ts is not None and ts > n.quiet_since and int(progress.get("numInputRows", 0)) == 0 and ck.pending_batch_id is None
+
+    def snapshot(self) -> list[NodeLive]:
+        """The live status of every node."""
+        out = []
+        for n in self.nodes:
+            m = n.compiled.metrics.snapshot()
+            out.append(
+                NodeLive(n.compiled.node.name, n.state, m["batches"], m["input_rows"], m["output_rows"], n.rate, n.lag, m["last_batch_id"], m["last_error"])
+            )
+        return out
+
+    # -------------------------------------------------------------- stopping
+    def _shutdown(self) -> None:
+        """Stop every query without cutting a batch (see the module doc), downstream first."""
+        for n in reversed(self.nodes):
+            if n.query is not None:
+                self._drain(n)
+        for n in self.nodes:
+            n.gate.close()
+        for n in reversed(self.nodes):
+            if n.query is None:
+                continue
+            try:
+                n.query.stop()
+            except Exception:  # noqa: BLE001 - a failed query raises on stop; reported below
+                pass
+            if n.state != "failed":
+                n.state = "stopped"
+
+    def _wait(self, n: _Node, done: Callable[[], bool], seconds: float = 600.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._force.is_set() and time.monotonic() < deadline:
+            try:
+                if done() or not n.query.isActive:
+                    return
+            except Exception:  # noqa: BLE001 - the query ended meanwhile
+                return
+            time.sleep(0.05)
+
+    def _drain(self, n: _Node) -> None:
+        """Let the batch in progress commit, refuse new ones, let one already inside finish."""
+        from kappa.engines.spark.status import read_checkpoint
+
+        def committed() -> bool:
+            return read_checkpoint(n.compiled.checkpoint_location).pending_batch_id is None
+
+        self._wait(n, committed)  # 1. the batch whose offsets are logged completes and commits
+        n.gate.close()  # 2. a batch planned from now on is refused (left for the next start)
+        n.gate.wait_idle(None if not self._force.is_set() else 0)
+        self._wait(n, lambda: n.gate.refused is not None or committed())  # 3. its commit
+
+    def summary(self) -> PipelineRunSummary:
+        summary = PipelineRunSummary(pipeline=self.plan.pipeline, engine="spark (stream)")
+        for n in self.nodes:
+            ns = n.compiled.metrics.to_summary()
+            ns.seconds = time.perf_counter() - self._started
+            if n.query is None and n.state == "waiting":
+                ns.skipped = "not started: source does not exist yet"
+            summary.nodes.append(ns)
+        return summary
+
+    def _error(self, n: _Node, summary: PipelineRunSummary) -> KappaError:
+        from kappa.engines.spark.engine import SparkNodeError, _cause
+
+        exc = None
+        try:
+            exc = n.query.exception() if n.query is not None else None
+        except Exception as e:  # noqa: BLE001
+            exc = e
+        err = SparkNodeError(n.compiled.node.name, _cause(n.compiled, exc) or "query stopped")
+        summary.node(n.compiled.node.name).error = str(err.cause)
+        err.summary = summary  # type: ignore[attr-defined]
+        return err
+
+
+def stream_pipeline(pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, **kwargs: Any) -> PipelineRunSummary:
+    """Run ``plan`` with a :class:`StreamRunner` (keyword arguments as its constructor's)."""
+    return StreamRunner(spark, plan, profile, **kwargs).run()
