@@ -287,4 +287,31 @@ def load_replication(path: str, variables: dict[str, Any] | None = None) -> "Cdc
     from kappa.config.loader import load_model_file
     from kappa.models.replication import CdcReplication
 
-    return load_model_file(CdcReplication, path, variables=variables)
+    try:
+        return load_model_file(CdcReplication, path, variables=variables)
+    except ConfigError as err:
+        raise ConfigError([_relocate(issue, path) for issue in err.issues]) from None
+
+
+def _relocate(issue: ConfigIssue, path: str) -> ConfigIssue:
+    """Point an issue under ``tables.<key with dots>`` at its own line (the loader's path
+    parser splits keys at dots and falls back to the ``tables:`` line)."""
+    from pathlib import Path
+
+    from kappa.config.yaml_lines import load_with_lines
+
+    if not issue.path.startswith("tables."):
+        return issue
+    try:
+        data, lines = load_with_lines(Path(path).read_text(encoding="utf-8"), file=str(path))
+    except Exception:  # noqa: BLE001 - keep the issue as it is
+        return issue
+    rest = issue.path[len("tables."):]
+    entries = data.get("tables") if isinstance(data, dict) else None
+    keys = sorted((k for k in (entries or {}) if rest == k or rest.startswith(f"{k}.")), key=len)
+    if not keys:
+        return issue
+    key = keys[-1]
+    tail = tuple(p for p in rest[len(key):].split(".") if p)
+    line = lines.line_of(("tables", key, *tail))
+    return ConfigIssue(issue.message, file=issue.file, line=line, path=issue.path)
