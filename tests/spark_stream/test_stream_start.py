@@ -1,0 +1,142 @@
+"""``kappa stream start --until-idle`` and ``kappa plan`` over a real broker, real Delta, real Spark:
+exact table contents, verdicts, refusal of unsafe changes, ``--full-refresh``, a failing node."""
+
+from __future__ import annotations
+
+import pytest
+from deltalake import DeltaTable
+
+from kappa.cli import main
+from kappa.testing.kafka import produce
+
+pytestmark = [pytest.mark.spark, pytest.mark.kafka]
+
+PIPELINE = """
+name: st
+checkpoint_root: {root}/ck
+nodes:
+- name: brz
+  source:
+    bootstrap_servers: {bootstrap}
+    topic: {topic}
+    schema: "id BIGINT, name STRING"
+  transformer:
+  - expr: SELECT value.id AS id, value.name AS name FROM {{df}}
+  sinks:
+  - format: DELTA
+    path: {root}/brz
+- name: {silver}
+  source:
+    node_name: brz
+    as_stream: true
+  transformer:
+  - expr: SELECT id, upper(name) AS name{extra} FROM {{df}}
+  sinks:
+  - format: DELTA
+    path: {root}/slv
+"""
+
+
+def rows(path) -> list[dict]:
+    return sorted(DeltaTable(str(path)).to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
+
+
+def start(path: str, *extra: str) -> None:
+    main(["stream", "start", path, "--until-idle", "--profile", "python", "--refresh", "0.5", *extra])
+
+
+def plan(path: str, capsys) -> list[str]:
+    capsys.readouterr()
+    main(["plan", path, "--profile", "python"])
+    return capsys.readouterr().out.splitlines()[1:]
+
+
+def test_until_idle_verdicts_refusal_and_full_refresh(spark, tmp_path, write_pipeline, kafka_bootstrap, make_topic, capsys):
+    topic, topic2 = make_topic(partitions=2), make_topic(partitions=1)
+    produce(kafka_bootstrap, topic, [{"id": i, "name": f"n{i}"} for i in range(20)], key="id")
+    fmt = dict(bootstrap=kafka_bootstrap, topic=topic, silver="slv", extra="")
+    path = write_pipeline(PIPELINE, **fmt)
+    assert plan(path, capsys) == ["  brz: new", "  slv: new"]
+
+    start(path)
+    out = capsys.readouterr().out
+    assert "stopped: all input consumed" in out
+    assert rows(tmp_path / "brz") == [{"id": i, "name": f"n{i}"} for i in range(20)]
+    assert rows(tmp_path / "slv") == [{"id": i, "name": f"N{i}"} for i in range(20)]
+    assert plan(path, capsys) == ["  brz: unchanged", "  slv: unchanged"]
+
+    # a stateless SQL change is safe: it starts, continues exactly, records the new fingerprint
+    produce(kafka_bootstrap, topic, [{"id": i, "name": f"n{i}"} for i in range(20, 25)], key="id")
+    path = write_pipeline(PIPELINE, **{**fmt, "extra": ", length(name) AS len"})
+    assert plan(path, capsys) == ["  brz: unchanged", "  slv: safe change (stateless steps changed)"]
+    start(path)
+    assert rows(tmp_path / "brz") == [{"id": i, "name": f"n{i}"} for i in range(25)]
+    assert rows(tmp_path / "slv") == [{"id": i, "name": f"N{i}", "len": None} for i in range(20)] + [
+        {"id": i, "name": f"N{i}", "len": 3} for i in range(20, 25)]
+    assert plan(path, capsys) == ["  brz: unchanged", "  slv: unchanged"]
+
+    # a new topic cannot resume: refused before anything runs, nothing written
+    produce(kafka_bootstrap, topic2, [{"id": 100 + i, "name": f"m{i}"} for i in range(3)])
+    path = write_pipeline(PIPELINE, **{**fmt, "topic": topic2, "extra": ", length(name) AS len"})
+    reason = f"source topics changed from {topic} to {topic2}"
+    assert plan(path, capsys) == [f"  brz: needs full refresh ({reason})", "  slv: unchanged"]
+    versions = DeltaTable(str(tmp_path / "brz")).version(), DeltaTable(str(tmp_path / "slv")).version()
+    with pytest.raises(SystemExit) as info:
+        start(path)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"brz: needs full refresh ({reason})" in err and "--full-refresh brz" in err
+    # resetting brz deletes the table slv streams from: slv must be reset too
+    with pytest.raises(SystemExit) as info:
+        start(path, "--full-refresh", "brz")
+    assert info.value.code == 2
+    assert "slv: needs full refresh (it streams from the sink of 'brz', which the full refresh deletes)" in capsys.readouterr().err
+    assert (DeltaTable(str(tmp_path / "brz")).version(), DeltaTable(str(tmp_path / "slv")).version()) == versions
+
+    start(path, "--full-refresh", "brz", "--full-refresh", "slv")
+    assert rows(tmp_path / "brz") == [{"id": 100 + i, "name": f"m{i}"} for i in range(3)]
+    assert rows(tmp_path / "slv") == [{"id": 100 + i, "name": f"M{i}", "len": 2} for i in range(3)]
+
+    # a renamed node leaves the old node's checkpoint behind: refused until it is reset
+    path = write_pipeline(PIPELINE, **{**fmt, "topic": topic2, "silver": "silver", "extra": ", length(name) AS len"})
+    orphan = "slv: needs full refresh (checkpoint of node 'slv', which no longer exists (renamed or removed?))"
+    assert plan(path, capsys) == ["  brz: unchanged", "  silver: new", f"  {orphan}"]
+    with pytest.raises(SystemExit) as info:
+        start(path)
+    assert orphan in capsys.readouterr().err
+    start(path, "--full-refresh", "slv")
+    assert rows(tmp_path / "slv") == [{"id": 100 + i, "name": f"M{i}", "len": 2} for i in range(3)]
+    assert plan(path, capsys) == ["  brz: unchanged", "  silver: unchanged"]
+
+
+FAILING = """
+name: fail
+checkpoint_root: {root}/ck
+nodes:
+- name: brz
+  source:
+    bootstrap_servers: {bootstrap}
+    topic: {topic}
+    schema: "id BIGINT"
+  transformer:
+  - expr: SELECT value.id AS id FROM {{df}}
+  expectations:
+  - name: positive
+    expr: id > 0
+    action: fail
+  sinks:
+  - format: DELTA
+    path: {root}/brz
+"""
+
+
+def test_a_failing_node_stops_the_stream_with_its_error(spark, tmp_path, write_pipeline, kafka_bootstrap, make_topic, capsys):
+    topic = make_topic(partitions=1)
+    produce(kafka_bootstrap, topic, [{"id": i} for i in range(3)])
+    path = write_pipeline(FAILING, bootstrap=kafka_bootstrap, topic=topic)
+    with pytest.raises(SystemExit) as info:
+        start(path)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: node 'brz' failed: expectation 'positive' failed on 1 row(s); no sink was written" in err
+    assert not (tmp_path / "brz").exists()
