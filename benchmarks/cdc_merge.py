@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="scratch folder (deleted at the end)")
     ap.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of all runs, interleaved; the median counts")
     ap.add_argument("--run", choices=sorted(RUNS), help=argparse.SUPPRESS)
     ap.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -289,17 +290,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"setup: {args.rows:,} rows, {args.events:,} events in {args.work}", flush=True)
     info = spawn(["--setup", "--work", str(args.work), "--rows", str(args.rows), "--events", str(args.events)])
+    rounds: dict[str, list[dict]] = {run: [] for run in RUNS}
+    for _ in range(args.repeat):
+        for run in RUNS:
+            r = measure(run, args.work)
+            rounds[run].append(r)
+            print(f"{run:<9} {r['apply_s']:8.2f} s  peak RSS {r['peak_rss_mb']:8.0f} MB  {r['stats'][:1]}", flush=True)
     results = {}
-    for run in RUNS:
-        results[run] = measure(run, args.work)
-        r = results[run]
-        print(f"{run:<9} {r['apply_s']:8.2f} s  peak RSS {r['peak_rss_mb']:8.0f} MB  {r['stats'][:1]}", flush=True)
+    for run, rs in rounds.items():
+        rs = sorted(rs, key=lambda r: r["apply_s"])
+        results[run] = dict(rs[len(rs) // 2], all_apply_s=[round(r["apply_s"], 3) for r in rounds[run]])
     check = verify(args.work)
     print_phases(results)
     floor = results["floor"]["apply_s"]
     report = {
         "benchmark": "cdc_merge", "rows": args.rows, "events": args.events,
         "mix": {"updates": 0.7, "inserts": 0.2, "deletes": 0.1}, "target_ratio": TARGET,
+        "repeat": args.repeat, "load_average_at_end": os.getloadavg(),
         "setup": info, "runs": results, "verify": check,
         "ratio_kappa_1": results["kappa_1"]["apply_s"] / floor,
         "ratio_kappa_10": results["kappa_10"]["apply_s"] / results["floor_10"]["apply_s"],
