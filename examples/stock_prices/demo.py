@@ -109,8 +109,8 @@ def run_spark_and_compare(bootstrap: str, data_root: Path, enabled: bool) -> boo
        --var bootstrap=... --var data_root=<data_root>/spark`` (a subprocess, so the JVM is
        gone afterwards);
     2. for each name in ``TABLES`` read ``<data_root>/<name>`` and ``<data_root>/spark/<name>``
-       and compare them as sets of rows (sorted on every column; ignore ``kafka_timestamp``
-       nowhere -- both engines read the same records), printing a per-table verdict.
+       and compare them as sets of rows (sorted on every column; both engines read the same
+       records, so even ``kafka_timestamp`` must match), printing a per-table verdict.
 
     Returns True when the tables match (or when the step is disabled).
     """
