@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Each table's progress from its checkpoints (Spark and Polars replay) and its lag."""
         from kappa.engines.polars.state import ReplayCheckpoint
-        from kappa.engines.spark.status import node_statuses, render_node_status
+        from kappa.engines.spark.status import format_offsets, kafka_lag, kafka_offsets, node_statuses, render_node_status
         from kappa.plan import build_plan
 
         rplan = compile_config(config, var)
@@ -135,9 +135,12 @@ def register(app: typer.Typer) -> None:
             table = by_node[node.name]
             lines.append(f"{table.topic} -> {table.path}")
             lines.extend(render_node_status(st))
-            replay_last = ReplayCheckpoint(node.checkpoint).last_commit_info()
+            replay_last = ReplayCheckpoint(node.checkpoint).last_committed()
             if replay_last is not None:
-                lines.append(f"  replay (Polars) last batch: {replay_last.get('batch_id')}")
+                done = kafka_offsets(replay_last.offsets.get("end"))
+                lines.append(f"  replay (Polars) last batch: {replay_last.batch_id}, offsets {format_offsets(done)}")
+                if st.end_offsets:
+                    lines.append(f"  replay lag: {sum(kafka_lag(done, st.end_offsets).values())}")
         for topic, reason in rplan.skipped.items():
             lines.append(f"{topic}: skipped ({reason})")
         typer.echo("\n".join(lines))

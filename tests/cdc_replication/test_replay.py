@@ -171,3 +171,35 @@ def test_an_empty_topic_waits_for_data_unless_keys_are_configured(inventory, kaf
     assert [t.topic for t in rplan.tables] == [customers.topic, orders.topic]
     merge = rplan.tables[0].merge
     assert (merge.keys, merge.except_column_list) == (["id"], ["_op", "_seq_lsn", "_seq_file", "_seq_pos", "_seq_ts_ms", "_seq_offset"])
+
+
+def test_cli_status_and_validate_resolve(inventory, kafka_bootstrap, tmp_path):
+    prefix, customers, orders = inventory
+    snapshot_and_changes(customers, orders)
+    config = write_config(tmp_path, kafka_bootstrap, prefix)
+    replay(config)
+    customers.event("c", None, customer(1005, "Ann", "Lee", "al@example.com"), 600, 6000).send()
+    result = CliRunner().invoke(app, ["cdc", "status", str(config)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.replace(str(tmp_path), "T").replace(prefix, "P").splitlines()
+    assert lines[:9] == [
+        "replication inv",
+        "P.public.customers -> T/mirror/public/customers",
+        "node P_public_customers  (source: kafka)",
+        "  checkpoint: T/checkpoints/inv/P_public_customers/spark",
+        "  not started: no checkpoint",
+        "  end offsets: P.public.customers[0]=8",
+        "  lag: 8 (P.public.customers[0]=8)",
+        "  replay (Polars) last batch: 0, offsets P.public.customers[0]=7",
+        "  replay lag: 1",
+    ]
+    assert lines[-1] == "  replay lag: 0"
+    result = CliRunner().invoke(app, ["cdc", "validate", "--resolve", str(config)])
+    assert result.exit_code == 0, result.output
+    assert result.output.replace(str(tmp_path), "T").replace(prefix, "P").splitlines()[1:] == [
+        "replication inv: 2 table(s)",
+        "  P.public.customers -> T/mirror/public/customers  [node P_public_customers, SCD2, keys id, "
+        "sequence _seq_lsn, _seq_ts_ms, _seq_offset]",
+        "  P.public.orders -> T/mirror/public/orders  [node P_public_orders, SCD1, keys id, "
+        "sequence _seq_lsn, _seq_ts_ms, _seq_offset]",
+    ]
