@@ -98,23 +98,41 @@ def register(app: typer.Typer) -> None:
         config: str = ConfigArg,
         select: Optional[List[str]] = SelectOpt,
         until_idle: bool = typer.Option(False, "--until-idle", help="Stop once every table has caught up."),
+        full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and table first (repeatable)."),
         var: Optional[List[str]] = VarOpt,
+        profile: str = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python."),
+        interval: str = typer.Option("1 second", "--interval", help="Trigger when the config's trigger is available_now/once."),
+        refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
     ) -> None:
-        """Replicate continuously with Spark Structured Streaming (the streaming runner)."""
-        from kappa.errors import KappaError
+        """Replicate continuously with Spark Structured Streaming (the `kappa stream start` runner)."""
+        import sys
+
+        from kappa.cli.stream_cmds import LiveBoard, _requested_profile, render_verdicts
+        from kappa.engines.spark.engine import session_for
+        from kappa.engines.spark.profiles import resolve_profile
+        from kappa.engines.spark.streaming import StreamRunner
+        from kappa.plan import build_plan
 
         rplan = compile_config(config, var)
         _echo_skipped(rplan)
-        try:
-            from kappa.engines.spark import streaming
-        except ImportError as exc:
-            raise KappaError(f"the Spark streaming runner is not available: {exc}") from None
-        runner = getattr(streaming, "start_pipeline", None)
-        if runner is None:
-            raise KappaError("the Spark streaming runner has no start_pipeline(pipeline, select, until_idle)")
-        result = runner(rplan.pipeline, select=select, until_idle=until_idle)
-        if hasattr(result, "render"):
-            typer.echo(result.render())
+        pipeline = rplan.pipeline
+        plan = build_plan(pipeline, select)
+        spark = session_for(pipeline)
+        chosen = resolve_profile(spark, _requested_profile(pipeline, profile))
+        out = sys.stdout
+        board = LiveBoard(out, out.isatty(), f"kappa cdc: replication {pipeline.name} (profile {chosen})")
+
+        def show_verdicts(verdicts: list) -> None:
+            out.write(render_verdicts(pipeline.name, verdicts) + "\n")
+            out.flush()
+
+        runner = StreamRunner(
+            spark, plan, chosen, full_refresh=tuple(full_refresh or ()), until_idle=until_idle,
+            interval=interval, refresh_seconds=refresh, on_update=board.update, on_verdicts=show_verdicts,
+        )
+        summary = runner.run()
+        out.write(f"stopped: {runner.stop_reason}\n{summary.render()}\n")
+        out.flush()
 
     @cdc_app.command("status")
     def status(
@@ -143,4 +161,8 @@ def register(app: typer.Typer) -> None:
                     lines.append(f"  replay lag: {sum(kafka_lag(done, st.end_offsets).values())}")
         for topic, reason in rplan.skipped.items():
             lines.append(f"{topic}: skipped ({reason})")
+        from kappa.engines.spark.fingerprint import orphan_checkpoints
+
+        for name in orphan_checkpoints(plan):
+            lines.append(f"checkpoint {name}: no such table in the replication (topic gone or disabled?)")
         typer.echo("\n".join(lines))

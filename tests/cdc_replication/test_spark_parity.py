@@ -48,3 +48,22 @@ def test_spark_and_polars_mirror_tables_are_identical(inventory, kafka_bootstrap
     second = _mirror(tmp_path, "spark")
     assert second == _mirror(tmp_path, "polars")
     assert len(second["customers"]) == 6 and [o["id"] for o in second["orders"]] == [1, 2, 3, 4]
+
+
+def test_cdc_start_until_idle_streams_the_mirror_tables(inventory, kafka_bootstrap, tmp_path, spark):
+    from typer.testing import CliRunner
+
+    from kappa.cli.app import app
+
+    prefix, customers, orders = inventory
+    snapshot_and_changes(customers, orders)
+    for name in ("polars", "spark"):
+        (tmp_path / name).mkdir()
+        write_config(tmp_path / name, kafka_bootstrap, prefix)
+    execute_pipeline(plan_replication(load_replication(str(tmp_path / "polars" / "replication.yaml"))).pipeline,
+                     engine="polars")
+    result = CliRunner().invoke(app, ["cdc", "start", str(tmp_path / "spark" / "replication.yaml"),
+                                      "--until-idle", "--profile", "python", "--refresh", "0.5"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "stopped: " in result.output
+    assert _mirror(tmp_path, "spark") == _mirror(tmp_path, "polars")
