@@ -16,12 +16,22 @@ Order of work:
 4. **Stop gracefully** on SIGINT/SIGTERM, on :meth:`StreamRunner.request_stop`, or (``until_idle``)
    once every node has consumed all its input.
 
-Graceful stop: each query's ``foreachBatch`` function is wrapped by a :class:`BatchGate`.
-Stopping first closes every gate, then waits for the batch each gate is running to finish
-(its sinks written, Spark then writes its commit), and only then calls ``query.stop()``. A
-batch Spark plans after the gate closed is refused before it does any work: its offsets are
-logged but it has no commit, so the next start re-runs it with the same id and offsets (the
-sinks are idempotent per batch id). No batch is interrupted half-way by ``query.stop()``.
+Graceful stop (per node, downstream first): (1) wait until the batch whose offsets Spark has
+logged is committed, i.e. the batch in progress runs to its end (sinks written, then Spark's
+commit), read from the checkpoint's ``offsets/`` and ``commits/``; (2) close the node's
+:class:`BatchGate`, which wraps the ``foreachBatch`` function: a batch that reaches it from
+now on raises :class:`StopRequested` before doing any work, so its offsets stay logged without
+a commit and the next start re-runs it with the same id and offsets (sinks are idempotent per
+batch id); a batch already inside runs to its end; (3) wait for that batch's commit; (4)
+``query.stop()``. ``query.stop()`` therefore never interrupts a batch. A second signal skips
+the waiting. Ctrl-C in a terminal reaches the JVM too, but PySpark starts it ignoring SIGINT.
+
+Until idle: a node is idle when no trigger is active and no data is pending in Spark's status,
+its upstream nodes are idle, its checkpoint has no uncommitted batch, and its source is caught
+up: Kafka: committed offsets equal the topics' end offsets; kappa's Delta source: the committed
+offset is past the table's latest version; other sources: a trigger that began after the
+upstreams were idle found no new data (a progress event is posted on every trigger). The run
+stops after two consecutive refreshes find every node idle.
 """
 
 from __future__ import annotations
@@ -98,7 +108,7 @@ class NodeLive:
     """One node as the live status shows it."""
 
     node: str
-    state: str  # waiting | running | idle | stopped | failed
+    state: str  # waiting (source not there yet) | running | behind (lag, between triggers) | idle | stopped | failed
     batches: int
     input_rows: int
     output_rows: int
@@ -318,10 +328,12 @@ class StreamRunner:
             if node.streaming and source.kind == "kafka":
                 nst = st.node_status(node)
                 n.lag = nst.total_lag
+                n.state = "running" if busy else ("behind" if n.lag else "idle")
                 return not busy and upstreams_idle and n.lag == 0 and ck.pending_batch_id is None
             if node.streaming and source.kind == "delta" and self.profile == "python":
                 nst = st.node_status(node)
                 n.lag = nst.delta_lag
+                n.state = "running" if busy else ("behind" if n.lag else "idle")
                 return not busy and upstreams_idle and n.lag == 0 and ck.pending_batch_id is None
         except Exception:  # noqa: BLE001 - lag unknown this round; try again on the next
             return False
@@ -383,13 +395,17 @@ class StreamRunner:
         """Let the batch in progress commit, refuse new ones, let one already inside finish."""
         from kappa.engines.spark.status import read_checkpoint
 
-        def committed() -> bool:
-            return read_checkpoint(n.compiled.checkpoint_location).pending_batch_id is None
+        def committed(target: int | None) -> bool:
+            state = read_checkpoint(n.compiled.checkpoint_location)
+            if target is None:
+                return state.pending_batch_id is None
+            return state.last_batch_id is not None and state.last_batch_id >= target
 
-        self._wait(n, committed)  # 1. the batch whose offsets are logged completes and commits
+        in_progress = read_checkpoint(n.compiled.checkpoint_location).pending_batch_id
+        self._wait(n, lambda: committed(in_progress))  # 1. the batch in progress commits
         n.gate.close()  # 2. a batch planned from now on is refused (left for the next start)
         n.gate.wait_idle(None if not self._force.is_set() else 0)
-        self._wait(n, lambda: n.gate.refused is not None or committed())  # 3. its commit
+        self._wait(n, lambda: n.gate.refused is not None or committed(None))  # 3. its commit
 
     def summary(self) -> PipelineRunSummary:
         summary = PipelineRunSummary(pipeline=self.plan.pipeline, engine="spark (stream)")
