@@ -116,7 +116,7 @@ def run_kappa(input_dir: Path, out: Path) -> dict:
 def run_handwritten(input_dir: Path, out: Path) -> dict:
     """The same work written directly against Polars and deltalake."""
     import polars as pl
-    from deltalake import DeltaTable, write_deltalake
+    from deltalake import write_deltalake
 
     t = time.perf_counter()
     files = sorted(str(p) for p in input_dir.glob("*.jsonl"))
@@ -142,7 +142,7 @@ def run_handwritten(input_dir: Path, out: Path) -> dict:
     t_bronze = time.perf_counter() - t
 
     t = time.perf_counter()
-    brz = pl.from_arrow(DeltaTable(str(out / "brz_stock_prices")).to_pyarrow_table())
+    brz = pl.read_delta(str(out / "brz_stock_prices"))
     d = pl.col("data")
     silver = (
         brz.lazy()
@@ -219,13 +219,14 @@ def measure(side: str, input_dir: Path, work: Path) -> dict:
 def verify(work: Path, expected_bronze: int, expected_silver: int) -> dict:
     """Both sides wrote the same tables, with the counts the generator predicts."""
     import polars as pl
-    from deltalake import DeltaTable
+
+    from kappa.delta.read import read_delta
 
     out = {}
     tables = {}
     for side in SIDES:
-        brz = DeltaTable(str(work / side / "brz_stock_prices")).to_pyarrow_table().num_rows
-        slv = pl.from_arrow(DeltaTable(str(work / side / "slv_stock_prices")).to_pyarrow_table())
+        brz = read_delta(str(work / side / "brz_stock_prices")).num_rows
+        slv = pl.from_arrow(read_delta(str(work / side / "slv_stock_prices")))
         tables[side] = slv.sort(slv.columns, nulls_last=True)
         out[side] = {"bronze_rows": brz, "silver_rows": slv.height}
     same = tables["kappa"].equals(tables["handwritten"])

@@ -91,6 +91,12 @@ class NodePlan:
         return bool(self.source and self.source.streaming)
 
     @property
+    def in_memory_output(self) -> bool:
+        """True when the node has no Delta/file output sink: downstream nodes read its output
+        from memory (so it must run in the same run as they do)."""
+        return not any(s.kind in ("delta", "file") for s in self.output_sinks)
+
+    @property
     def output_sinks(self) -> tuple[SinkPlan, ...]:
         return tuple(s for s in self.sinks if not s.quarantine)
 

@@ -100,12 +100,24 @@ def get_engine(name: str) -> Engine:
     return getattr(importlib.import_module(module), cls)()
 
 
-def execute_pipeline(pipeline: "Pipeline", select: Sequence[str] | None = None, engine: str | None = None, full_refresh: Sequence[str] | bool = ()) -> PipelineRunSummary:
-    """Plan and run a pipeline on an engine (default: the pipeline's ``dataframe_backend``)."""
+def execute_pipeline(
+    pipeline: "Pipeline",
+    select: Sequence[str] | None = None,
+    engine: str | None = None,
+    full_refresh: Sequence[str] | bool = (),
+    keep_outputs: bool = True,
+) -> PipelineRunSummary:
+    """Plan and run a pipeline on an engine (default: the pipeline's ``dataframe_backend``).
+
+    ``keep_outputs=False`` does not keep node outputs on the models (``output_df``), which lets
+    an engine free each node's data before the next node runs.
+    """
     from kappa.plan import build_plan
 
     plan = build_plan(pipeline, select)
     eng = get_engine(engine or pipeline.dataframe_backend)
+    if hasattr(eng, "keep_outputs"):
+        eng.keep_outputs = keep_outputs
     if full_refresh is True:
         full_refresh = list(plan.order)
     elif full_refresh is False:

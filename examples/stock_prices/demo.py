@@ -55,9 +55,10 @@ def replay(bootstrap: str, data_root: Path):
 def read_table(path: Path):
     """A Delta table as a Polars DataFrame."""
     import polars as pl
-    from deltalake import DeltaTable
 
-    return pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table())
+    from kappa.delta.read import read_delta
+
+    return pl.from_arrow(read_delta(str(path)))
 
 
 def show_tables(data_root: Path, rows: bool = True) -> dict[str, int]:

@@ -90,7 +90,7 @@ def replay(
     from kappa.run import execute_pipeline
 
     pl = load(pipeline, var)
-    summary = execute_pipeline(pl, select=select, engine="polars", full_refresh=tuple(full_refresh or ()))
+    summary = execute_pipeline(pl, select=select, engine="polars", full_refresh=tuple(full_refresh or ()), keep_outputs=False)
     typer.echo(summary.render())
 
 

@@ -25,18 +25,18 @@ def apply_expectations(
     ``quarantine``; otherwise it holds the quarantined rows plus ``_kappa_failed``.
     Raises :class:`~kappa.errors.ExpectationFailed` when a ``fail`` expectation has failing rows.
     """
+    columns = list(df.collect_schema().names())
+    checks_ = checks(expectations, node, columns)
+    if not checks_:
+        out = df.collect()
+        return out, None, QualityCounts(out.height, out.height, 0, 0, {})
+
     import polars as pl
     import sqlglot
     from sqlglot import exp
 
     from kappa.sql._dialect import SparkIn
     from kappa.sql.polars_exec import run_sql
-
-    columns = list(df.collect_schema().names())
-    checks_ = checks(expectations, node, columns)
-    if not checks_:
-        out = df.collect()
-        return out, None, QualityCounts(out.height, out.height, 0, 0, {})
 
     select = exp.select(exp.Star()).from_(exp.to_identifier(_SOURCE, quoted=True))
     for c in checks_:

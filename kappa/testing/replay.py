@@ -32,9 +32,9 @@ def read_sink_table(sink_path: str, kind: str, fmt: str | None = None) -> "pl.Da
     import polars as pl
 
     if kind == "delta":
-        from deltalake import DeltaTable
+        from kappa.delta.read import read_delta
 
-        return pl.from_arrow(DeltaTable(sink_path).to_pyarrow_table())
+        return pl.from_arrow(read_delta(sink_path))
     from kappa.engines.polars.readers import list_files, scan_files
 
     return scan_files(list_files(sink_path, fmt), fmt).collect()

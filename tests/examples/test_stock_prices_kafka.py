@@ -12,6 +12,7 @@ import pytest
 from deltalake import DeltaTable
 
 from kappa.config.loader import load_pipeline_file
+from kappa.delta.read import read_delta
 from kappa.run import execute_pipeline
 
 from .conftest import EXAMPLE, expected_silver, sorted_rows
@@ -23,7 +24,7 @@ FIRST, MORE = 3000, 2000
 
 
 def table(root, name) -> pl.DataFrame:
-    return pl.from_arrow(DeltaTable(str(root / name)).to_pyarrow_table())
+    return pl.from_arrow(read_delta(str(root / name)))
 
 
 def variables(bootstrap, topic, root) -> dict:

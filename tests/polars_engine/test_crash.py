@@ -15,9 +15,9 @@ import time
 
 import polars as pl
 import pytest
-from deltalake import DeltaTable
 
 from kappa.config.loader import load_pipeline_file
+from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
 
 from .conftest import expected, records
@@ -36,7 +36,7 @@ def replay(path, failpoints: str | None = None) -> subprocess.CompletedProcess:
 
 
 def ids(path) -> list[int]:
-    return sorted(pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table().select(["id"]))["id"].to_list())
+    return sorted(pl.from_arrow(read_delta(str(path), columns=["id"]))["id"].to_list())
 
 
 def assert_exact(root, n: int) -> None:

@@ -7,6 +7,7 @@ import pytest
 from deltalake import DeltaTable
 
 from kappa.config.loader import load_pipeline_file
+from kappa.delta.read import read_delta
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.kafka
 
 
 def table(path) -> pl.DataFrame:
-    return pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table())
+    return pl.from_arrow(read_delta(str(path)))
 
 
 def test_replay_is_incremental_and_exact(replay_pipeline):
@@ -82,8 +83,9 @@ def test_max_offsets_per_trigger_splits_batches(replay_pipeline):
 
 
 def test_bad_records_go_to_dead_letters(replay_pipeline):
-    from kappa.kafka.writer import produce_table
     import pyarrow as pa
+
+    from kappa.kafka.writer import produce_table
 
     path, topic, root = replay_pipeline
     bootstrap = load_pipeline_file(path).variables["bootstrap"]

@@ -24,7 +24,10 @@ from kappa.engines.spark.datasources.readers import (
     jvm_kafka_reader_options,
     kafka_read_spec,
 )
-from kappa.engines.spark.delta_writer import jvm_delta_write_options, normalize_arrow_table
+from kappa.engines.spark.delta_writer import (
+    jvm_delta_write_options,
+    normalize_arrow_table,
+)
 from kappa.engines.spark.session import build_conf, parse_conf_string
 from kappa.errors import ConfigError
 

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from kappa.delta.read import read_delta
 from kappa.engines.spark.datasources.readers import build_delta_read
 from kappa.engines.spark.delta_writer import DeltaBatchWriter
 
@@ -18,7 +19,7 @@ def _append(uri: str, ids: list[int], part: str = "a", mode: str = "append") -> 
 
 
 def _ids(uri: str) -> list[int]:
-    return sorted(DeltaTable(uri).to_pyarrow_table()["id"].to_pylist())
+    return sorted(read_delta(uri)["id"].to_pylist())
 
 
 def _run_stream(spark, source: str, sink: str, checkpoint: str, **options):
@@ -110,5 +111,5 @@ def test_stream_over_an_added_column_reads_nulls_for_older_files(spark, tmp_path
     wider = pa.table({"id": pa.array([2], pa.int64()), "extra": ["x"]})
     write_deltalake(src, wider, mode="append", schema_mode="merge")
     _run_stream(spark, src, sink, ckpt, startingVersion=0)
-    rows = sorted(DeltaTable(sink).to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
+    rows = sorted(read_delta(sink).to_pylist(), key=lambda r: r["id"])
     assert rows == [{"id": 1, "extra": None}, {"id": 2, "extra": "x"}]

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
+from kappa.delta.read import read_delta
 from kappa.engines.spark.delta_writer import DeltaBatchWriter
 from kappa.errors import ConfigError
 
@@ -28,7 +29,7 @@ def test_same_batch_id_twice_commits_once(tmp_path):
     table = DeltaTable(str(tmp_path / "t"))
     assert table.version() == 1
     assert table.transaction_version("q1") == 1
-    assert sorted(table.to_pyarrow_table()["id"].to_pylist()) == [0, 1, 2, 3, 4]
+    assert sorted(read_delta(table.table_uri)["id"].to_pylist()) == [0, 1, 2, 3, 4]
     history = table.history()
     assert [h.get("kappa.batchId") for h in history] == ["1", "0"]
     # Another query (app id) writing the same table keeps its own batch numbering.
@@ -42,9 +43,9 @@ def test_overwrite_mode_and_empty_batches(tmp_path):
     writer = DeltaBatchWriter(uri, mode="overwrite", app_id="o")
     writer.write_arrow(_table(5), 0)
     writer.write_arrow(_table(2, 10), 1)
-    assert sorted(DeltaTable(uri).to_pyarrow_table()["id"].to_pylist()) == [10, 11]
+    assert sorted(read_delta(uri)["id"].to_pylist()) == [10, 11]
     writer.write_arrow(_table(0), 2)  # an empty overwrite empties the table
-    assert DeltaTable(uri).to_pyarrow_table().num_rows == 0
+    assert read_delta(uri).num_rows == 0
     appender = DeltaBatchWriter(uri, mode="append", app_id="a")
     version = DeltaTable(uri).version()
     assert appender.write_arrow(_table(0), 0) is False  # empty append: no commit
@@ -80,6 +81,6 @@ def test_foreach_batch_call_writes_delta_spark_schema(spark, tmp_path):
     }
     tags = {"type": "array", "elementType": "string", "containsNull": True}
     assert fields["tags"]["type"] == tags
-    row = table.to_pyarrow_table().to_pylist()[0]
+    row = read_delta(table.table_uri).to_pylist()[0]
     assert row["ts"].isoformat() == "2024-01-02T03:04:05.123456+00:00"
     assert row["attrs"] == [("k", 1)] and row["s"] == {"a": 1}

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
+from kappa.delta.read import read_delta
 from kappa.engines.spark.datasources.readers import build_kafka_read
 from kappa.engines.spark.delta_writer import DeltaBatchWriter
 from kappa.kafka.reader import read_range
@@ -45,7 +46,7 @@ def _stream_to_delta(spark, bootstrap, topic, sink, checkpoint, **extra):
 
 
 def _offsets(sink: str) -> list[tuple[int, int]]:
-    table = DeltaTable(sink).to_pyarrow_table(columns=["partition", "offset"])
+    table = read_delta(sink, columns=["partition", "offset"])
     return sorted(zip(table["partition"].to_pylist(), table["offset"].to_pylist()))
 
 
@@ -140,7 +141,7 @@ def test_stream_exact_offsets_rate_limit_and_restart(spark, kafka_bootstrap, mak
     assert sum(end2[topic].values()) == 110
     offsets = _offsets(sink)
     assert len(offsets) == len(set(offsets)) == 110
-    values = DeltaTable(sink).to_pyarrow_table()["value"].to_pylist()
+    values = read_delta(sink)["value"].to_pylist()
     values = sorted(json.loads(v)["i"] for v in values)
     assert values == list(range(110))
     # Nothing new: no micro-batch reads data and the sink gets no commit.
@@ -193,7 +194,7 @@ def test_pattern_picks_up_new_topics_from_earliest(spark, kafka_bootstrap, make_
     create_topic(conf_for(kafka_bootstrap), second, 1)
     _produce(kafka_bootstrap, second, 100, 2)
     assert run() == {first: {"0": 4}, second: {"0": 2}}
-    topics = DeltaTable(sink).to_pyarrow_table(columns=["topic"])["topic"].to_pylist()
+    topics = read_delta(sink, columns=["topic"])["topic"].to_pylist()
     assert sorted(topics) == [first] * 4 + [second] * 2
 
 

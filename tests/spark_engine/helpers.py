@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kappa.config.loader import load_pipeline_text
+from kappa.delta.read import read_delta
 
 
 def pipeline_for(template: str, root: Path, **fmt: Any):
@@ -38,9 +39,8 @@ def _key(row: dict) -> str:
 
 def delta_rows(path: Path, drop: tuple[str, ...] = ()) -> tuple[Any, list[dict]]:
     """(schema, rows sorted) of a Delta table, without the ``drop`` columns."""
-    from deltalake import DeltaTable
 
-    table = DeltaTable(str(path)).to_pyarrow_table()
+    table = read_delta(str(path))
     table = table.drop_columns([c for c in drop if c in table.column_names])
     return table.schema, sorted(table.to_pylist(), key=_key)
 

@@ -9,6 +9,7 @@ from confluent_kafka import Producer
 from deltalake import DeltaTable
 
 from kappa.cli import main
+from kappa.delta.read import read_delta
 from kappa.testing.kafka import conf_for, produce
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
@@ -53,9 +54,9 @@ def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap,
     main(["run", ok, "--profile", "python"])
     out = capsys.readouterr().out
     assert "brz" in out and "ok" in out
-    rows = DeltaTable(str(tmp_path / "brz")).to_pyarrow_table().to_pylist()
+    rows = read_delta(str(tmp_path / "brz")).to_pylist()
     assert sorted(rows, key=lambda r: (r["id"] is None, r["id"] or 0)) == [{"id": i, "name": f"n{i}"} for i in range(5)] + [{"id": None, "name": None}]
-    dead = DeltaTable(str(tmp_path / "ck/cli-run/brz/dead_letters")).to_pyarrow_table().sort_by("offset").to_pylist()
+    dead = read_delta(str(tmp_path / "ck/cli-run/brz/dead_letters")).sort_by("offset").to_pylist()
     assert [(d["topic"], d["partition"], d["offset"], d["value"]) for d in dead] == [
         (topic, 0, 5, b'{"id": "x", "name": "bad-type"}'), (topic, 0, 6, b"not json")]
     assert all(d["error"] for d in dead)

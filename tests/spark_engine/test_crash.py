@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from deltalake import DeltaTable
 
+from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
@@ -53,7 +53,7 @@ nodes:
 
 
 def _ids(path: Path) -> list[int]:
-    return sorted(DeltaTable(str(path)).to_pyarrow_table().column("id").to_pylist())
+    return sorted(read_delta(str(path)).column("id").to_pylist())
 
 
 def _run(args: list[str], env: dict, timeout: float) -> tuple[subprocess.CompletedProcess, bool]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
+from kappa.kafka.writer import produce_table
 from kappa.testing.kafka import produce
 
 from .helpers import assert_same_delta, pipeline_for, run_polars, run_spark
@@ -73,6 +75,8 @@ def records(start: int, stop: int) -> list[dict]:
 def test_kafka_bronze_silver_parity(spark, tmp_path, kafka_bootstrap, make_topic):
     topic = make_topic(partitions=2)
     produce(kafka_bootstrap, topic, records(0, 40) + records(5, 10), key="symbol")
+    bad = pa.table({"key": [b"bad1", b"bad2"], "value": [b"{not json", b"[1, 2]"]})
+    produce_table({"bootstrap.servers": kafka_bootstrap}, topic, bad)
 
     roots = {}
     for engine in ("polars", "spark"):
@@ -88,6 +92,9 @@ def test_kafka_bronze_silver_parity(spark, tmp_path, kafka_bootstrap, make_topic
     assert sorted(r["id"] for r in slv) == [i for i in range(40) if i % 10 not in (3, 7)]
     q = assert_same_delta(p_root, s_root, "slv_q")
     assert sorted(r["id"] for r in q) == [i for i in range(40) if i % 10 == 7]
+    dead = assert_same_delta(p_root / "checkpoints" / "parity-kafka" / "brz", s_root / "checkpoints" / "parity-kafka" / "brz", "dead_letters", drop=("failed_at",))
+    assert sorted(r["value"] for r in dead) == [b"[1, 2]", b"{not json"]
+    assert p_sum.node("brz").dead_letter_rows == 2
     for name in ("brz", "slv"):
         p, s = p_sum.node(name), s_sum.node(name)
         assert (s.input_rows, s.output_rows, s.dropped_rows, s.quarantined_rows, s.dead_letter_rows, s.failures) == (

@@ -35,6 +35,11 @@ class PolarsEngine:
 
     name = "polars"
 
+    def __init__(self, keep_outputs: bool = True):
+        #: publish each node's output on ``pipeline.nodes_dict[name].output_df`` (the Python
+        #: API); the CLI turns it off so a node's output is freed before the next node runs.
+        self.keep_outputs = keep_outputs
+
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
         summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
         memory: dict[str, "pl.LazyFrame"] = {}
@@ -54,7 +59,9 @@ class PolarsEngine:
                 exc.summary = summary  # type: ignore[attr-defined]
                 raise
             ns.seconds = time.perf_counter() - started
-            _publish(pipeline, node.name, output, quarantine)
+            if self.keep_outputs:
+                _publish(pipeline, node.name, output, quarantine)
+            output = quarantine = None
         return summary
 
 
@@ -98,7 +105,7 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
         ns.batches += 1
         if not node.streaming:
             break
-    if output is not None:
+    if output is not None and node.in_memory_output:
         memory[node.name] = output.lazy()
     return output, quarantine
 

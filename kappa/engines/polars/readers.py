@@ -125,29 +125,19 @@ def delta_new_files(path: str, start: int, end: int, storage_options: dict, skip
 
 def scan_delta(path: str, version: int | None, storage_options: dict) -> "pl.LazyFrame":
     import polars as pl
-    from deltalake import DeltaTable
 
-    dt = DeltaTable(path, version=version, storage_options=storage_options or None)
-    return pl.scan_pyarrow_dataset(dt.to_pyarrow_dataset())
+    from kappa.delta.read import read_delta
+
+    return pl.from_arrow(read_delta(path, version=version, storage_options=storage_options)).lazy()
 
 
 def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.LazyFrame":
     """Rows of some of a Delta table's data files, with the table's current schema."""
     import polars as pl
-    import pyarrow.dataset as ds
-    from deltalake import DeltaTable
 
-    dt = DeltaTable(path, storage_options=storage_options or None)
-    schema = dt.schema().to_arrow()
-    import pyarrow as pa
+    from kappa.delta.read import read_delta_files
 
-    schema = pa.schema(schema)
-    if not files:
-        return pl.from_arrow(schema.empty_table()).lazy()
-    parts = dt.metadata().partition_columns
-    partitioning = ds.partitioning(pa.schema([schema.field(c) for c in parts]), flavor="hive") if parts else None
-    dataset = ds.dataset([f.replace("file://", "") for f in files], schema=schema, format="parquet", partitioning=partitioning)
-    return pl.from_arrow(dataset.to_table()).lazy()
+    return pl.from_arrow(read_delta_files(path, files, storage_options=storage_options)).lazy()
 
 
 # ---------------------------------------------------------------- planning

@@ -45,7 +45,7 @@ def reads_per_run(node: "NodePlan") -> bool:
 
 def keeps_output(node: "NodePlan") -> bool:
     """True when the node has no Delta/file output sink: downstream nodes read it from memory."""
-    return not any(s.kind in ("delta", "file") for s in node.output_sinks)
+    return node.in_memory_output
 
 
 # ---------------------------------------------------------------- description

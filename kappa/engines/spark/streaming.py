@@ -125,7 +125,7 @@ class _Node:
     query: "StreamingQuery | None" = None
     state: str = "waiting"
     lag: int | None = None
-    caught_up: bool = False
+    upstream_batches: tuple = ()
     quiet_since: float | None = None
     last_rows: tuple[float, int] | None = None
     rate: float | None = None
@@ -254,6 +254,7 @@ class StreamRunner:
         except SourceNotReady:
             return
         n.state = "running"
+        n.upstream_batches = tuple(m.compiled.metrics.snapshot()["batches"] for m in self.nodes if m.compiled.node.name in n.compiled.node.upstreams)
         fp.write_fingerprint(n.compiled.node.checkpoint, n.compiled.description)
 
     def _watch(self) -> None:
@@ -343,7 +344,7 @@ class StreamRunner:
         if not upstreams_idle or busy:
             n.quiet_since = None
             return False
-        if n.compiled.reads_per_run and n.compiled.request_run():
+        if n.compiled.reads_per_run and self._request_run(n):
             n.quiet_since = None
             return False
         if n.quiet_since is None:
@@ -352,6 +353,20 @@ class StreamRunner:
         progress = n.query.lastProgress or {}
         ts = _parse_ts(progress.get("timestamp"))
         return ts is not None and ts > n.quiet_since and int(progress.get("numInputRows", 0)) == 0 and ck.pending_batch_id is None
+
+    def _request_run(self, n: _Node) -> bool:
+        """Ask a node that re-reads its source per run for a run when its input changed.
+
+        Inputs without a cheap fingerprint (another node's in-memory output, no source) count
+        as changed only when an upstream node committed a batch since the last request."""
+        from kappa.engines.spark.ticks import fingerprint
+
+        by_name = {m.compiled.node.name: m for m in self.nodes}
+        batches = tuple(by_name[u].compiled.metrics.snapshot()["batches"] for u in n.compiled.node.upstreams if u in by_name)
+        if fingerprint(n.compiled.node) is None and batches == n.upstream_batches:
+            return False
+        n.upstream_batches = batches
+        return n.compiled.request_run()
 
     def snapshot(self) -> list[NodeLive]:
         """The live status of every node."""
