@@ -140,3 +140,41 @@ def test_a_failing_node_stops_the_stream_with_its_error(spark, tmp_path, write_p
     err = capsys.readouterr().err
     assert "error: node 'brz' failed: expectation 'positive' failed on 1 row(s); no sink was written" in err
     assert not (tmp_path / "brz").exists()
+
+
+PER_RUN = """
+name: perrun
+checkpoint_root: {root}/ck
+nodes:
+- name: brz
+  source:
+    bootstrap_servers: {bootstrap}
+    topic: {topic}
+    schema: "id BIGINT"
+  transformer:
+  - expr: SELECT value.id AS id FROM {{df}}
+  sinks:
+  - format: DELTA
+    path: {root}/brz
+- name: total
+  source:
+    node_name: brz
+    as_stream: false
+  transformer:
+  - expr: SELECT count(*) AS n, sum(id) AS s FROM {{df}}
+  sinks:
+  - format: DELTA
+    path: {root}/total
+"""
+
+
+def test_a_node_that_rereads_its_source_follows_its_upstream(spark, tmp_path, write_pipeline, kafka_bootstrap, make_topic, capsys):
+    topic = make_topic(partitions=1)
+    produce(kafka_bootstrap, topic, [{"id": i} for i in range(10)])
+    path = write_pipeline(PER_RUN, bootstrap=kafka_bootstrap, topic=topic)
+    start(path)
+    assert rows(tmp_path / "brz") == [{"id": i} for i in range(10)]
+    assert DeltaTable(str(tmp_path / "total")).to_pyarrow_table().to_pylist() == [{"n": 10, "s": 45}]
+    produce(kafka_bootstrap, topic, [{"id": i} for i in range(10, 15)])
+    start(path)
+    assert DeltaTable(str(tmp_path / "total")).to_pyarrow_table().to_pylist() == [{"n": 15, "s": 105}]

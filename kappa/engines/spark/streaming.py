@@ -246,9 +246,27 @@ class StreamRunner:
         return summary
 
     # -------------------------------------------------------------- watching
+    @staticmethod
+    def _inputs_ready(n: _Node) -> bool:
+        """False while a Delta table the node reads (source or ``{nodes.x}``) does not exist yet,
+        or an upstream it reads from memory has not produced its output."""
+        from kappa.engines.spark.sources import _delta_exists
+
+        node = n.compiled.node
+        for src in [node.source, *node.ref_sources.values()]:
+            if src is None:
+                continue
+            if src.kind == "delta" and not _delta_exists(src.path, src.spec.storage_options):
+                return False
+            if src.kind == "memory" and src.upstream not in n.compiled.memory:
+                return False
+        return True
+
     def _try_start(self, n: _Node) -> None:
         from kappa.engines.spark.sources import SourceNotReady
 
+        if not self._inputs_ready(n):
+            return
         try:
             n.query = start_query(n.compiled, stream_trigger(n.compiled.node.trigger, self.interval), n.gate)
         except SourceNotReady:
