@@ -206,12 +206,17 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
     from pydantic import ValidationError
 
     from kappa.cdc.defaults import merge_options_for
-    from kappa.models import CdcMerge, DeltaDataSink, KafkaDataSource, Pipeline, PipelineNode
+    from kappa.kafka.offsets import OffsetError
+    from kappa.models import DeltaDataSink, KafkaDataSource, Pipeline, PipelineNode
 
     topics = match_topics(config, topics_available)
     nodes, tables, skipped, used, taken = [], [], {}, set(), set()
     for topic in topics:
-        info = peek_topic(config, topic)
+        try:
+            info = peek_topic(config, topic)
+        except OffsetError as err:  # e.g. a listed topic Debezium has not created yet
+            skipped[topic] = str(err)
+            continue
         n = info.names
         keys = entry_keys(n)
         entry, overrides = config.options_for(*keys)
@@ -243,7 +248,6 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
         sink = DeltaDataSink(path=path, merge=merge, storage_options=dict(config.target.storage_options))
         nodes.append(PipelineNode(name=name, source=src, sinks=[sink], comment=f"CDC replication of {topic}"))
         tables.append(ReplicatedTable(topic, name, path, merge, info.connector))
-        assert isinstance(merge, CdcMerge)
     if not nodes:
         why = "; ".join(f"{t}: {r}" for t, r in skipped.items()) or "no topic matches the source"
         raise KappaError(f"replication {config.name!r} has no table to replicate ({why})")

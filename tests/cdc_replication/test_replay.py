@@ -203,3 +203,17 @@ def test_cli_status_and_validate_resolve(inventory, kafka_bootstrap, tmp_path):
         "  P.public.orders -> T/mirror/public/orders  [node P_public_orders, SCD1, keys id, "
         "sequence _seq_lsn, _seq_ts_ms, _seq_offset]",
     ]
+
+
+def test_a_listed_topic_that_does_not_exist_yet_is_skipped(inventory, kafka_bootstrap, tmp_path):
+    prefix, customers, orders = inventory
+    snapshot_and_changes(customers, orders)
+    config = tmp_path / "list.yaml"
+    config.write_text(
+        "kind: cdc_replication\nname: inv\nsource:\n"
+        f"  bootstrap_servers: {kafka_bootstrap}\n  topics: [{orders.topic}, {prefix}.public.missing]\n"
+        f"target:\n  path: {tmp_path}/mirror/{{table}}\ncheckpoint_root: {tmp_path}/ck\n")
+    rplan = plan_replication(load_replication(str(config)))
+    assert rplan.skipped == {f"{prefix}.public.missing": f"topic '{prefix}.public.missing' does not exist on {kafka_bootstrap}"}
+    execute_pipeline(rplan.pipeline, engine="polars")
+    assert read_table(tmp_path / "mirror" / "orders", ["id"]) == ORDERS_ROUND_1
