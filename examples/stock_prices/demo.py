@@ -6,7 +6,8 @@
    checked; bad rows quarantined) and gold (daily aggregates, overwritten);
 4. print each table's row count and a few rows, and check the counts against the generator;
 5. produce ``--more`` events and replay again: only the new events are read;
-6. (``--spark``) run the same pipeline on Spark and compare both engines' tables;
+6. run the same pipeline on Spark with ``kappa stream start --until-idle`` (python connector
+   profile) and check that both engines' tables are identical (``--no-spark`` skips it);
 7. stop the broker, whatever happened.
 
 Everything is written under ``examples/stock_prices/data/`` (gitignored), cleaned at start.
@@ -101,24 +102,46 @@ def check(counts: dict[str, int], expected: "generator.ExpectedCounts") -> bool:
     return ok
 
 
+def _same_table(a, b) -> bool:
+    """Equal schemas and equal rows, whatever their order."""
+    if a.schema != b.schema or a.height != b.height:
+        return False
+    cols = [c for c, t in a.schema.items() if not t.is_nested()]
+    return a.sort(cols, nulls_last=True).equals(b.sort(cols, nulls_last=True))
+
+
 def run_spark_and_compare(bootstrap: str, data_root: Path, enabled: bool) -> bool:
-    """EXTENSION POINT: run the same pipeline on Spark and compare both engines' tables.
+    """Run the same pipeline with ``kappa stream start --until-idle`` on Spark (python connector
+    profile, a subprocess so the JVM is gone afterwards) into ``<data_root>/spark`` and compare
+    every table with the Polars replay's. Returns True when all match (or when disabled)."""
+    import subprocess
 
-    To be filled in once the Spark engine is available:
-
-    1. run ``kappa stream start examples/stock_prices/pipeline.yaml --until-idle
-       --var bootstrap=... --var data_root=<data_root>/spark`` (a subprocess, so the JVM is
-       gone afterwards);
-    2. for each name in ``TABLES`` read ``<data_root>/<name>`` and ``<data_root>/spark/<name>``
-       and compare them as sets of rows (sorted on every column; both engines read the same
-       records, so even ``kafka_timestamp`` must match), printing a per-table verdict.
-
-    Returns True when the tables match (or when the step is disabled).
-    """
     if not enabled:
         return True
-    print("--spark: the Spark run and the engine comparison are not wired in yet; skipped.")
-    return True
+    spark_root = data_root / "spark"
+    cmd = [
+        sys.executable, "-m", "kappa.cli", "stream", "start", str(PIPELINE), "--until-idle",
+        "--profile", "python", "--refresh", "5",
+        "--var", f"bootstrap={bootstrap}", "--var", f"topic={TOPIC}", "--var", f"data_root={spark_root}",
+    ]
+    print("$ kappa stream start examples/stock_prices/pipeline.yaml --until-idle --profile python "
+          f"--var data_root={spark_root} ...", flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    tail = [line for line in done.stdout.splitlines() if line.strip()][-8:]
+    print("\n".join(tail))
+    print(f"(Spark streaming run took {time.perf_counter() - started:.1f} s, exit code {done.returncode})")
+    if done.returncode != 0:
+        print(done.stderr[-3000:])
+        return False
+    ok = True
+    for name in TABLES:
+        polars_table, spark_table = read_table(data_root / name), read_table(spark_root / name)
+        same = _same_table(polars_table, spark_table)
+        ok &= same
+        print(f"  {'ok ' if same else 'BAD'} {name}: Polars {polars_table.height} rows, Spark {spark_table.height} rows"
+              f"{', identical' if same else ', DIFFERENT'}")
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--more", type=int, default=5_000, help="events added before the second run (multiple of 1000)")
     p.add_argument("--seed", type=int, default=generator.DEFAULT_SEED)
     p.add_argument("--data", type=Path, default=HERE / "data", help="working folder (cleaned at start)")
-    p.add_argument("--spark", action="store_true", help="also run on Spark and compare the engines' tables")
+    p.add_argument("--spark", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run on Spark (kappa stream start --until-idle) and compare the engines' tables")
     args = p.parse_args(argv)
     for n in (args.events, args.more):
         if n % generator.BLOCK:
