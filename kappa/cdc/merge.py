@@ -100,7 +100,7 @@ def apply_changes(
                 "cannot repair the target"
             )
         state_version = committed - 1
-    prep = prepare(changes, spec)
+    prep = prepare(changes, spec, table=table_uri)
     ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, t_done, s_done, state_version)
     if spec.stored_as_scd_type == 1:
         return _scd1(ctx, prep)
@@ -174,6 +174,8 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     from kappa.cdc.scd2 import end_cols, history, start_cols, tracked_columns
 
     spec, keys = ctx.spec, ctx.spec.keys
+    # first: with schema_evolution 'fail' a new column raises before any work is done
+    evolve = ctx.evolve(prep.data_columns)[1] if not ctx.t_done else False
     new = prep.frame.with_columns(pl.lit(ctx.version, dtype=pl.Int64).alias(BATCH))
     log = state.load_scd2_log(ctx.s_uri, ctx.so, ctx.state_version, prep.frame, keys)
     tracked = tracked_columns(prep.data_columns, keys, spec.sequence_columns,
@@ -186,13 +188,16 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     data_cols = list(prep.data_columns)
     if log is not None:
         data_cols += [c for c in log.columns if c not in data_cols and not c.startswith(RESERVED_PREFIX)]
+        # columns new with this batch: logged events had none (null), as in the target
+        log = log.with_columns(
+            pl.lit(None, dtype=new.schema[c]).alias(c) for c in data_cols if c not in log.columns
+        )
     kw = dict(keys=keys, seq=prep.seq, data_columns=data_cols, tracked=tracked,
               ignore_null_updates=spec.ignore_null_updates)
     every = new if log is None else pl.concat([log, new], how="diagonal_relaxed")
     new_hist = history(every, **kw)
     old_hist = history(log, **kw) if log is not None and log.height else new_hist.head(0)
     if not ctx.t_done:
-        _existing, evolve = ctx.evolve(prep.data_columns)
         rows = _pack(new_hist, data_cols, spec.sequence_columns, start_cols(len(prep.seq)),
                      end_cols(len(prep.seq)))
         target.write_scd2(

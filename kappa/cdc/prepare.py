@@ -44,8 +44,11 @@ class Prepared:
     seq: list[str]
 
 
-def prepare(changes: pa.Table, spec: CdcMerge) -> Prepared:
-    """Check and normalise ``changes`` (see the module docstring). Raises :class:`KappaError`."""
+def prepare(changes: pa.Table, spec: CdcMerge, *, table: str | None = None) -> Prepared:
+    """Check and normalise ``changes`` (see the module docstring). Raises :class:`KappaError`.
+
+    ``table`` (the target's URI) only names the target in error messages.
+    """
     import polars as pl
 
     names = list(changes.column_names)
@@ -75,6 +78,7 @@ def prepare(changes: pa.Table, spec: CdcMerge) -> Prepared:
     )
     null_seq = frame.filter(pl.any_horizontal(pl.col(s).is_null() for s in seq)).height
     if null_seq:
+        _refuse_scd2_truncates(changes, spec, table)
         raise KappaError(
             f"{null_seq} CDC event(s) have a null sequence_by value ({seq_cols}); "
             "AUTO CDC needs a sequence for every event"
@@ -83,8 +87,34 @@ def prepare(changes: pa.Table, spec: CdcMerge) -> Prepared:
         (pl.col(OP) != TRUNCATE) & pl.any_horizontal(pl.col(k).is_null() for k in spec.keys)
     ).height
     if null_key:
+        _refuse_scd2_truncates(changes, spec, table)
         raise KappaError(f"{null_key} CDC event(s) have a null key ({spec.keys})")
     return Prepared(frame=frame, data_columns=data_columns, seq=seq)
+
+
+def _refuse_scd2_truncates(changes: pa.Table, spec: CdcMerge, table: str | None) -> None:
+    """Raise a clear error for Debezium truncate events (``_op = 'truncate'``) in an SCD2 batch.
+
+    AUTO CDC applies truncates to SCD type 1 targets only (``apply_as_truncates`` is refused
+    with ``stored_as_scd_type: 2``), so a truncate cannot be given a meaning in a history
+    table; kappa does not drop it silently either (the mirror would diverge from the source).
+    """
+    import polars as pl
+
+    from kappa.cdc.defaults import OP_COLUMN
+
+    if spec.stored_as_scd_type != 2 or OP_COLUMN not in changes.column_names:
+        return
+    ops = pl.from_arrow(changes.select([OP_COLUMN])).get_column(OP_COLUMN)  # type: ignore[union-attr]
+    n = int((ops == "truncate").sum()) if ops.dtype == pl.String else 0
+    if n:
+        where = f" for {table}" if table else ""
+        raise KappaError(
+            f"{n} truncate event(s) ({OP_COLUMN} = 'truncate') in the CDC changes{where}: "
+            "truncate events are not supported with stored_as_scd_type 2 (AUTO CDC applies "
+            "truncates to SCD type 1 targets only); filter them out upstream, or replicate "
+            "this table with scd_type 1"
+        )
 
 
 def _data_columns(names: list[str], spec: CdcMerge) -> list[str]:

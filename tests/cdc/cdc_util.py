@@ -20,11 +20,22 @@ def to_table(events: list[dict], schema: pa.Schema = SCHEMA) -> pa.Table:
 
 def apply_batches(uri: str, events: list[dict], cuts: list[int], spec, *, schema=SCHEMA,
                   app_id: str = "test", first_version: int = 1) -> list:
-    """Cut ``events`` at ``cuts`` and apply the batches in order; returns their stats."""
+    """Cut ``events`` at ``cuts`` and apply the batches in order; returns their stats.
+
+    ``schema`` may be ``(before, after, start)``: batches from event ``start`` on use ``after``
+    (a cut must fall at ``start``), earlier ones ``before`` -- a source that gained a column.
+    """
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(events))), len(events)]
     stats = []
     for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
-        stats.append(apply_changes(uri, to_table(events[lo:hi], schema), spec,
+        if isinstance(schema, tuple):
+            before, after, start = schema
+            assert lo >= start or hi <= start, "a batch straddles the schema change"
+            batch_schema = after if lo >= start else before
+        else:
+            batch_schema = schema
+        rows = [{k: v for k, v in e.items() if k in batch_schema.names} for e in events[lo:hi]]
+        stats.append(apply_changes(uri, to_table(rows, batch_schema), spec,
                                    app_id=app_id, version=first_version + i))
     return stats
 

@@ -191,6 +191,37 @@ def test_state_compaction_keeps_exact_results(tmp_path, monkeypatch):
     assert len(compactions) >= 2
 
 
+def test_new_column_evolves_an_scd2_target_for_logged_keys(tmp_path):
+    uri = str(tmp_path / "t")
+    apply_changes(uri, to_table([ev(1, 1, a=1), ev(2, 1, a=2)]), SPEC2, app_id="j", version=1)
+    # key 1 is in the state log (logged without `c`); key 3 is new
+    wider = pa.table({"id": [1, 3], "seq": [2, 2], "op": ["u", "u"], "a": [1, 3], "b": ["x", None],
+                      "c": [3.5, None]})
+    stats = apply_changes(uri, wider, SPEC2, app_id="j", version=2)
+    assert (stats.inserted, stats.updated, stats.deleted) == (2, 1, 0)
+    assert read_rows(uri) == sort_rows([
+        {"id": 1, "seq": 1, "a": 1, "b": None, "c": None, "__START_AT": 1, "__END_AT": 2},
+        {"id": 1, "seq": 2, "a": 1, "b": "x", "c": 3.5, "__START_AT": 2, "__END_AT": None},
+        {"id": 2, "seq": 1, "a": 2, "b": None, "c": None, "__START_AT": 1, "__END_AT": None},
+        {"id": 3, "seq": 2, "a": 3, "b": None, "c": None, "__START_AT": 2, "__END_AT": None},
+    ])
+    # a later batch without `c`: the logged values of `c` stay in the recomputed history
+    apply_changes(uri, to_table([ev(1, 0, a=0)]), SPEC2, app_id="j", version=3)
+    assert sorted((r["__START_AT"], r["a"], r["c"]) for r in read_rows(uri) if r["id"] == 1) == [
+        (0, 0, None), (1, 1, None), (2, 1, 3.5)]
+
+
+def test_new_column_in_scd2_with_schema_evolution_fail_names_the_columns(tmp_path):
+    spec = SPEC2.model_copy(update={"schema_evolution": "fail"})
+    uri = str(tmp_path / "t")
+    apply_changes(uri, to_table([ev(1, 1, a=1)]), spec, app_id="j", version=1)
+    wider = pa.table({"id": [1], "seq": [2], "op": ["u"], "a": [2], "b": ["x"], "phone": ["555"]})
+    tv, sv = versions(uri), versions(state_uri(uri))
+    with pytest.raises(KappaError, match=r"new column\(s\) \['phone'\].*schema_evolution is 'fail'"):
+        apply_changes(uri, wider, spec, app_id="j", version=2)
+    assert (versions(uri), versions(state_uri(uri))) == (tv, sv)
+
+
 def test_new_column_with_ignore_null_updates(tmp_path):
     uri = str(tmp_path / "t")
     spec = CdcMerge(keys=["id"], sequence_by="seq", ignore_null_updates=True)

@@ -11,7 +11,9 @@ import pytest
 
 from cdc_util import read_rows
 from kappa.cdc.debezium import decode_debezium, dead_letter_schema
+from kappa.cdc.defaults import merge_options_for
 from kappa.cdc.merge import apply_changes
+from kappa.errors import KappaError
 from kappa.models.cdc import CdcMerge
 
 KAFKA = pa.schema([("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
@@ -194,6 +196,27 @@ def test_composite_keys_and_truncate_events():
     assert [(r["tenant"], r["id"], r["_op"], r["_seq_lsn"]) for r in batch.changes.to_pylist()] == [
         ("a", 1, "upsert", 10), ("b", 1, "delete", 11), (None, None, "truncate", 12)]
     assert batch.dead == 0
+
+
+def test_truncate_events_into_an_scd2_target_are_a_clear_error(tmp_path):
+    def msg(i, op, row, lsn):
+        env = envelope(op, None if op == "c" else row, row if op == "c" else None, pg_source(lsn),
+                       lsn, with_schema=False)
+        return (key_json(i, with_schema=False) if i is not None else None), json.dumps(env).encode()
+
+    batch = decode_debezium(records([msg(1, "c", {"id": 1, "name": "x", "qty": 1}, 10),
+                                     msg(None, "t", None, 11)]))
+    uri = str(tmp_path / "items")
+    spec = merge_options_for(batch, {"scd_type": 2})
+    with pytest.raises(KappaError, match=(
+            r"1 truncate event\(s\) \(_op = 'truncate'\) in the CDC changes for .*items: "
+            r"truncate events are not supported with stored_as_scd_type 2")):
+        apply_changes(uri, batch.changes, spec, app_id="dbz", version=1)
+    assert read_rows(uri) == []
+    # the same events into an SCD1 target: the truncate applies
+    apply_changes(str(tmp_path / "one"), batch.changes, merge_options_for(batch, {}),
+                  app_id="dbz", version=1)
+    assert read_rows(str(tmp_path / "one")) == []
 
 
 def test_only_tombstones_and_empty_input():

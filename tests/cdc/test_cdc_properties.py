@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cdc_oracle as oracle
-from cdc_util import apply_batches, read_rows, scd2_expected, sort_rows
+from cdc_util import SCHEMA, apply_batches, read_rows, scd2_expected, sort_rows
 from kappa.cdc import state as state_mod
 from kappa.models.cdc import CdcMerge
 
@@ -106,16 +106,27 @@ TRACKING = {
 
 
 @settings(max_examples=150, **SETTINGS)
-@given(stream=streams(), ignore_null=st.booleans(), tracking=st.sampled_from(sorted(TRACKING)))
-def test_scd2_any_batching_matches_oracle(stream, ignore_null, tracking):
+@given(stream=streams(), ignore_null=st.booleans(), tracking=st.sampled_from(sorted(TRACKING)),
+       new_column=st.none() | st.none() | st.integers(0, 30))
+def test_scd2_any_batching_matches_oracle(stream, ignore_null, tracking, new_column):
     events, cuts = stream
     options, tracked = TRACKING[tracking]
     spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
                     except_column_list=["op"], stored_as_scd_type=2,
                     ignore_null_updates=ignore_null, **options)
+    columns = ["id", "seq", "a", "b"]
+    schemas = None
+    if new_column is not None and events:
+        # column `c` appears from event `new_column` on (schema evolution mid-stream)
+        start = new_column % len(events)
+        events = [{**e, "c": (e["a"] if i >= start else None)} for i, e in enumerate(events)]
+        cuts = [*cuts, start]
+        schemas = (SCHEMA, SCHEMA.append(pa.field("c", pa.int64())), start)
+        columns = [*columns, "c"]
+        tracked = [*tracked, "c"] if tracking != "list" else tracked
     with tempfile.TemporaryDirectory() as d:
-        apply_batches(f"{d}/t", events, cuts, spec)
-        expected = oracle.scd2(events, keys=["id"], seq=["seq"], columns=["id", "seq", "a", "b"],
+        apply_batches(f"{d}/t", events, cuts, spec, schema=schemas or SCHEMA)
+        expected = oracle.scd2(events, keys=["id"], seq=["seq"], columns=columns,
                                tracked=tracked, ignore_null=ignore_null)
         assert read_rows(f"{d}/t") == scd2_expected(expected, single_seq=True)
 

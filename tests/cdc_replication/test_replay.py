@@ -128,8 +128,6 @@ def test_a_new_source_column_evolves_the_target_or_fails_per_config(inventory, k
     assert read_table(tmp_path / "mirror" / "public" / "customers", ["id"]) == CUSTOMERS_SCD1
 
 
-@pytest.mark.xfail(strict=True, reason="kappa.cdc.merge._scd2 computes the old history with the new "
-                   "column, which the state log lacks (ColumnNotFoundError); reported")
 def test_a_new_source_column_evolves_an_scd2_target(inventory, kafka_bootstrap, tmp_path):
     prefix, customers, orders = inventory
     snapshot_and_changes(customers, orders)
