@@ -1,0 +1,86 @@
+"""Idempotency of CDC MERGE sinks on Spark across a crash: a Spark process is killed (SIGKILL,
+failpoint ``before_commit``) after a micro-batch's MERGEs but before Spark's checkpoint commit;
+the restart replays that batch, which writes nothing twice, and the tables end up exactly the
+oracle's (and the Polars engine's)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from kappa.cdc.deltaio import META_VERSION
+from kappa.plan import build_plan
+from kappa.run import execute_pipeline
+from kappa.testing.kafka import produce
+
+from .cdc_spark_util import ALL_SINKS, assert_tables, feed_records, merge_pipeline
+from .test_change_feed import EVENTS
+
+pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
+
+DRIVER = Path(__file__).resolve().parents[1] / "spark_engine" / "crash_driver.py"
+REPO = Path(__file__).resolve().parents[2]
+MAX_OFFSETS = 4  # 15 events: batches 0..3
+
+
+def _drain_killed_at(yaml_path: Path, failpoint: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run the crash driver (one availableNow run) in its own process group with ``failpoint``
+    armed; kill the whole group (the JVM too) once it ends."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KAPPA_FAILPOINTS": failpoint}
+    proc = subprocess.Popen([sys.executable, str(DRIVER), str(yaml_path), "drain"], env=env,
+                            start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _batch_commits(path: Path) -> list[int]:
+    """The kappa batch versions recorded by the commits of a Delta table, in commit order."""
+    history = DeltaTable(str(path)).history()
+    return sorted(int(h[META_VERSION]) for h in history if META_VERSION in h)
+
+
+def test_crash_before_spark_commit_then_restart_is_exact(spark, tmp_path, kafka_bootstrap, make_topic):
+    topic = make_topic(1)
+    produce(kafka_bootstrap, topic, feed_records(EVENTS))
+    root = tmp_path / "spark"
+
+    def make(r: Path):
+        return merge_pipeline(r, ALL_SINKS, bootstrap=kafka_bootstrap, topic=topic, max_offsets=MAX_OFFSETS)
+
+    pipeline = make(root)
+    result = _drain_killed_at(root / "pipeline.yaml", "before_commit@2")
+    assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
+
+    # batch 1 is merged into every target and state table, but Spark has not committed it
+    ck = root / "checkpoints" / pipeline.name / "changes" / "spark"
+    assert sorted(p.name for p in (ck / "commits").iterdir() if p.name.isdigit()) == ["0"]
+    assert (ck / "offsets" / "1").exists()
+    apps = {s.path: s.app_id for n in build_plan(pipeline).nodes for s in n.sinks}
+    for sink in ALL_SINKS:
+        target = root / sink.name
+        app = apps[str(target)]
+        assert DeltaTable(str(target)).transaction_version(app) == 1, sink.name
+        assert DeltaTable(f"{target}__kappa_cdc_state").transaction_version(app) == 1, sink.name
+
+    summary = execute_pipeline(make(root), engine="spark")  # the restart replays batch 1
+    assert summary.ok and summary.node("changes").batches == 3
+    polars_root = tmp_path / "polars"
+    assert execute_pipeline(make(polars_root), engine="polars").ok
+    assert_tables(EVENTS, {"spark": root, "polars": polars_root}, ALL_SINKS)
+    for sink in ALL_SINKS:  # no batch was applied twice
+        commits = _batch_commits(root / sink.name)
+        assert commits == sorted(set(commits)) and set(commits) == {0, 1, 2, 3}, (sink.name, commits)
