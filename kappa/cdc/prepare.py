@@ -145,11 +145,59 @@ def add_seq_rank(frames: list[pl.DataFrame], seq: list[str], deleted: list[pl.Ex
         for i, (f, d) in enumerate(zip(frames, deleted))
     ]
     allp = pl.concat(parts, how="vertical_relaxed")
-    ranks = allp.select(
-        pl.struct([*seq, DELETED]).rank("dense").cast(pl.Int64).alias(RANK), "__kappa_part"
-    )
+    code = _order_code(allp, seq)
+    if code is None:
+        code = pl.struct([*seq, DELETED])
+    ranks = allp.select(code.rank("dense").cast(pl.Int64).alias(RANK), "__kappa_part")
     out = []
     for i, f in enumerate(frames):
         r = ranks.filter(pl.col("__kappa_part") == i).get_column(RANK)
         out.append(f.with_columns(r))
     return out
+
+
+_LIMIT = 1 << 62
+
+
+def _order_code(frame: pl.DataFrame, seq: list[str]) -> pl.Expr | None:
+    """One Int64 expression ordered as ``(seq..., __kappa_deleted)`` lexicographically, when
+    the sequence columns are non-null integers or strings and the mixed-radix code fits;
+    else None (the caller ranks a struct instead: same order, measured ~3x slower).
+
+    Each column becomes a digit: ``value - min`` for an integer column spanning < 2**31,
+    else its dense rank; the digits are combined in mixed radix, the delete flag last.
+    """
+    import polars as pl
+
+    schema = frame.schema
+    if any(not (schema[c].is_integer() or schema[c] == pl.String) for c in seq):
+        return None
+    ints = [c for c in seq if schema[c].is_integer()]
+    stats = frame.select(
+        *[pl.col(c).null_count().alias(f"n{i}") for i, c in enumerate(seq)],
+        *[pl.col(c).min().alias(f"lo{i}") for i, c in enumerate(seq) if c in ints],
+        *[pl.col(c).max().alias(f"hi{i}") for i, c in enumerate(seq) if c in ints],
+    ).row(0, named=True)
+    if any(stats[f"n{i}"] for i in range(len(seq))):
+        return None
+    digits: list[tuple[pl.Expr, int | None]] = []
+    for i, c in enumerate(seq):
+        lo, hi = stats.get(f"lo{i}"), stats.get(f"hi{i}")
+        if lo is not None and hi is not None and hi - lo < (1 << 31) and hi < _LIMIT:
+            digits.append(((pl.col(c).cast(pl.Int64) - lo), hi - lo + 1))
+        else:  # wide integers, strings: dense rank (1..distinct)
+            digits.append((pl.col(c).rank("dense").cast(pl.Int64), None))
+    ranked = [i for i, (_e, r) in enumerate(digits) if r is None]
+    if ranked:
+        maxima = frame.select(pl.col(seq[i]).n_unique().alias(str(i)) for i in ranked).row(0)
+        for i, m in zip(ranked, maxima):
+            digits[i] = (digits[i][0], int(m) + 1)
+    total = 2
+    for _e, r in digits:
+        total *= r  # type: ignore[operator]
+    if total >= _LIMIT:
+        return None
+    code = pl.lit(0, dtype=pl.Int64)
+    for e, r in digits:
+        code = code * r + e
+    return code * 2 + pl.col(DELETED).cast(pl.Int64)

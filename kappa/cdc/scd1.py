@@ -54,9 +54,14 @@ def plan_scd1(
     holds a truncate, else at least the batch's keys); ``watermark``: last truncate's seq."""
     import polars as pl
 
+    values = [c for c in data_columns if c not in keys]
+    # only ignore_null_updates needs the values while planning; else the plan runs on a narrow
+    # frame and the applied events' values are gathered at the end (measured ~2x faster)
+    carry = values if ignore_null_updates else []
+    narrow = events.select(*keys, *seq, OP, ROW, *carry)
     wm = watermark if watermark is not None else state.head(0).select(seq)
     ev, st, wm = add_seq_rank(
-        [events, state, wm],
+        [narrow, state, wm],
         seq,
         [pl.col(OP) != UPSERT, pl.col(DELETED), pl.lit(True)],
     )
@@ -77,7 +82,7 @@ def plan_scd1(
     )
     k = k.with_columns((pl.col(RANK) >= floor).alias("__applied"))
     skipped = int(k.filter(~pl.col("__applied")).height + truncs.height - applied_truncs.height)
-    a = w.mark_groups(k.filter("__applied").drop(w.NEW, w.GID), keys, [ROW])
+    a = w.regroup(k.filter("__applied"), keys)  # still in (key, arrival) order
     prev_r = w.prev(pl.col(RANK))
     state_alive = (
         pl.col("__state_r").is_not_null()
@@ -92,8 +97,7 @@ def plan_scd1(
     )
     a = a.with_columns(w.cum_sum(~pl.col("__alive")).alias("__seg"))
     t_max = int(applied_truncs.get_column(RANK).max()) if applied_truncs.height else _NONE  # type: ignore[arg-type]
-    values = [c for c in data_columns if c not in keys]
-    if ignore_null_updates and values:
+    if carry:
         seg = w.sub_group("__seg")
         a = a.with_columns(
             w.forward_fill(pl.when(pl.col(OP) == UPSERT).then(pl.col(c)), seg).alias(c)
@@ -105,7 +109,11 @@ def plan_scd1(
         pl.when(dead).then(pl.lit("delete")).otherwise(pl.lit("upsert")).alias(ACTION),
         dead.alias("__dead"),
     )
-    source = last.select(*data_columns, ACTION, REPLACE)
+    if carry:
+        source = last.select(*data_columns, ACTION, REPLACE)
+    else:
+        source = _with_values(last.select(*keys, ROW, ACTION, REPLACE), events, values)
+        source = source.select(*data_columns, ACTION, REPLACE)
     state_rows = last.select(*keys, *seq, pl.col("__dead").alias(DELETED))
     new_wm = None
     if applied_truncs.height:
@@ -122,3 +130,16 @@ def plan_scd1(
         truncated=bool(applied_truncs.height),
         skipped_stale=skipped,
     )
+
+
+def _with_values(rows: pl.DataFrame, events: pl.DataFrame, values: list[str]) -> pl.DataFrame:
+    """``rows`` plus the ``values`` columns of the events they stand for (by ``__kappa_row``)."""
+    import polars as pl
+
+    if not values:
+        return rows
+    positional = events.select((pl.col(ROW) == pl.int_range(pl.len(), dtype=pl.Int64)).all()).item()
+    if positional:  # prepare() numbers the events 0..n-1 in order: gather by position
+        picked = events.select(values)[rows.get_column(ROW)]
+        return pl.concat([rows, picked], how="horizontal")
+    return rows.join(events.select(ROW, *values), on=ROW, how="left")

@@ -52,7 +52,7 @@ def write_scd1(
 ) -> dict:
     """MERGE an SCD1 plan's source into the target; returns deltalake's merge metrics."""
     q = deltaio.quote
-    data = deltaio.arrow(source.select(data_columns))
+    data = deltaio.arrow(source.head(0).select(data_columns))  # its schema only
     _ensure_table(uri, storage_options, data.schema)
     table = deltaio.arrow(source)
     values = [c for c in data_columns if c not in keys]
@@ -105,7 +105,7 @@ def write_scd2(
 
     q = deltaio.quote
     columns = rows.columns
-    data = deltaio.arrow(rows)
+    data = deltaio.arrow(rows.head(0))  # its schema only
     _ensure_table(uri, storage_options, data.schema)
     markers = touched.with_columns(pl.lit("del").alias(ACTION))
     source = pl.concat([rows.with_columns(pl.lit("ins").alias(ACTION)), markers],
