@@ -1,7 +1,8 @@
 """Property test on the Spark engine: random change streams (duplicates, out-of-order events,
 early deletes, same-sequence ties, deletes of unknown keys, null updates) produced to a Kafka
 topic in several parts, each part followed by a run of ``execute_pipeline`` on Spark and on
-Polars (micro-batches cut by a random ``max_offsets_per_trigger``); every MERGE sink's table
+Polars (micro-batches cut by a random ``max_offsets_per_trigger``; one- or two-partition topics,
+records keyed by ``id``); every MERGE sink's table
 (SCD1, SCD2, with and without ``ignore_null_updates`` / tracked columns) is the oracle's table,
 identical on both engines.
 
@@ -35,9 +36,10 @@ KEY_SPAN = 10  # stream j uses ids 10*j .. 10*j+4
 
 @st.composite
 def packed_runs(draw):
-    """(events, parts): ``STREAMS_PER_TOPIC`` streams interleaved on disjoint keys, and the
-    cut of the result into 1-3 runs, each with the ``max_offsets_per_trigger`` that makes it
-    1-3 micro-batches: ``parts`` is a list of ``(start, stop, max_offsets)``."""
+    """(events, parts, partitions): ``STREAMS_PER_TOPIC`` streams interleaved on disjoint
+    keys; the cut of the result into 1-3 runs, each with the ``max_offsets_per_trigger`` that
+    makes it 1-3 micro-batches (``parts``: a list of ``(start, stop, max_offsets)``); the
+    topic's partition count (records keyed by ``id``, so a key's events keep their order)."""
     pending = []
     for j in range(STREAMS_PER_TOPIC):
         events, _cuts = draw(streams(max_events=14).filter(lambda s: len(s[0]) >= 3))
@@ -54,7 +56,7 @@ def packed_runs(draw):
     parts = []
     for lo, hi in zip(bounds, bounds[1:]):
         parts.append((lo, hi, math.ceil((hi - lo) / draw(st.integers(1, 3))) or 1))
-    return events, parts
+    return events, parts, draw(st.sampled_from([1, 2]))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
@@ -62,13 +64,13 @@ def packed_runs(draw):
 @given(case=packed_runs())
 def test_spark_merge_sinks_match_oracle_and_polars(case, spark, kafka_bootstrap, make_topic,
                                                    tmp_path_factory):
-    events, parts = case
-    topic = make_topic(1)
+    events, parts, partitions = case
+    topic = make_topic(partitions)
     base = tmp_path_factory.mktemp("prop")
     roots = {"polars": base / "polars", "spark": base / "spark"}
     records = feed_records(events)
     for lo, hi, limit in parts:
-        produce(kafka_bootstrap, topic, records[lo:hi])
+        produce(kafka_bootstrap, topic, records[lo:hi], key=lambda r: str(r["id"]))
         for engine, root in roots.items():
             pipeline = merge_pipeline(root, ALL_SINKS, bootstrap=kafka_bootstrap, topic=topic,
                                       max_offsets=limit)
@@ -76,4 +78,4 @@ def test_spark_merge_sinks_match_oracle_and_polars(case, spark, kafka_bootstrap,
             assert summary.ok, summary
             node = summary.node("changes")
             assert node.input_rows == hi - lo, (engine, node)
-    assert_tables(events, roots, ALL_SINKS, context=f"parts={parts} ")
+    assert_tables(events, roots, ALL_SINKS, context=f"partitions={partitions} parts={parts} ")
