@@ -32,7 +32,7 @@ nodes:
     bootstrap_servers: {bootstrap}
     topic: {topic}
     schema: "id BIGINT"
-    max_offsets_per_trigger: 40
+    max_offsets_per_trigger: 100
   transformer:
   - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
   sinks:

@@ -131,6 +131,7 @@ class NodeBatchFunction:
         """Read, transform, check and write one micro-batch."""
         from kappa.engines.polars.engine import dead_letter_path
         from kappa.engines.spark.sinks import write_dead_letters, write_sink
+        from kappa.quality.result import QualityCounts
         from kappa.quality.spark_eval import apply_expectations_spark
 
         spark = batch_df.sparkSession
@@ -139,8 +140,18 @@ class NodeBatchFunction:
         try:
             frame, dead = self.read_input(spark, batch_df)
             frame = transform(spark, self.node, frame, self._refs(spark), views)
-            cached = frame.persist()
-            output, quarantine, counts = apply_expectations_spark(cached, list(self.node.expectations), self.node.name)
+            arrow_out = arrow_q = None
+            if not self.node.expectations and self.profile == "python":
+                # one collection of the batch serves the counts and every sink
+                output, quarantine = frame, None
+                arrow_out = frame.toArrow()
+                counts = QualityCounts(arrow_out.num_rows, arrow_out.num_rows, 0, 0, {})
+            else:
+                cached = frame.persist()
+                output, quarantine, counts = apply_expectations_spark(cached, list(self.node.expectations), self.node.name)
+                if self.profile == "python":
+                    arrow_out = output.toArrow()
+                    arrow_q = quarantine.toArrow() if quarantine is not None else None
             dead_rows = 0
             if dead is not None:
                 path = dead_letter_path(self.node, self.plan.root)
@@ -152,10 +163,11 @@ class NodeBatchFunction:
                 if df is None:
                     continue
                 key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
-                sink_rows[key] = sink_rows.get(key, 0) + write_sink(sink, df, batch_id, self.profile)
+                table = arrow_q if sink.quarantine else arrow_out
+                sink_rows[key] = sink_rows.get(key, 0) + write_sink(sink, df, batch_id, self.profile, table)
                 failpoint("after_sink")
             if self.keep_output and output is not None:
-                self.memory[self.node.name] = output.toArrow()
+                self.memory[self.node.name] = arrow_out if arrow_out is not None else output.toArrow()
             failpoint("before_commit")
             self.metrics.record_batch(batch_id, counts, dead_rows, sink_rows)
         finally:

@@ -82,16 +82,23 @@ def _produce_arrow(spec: Any, table: "pa.Table") -> int:
     return produce_rows(kafka_conf(spec), spec.topic, table, key_column=spec.key, value_column=spec.value)
 
 
-def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
-    """Write one micro-batch to one sink; returns the rows written (0 when skipped as a replay)."""
+def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str, table: "pa.Table | None" = None) -> int:
+    """Write one micro-batch to one sink; returns the rows written (0 when skipped as a replay).
+
+    ``table`` is the micro-batch already collected as Arrow (the python profile collects a
+    node's output once for all its sinks); without it the sink collects ``df`` itself."""
     spec = sink.spec
+
+    def arrow() -> "pa.Table":
+        return table if table is not None else df.toArrow()
+
     if sink.kind == "delta":
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
             from kappa.config.variables import resolve_secret_refs
             from kappa.delta.arrow import normalize_arrow_table
 
-            table = normalize_arrow_table(df.toArrow())
+            table = normalize_arrow_table(arrow())
             stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else table.num_rows
         if profile == "jvm":
@@ -99,14 +106,14 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
 
             jvm_delta_write(df, batch_id, sink.path, sink.mode, sink.app_id, list(spec.partition_by) or None, spec.schema_mode != "strict")
             return df.count()
-        table = df.toArrow()
+        table = arrow()
         return table.num_rows if delta_writer(sink).write_arrow(table, batch_id) else 0
     if sink.kind == "file":
         import polars as pl
 
         from kappa.engines.polars.writers import write_files
 
-        table = df.toArrow()
+        table = arrow()
         write_files(sink.path, pl.from_arrow(table), spec.format, sink.mode, batch_id)
         return table.num_rows
     if sink.kind == "kafka":
@@ -114,7 +121,7 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
             frame = kafka_sink_frame(df, spec)
             frame.write.format("kafka").options(**jvm_kafka_writer_options(spec)).save()
             return frame.count()
-        return _produce_arrow(spec, df.toArrow())
+        return _produce_arrow(spec, arrow())
     raise KappaError(f"unknown sink kind {sink.kind}")
 
 
