@@ -116,15 +116,17 @@ class SparkEngine:
             py4j_log.setLevel(level)
 
     def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str]) -> PipelineRunSummary:
-        from kappa.engines.reset import reset_node
+        from kappa.engines.spark import fingerprint as fp
         from kappa.engines.spark.compiler import compile_node
 
         summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
         summary.profile = profile  # type: ignore[attr-defined]
         memory: dict[str, Any] = {}
+        # the same checkpoint-safety check as `kappa stream start`: refuse what Spark cannot
+        # resume, reset what --full-refresh names (checkpoint and sinks)
+        verdicts = fp.plan_verdicts(plan, fp.describe_plan(plan, profile))
+        fp.apply_verdicts(plan, verdicts, full_refresh)
         for node in plan.nodes:
-            if node.name in full_refresh:
-                reset_node(node)
             compiled = compile_node(spark, plan, node, profile, memory)
             try:
                 ns = run_node(compiled)
@@ -135,6 +137,7 @@ class SparkEngine:
                 exc.summary = summary  # type: ignore[attr-defined]
                 raise
             summary.nodes.append(ns)
+            fp.write_fingerprint(node.checkpoint, compiled.description)
             _publish(pipeline, node.name, memory)
         return summary
 
