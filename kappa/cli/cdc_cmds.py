@@ -105,34 +105,12 @@ def register(app: typer.Typer) -> None:
         refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
     ) -> None:
         """Replicate continuously with Spark Structured Streaming (the `kappa stream start` runner)."""
-        import sys
 
-        from kappa.cli.stream_cmds import LiveBoard, _requested_profile, render_verdicts
-        from kappa.engines.spark.engine import session_for
-        from kappa.engines.spark.profiles import resolve_profile
-        from kappa.engines.spark.streaming import StreamRunner
-        from kappa.plan import build_plan
+        from kappa.cli.stream_cmds import run_streams
 
         rplan = compile_config(config, var)
         _echo_skipped(rplan)
-        pipeline = rplan.pipeline
-        plan = build_plan(pipeline, select)
-        spark = session_for(pipeline)
-        chosen = resolve_profile(spark, _requested_profile(pipeline, profile))
-        out = sys.stdout
-        board = LiveBoard(out, out.isatty(), f"kappa cdc: replication {pipeline.name} (profile {chosen})")
-
-        def show_verdicts(verdicts: list) -> None:
-            out.write(render_verdicts(pipeline.name, verdicts) + "\n")
-            out.flush()
-
-        runner = StreamRunner(
-            spark, plan, chosen, full_refresh=tuple(full_refresh or ()), until_idle=until_idle,
-            interval=interval, refresh_seconds=refresh, on_update=board.update, on_verdicts=show_verdicts,
-        )
-        summary = runner.run()
-        out.write(f"stopped: {runner.stop_reason}\n{summary.render()}\n")
-        out.flush()
+        run_streams(rplan.pipeline, select, full_refresh, until_idle, profile, interval, refresh, "kappa cdc: replication")
 
     @cdc_app.command("status")
     def status(

@@ -104,6 +104,32 @@ def render_verdicts(pipeline: str, verdicts: list) -> str:
 
 
 # ---------------------------------------------------------------- commands
+def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str) -> None:
+    """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``)."""
+    from kappa.engines.spark.engine import session_for
+    from kappa.engines.spark.profiles import resolve_profile
+    from kappa.engines.spark.streaming import StreamRunner
+    from kappa.plan import build_plan
+
+    plan = build_plan(pl, select)
+    spark = session_for(pl)
+    chosen = resolve_profile(spark, _requested_profile(pl, profile))
+    out = sys.stdout
+    board = LiveBoard(out, out.isatty(), f"{title} {pl.name} (profile {chosen})")
+
+    def show_verdicts(verdicts: list) -> None:
+        out.write(render_verdicts(pl.name, verdicts) + "\n")
+        out.flush()
+
+    runner = StreamRunner(
+        spark, plan, chosen, full_refresh=tuple(full_refresh or ()), until_idle=until_idle,
+        interval=interval, refresh_seconds=refresh, on_update=board.update, on_verdicts=show_verdicts,
+    )
+    summary = runner.run()
+    out.write(f"stopped: {runner.stop_reason}\n{summary.render()}\n")
+    out.flush()
+
+
 def register(app: typer.Typer) -> None:
     """Add ``stream start``, ``stream status`` and ``plan`` to the Typer app."""
     from kappa.cli.app import SelectOpt, VarOpt, load
@@ -123,29 +149,8 @@ def register(app: typer.Typer) -> None:
         refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
     ) -> None:
         """Run the selected nodes as streaming queries in one Spark application until Ctrl-C/SIGTERM."""
-        from kappa.engines.spark.engine import session_for
-        from kappa.engines.spark.profiles import resolve_profile
-        from kappa.engines.spark.streaming import StreamRunner
-        from kappa.plan import build_plan
-
         pl = load(pipeline, var)
-        plan = build_plan(pl, select)
-        spark = session_for(pl)
-        chosen = resolve_profile(spark, _requested_profile(pl, profile))
-        out = sys.stdout
-        board = LiveBoard(out, out.isatty(), f"kappa stream: pipeline {pl.name} (profile {chosen})")
-
-        def show_verdicts(verdicts: list) -> None:
-            out.write(render_verdicts(pl.name, verdicts) + "\n")
-            out.flush()
-
-        runner = StreamRunner(
-            spark, plan, chosen, full_refresh=tuple(full_refresh or ()), until_idle=until_idle,
-            interval=interval, refresh_seconds=refresh, on_update=board.update, on_verdicts=show_verdicts,
-        )
-        summary = runner.run()
-        out.write(f"stopped: {runner.stop_reason}\n{summary.render()}\n")
-        out.flush()
+        run_streams(pl, select, full_refresh, until_idle, profile, interval, refresh, "kappa stream: pipeline")
 
     @stream_app.command("status")
     def status(
