@@ -8,14 +8,13 @@ become a plain change feed: ``id, seq, op, a, b`` with ``op`` in ``I`` / ``U`` /
 from __future__ import annotations
 
 import json
-import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cdc_oracle as oracle
 from cdc_util import scd2_expected, sort_rows
-
 from spark_engine.helpers import delta_rows, pipeline_for
 
 #: Spark DDL of the change feed's records.

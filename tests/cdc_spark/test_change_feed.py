@@ -1,7 +1,9 @@
 """A plain change feed (``id, seq, op, a, b`` with ``op`` in I/U/D) from a Kafka topic (JSON)
 or from JSONL files, through one node with Delta MERGE sinks (SCD1, SCD2, ignore-null and
 tracked-column variants), in two runs: the Spark and the Polars engine write identical tables
-(rows and schema), each equal to the oracle's. A third run with no new input changes no Delta
+(rows and schema), each equal to the oracle's. On Kafka the first micro-batch holds only
+undecodable records: they become dead letters on both engines, and the MERGE sinks get an
+empty batch. A third run with no new input changes no Delta
 version (targets and their CDC state tables).
 """
 
@@ -9,13 +11,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
+from kappa.kafka.writer import produce_table
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce
 
-from .cdc_spark_util import ALL_SINKS, SCD1, assert_tables, feed_records, merge_pipeline, table_rows, write_jsonl
+from .cdc_spark_util import (
+    ALL_SINKS,
+    SCD1,
+    assert_tables,
+    feed_records,
+    merge_pipeline,
+    table_rows,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -56,10 +68,12 @@ def _versions(root: Path) -> dict[str, int]:
     return {p.parent.name: DeltaTable(str(p.parent)).version() for p in sorted(root.glob("*/_delta_log"))}
 
 
-def _run_both(roots: dict[str, Path], make) -> None:
+def _run_both(roots: dict[str, Path], make) -> dict:
+    summaries = {}
     for engine, root in roots.items():
-        summary = execute_pipeline(make(root), engine=engine)
-        assert summary.ok, summary
+        summaries[engine] = execute_pipeline(make(root), engine=engine)
+        assert summaries[engine].ok, summaries[engine]
+    return summaries
 
 
 def _check_scd1_by_hand(root: Path) -> None:
@@ -89,9 +103,13 @@ def test_kafka_change_feed_same_tables_on_both_engines(spark, tmp_path, kafka_bo
     def make(root: Path):
         return merge_pipeline(root, ALL_SINKS, bootstrap=kafka_bootstrap, topic=topic, max_offsets=3)
 
+    bad = pa.table({"key": [b"x"] * 3, "value": [b"{not json", b"[1, 2]", b'{"id": "one"}']})
+    produce_table({"bootstrap.servers": kafka_bootstrap}, topic, bad)  # batch 0: dead letters only
     records = feed_records(EVENTS)
     produce(kafka_bootstrap, topic, records[: len(PART1)])
-    _run_both(roots, make)
+    for engine, summary in _run_both(roots, make).items():
+        node = summary.node("changes")
+        assert (node.batches, node.dead_letter_rows, node.input_rows) == (4, 3, len(PART1)), engine
     assert_tables(PART1, roots, ALL_SINKS, context="after part 1: ")
     produce(kafka_bootstrap, topic, records[len(PART1):])
     _run_both(roots, make)

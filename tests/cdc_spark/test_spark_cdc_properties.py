@@ -15,6 +15,7 @@ interleaved stream, its run cuts and batch sizes.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -54,7 +55,7 @@ def packed_runs(draw):
     cuts = draw(st.lists(st.integers(1, max(len(events) - 1, 1)), max_size=2))
     bounds = [0, *sorted({c for c in cuts if 0 < c < len(events)}), len(events)]
     parts = []
-    for lo, hi in zip(bounds, bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         parts.append((lo, hi, math.ceil((hi - lo) / draw(st.integers(1, 3))) or 1))
     return events, parts, draw(st.sampled_from([1, 2]))
 
