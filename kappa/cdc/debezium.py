@@ -106,7 +106,6 @@ def _decode_json(values: pl.Series) -> pl.Series:
 
 def _fast_envelopes(live: pl.DataFrame, key_columns: list[str] | None):
     """(envelopes, keys) decoded in one go, or None when any record needs a closer look."""
-    import polars as pl
 
     try:
         envs = _decode_json(live.get_column("value"))

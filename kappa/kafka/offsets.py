@@ -9,6 +9,7 @@ exact on Apache Kafka too (see :func:`end_offsets`).
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -221,4 +222,25 @@ def resolve_starting_offsets(
     out: dict[TopicPartition, int] = {}
     for tp, o in wanted.items():
         out[tp] = earliest[tp] if o == EARLIEST else latest[tp] if o == LATEST else o
+    return out
+
+
+def rate_limit(
+    start: Mapping[tuple[str, int], int], end: Mapping[tuple[str, int], int], limit: int
+) -> dict[tuple[str, int], int]:
+    """Spark's ``maxOffsetsPerTrigger`` split: each partition advances in proportion to its
+    backlog, at least one offset when it has any, never past ``end``."""
+    sizes = {tp: e - start.get(tp, e) for tp, e in end.items()}
+    sizes = {tp: s for tp, s in sizes.items() if s > 0}
+    total = float(sum(sizes.values()))
+    if total < 1:
+        return dict(end)
+    out = {}
+    for tp, e in end.items():
+        if tp not in sizes:
+            out[tp] = e
+            continue
+        prorate = limit * (sizes[tp] / total)
+        step = math.ceil(prorate) if prorate < 1 else math.floor(prorate)
+        out[tp] = min(e, start[tp] + int(step))
     return out

@@ -35,7 +35,7 @@ def _from_json(data: dict[str, dict[str, int]]) -> dict[tuple[str, int], int]:
 
 def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, streaming: bool) -> dict[str, Any] | None:
     """The next batch's ``start``/``end`` offsets (None when a stream has nothing new)."""
-    from kappa.kafka.offsets import end_offsets, list_partitions, resolve_starting_offsets
+    from kappa.kafka.offsets import end_offsets, list_partitions, rate_limit, resolve_starting_offsets
 
     conf = kafka_conf(spec)
     tps = list_partitions(conf, spec.topics)
@@ -47,31 +47,10 @@ def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, s
         starts = {tp: prev_end.get(tp, starts[tp]) for tp in tps}
     ends = {tp: max(ends[tp], starts[tp]) for tp in tps}
     if spec.max_offsets_per_trigger:
-        ends = _limit(starts, ends, spec.max_offsets_per_trigger)
+        ends = rate_limit(starts, ends, spec.max_offsets_per_trigger)
     if streaming and all(ends[tp] <= starts[tp] for tp in tps):
         return None
     return {"kind": "kafka", "start": _to_json(starts), "end": _to_json(ends)}
-
-
-def _limit(starts: dict, ends: dict, limit: int) -> dict:
-    """Spread ``limit`` records over partitions in proportion to their backlog (as Spark does)."""
-    backlog = {tp: ends[tp] - starts[tp] for tp in ends}
-    total = sum(backlog.values())
-    if total <= limit:
-        return ends
-    out = {}
-    for tp, n in backlog.items():
-        share = int(n * limit / total)
-        out[tp] = starts[tp] + share
-    # hand out what rounding left, largest backlog first
-    left = limit - sum(out[tp] - starts[tp] for tp in out)
-    for tp in sorted(backlog, key=lambda t: -backlog[t]):
-        if left <= 0:
-            break
-        if out[tp] < ends[tp]:
-            out[tp] += 1
-            left -= 1
-    return out
 
 
 def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any]) -> "ReadResult":

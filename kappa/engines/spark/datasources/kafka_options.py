@@ -9,13 +9,13 @@ Option names and meanings are those of Spark's Kafka source (``kafka.bootstrap.s
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kappa.engines.spark.datasources.options import SourceOptions
 from kappa.errors import ConfigError
+from kappa.kafka.offsets import rate_limit  # noqa: F401  (re-exported: the Kafka data source uses it)
 
 TopicPartition = tuple[str, int]
 SOURCE_NAME = "kappa_kafka"
@@ -172,27 +172,6 @@ def from_json_offsets(obj: Mapping | str) -> dict[TopicPartition, int]:
     if isinstance(obj, str):
         obj = json.loads(obj)
     return {(str(t), int(p)): int(o) for t, parts in obj.items() for p, o in parts.items()}
-
-
-def rate_limit(
-    start: Mapping[TopicPartition, int], end: Mapping[TopicPartition, int], limit: int
-) -> dict[TopicPartition, int]:
-    """Spark's ``maxOffsetsPerTrigger`` split: each partition advances in proportion to its
-    backlog, at least one offset when it has any, never past ``end``."""
-    sizes = {tp: e - start.get(tp, e) for tp, e in end.items()}
-    sizes = {tp: s for tp, s in sizes.items() if s > 0}
-    total = float(sum(sizes.values()))
-    if total < 1:
-        return dict(end)
-    out = {}
-    for tp, e in end.items():
-        if tp not in sizes:
-            out[tp] = e
-            continue
-        prorate = limit * (sizes[tp] / total)
-        step = math.ceil(prorate) if prorate < 1 else math.floor(prorate)
-        out[tp] = min(e, start[tp] + int(step))
-    return out
 
 
 def split_ranges(
