@@ -15,6 +15,7 @@ selectors may be given separated by spaces or commas.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Literal
 
@@ -109,9 +110,13 @@ class PipelineGraph:
         chosen: set[str] = set()
         for item in items:
             up, down = item.startswith("+"), item.endswith("+")
-            name = item.strip("+")
+            name = item[1 if up else 0 : -1 if down else None]
+            if not name or "+" in name:
+                raise ConfigError(f"--select {item}: not a selector; use node, +node, node+ or +node+")
             if name not in self.nodes:
-                raise ConfigError(f"--select {item!r}: no node named {name!r} (nodes: {', '.join(self.nodes)})")
+                close = difflib.get_close_matches(name, list(self.nodes), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"nodes: {', '.join(self.nodes)}"
+                raise ConfigError(f"--select {item}: no node named {name!r} ({hint})")
             chosen.add(name)
             if up:
                 chosen |= self._closure(name, self.upstream_of)

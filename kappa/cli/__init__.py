@@ -1,33 +1,142 @@
-"""The ``kappa`` command line. Heavy libraries are imported inside the commands."""
+"""The ``kappa`` command line. Heavy libraries are imported inside the commands.
+
+Error path (design note): every failure ends in one or a few lines on stderr and an exit code,
+never a traceback unless ``--debug`` (or ``KAPPA_DEBUG=1``) asks for it:
+
+- kappa's own errors (:class:`kappa.errors.KappaError`) print ``error: <message>``; a run
+  prints its per-node summary first. A :class:`~kappa.errors.ConfigError` located in a file
+  prints ``file:line: field: message``. Exit code: the error's ``exit_code`` (1 run failure,
+  2 configuration).
+- usage errors (unknown command or option, missing argument) print one line and exit 2. Typer
+  bundles its own copy of click, so they are caught through typer's public
+  ``typer.TyperException`` (the base of its click exceptions since typer 0.29), never ``click``.
+- Ctrl-C exits 130; anything else is a bug: ``error: <Type>: <message>`` and exit 1.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+
+EXIT_RUN_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def debug_enabled() -> bool:
+    """True when ``--debug`` was given or ``KAPPA_DEBUG`` is set: tracebacks are printed."""
+    return os.environ.get("KAPPA_DEBUG", "").strip().lower() in _TRUE
+
+
+def configure_logging(debug: bool = False, verbose: bool = False) -> None:
+    """Route kappa's logging (librdkafka's log included) to stderr when asked; silent otherwise.
+
+    ``--debug`` shows everything down to DEBUG, ``--verbose`` INFO and up. Without either,
+    librdkafka's own log lines (``kappa.librdkafka``) are dropped: its failures reach the user
+    as one kappa error instead.
+    """
+    import logging
+
+    if debug:
+        os.environ["KAPPA_DEBUG"] = "1"  # Spark's Python workers inherit it
+    if debug or verbose:
+        logging.basicConfig(
+            level=logging.DEBUG if debug else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        logging.getLogger("kappa.librdkafka").setLevel(logging.DEBUG if debug else logging.INFO)
+        # py4j logs every gateway call at DEBUG: far too much even for --debug
+        logging.getLogger("py4j").setLevel(logging.INFO)
+    else:
+        logging.getLogger("kappa.librdkafka").setLevel(logging.CRITICAL + 1)
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _kappa_error_text(exc: BaseException) -> str:
+    """``error: ...`` for a KappaError, naming the node when the engine attached one."""
+    text = str(exc)
+    issues = getattr(exc, "issues", None)
+    if issues is not None and any(getattr(i, "file", None) for i in issues):
+        return text  # file:line: field: message
+    if issues is not None:
+        text = "\n".join(i.message if not i.path else f"{i.path}: {i.message}" for i in issues)
+    node = getattr(exc, "node", None)
+    if node and f"node {node!r}" not in text:
+        text = f"node {node!r} {text}" if text.startswith(("source", "sink")) else f"node {node!r}: {text}"
+    return f"error: {text}"
+
+
+def _usage_error_text(exc: BaseException) -> str:
+    """One line for a usage error: what is wrong and where to look."""
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "kappa"
+    return f"error: {message} (see '{path} --help')"
+
+
+def _unexpected(exc: BaseException) -> int:
+    lines = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+    _err(f"error: {what} (run with --debug for the traceback)")
+    return EXIT_RUN_FAILURE
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the Typer app; kappa's own errors print without a traceback."""
-    from kappa.cli.app import app
+    """Entry point: runs the Typer app and turns every failure into a short message + exit code."""
+    try:
+        code = _run(argv)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    if code:
+        sys.exit(code)  # success returns normally (tests call main() in-process)
+
+
+def _run(argv: list[str] | None) -> int:
+    import typer
+
     from kappa.errors import KappaError
 
+    if debug_enabled():
+        configure_logging(debug=True)
     try:
-        app(args=argv, standalone_mode=False)
+        from kappa.cli.app import app
+
+        rv = app(args=argv, prog_name="kappa", standalone_mode=False)
     except KappaError as exc:
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exc()
         summary = getattr(exc, "summary", None)
         if summary is not None:
-            print(summary.render(), file=sys.stderr)
-        print(f"error: {exc}" if not exc.__class__.__name__ == "ConfigError" else str(exc), file=sys.stderr)
-        sys.exit(exc.exit_code)
+            _err(summary.render())
+        _err(_kappa_error_text(exc))
+        return int(getattr(exc, "exit_code", EXIT_RUN_FAILURE))
+    except typer.TyperException as exc:  # usage errors of typer's bundled click
+        if exc.__class__.__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # `kappa` alone: the help text
+        else:
+            _err(_usage_error_text(exc))
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    except typer.Exit as exc:
+        return int(exc.exit_code)
     except SystemExit:
         raise
     except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if debug_enabled():
+            raise
+        return _unexpected(exc)
+    # In non-standalone mode typer returns the code of a `typer.Exit` (130 for Ctrl-C).
+    if isinstance(rv, int) and not isinstance(rv, bool):
+        return rv
+    return 0

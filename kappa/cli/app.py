@@ -29,14 +29,24 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", envvar="KAPPA_DEBUG", help="Print tracebacks and debug logs (librdkafka's too)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print info logs (librdkafka's too)."),
+) -> None:
     """kappa command line."""
+    from kappa.cli import configure_logging
+
+    configure_logging(debug=debug, verbose=verbose)
 
 
 def _vars(pairs: Optional[List[str]]) -> dict:
+    """``--var name=value`` pairs as :class:`~kappa.config.variables.Overrides`: the loader
+    rejects names the file neither declares nor uses."""
+    from kappa.config.variables import Overrides
     from kappa.errors import ConfigError
 
-    out = {}
+    out = Overrides()
     for pair in pairs or []:
         if "=" not in pair:
             raise ConfigError(f"--var {pair!r}: expected name=value")

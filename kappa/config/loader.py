@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from pydantic import BaseModel, ValidationError
 
 from kappa.config.messages import MISSING, did_you_mean, message_for
-from kappa.config.variables import substitute
+from kappa.config.variables import Overrides, substitute, unknown_overrides
 from kappa.config.yaml_lines import LineMap, format_path, load_with_lines
 from kappa.errors import ConfigError, ConfigIssue
 
@@ -69,6 +69,11 @@ def load_model_text(model: type[BaseModel], text: str, path: str | None = None, 
                         file=path, line=lines.line_of(("variables",)), path="variables")
         )
     _shorthand_lines(data, lines)
+    if isinstance(variables, Overrides):  # --var from the command line: unknown names are errors
+        noun = "pipeline" if model.__name__ == "Pipeline" else "config"
+        unknown = unknown_overrides(variables, declared, data, noun)
+        if unknown:
+            raise ConfigError([ConfigIssue(msg, file=path) for msg in unknown])
     merged = {**declared, **(variables or {})}
     data, sub_errors = substitute(data, merged)
     if sub_errors:

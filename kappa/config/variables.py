@@ -38,6 +38,50 @@ class MissingVariable(KappaError):
     """A ``${vars.x}`` or ``${env.X}`` with no value (or variables that refer to each other)."""
 
 
+class Overrides(dict):
+    """Variable values given on the command line (``--var name=value``).
+
+    Unlike a plain mapping handed to the loader by a program (which may pass one set of
+    variables to many pipelines), each name here must be one the file declares under
+    ``variables`` or references as ``${vars.name}``: a misspelt ``--var`` is an error, not
+    silently ignored (see :func:`unknown_overrides`).
+    """
+
+
+def referenced_variables(data: Any) -> set[str]:
+    """Every name referenced as ``${vars.name}`` anywhere in ``data`` (escaped ``$${...}`` not)."""
+    found: set[str] = set()
+    if isinstance(data, dict):
+        for value in data.values():
+            found |= referenced_variables(value)
+    elif isinstance(data, list):
+        for value in data:
+            found |= referenced_variables(value)
+    elif isinstance(data, str) and "${" in data:
+        found.update(m.group(3) for m in _REF.finditer(data) if not m.group(1) and m.group(2) == "vars")
+    return found
+
+
+def unknown_overrides(overrides: Mapping[str, Any], declared: Mapping[str, Any], data: Any, noun: str = "pipeline") -> list[str]:
+    """One message per override name the file neither declares nor references, with a
+    did-you-mean: ``--var bootstap=...: the pipeline has no variable 'bootstap' (did you
+    mean 'bootstrap'?)``. The value is not repeated (it may be a secret)."""
+    import difflib
+
+    known = set(declared) | referenced_variables(data)
+    out = []
+    for name in overrides:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        if close:
+            hint = f"did you mean {close[0]!r}?"
+        else:
+            hint = f"variables: {', '.join(sorted(known))}" if known else f"the {noun} uses no variables"
+        out.append(f"--var {name}=...: the {noun} has no variable {name!r} ({hint})")
+    return out
+
+
 class _Resolver:
     """Looks references up; resolves variables that use other references, once, with cycle checks."""
 

@@ -91,7 +91,7 @@ def test_unknown_selector(graph):
     with pytest.raises(ConfigError) as exc:
         graph.select(["+enriched", "nope+"])
     assert exc.value.issues[0].message == (
-        "--select 'nope+': no node named 'nope' "
+        "--select nope+: no node named 'nope' "
         "(nodes: enriched, report, orders, raw_orders, customers, raw_customers, audit)"
     )
 
