@@ -21,11 +21,25 @@ TopicPartition = tuple[str, int]
 
 EARLIEST = -2
 LATEST = -1
-_DEFAULT_TIMEOUT_S = 30.0
+#: None: wait kappa.kafka.client.kafka_timeout_s() (KAPPA_KAFKA_TIMEOUT_S, default 15 s).
+_DEFAULT_TIMEOUT_S: float | None = None
 
 
 class OffsetError(KappaError):
     """Offsets or partitions could not be resolved."""
+
+
+def _timeout(timeout: float | None) -> float:
+    from kappa.kafka.client import kafka_timeout_s
+
+    return kafka_timeout_s() if timeout is None else timeout
+
+
+def _raise_unreachable(conf: Mapping[str, Any], exc: BaseException, timeout: float, client: Any) -> None:
+    from kappa.kafka.client import is_unreachable, unreachable
+
+    if is_unreachable(exc):
+        raise unreachable(conf, timeout, client) from None
 
 
 def consumer_config(conf: Mapping[str, Any], **overrides: Any) -> dict:
@@ -43,15 +57,14 @@ def consumer_config(conf: Mapping[str, Any], **overrides: Any) -> dict:
 
 
 def list_partitions(
-    conf: Mapping[str, Any], topics: Sequence[str], timeout: float = _DEFAULT_TIMEOUT_S
+    conf: Mapping[str, Any], topics: Sequence[str], timeout: float | None = _DEFAULT_TIMEOUT_S
 ) -> list[TopicPartition]:
     """Every (topic, partition) of ``topics``, sorted. Raises naming a topic that does not exist."""
-    from confluent_kafka.admin import AdminClient
+    from kappa.kafka.client import list_topics
 
     if isinstance(topics, str):
         topics = [topics]
-    admin = AdminClient(dict(conf))
-    meta = admin.list_topics(timeout=timeout)
+    meta = list_topics(conf, timeout)
     out: list[TopicPartition] = []
     for topic in dict.fromkeys(topics):
         tmeta = meta.topics.get(topic)
@@ -65,7 +78,7 @@ def list_partitions(
 
 
 def earliest_offsets(
-    conf: Mapping[str, Any], tps: Sequence[TopicPartition], timeout: float = _DEFAULT_TIMEOUT_S
+    conf: Mapping[str, Any], tps: Sequence[TopicPartition], timeout: float | None = _DEFAULT_TIMEOUT_S
 ) -> dict[TopicPartition, int]:
     """The log start offset of each partition (ListOffsets "earliest")."""
     from confluent_kafka import Consumer, KafkaException
@@ -74,6 +87,7 @@ def earliest_offsets(
     result: dict[TopicPartition, int] = {}
     if not tps:
         return result
+    timeout = _timeout(timeout)
     consumer = Consumer(consumer_config(conf))
     try:
         for topic, partition in tps:
@@ -82,6 +96,7 @@ def earliest_offsets(
                     KTP(topic, partition), timeout=timeout, cached=False
                 )
             except KafkaException as exc:
+                _raise_unreachable(conf, exc, timeout, consumer)
                 raise OffsetError(
                     f"{topic}[{partition}]: cannot read the earliest offset: {exc}"
                 ) from exc
@@ -92,7 +107,7 @@ def earliest_offsets(
 
 
 def end_offsets(
-    conf: Mapping[str, Any], tps: Sequence[TopicPartition], timeout: float = _DEFAULT_TIMEOUT_S
+    conf: Mapping[str, Any], tps: Sequence[TopicPartition], timeout: float | None = _DEFAULT_TIMEOUT_S
 ) -> dict[TopicPartition, int]:
     """The end offset of each partition: the offset the next produced record will get.
 
@@ -110,6 +125,7 @@ def end_offsets(
     result: dict[TopicPartition, int] = {}
     if not tps:
         return result
+    timeout = _timeout(timeout)
     cconf = consumer_config(conf, **{"enable.partition.eof": True})
     read_committed = str(cconf.get("isolation.level")) == "read_committed"
     consumer = Consumer(cconf)
@@ -120,6 +136,7 @@ def end_offsets(
             try:
                 low, high = consumer.get_watermark_offsets(ktp, timeout=timeout, cached=False)
             except KafkaException as exc:
+                _raise_unreachable(conf, exc, timeout, consumer)
                 raise OffsetError(f"{topic}[{partition}]: cannot read offsets: {exc}") from exc
             starts.append(KTP(topic, partition, max(int(low), int(high) - 1, 0)))
         consumer.assign(starts)

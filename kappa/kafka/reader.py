@@ -18,7 +18,9 @@ from kappa.kafka.offsets import TopicPartition, consumer_config
 if TYPE_CHECKING:
     import pyarrow as pa
 
-_IDLE_TIMEOUT_S = 60.0
+#: None: kappa.kafka.client.kafka_timeout_s() (KAPPA_KAFKA_TIMEOUT_S, default 15 s). Transient
+#: errors (broker down, connection refused) are retried by librdkafka until then, no longer.
+_IDLE_TIMEOUT_S: float | None = None
 # consume() waits until the batch is full or this much time passed: keep it short so the last
 # partial batch and PARTITION_EOF are seen promptly.
 _POLL_TIMEOUT_S = 0.05
@@ -133,18 +135,24 @@ def iter_range_batches(
     ranges: Mapping[TopicPartition, tuple[int, int]],
     include_headers: bool = False,
     batch_size: int = 10000,
-    idle_timeout: float = _IDLE_TIMEOUT_S,
+    idle_timeout: float | None = _IDLE_TIMEOUT_S,
 ) -> Iterator["pa.RecordBatch"]:
     """Yield every record with ``start <= offset < end`` of each partition as record batches.
 
     Within a partition records come in offset order; batches may interleave partitions.
     Raises :class:`KafkaReadError` naming topic, partition and offset when a start offset is
     out of range (deleted by retention) or a fetch fails, and when nothing arrives for
-    ``idle_timeout`` seconds while partitions are still unfinished.
+    ``idle_timeout`` seconds (default :func:`~kappa.kafka.client.kafka_timeout_s`) while
+    partitions are still unfinished -- :class:`~kappa.kafka.client.BrokerUnreachable` when the
+    broker could not be reached meanwhile.
     """
     from confluent_kafka import Consumer, KafkaError
     from confluent_kafka import TopicPartition as KTP
 
+    from kappa.kafka.client import kafka_timeout_s, last_broker_error, unreachable
+
+    if idle_timeout is None:
+        idle_timeout = kafka_timeout_s()
     work = {(str(t), int(p)): (int(s), int(e)) for (t, p), (s, e) in ranges.items()}
     for (topic, part), (start, _end) in work.items():
         if start < 0:
@@ -160,6 +168,7 @@ def iter_range_batches(
         consumer.incremental_assign([KTP(t, p, work[(t, p)][0]) for t, p in sorted(pending)])
         position = {tp: work[tp][0] for tp in pending}  # next offset expected
         last_progress = time.monotonic()
+        transient = None  # the last retriable error since the last progress
         while pending:
             msgs = consumer.consume(num_messages=batch_size, timeout=_POLL_TIMEOUT_S)
             keep: list = []
@@ -174,6 +183,7 @@ def iter_range_batches(
                             finished.append(key)
                         continue
                     if _is_transient(err):
+                        transient = err
                         continue
                     raise KafkaReadError(_error_text(key, msg.offset(), err))
                 if key not in pending:
@@ -192,9 +202,12 @@ def iter_range_batches(
                     pending.discard(key)
                     finished.append(key)
             finished.extend(_at_log_end(consumer, pending, position, work))
-            if msgs or finished:
-                last_progress = time.monotonic()
+            # error messages are no progress: a broker that stays down must not keep it alive
+            if finished or any(m.error() is None for m in msgs):
+                last_progress, transient = time.monotonic(), None
             elif time.monotonic() - last_progress > idle_timeout:
+                if transient is not None or last_broker_error(cconf) is not None:
+                    raise unreachable(cconf, idle_timeout)
                 names = ", ".join(f"{t}[{p}]" for t, p in sorted(pending))
                 raise KafkaReadError(
                     f"no records or end-of-partition for {idle_timeout:.0f}s from {names}"

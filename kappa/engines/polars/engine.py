@@ -57,6 +57,8 @@ class PolarsEngine:
                 ns.error = str(exc)
                 ns.seconds = time.perf_counter() - started
                 exc.summary = summary  # type: ignore[attr-defined]
+                if getattr(exc, "node", None) is None:
+                    exc.node = node.name  # type: ignore[attr-defined]  # the CLI names it
                 raise
             ns.seconds = time.perf_counter() - started
             if self.keep_outputs:
