@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(argv: list[str] | None) -> int:
+    # Plain help and errors: Rich's formatting costs ~0.25 s per call (TYPER_USE_RICH=1 brings it back)
+    os.environ.setdefault("TYPER_USE_RICH", "0")
     import typer
 
     from kappa.errors import KappaError

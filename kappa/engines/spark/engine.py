@@ -8,6 +8,7 @@ no commit for the failed batch, so the next run re-runs it (idempotent sinks wri
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -32,7 +33,8 @@ class SparkNodeError(KappaError):
             self.exit_code = cause.exit_code
         text = str(cause)
         prefix = f"node {node!r}: "
-        super().__init__(f"node {node!r} failed: {text[len(prefix):] if text.startswith(prefix) else text}")
+        text = text[len(prefix):] if text.startswith(prefix) else text
+        super().__init__(f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r} failed: {text}")
 
 
 def session_for(pipeline: "Pipeline") -> "SparkSession":
@@ -51,6 +53,10 @@ def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException
     if exc is None:
         return None
     text = getattr(exc, "desc", None) or str(exc)
+    # a kappa error raised in a Python data source: its own message, not Spark's wrapper
+    raised = re.findall(r"^kappa\.[\w.]+: (.+)$", text, re.M)
+    if raised:
+        return raised[-1].strip()
     return text.strip().splitlines()[0] if text.strip() else repr(exc)
 
 
