@@ -14,6 +14,7 @@ the user (``kafka.socket.connection.setup.timeout.ms``...) win over these defaul
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -202,10 +203,8 @@ def last_broker_error(conf: Mapping[str, Any], client: Any = None) -> str | None
     or a Consumer only when it is about to be closed (``poll`` may consume a record).
     """
     if client is not None:
-        try:
+        with contextlib.suppress(Exception):  # best effort: a closed client has nothing to serve
             client.poll(0)
-        except Exception:  # noqa: BLE001 - best effort: a closed client has nothing to serve
-            pass
     errors = conf.get("error_cb")
     return errors.cause() if isinstance(errors, BrokerErrors) else None
 

@@ -33,7 +33,7 @@ class SparkNodeError(KappaError):
             self.exit_code = cause.exit_code
         text = str(cause)
         prefix = f"node {node!r}: "
-        text = text[len(prefix):] if text.startswith(prefix) else text
+        text = text.removeprefix(prefix)
         super().__init__(f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r} failed: {text}")
 
 
@@ -54,7 +54,7 @@ def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException
         return None
     text = getattr(exc, "desc", None) or str(exc)
     # a kappa error raised in a Python data source: its own message, not Spark's wrapper
-    raised = re.findall(r"^kappa\.[\w.]+: (.+)$", text, re.M)
+    raised = re.findall(r"^kappa\.[\w.]+: (.+)$", text, re.MULTILINE)
     if raised:
         return raised[-1].strip()
     return text.strip().splitlines()[0] if text.strip() else repr(exc)
