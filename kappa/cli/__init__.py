@@ -54,6 +54,24 @@ def configure_logging(debug: bool = False, verbose: bool = False) -> None:
         logging.getLogger("kappa.librdkafka").setLevel(logging.CRITICAL + 1)
 
 
+def quiet_spark_logs(spark):
+    """Silence Spark's streaming-execution log (unless ``--debug``) and return ``spark``.
+
+    A failed query is logged there at ERROR with its whole Java stack (~50 lines) although
+    kappa reports the failure itself in one line naming the node and the cause.
+    """
+    if debug_enabled():
+        return spark
+    try:
+        jvm = spark._jvm  # absent on Spark Connect sessions: nothing to silence here
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+            "org.apache.spark.sql.execution.streaming", jvm.org.apache.logging.log4j.Level.FATAL
+        )
+    except Exception:  # noqa: BLE001, S110 - logging setup is best effort
+        pass
+    return spark
+
+
 def _err(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 

@@ -93,12 +93,13 @@ def register(app: typer.Typer) -> None:
         profile: str = ProfileOpt,
     ) -> None:
         """Run the selected nodes once on Spark (availableNow: everything new, then stop)."""
-        from kappa.engines.spark.engine import SparkEngine
+        from kappa.cli import quiet_spark_logs
+        from kappa.engines.spark.engine import SparkEngine, session_for
         from kappa.plan import build_plan
 
         pl = load(pipeline, var)
         plan = build_plan(pl, select)
-        engine = SparkEngine(profile=None if profile == "auto" else profile)
+        engine = SparkEngine(spark=quiet_spark_logs(session_for(pl)), profile=None if profile == "auto" else profile)
         summary = engine.run(pl, plan, full_refresh=tuple(full_refresh or ()))
         typer.echo(summary.render())
 

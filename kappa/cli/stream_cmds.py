@@ -106,13 +106,14 @@ def render_verdicts(pipeline: str, verdicts: list) -> str:
 # ---------------------------------------------------------------- commands
 def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str) -> None:
     """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``)."""
+    from kappa.cli import quiet_spark_logs
     from kappa.engines.spark.engine import session_for
     from kappa.engines.spark.profiles import resolve_profile
     from kappa.engines.spark.streaming import StreamRunner
     from kappa.plan import build_plan
 
     plan = build_plan(pl, select)
-    spark = session_for(pl)
+    spark = quiet_spark_logs(session_for(pl))
     chosen = resolve_profile(spark, _requested_profile(pl, profile))
     out = sys.stdout
     board = LiveBoard(out, out.isatty(), f"{title} {pl.name} (profile {chosen})")

@@ -302,4 +302,5 @@ def test_killed_broker_stops_stream_start_with_one_line(tmp_path):
     )
     assert [x for x in stderr.splitlines() if x.startswith("error:")] == [line], stderr[-3000:]
     assert stderr.splitlines()[-1] == line
-    assert "%3|" not in stderr and "%4|" not in stderr
+    assert "%3|" not in stderr and "%4|" not in stderr  # no librdkafka log
+    assert "at org.apache.spark" not in stderr and "Traceback" not in stderr  # no Java/Python stack
