@@ -86,7 +86,7 @@ def _kappa_error_text(exc: BaseException) -> str:
         text = "\n".join(i.message if not i.path else f"{i.path}: {i.message}" for i in issues)
     node = getattr(exc, "node", None)
     if node and f"node {node!r}" not in text:
-        text = f"node {node!r} {text}" if text.startswith(("source", "sink")) else f"node {node!r}: {text}"
+        text = f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r}: {text}"
     return f"error: {text}"
 
 

@@ -149,13 +149,14 @@ def _parse_assign(text: str | None) -> tuple[TopicPartition, ...]:
     return tuple(sorted(set(out)))
 
 
-def matching_topics(conf: Mapping, pattern: str, timeout: float = 30.0) -> list[str]:
+def matching_topics(conf: Mapping, pattern: str, timeout: float | None = None) -> list[str]:
     """Topics whose whole name matches ``pattern`` (Java ``Pattern.matches`` semantics);
-    internal topics (``__consumer_offsets``...) are left out."""
-    from confluent_kafka.admin import AdminClient
+    internal topics (``__consumer_offsets``...) are left out. Waits at most ``timeout``
+    (default: the Kafka timeout, ``KAPPA_KAFKA_TIMEOUT_S``) for a broker."""
+    from kappa.kafka.client import list_topics
 
     regex = re.compile(pattern)
-    meta = AdminClient(dict(conf)).list_topics(timeout=timeout)
+    meta = list_topics(conf, timeout)
     return sorted(t for t in meta.topics if not t.startswith("__") and regex.fullmatch(t))
 
 
