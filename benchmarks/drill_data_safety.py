@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=None, help="kill -9 trials per engine (default 20; 3 with --quick)")
     parser.add_argument("--engine", choices=("polars", "spark", "both"), default="both")
-    parser.add_argument("--quick", action="store_true", help="small numbers: 3 kills, 1 trial of the other scenarios")
+    parser.add_argument("--quick", action="store_true", help="small numbers: 3 kills, 1 trial of the fresh/latest scenarios, 2 concurrent rounds")
     parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="run only these (repeatable)")
     parser.add_argument("--bootstrap", help="an existing Kafka broker (default: start kappa's embedded one)")
     parser.add_argument("--seed", type=int, default=7)
@@ -369,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     args.trials = args.trials if args.trials is not None else (3 if args.quick else 20)
-    args.fresh_trials = 1 if args.quick else 3
-    args.rounds = 2 if args.quick else 5
+    args.fresh_trials = 1 if args.quick else 2
+    args.rounds = 2 if args.quick else 3
     args.produce_seconds = 3.0 if args.quick else 6.0
     engines = ("polars", "spark") if args.engine == "both" else (args.engine,)
     scenarios = args.scenario or list(SCENARIOS)
