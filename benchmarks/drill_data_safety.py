@@ -367,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "benchmarks/.work", help="where the work folder goes")
     args = parser.parse_args(argv)
     args.trials = args.trials if args.trials is not None else (3 if args.quick else 20)
     args.fresh_trials = 1 if args.quick else 2
@@ -381,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
 
         broker = start_test_broker()
         args.bootstrap = broker.bootstrap_servers
-    (REPO / "benchmarks/.work").mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="drill-", dir=REPO / "benchmarks/.work"))
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="drill-", dir=args.work_dir))
     drill = Drill(args, args.bootstrap, work)
     results: list[Result] = []
     try:

@@ -32,7 +32,7 @@ def _cases():
 def test_drill_loses_and_duplicates_nothing(tmp_path, engine, scenario):
     out = tmp_path / "drill.json"
     env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1"}
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--engine", engine, "--scenario", scenario, "--json", str(out)]
+    cmd = [sys.executable, str(SCRIPT), "--quick", "--engine", engine, "--scenario", scenario, "--json", str(out), "--work-dir", str(tmp_path)]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500, check=False)
     assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     (result,) = json.loads(out.read_text())
