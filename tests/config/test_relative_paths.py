@@ -170,3 +170,16 @@ def test_dead_letter_path_resolves_against_the_pipeline_folder(tmp_path, monkeyp
     plan = build_plan(load_pipeline_file("project/k.yaml"))
     expected = str(project / "dead") if dead.startswith(".") else dead
     assert dead_letter_path(plan.node("brz"), plan.root) == expected
+
+
+def test_a_cdc_replication_config_records_its_folder(tmp_path, monkeypatch):
+    from kappa.cdc.replication import load_replication
+
+    folder = tmp_path / "cdc"
+    folder.mkdir()
+    (folder / "replication.yaml").write_text(
+        "kind: cdc_replication\nname: inv\nsource:\n  bootstrap_servers: 127.0.0.1:1\n  topic_pattern: x\\..*\n"
+        "target:\n  path: ./mirror/{table}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert load_replication("cdc/replication.yaml")._base_dir == str(folder)
