@@ -57,7 +57,7 @@ def _replay(pipeline: Path, cwd: Path) -> subprocess.CompletedProcess:
     cwd.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "KAPPA_CHECKPOINT_ROOT"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    return subprocess.run([*KAPPA, "replay", str(pipeline)], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run([*KAPPA, "replay", str(pipeline)], cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
 def _ids(path: Path) -> list[int]:
