@@ -421,11 +421,11 @@ def main(argv: list[str] | None = None) -> int:
 def _line(r: Result) -> str:
     status = "ok" if r.ok else "FAILED"
     extra = "".join(f"\n    {e}" for e in ([r.note] if r.note else []) + r.errors)
-    return f"[{status}] {r.engine} {r.scenario}: trials {r.trials}, kills {r.kills}, rows {r.rows}, lost {r.lost}, duplicated {r.duplicated} ({r.seconds} s){extra}"
+    return f"[{status}] {r.engine} {r.scenario}: trials {r.trials}, kills {r.kills}, rows checked {r.rows}, lost {r.lost}, duplicated {r.duplicated} ({r.seconds} s){extra}"
 
 
 def _table(results: list[Result]) -> str:
-    head = f"{'scenario':<42} {'engine':<7} {'trials':>6} {'kills':>5} {'rows':>7} {'lost':>5} {'dup':>5}  result"
+    head = f"{'scenario':<42} {'engine':<7} {'trials':>6} {'kills':>5} {'checked':>7} {'lost':>5} {'dup':>5}  result"
     rows = [f"{r.scenario:<42} {r.engine:<7} {r.trials:>6} {r.kills:>5} {r.rows:>7} {r.lost:>5} {r.duplicated:>5}  {'ok' if r.ok else 'FAILED'}" for r in results]
     return "\n".join([head, *rows])
 
