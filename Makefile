@@ -32,5 +32,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/replay_stock_prices.py
 
+# crash drill: kill -9, fresh starts, latest offsets, concurrent runs under a live producer
+.PHONY: drill
+drill: $(STAMP)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) benchmarks/drill_data_safety.py
+
 clean:
 	rm -rf $(VENV) checkpoints/*/ examples/*/data examples/*/checkpoints benchmarks/.work

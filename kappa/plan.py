@@ -165,9 +165,28 @@ def _sink_mode(sink: Any, streaming: bool) -> str:
     return "append" if streaming else "overwrite"
 
 
+def pipeline_root(pipeline: Pipeline) -> Path:
+    """The folder relative paths resolve against (like dbt's project folder).
+
+    ``root_path`` when set (itself relative to the pipeline file's folder), else the folder of
+    the pipeline file, else (a pipeline built in Python) the working directory.
+    """
+    base_dir = getattr(pipeline, "_base_dir", None)
+    base = Path(base_dir) if base_dir else Path.cwd()
+    if pipeline.root_path:
+        return (base / Path(pipeline.root_path).expanduser()).resolve()
+    return base.resolve()
+
+
 def checkpoint_root_of(pipeline: "Pipeline", root: Path) -> str:
-    raw = pipeline.checkpoint_root or os.environ.get("KAPPA_CHECKPOINT_ROOT") or "checkpoints"
-    return resolve_path(raw, root)
+    """``checkpoint_root`` (relative to ``root``), else ``$KAPPA_CHECKPOINT_ROOT`` (relative to the
+    working directory, as any path given in the environment), else ``<root>/checkpoints``."""
+    if pipeline.checkpoint_root:
+        return resolve_path(pipeline.checkpoint_root, root)
+    env = os.environ.get("KAPPA_CHECKPOINT_ROOT")
+    if env:
+        return resolve_path(env, Path.cwd())
+    return resolve_path("checkpoints", root)
 
 
 def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> PipelinePlan:
@@ -178,7 +197,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
 
     graph = build_graph(pipeline)
     order = graph.select(select)
-    root = Path(pipeline.root_path).expanduser().resolve() if pipeline.root_path else Path.cwd()
+    root = pipeline_root(pipeline)
     ck_root = checkpoint_root_of(pipeline, root)
     nodes = pipeline.nodes_dict
     plans: dict[str, NodePlan] = {}

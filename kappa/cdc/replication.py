@@ -255,6 +255,7 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
         name=config.name, nodes=nodes, checkpoint_root=config.checkpoint_root, root_path=config.root_path,
         trigger=config.trigger, spark=config.spark,
     )
+    pipeline._base_dir = config._base_dir  # relative paths resolve against the config file's folder
     unmatched = [k for k in config.tables if k not in used]
     return ReplicationPlan(pipeline, tables, skipped, unmatched)
 

@@ -44,8 +44,15 @@ def load_model_file(model: type[BaseModel] | None, path: str | Path, variables: 
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(ConfigIssue(f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02X})", file=str(path), line=line)) from None
     if model is None:
-        return load_pipeline_text(text, path=str(path), variables=variables)
-    return load_model_text(model, text, path=str(path), variables=variables)
+        return with_base_dir(load_pipeline_text(text, path=str(path), variables=variables), p)
+    return with_base_dir(load_model_text(model, text, path=str(path), variables=variables), p)
+
+
+def with_base_dir(loaded: Any, file: str | Path) -> Any:
+    """Record the folder of the file a model was loaded from (its relative paths resolve there)."""
+    if "_base_dir" in getattr(type(loaded), "__private_attributes__", {}) and Path(file).is_file():
+        loaded._base_dir = str(Path(file).resolve().parent)
+    return loaded
 
 
 def load_pipeline_text(text: str, path: str | None = None, variables: Mapping[str, Any] | None = None):
@@ -291,4 +298,5 @@ __all__ = [
     "load_model_text",
     "load_pipeline_file",
     "load_pipeline_text",
+    "with_base_dir",
 ]

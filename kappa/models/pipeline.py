@@ -127,7 +127,11 @@ class Pipeline(KappaModel):
         "POLARS", description="Engine of `execute()`: POLARS (local replay) or PYSPARK/SPARK."
     )
     variables: dict[str, Any] = Field(default_factory=dict, description="Values for `${vars.name}` references.")
-    root_path: str | None = Field(None, description="Base folder of relative paths (default: the working directory).")
+    root_path: str | None = Field(
+        None,
+        description="Base folder of relative paths; relative itself to the pipeline file's folder "
+        "(default: the pipeline file's folder; the working directory for a pipeline built in Python).",
+    )
     checkpoint_root: str | None = Field(
         None, description="Where node state lives: `<root>/<pipeline>/<node>/`. Default `$KAPPA_CHECKPOINT_ROOT` or `./checkpoints`."
     )
@@ -135,6 +139,15 @@ class Pipeline(KappaModel):
     spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark session settings.")
 
     _last_run: Any = PrivateAttr(None)
+    _base_dir: str | None = PrivateAttr(None)  # folder of the YAML file it was loaded from
+
+    def __eq__(self, other: object) -> bool:
+        """Equal specs: the file a pipeline was loaded from and its last run are not compared."""
+        if not isinstance(other, Pipeline):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @field_validator("dataframe_backend", mode="before")
     @classmethod
@@ -167,12 +180,15 @@ class Pipeline(KappaModel):
     @classmethod
     def model_validate_yaml(cls, source: Any, *, path: str | None = None, variables: dict[str, Any] | None = None) -> "Pipeline":
         """Load YAML text or an open file; errors name file, line and field."""
-        from kappa.config.loader import load_pipeline_text
+        from kappa.config.loader import load_pipeline_text, with_base_dir
 
+        file_name = None
         if hasattr(source, "read"):
-            path = path or getattr(source, "name", None)
+            file_name = getattr(source, "name", None)
+            path = path or file_name
             source = source.read()
-        return load_pipeline_text(source, path=path, variables=variables)
+        pipeline = load_pipeline_text(source, path=path, variables=variables)
+        return with_base_dir(pipeline, file_name) if isinstance(file_name, str) else pipeline
 
     def model_dump_yaml(self) -> str:
         """Serialise to YAML (the inverse of :meth:`model_validate_yaml`)."""

@@ -30,7 +30,7 @@ import re
 import string
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from kappa.models.base import KappaModel
 from kappa.models.pipeline import SparkSettings, Trigger
@@ -193,10 +193,14 @@ class CdcReplication(KappaModel):
     checkpoint_root: str | None = Field(
         None, description="Node state lives in `<root>/<name>/<node>/`; default `$KAPPA_CHECKPOINT_ROOT` or `./checkpoints`."
     )
-    root_path: str | None = Field(None, description="Base folder of relative paths (default: the working directory).")
+    root_path: str | None = Field(
+        None, description="Base folder of relative paths; relative itself to the file's folder (default: the config file's folder)."
+    )
     trigger: Trigger = Field(default_factory=Trigger, description="Micro-batch trigger of `kappa cdc start`.")
     spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark session settings.")
     variables: dict[str, Any] = Field(default_factory=dict, description="Values for `${vars.name}` references.")
+
+    _base_dir: str | None = PrivateAttr(None)  # folder of the YAML file it was loaded from
 
     @field_validator("dead_letter_path")
     @classmethod

@@ -210,8 +210,12 @@ def _delta_exists(path: str, storage_options: Mapping[str, str]) -> bool:
     return delta_version(path, _values(storage_options, False)) is not None
 
 
-def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str) -> "DataFrame":
-    """The streaming DataFrame of a streaming source (raises SourceNotReady when there is none yet)."""
+def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, state_dir: str | None = None) -> "DataFrame":
+    """The streaming DataFrame of a streaming source (raises SourceNotReady when there is none yet).
+
+    ``state_dir`` is the query's checkpoint folder: kappa's python-profile readers keep their
+    initial offset there, decided once (not part of the description, so not of the fingerprint).
+    """
     from kappa.engines.spark.datasources.readers import FORMATS
 
     spec = source.spec
@@ -221,7 +225,10 @@ def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str) -> "
         if not _delta_exists(source.path, spec.storage_options):
             raise SourceNotReady(f"Delta table {source.path} does not exist yet")
         fmt = FORMATS[("delta", profile)]
-        return spark.readStream.format(fmt).options(**delta_options(spec, profile)).load(source.path)
+        options = delta_options(spec, profile)
+        if profile == "python" and state_dir:
+            options["kappaStateDir"] = state_dir
+        return spark.readStream.format(fmt).options(**options).load(source.path)
     if source.kind == "file":
         desc = file_read_description(source, True)
         return spark.readStream.format(desc.format).schema(file_schema(source)).options(**desc.options).load(desc.path)

@@ -12,6 +12,11 @@ commits whole) or, for commits that only delete, ``ignoreDeletes=true``. Rate li
 ``Trigger.AvailableNow`` is supported. Options prefixed ``storage.`` go to delta-rs as
 storage options (``storage.AWS_REGION`` -> ``AWS_REGION``).
 
+The initial offset (the snapshot version, or ``startingVersion``'s commit) is decided once per
+query: with ``kappaStateDir`` (kappa passes ``<node checkpoint>/spark``) the first answer is
+persisted there and returned on every later call, as PySpark asks again when it runs batch 0
+and after a restart before batch 0 committed (see :mod:`.initial_offset`).
+
 Offsets are ``{"version": v, "index": i, "snapshot": bool}``: in snapshot mode, the first
 ``i`` files of the snapshot of version ``v`` are consumed; otherwise all commits before ``v``
 and the first ``i`` added files of commit ``v`` are.
@@ -36,6 +41,7 @@ from pyspark.sql.streaming.datasource import (
 )
 
 from kappa.engines.spark.datasources import delta_files as df
+from kappa.engines.spark.datasources.initial_offset import decide_once
 from kappa.engines.spark.datasources.options import SourceOptions
 from kappa.errors import ConfigError
 
@@ -100,6 +106,7 @@ class DeltaStreamReader(_DeltaReaderBase, DataSourceStreamReader, SupportsTrigge
         self.ignore_deletes = options.get_bool("ignoredeletes", False)
         self.max_files = options.get_int("maxfilespertrigger")
         self.max_bytes = options.get_bytes("maxbytespertrigger")
+        self.state_dir = options.get("kappastatedir")
         self.field_names = tuple(self.arrow_schema.names)
         self._target_version: int | None = None
         self._table = None
@@ -156,6 +163,10 @@ class DeltaStreamReader(_DeltaReaderBase, DataSourceStreamReader, SupportsTrigge
 
     # -- offsets ----------------------------------------------------------------------------
     def initialOffset(self) -> dict:
+        """Decided once per query: persisted under the ``kappaStateDir`` option's folder."""
+        return decide_once(self.state_dir, "kappa_delta_initial_offset", self.path, self._initial_offset)
+
+    def _initial_offset(self) -> dict:
         latest = self._latest_version()
         start = self.starting_version
         if start is None:
