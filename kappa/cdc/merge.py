@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kappa.cdc import deltaio, state, target
+from kappa.cdc import deltaio, nulls, state, target
 from kappa.cdc.prepare import BATCH, OP, TRUNCATE, prepare
 from kappa.errors import KappaError
 from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT, CdcMerge
@@ -81,10 +81,16 @@ def apply_changes(
     """Apply one batch of change events to the Delta table at ``table_uri`` (see module doc).
 
     ``version`` must increase from batch to batch of the same ``app_id``; a batch whose
-    version the target already carries is skipped.
+    version the target already carries is skipped, and so is an empty batch. Columns null in
+    every event of the batch are typed (:mod:`kappa.cdc.nulls`), never dropped.
     """
     s_uri = state_uri or state.state_uri(table_uri)
     so = storage_options
+    if changes.num_rows == 0:
+        # e.g. a batch of Debezium tombstones only: nothing to apply, and such a batch may not
+        # even carry the key columns (they come from the decoded rows)
+        return MergeStats(0, 0, 0, 0, False)
+    changes = nulls.typed_changes(changes, table_uri, s_uri, so)
     t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version
     st = deltaio.open_table(s_uri, so)
     s_done = deltaio.txn_version(st, app_id) >= version
@@ -181,13 +187,13 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     tracked = tracked_columns(prep.data_columns, keys, spec.sequence_columns,
                               spec.track_history_column_list,
                               spec.track_history_except_column_list)
-    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
-    unknown = [c for c in listed if c not in prep.data_columns]
-    if unknown:
-        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
     data_cols = list(prep.data_columns)
     if log is not None:
         data_cols += [c for c in log.columns if c not in data_cols and not c.startswith(RESERVED_PREFIX)]
+    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
+    unknown = [c for c in listed if c not in data_cols]
+    if unknown:
+        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
         # columns new with this batch: logged events had none (null), as in the target
         log = log.with_columns(
             pl.lit(None, dtype=new.schema[c]).alias(c) for c in data_cols if c not in log.columns
