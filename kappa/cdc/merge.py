@@ -86,9 +86,9 @@ def apply_changes(
     """
     s_uri = state_uri or state.state_uri(table_uri)
     so = storage_options
-    if changes.num_rows == 0:
-        # e.g. a batch of Debezium tombstones only: nothing to apply, and such a batch may not
-        # even carry the key columns (they come from the decoded rows)
+    if changes.num_rows == 0 and not set(spec.keys + spec.sequence_columns) <= set(changes.column_names):
+        # a batch of Debezium tombstones only: no event, and not even the key columns (those
+        # come from the decoded rows) -- nothing to apply
         return MergeStats(0, 0, 0, 0, False)
     changes = nulls.typed_changes(changes, table_uri, s_uri, so)
     t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version
@@ -190,14 +190,14 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     data_cols = list(prep.data_columns)
     if log is not None:
         data_cols += [c for c in log.columns if c not in data_cols and not c.startswith(RESERVED_PREFIX)]
-    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
-    unknown = [c for c in listed if c not in data_cols]
-    if unknown:
-        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
         # columns new with this batch: logged events had none (null), as in the target
         log = log.with_columns(
             pl.lit(None, dtype=new.schema[c]).alias(c) for c in data_cols if c not in log.columns
         )
+    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
+    unknown = [c for c in listed if c not in data_cols]
+    if unknown:
+        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
     kw = dict(keys=keys, seq=prep.seq, data_columns=data_cols, tracked=tracked,
               ignore_null_updates=spec.ignore_null_updates)
     every = new if log is None else pl.concat([log, new], how="diagonal_relaxed")
