@@ -54,9 +54,9 @@ def _send_without_tombstone(topic) -> None:
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_tombstone_only_batch_does_not_wedge_the_node(engine, inventory, kafka_bootstrap, tmp_path, request):
-    prefix, customers, orders = inventory
+    prefix, _customers, orders = inventory
     config = write_config(tmp_path, kafka_bootstrap, prefix, tables="tables:\n  orders:\n    scd_type: 1\n"
-                          f"  customers:\n    enabled: false\n")
+                          "  customers:\n    enabled: false\n")
     orders.event("c", None, order(2, 1002, "5.00", "new"), 3900, 3900)
     orders.event("d", order(2, 1002, "5.00", "new"), None, 3970, 3970)
     _send_without_tombstone(orders)
