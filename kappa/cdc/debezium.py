@@ -80,6 +80,7 @@ def decode_debezium(records: pa.Table, *, key_columns: list[str] | None = None) 
     else:
         envs, keys = fast
     changes, keyless, key_cols, seq_cols = _build(live, envs, keys, key_columns)
+    changes = _declared_nulls(changes, live)
     dead += [(row, "record has no key (null key column)") for row in keyless.to_dicts()]
     letters = _dead_letters(dead)
     return DebeziumBatch(
@@ -264,6 +265,47 @@ def _build(live, envs, keys, key_columns):
         if key_cols else pl.col("_op") != "truncate"
     mask = out.select(no_key.alias("m")).to_series()
     return arrow(out.filter(~mask)), live.filter(mask), key_cols, seq_cols
+
+
+#: Connect schema types -> the Arrow type the JSON values of that type decode to.
+_CONNECT_TYPES = {"int8": "int64", "int16": "int64", "int32": "int64", "int64": "int64",
+                  "float": "float64", "float32": "float64", "float64": "float64", "double": "float64",
+                  "boolean": "bool_", "string": "string", "bytes": "string"}
+
+
+def _connect_types(value: bytes | None) -> dict[str, str]:
+    """Column -> Connect type of the row schema in one record's ``{"schema", "payload"}`` wrapper."""
+    try:
+        doc = json.loads(value) if value is not None else None
+    except (ValueError, TypeError):
+        return {}
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    out: dict[str, str] = {}
+    for part in (schema or {}).get("fields") or []:
+        if isinstance(part, dict) and part.get("field") in ("before", "after"):
+            for f in part.get("fields") or []:
+                if isinstance(f, dict) and isinstance(f.get("field"), str):
+                    out.setdefault(f["field"], str(f.get("type")))
+    return out
+
+
+def _declared_nulls(changes: pa.Table, live: pl.DataFrame) -> pa.Table:
+    """Give a column that is null in every record its declared Connect type, when the records
+    carry their schema (the JSON converter's wrapper); see :mod:`kappa.cdc.nulls`."""
+    import pyarrow as pa
+
+    nulls = [i for i, f in enumerate(changes.schema) if pa.types.is_null(f.type)]
+    if not nulls or live.height == 0:
+        return changes
+    values = live.get_column("value").drop_nulls()
+    declared = _connect_types(values[0] if len(values) else None)
+    for i in nulls:
+        name = changes.schema.field(i).name
+        kind = _CONNECT_TYPES.get(declared.get(name, ""))
+        if kind is not None:
+            dtype = getattr(pa, kind)()
+            changes = changes.set_column(i, pa.field(name, dtype), pa.nulls(changes.num_rows, dtype))
+    return changes
 
 
 def _dead_letters(dead: list[tuple[dict, str]]) -> pa.Table:

@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kappa.cdc import deltaio, state, target
+from kappa.cdc import deltaio, nulls, state, target
 from kappa.cdc.prepare import BATCH, OP, TRUNCATE, prepare
 from kappa.errors import KappaError
 from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT, CdcMerge
@@ -81,10 +81,16 @@ def apply_changes(
     """Apply one batch of change events to the Delta table at ``table_uri`` (see module doc).
 
     ``version`` must increase from batch to batch of the same ``app_id``; a batch whose
-    version the target already carries is skipped.
+    version the target already carries is skipped, and so is an empty batch. Columns null in
+    every event of the batch are typed (:mod:`kappa.cdc.nulls`), never dropped.
     """
     s_uri = state_uri or state.state_uri(table_uri)
     so = storage_options
+    if changes.num_rows == 0 and not set(spec.keys + spec.sequence_columns) <= set(changes.column_names):
+        # a batch of Debezium tombstones only: no event, and not even the key columns (those
+        # come from the decoded rows) -- nothing to apply
+        return MergeStats(0, 0, 0, 0, False)
+    changes, untyped = nulls.typed_changes(changes, table_uri, s_uri, so)
     t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version
     st = deltaio.open_table(s_uri, so)
     s_done = deltaio.txn_version(st, app_id) >= version
@@ -101,7 +107,8 @@ def apply_changes(
             )
         state_version = committed - 1
     prep = prepare(changes, spec, table=table_uri)
-    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, t_done, s_done, state_version)
+    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, t_done, s_done, state_version,
+               tuple(untyped))
     if spec.stored_as_scd_type == 1:
         return _scd1(ctx, prep)
     return _scd2(ctx, prep)
@@ -118,6 +125,7 @@ class _Ctx:
     t_done: bool
     s_done: bool
     state_version: int | None
+    untyped: tuple[str, ...] = ()  # all-null columns of no known type, left out (kappa.cdc.nulls)
 
     @property
     def txn(self) -> deltaio.Txn:
@@ -178,13 +186,6 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
     evolve = ctx.evolve(prep.data_columns)[1] if not ctx.t_done else False
     new = prep.frame.with_columns(pl.lit(ctx.version, dtype=pl.Int64).alias(BATCH))
     log = state.load_scd2_log(ctx.s_uri, ctx.so, ctx.state_version, prep.frame, keys)
-    tracked = tracked_columns(prep.data_columns, keys, spec.sequence_columns,
-                              spec.track_history_column_list,
-                              spec.track_history_except_column_list)
-    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
-    unknown = [c for c in listed if c not in prep.data_columns]
-    if unknown:
-        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
     data_cols = list(prep.data_columns)
     if log is not None:
         data_cols += [c for c in log.columns if c not in data_cols and not c.startswith(RESERVED_PREFIX)]
@@ -192,6 +193,14 @@ def _scd2(ctx: _Ctx, prep) -> MergeStats:
         log = log.with_columns(
             pl.lit(None, dtype=new.schema[c]).alias(c) for c in data_cols if c not in log.columns
         )
+    listed = (spec.track_history_column_list or []) + (spec.track_history_except_column_list or [])
+    unknown = [c for c in listed if c not in data_cols and c not in ctx.untyped]
+    if unknown:
+        raise KappaError(f"track_history list names column(s) not in the target: {unknown}")
+    # tracked over every column the key's events have (not only this batch's columns)
+    tracked = tracked_columns(data_cols, keys, spec.sequence_columns,
+                              spec.track_history_column_list,
+                              spec.track_history_except_column_list)
     kw = dict(keys=keys, seq=prep.seq, data_columns=data_cols, tracked=tracked,
               ignore_null_updates=spec.ignore_null_updates)
     every = new if log is None else pl.concat([log, new], how="diagonal_relaxed")

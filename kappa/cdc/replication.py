@@ -67,16 +67,21 @@ class ReplicatedTable:
 
 @dataclass(frozen=True)
 class ReplicationPlan:
-    """The compiled pipeline plus what was left out, and why."""
+    """The compiled pipeline plus what was left out, and why.
 
-    pipeline: "Pipeline"
+    ``pipeline`` is None when every matching topic was skipped (nothing to replicate yet: e.g.
+    no decodable record to learn keys from); ``skipped`` says why for each.
+    """
+
+    name: str
+    pipeline: "Pipeline | None"
     tables: list[ReplicatedTable]
     skipped: dict[str, str] = field(default_factory=dict)
     unmatched_entries: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         """One line per table, then the skipped topics."""
-        lines = [f"replication {self.pipeline.name}: {len(self.tables)} table(s)"]
+        lines = [f"replication {self.name}: {len(self.tables)} table(s)"]
         for t in self.tables:
             m = t.merge
             seq = ", ".join(m.sequence_columns)
@@ -248,16 +253,17 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
         sink = DeltaDataSink(path=path, merge=merge, storage_options=dict(config.target.storage_options))
         nodes.append(PipelineNode(name=name, source=src, sinks=[sink], comment=f"CDC replication of {topic}"))
         tables.append(ReplicatedTable(topic, name, path, merge, info.connector))
+    unmatched = [k for k in config.tables if k not in used]
     if not nodes:
-        why = "; ".join(f"{t}: {r}" for t, r in skipped.items()) or "no topic matches the source"
-        raise KappaError(f"replication {config.name!r} has no table to replicate ({why})")
+        if not skipped:
+            raise KappaError(f"replication {config.name!r} has no table to replicate (no topic matches the source)")
+        return ReplicationPlan(config.name, None, [], skipped, unmatched)  # every topic skipped, for now
     pipeline = Pipeline(
         name=config.name, nodes=nodes, checkpoint_root=config.checkpoint_root, root_path=config.root_path,
         trigger=config.trigger, spark=config.spark,
     )
     pipeline._base_dir = config._base_dir  # relative paths resolve against the config file's folder
-    unmatched = [k for k in config.tables if k not in used]
-    return ReplicationPlan(pipeline, tables, skipped, unmatched)
+    return ReplicationPlan(config.name, pipeline, tables, skipped, unmatched)
 
 
 def entry_keys(names: dict[str, str | None]) -> list[str]:
@@ -283,8 +289,14 @@ def _configured_merge(overrides: dict[str, Any]) -> "CdcMerge":
 
 
 def compile_replication(config: "CdcReplication", topics_available: list[str] | None = None) -> "Pipeline":
-    """The pipeline replicating ``config``'s topics (one node per topic; see the module doc)."""
-    return plan_replication(config, topics_available).pipeline
+    """The pipeline replicating ``config``'s topics (one node per topic; see the module doc).
+
+    Raises :class:`KappaError` when every topic was skipped (see :class:`ReplicationPlan`)."""
+    rplan = plan_replication(config, topics_available)
+    if rplan.pipeline is None:
+        why = "; ".join(f"{t}: {r}" for t, r in rplan.skipped.items())
+        raise KappaError(f"replication {config.name!r}: nothing to replicate yet ({why})")
+    return rplan.pipeline
 
 
 def load_replication(path: str, variables: dict[str, Any] | None = None) -> "CdcReplication":

@@ -33,9 +33,14 @@ def compile_config(path: str, variables: Optional[List[str]] = None):
     return plan_replication(load_config(path, variables))
 
 
-def _echo_skipped(rplan) -> None:
+def _echo_skipped(rplan) -> bool:
+    """Print the skipped topics; False (and a note) when there is nothing to replicate yet."""
     for topic, reason in rplan.skipped.items():
         typer.echo(f"skipped {topic}: {reason}", err=True)
+    if rplan.pipeline is None:
+        typer.echo(f"replication {rplan.name}: nothing to replicate yet (every topic skipped)")
+        return False
+    return True
 
 
 def register(app: typer.Typer) -> None:
@@ -70,7 +75,8 @@ def register(app: typer.Typer) -> None:
         from kappa.run import execute_pipeline
 
         rplan = compile_config(config, var)
-        _echo_skipped(rplan)
+        if not _echo_skipped(rplan):
+            return
         summary = execute_pipeline(rplan.pipeline, select=select, engine="polars", full_refresh=tuple(full_refresh or ()))
         typer.echo(summary.render())
 
@@ -87,7 +93,8 @@ def register(app: typer.Typer) -> None:
         from kappa.plan import build_plan
 
         rplan = compile_config(config, var)
-        _echo_skipped(rplan)
+        if not _echo_skipped(rplan):
+            return
         plan = build_plan(rplan.pipeline, select)
         engine = SparkEngine(profile=None if profile == "auto" else profile)
         summary = engine.run(rplan.pipeline, plan, full_refresh=tuple(full_refresh or ()))
@@ -109,7 +116,8 @@ def register(app: typer.Typer) -> None:
         from kappa.cli.stream_cmds import run_streams
 
         rplan = compile_config(config, var)
-        _echo_skipped(rplan)
+        if not _echo_skipped(rplan):
+            return
         run_streams(rplan.pipeline, select, full_refresh, until_idle, profile, interval, refresh, "kappa cdc: replication")
 
     @cdc_app.command("status")
@@ -124,10 +132,11 @@ def register(app: typer.Typer) -> None:
         from kappa.plan import build_plan
 
         rplan = compile_config(config, var)
-        plan = build_plan(rplan.pipeline)
+        plan = build_plan(rplan.pipeline) if rplan.pipeline is not None else None
         by_node = {t.node: t for t in rplan.tables}
-        lines = [f"replication {rplan.pipeline.name}"]
-        for st, node in zip(node_statuses(plan.nodes, with_lag=lag), plan.nodes):
+        lines = [f"replication {rplan.name}"]
+        nodes = plan.nodes if plan is not None else []
+        for st, node in zip(node_statuses(nodes, with_lag=lag), nodes):
             table = by_node[node.name]
             lines.append(f"{table.topic} -> {table.path}")
             lines.extend(render_node_status(st))
@@ -141,6 +150,6 @@ def register(app: typer.Typer) -> None:
             lines.append(f"{topic}: skipped ({reason})")
         from kappa.engines.spark.fingerprint import orphan_checkpoints
 
-        for name in orphan_checkpoints(plan):
+        for name in orphan_checkpoints(plan) if plan is not None else []:
             lines.append(f"checkpoint {name}: no such table in the replication (topic gone or disabled?)")
         typer.echo("\n".join(lines))

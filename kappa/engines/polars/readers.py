@@ -62,10 +62,29 @@ def _polars_schema(schema: Any) -> Any:
     return pl.from_arrow(parse_schema(schema).empty_table()).schema
 
 
+def polars_read_options(fmt: str, options: dict | None) -> dict:
+    """The ``read_options`` the Polars reader of ``fmt`` takes.
+
+    ``read_options`` are written for Spark's readers (``maxFilesPerTrigger``, ``multiLine``,
+    ``mode``, ...); Polars gets the ones that are parameters of its reader, plus CSV's ``header``
+    and ``sep``/``delimiter`` (translated in :func:`scan_files`). The rest only mean something
+    to Spark and are left out here, not passed on to fail with a ``TypeError``.
+    """
+    import inspect
+
+    import polars as pl
+
+    reader = {"JSONL": pl.scan_ndjson, "PARQUET": pl.scan_parquet, "CSV": pl.scan_csv, "JSON": pl.read_json}.get(fmt)
+    if reader is None or not options:
+        return dict(options or {})
+    accepted = set(inspect.signature(reader).parameters) | ({"header", "delimiter", "sep"} if fmt == "CSV" else set())
+    return {k: v for k, v in options.items() if k in accepted}
+
+
 def scan_files(files: list[str], fmt: str, schema: Any = None, options: dict | None = None) -> "pl.LazyFrame":
     import polars as pl
 
-    options = dict(options or {})
+    options = polars_read_options(fmt, options)
     pl_schema = _polars_schema(schema) if schema else None
     if not files:
         return pl.LazyFrame(schema=pl_schema or {})

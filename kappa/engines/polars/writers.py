@@ -82,12 +82,10 @@ def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
     if sink.kind == "delta":
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
-
-            from kappa.delta.arrow import normalize_arrow_table
-
             from kappa.config.variables import resolve_secret_refs
 
-            stats = apply_changes(sink.path, normalize_arrow_table(df.to_arrow()), spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
+            # apply_changes normalises the Arrow data itself (keeping all-null columns)
+            stats = apply_changes(sink.path, df.to_arrow(), spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else df.height
         from kappa.config.variables import resolve_secret_refs
 

@@ -57,14 +57,29 @@ def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any) -> tup
 
 
 def arrow_frame(spark: "SparkSession", table: "pa.Table") -> "DataFrame":
-    """A Spark DataFrame of an Arrow table (types as delta-spark would store them)."""
+    """A Spark DataFrame of an Arrow table (types as delta-spark would store them).
+
+    A ``null``-typed column (all null in this batch, types taken from JSON values) stays a
+    column of Spark's ``NullType``, as on Polars: a CDC MERGE must tell a null value from a
+    missing column (:mod:`kappa.cdc.nulls`); Delta appends drop it as delta-spark does.
+    """
+    import pyarrow as pa
+
     from kappa.delta.arrow import normalize_arrow_table
     from kappa.engines.spark.sources import spark_schema_of_arrow
 
+    names = table.column_names
+    nulls = {f.name for f in table.schema if pa.types.is_null(f.type)}
     table = normalize_arrow_table(table)
     if table.num_rows == 0:
-        return spark.createDataFrame([], spark_schema_of_arrow(table.schema))
-    return spark.createDataFrame(table)
+        frame = spark.createDataFrame([], spark_schema_of_arrow(table.schema))
+    else:
+        frame = spark.createDataFrame(table)
+    if not nulls:
+        return frame
+    from pyspark.sql import functions as F
+
+    return frame.select(*[F.lit(None).alias(n) if n in nulls else frame[n] for n in names])
 
 
 def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs: dict[str, "DataFrame"], views: list[str]) -> "DataFrame":

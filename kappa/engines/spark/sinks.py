@@ -96,9 +96,8 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str, t
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
             from kappa.config.variables import resolve_secret_refs
-            from kappa.delta.arrow import normalize_arrow_table
 
-            table = normalize_arrow_table(arrow())
+            table = arrow()  # apply_changes normalises it (keeping all-null columns)
             stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else table.num_rows
         if profile == "jvm":
