@@ -60,27 +60,44 @@ def _key(i: int, with_schema: bool) -> bytes:
 
 
 @st.composite
-def feeds(draw, max_events: int = 14):
-    """(records, events, cuts): Kafka records of one partition, the oracle's events, batch cuts."""
-    with_schema, full_before = draw(st.booleans()), draw(st.booleans())
+def changes(draw, max_events: int = 14, min_events: int = 0):
+    """A random table history: ``(op, row, lsn, tombstone)`` items, ``op`` in c/u/r/d."""
     sparse = st.none() | st.none() | st.integers(0, 2)  # nulls are common: whole batches of them
-    records: list[tuple[bytes, bytes | None]] = []
-    events: list[dict] = []
+    items = []
     lsn = 10
-    for _ in range(draw(st.integers(0, max_events))):
+    for _ in range(draw(st.integers(min_events, max_events))):
         i, op = draw(st.integers(0, 3)), draw(st.sampled_from(["c", "u", "u", "r", "d"]))
         lsn = max(0, lsn + draw(st.integers(-2, 3)))
         row = {"id": i, "a": draw(sparse), "b": draw(st.none() | st.none() | st.sampled_from(["x", "y"]))}
-        seq = {"_seq_lsn": lsn, "_seq_ts_ms": lsn, "_seq_offset": len(records)}
+        items.append((op, row, lsn, op == "d" and draw(st.integers(0, 3)) > 0))  # most deletes: + tombstone
+    return items
+
+
+def render(items: list, *, with_schema: bool, full_before: bool, first_offset: int = 0):
+    """(records, events): the items as Kafka records of one partition from ``first_offset`` on,
+    and as the oracle's events (the sequence is ``(lsn, ts_ms = lsn, Kafka offset)``)."""
+    records: list[tuple[bytes, bytes | None]] = []
+    events: list[dict] = []
+    for op, row, lsn, tombstone in items:
+        seq = {"_seq_lsn": lsn, "_seq_ts_ms": lsn, "_seq_offset": first_offset + len(records)}
+        key = _key(row["id"], with_schema)
         if op == "d":
-            before = row if full_before else {"id": i, "a": None, "b": None}
-            records.append((_key(i, with_schema), _envelope("d", before, None, lsn, with_schema)))
-            events.append({"id": i, "op": "delete", "a": None, "b": None, **seq})
-            if draw(st.integers(0, 3)):  # most deletes are followed by their tombstone
-                records.append((_key(i, with_schema), None))
+            before = row if full_before else {"id": row["id"], "a": None, "b": None}
+            records.append((key, _envelope("d", before, None, lsn, with_schema)))
+            events.append({"id": row["id"], "op": "delete", "a": None, "b": None, **seq})
+            if tombstone:
+                records.append((key, None))
         else:
-            records.append((_key(i, with_schema), _envelope(op, None, row, lsn, with_schema)))
+            records.append((key, _envelope(op, None, row, lsn, with_schema)))
             events.append({**row, "op": "upsert", **seq})
+    return records, events
+
+
+@st.composite
+def feeds(draw, max_events: int = 14):
+    """(records, events, cuts): Kafka records of one partition, the oracle's events, batch cuts."""
+    records, events = render(draw(changes(max_events)), with_schema=draw(st.booleans()),
+                             full_before=draw(st.booleans()))
     cuts = draw(st.lists(st.integers(1, max(len(records), 1)), max_size=6))
     return records, events, cuts
 
