@@ -144,7 +144,7 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     if node.source is None:
         read = ReadResult(pl.LazyFrame())
     else:
-        read = read_range(node.source, offsets, memory)
+        read = read_range(node.source, offsets, memory, node.checkpoint)
     frame = transform(node, read.frame, _ref_frames(node, memory))
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)

@@ -35,17 +35,16 @@ def _view_name(prefix: str, node: str) -> str:
     return f"__kappa_{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', node)}_{uuid.uuid4().hex[:8]}"
 
 
-def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any) -> tuple["DataFrame", "pa.Table | None"]:
-    """Decode a Kafka micro-batch's ``value`` as the Polars engine does; returns rows and dead letters."""
+def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any, state_dir: str | None = None) -> tuple["DataFrame", "pa.Table | None"]:
+    """Decode a Kafka micro-batch's ``value`` as the Polars engine does (the same function, the
+    same ``state_dir``: the node's checkpoint folder); returns rows and dead letters."""
     if spec.value_format == "raw":
         return batch_df, None
     records = batch_df.toArrow()
     if spec.value_format == "json":
-        from kappa.kafka.decode import decode_json_values
-        from kappa.types import parse_schema
+        from kappa.kafka.decode import decode_json_source
 
-        schema = parse_schema(spec.schema_) if spec.schema_ else None
-        records, dead = decode_json_values(records, schema)
+        records, dead = decode_json_source(records, spec, state_dir)
     else:
         from kappa.cdc.debezium import decode_debezium
 
