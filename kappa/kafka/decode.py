@@ -257,30 +257,46 @@ def decode_json_values(
 
 
 def _slow_path(values, present, clean, schema, known, max_depth, errors):
-    """Check the records one by one; returns (parsed struct array, its rows, kinds)."""
+    """Check the records the screen rejected one by one, parse the rest vectorised, and only
+    if that fails too locate the records that do not fit; returns (parsed, its rows, kinds)."""
     clean_set = set(clean)
     raw = values.to_pylist()
     good: list[int] = []
     objects: dict[int, Any] = {}
     for i in present:
-        value = raw[i]
-        if i not in clean_set or schema is None:
-            err, obj = check_record(value, max_depth)
+        if i not in clean_set:
+            err, obj = check_record(raw[i], max_depth)
             if err is not None:
                 errors[i] = err
                 continue
             objects[i] = obj
-            raw[i] = value.replace(b"\r", b" ").replace(b"\n", b" ")
+            raw[i] = raw[i].replace(b"\r", b" ").replace(b"\n", b" ")
         good.append(i)
+    if not good:
+        return None, good, known
+    try:
+        return _parse(b"\n".join(raw[i] for i in good), len(good), schema, known), good, known
+    except Exception:  # noqa: BLE001 - some record does not fit: locate it
+        pass
+    # the same per-record checks for the screened records (their reasons must not depend on
+    # their neighbours); the screen already bounded their depth
+    checked = []
+    for i in good:
+        if i not in objects:
+            err, obj = check_record(raw[i], max_depth, depth_known=True)
+            if err is not None:
+                errors[i] = err
+                continue
+            objects[i] = obj
+        checked.append(i)
+    good = checked
     kinds = known
-    if schema is None:
-        kinds, keep = _apply_kinds(good, objects, known, errors)
-        good = keep
     parse_schema = schema
     if schema is None:
         import pyarrow as pa
 
-        parse_schema = pa.schema(list(kind_to_arrow(fix_kinds(kinds or {}))))
+        kinds, good = _apply_kinds(good, objects, known, errors)
+        parse_schema = pa.schema(list(kind_to_arrow(kinds or {})))
     return _parse_located(raw, good, parse_schema, errors), good, kinds
 
 

@@ -64,14 +64,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def check_record(value: bytes, max_depth: int = MAX_JSON_DEPTH) -> tuple[str | None, Any]:
-    """``(reason, parsed object)``: reason is None for a value that is one JSON object."""
+def check_record(value: bytes, max_depth: int = MAX_JSON_DEPTH, depth_known: bool = False) -> tuple[str | None, Any]:
+    """``(reason, parsed object)``: reason is None for a value that is one JSON object.
+    ``depth_known``: the caller already knows the value nests at most ``max_depth`` levels."""
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
         return f"value is not UTF-8: {exc.reason} at byte {exc.start}", None
-    depth = json_depth(value, max_depth)
-    if depth > max_depth:
+    if not depth_known and json_depth(value, max_depth) > max_depth:
         return f"JSON nested deeper than {max_depth} levels", None
     try:
         obj = json.loads(text, parse_constant=_no_constant)
