@@ -92,3 +92,41 @@ def test_spark_python_profile_names_node_sink_and_path(spark, tmp_path):
     assert str(err.value) == (
         f"node 'bronze' failed: sink 0: cannot write Delta table {sink}: {tmp_path / 'file.txt'} is a file, not a folder"
     )
+
+
+DEAD_PIPELINE = """
+name: delta-errors
+checkpoint_root: {root}/checkpoints
+nodes:
+- name: bronze
+  source:
+    bootstrap_servers: {bootstrap}
+    topic: {topic}
+    schema: "id BIGINT"
+    dead_letter_path: {root}/file.txt/dead
+  sinks:
+  - format: DELTA
+    path: {root}/bronze
+"""
+
+
+@pytest.mark.kafka
+def test_dead_letter_table_under_a_file(tmp_path, kafka_bootstrap, make_topic):
+    from confluent_kafka import Producer
+
+    topic = make_topic(1)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(topic, value=b'{"id": 1}')
+    producer.produce(topic, value=b"oops")
+    assert producer.flush(10) == 0
+    (tmp_path / "file.txt").write_text("x")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(textwrap.dedent(DEAD_PIPELINE.format(root=tmp_path, bootstrap=kafka_bootstrap, topic=topic)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "kappa.cli", "replay", str(path)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: node 'bronze' dead letters: cannot write Delta table {tmp_path}/file.txt/dead: "
+        f"{tmp_path}/file.txt is a file, not a folder"
+    )
+    assert not (tmp_path / "bronze").exists()  # nothing written after the failed dead-letter write
