@@ -73,7 +73,7 @@ def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap,
     # a failing expectation fails the node: exit 1, the node named, nothing written
     failing = _write(tmp_path, "fail.yaml", bootstrap=kafka_bootstrap, topic=topic, action="fail")
     with pytest.raises(SystemExit) as exit_info:
-        produce(kafka_bootstrap, topic, [{"id": 9, "name": "n9"}])
+        produce(kafka_bootstrap, topic, [{"id": 9}])  # no name
         main(["run", failing, "--profile", "python", "--full-refresh", "brz"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
