@@ -124,6 +124,10 @@ class DeltaWriter:
         one :class:`DeltaWriteError` naming the table and the cause."""
         try:
             return self._write_arrow(data, batch_id)
+        except DeltaWriteError as exc:
+            if str(exc).startswith("cannot write Delta table"):
+                raise
+            raise DeltaWriteError(f"cannot write Delta table {self.table_uri}: {exc}") from exc
         except KappaError:
             raise
         except delta_failures() as exc:
