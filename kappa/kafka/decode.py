@@ -50,6 +50,7 @@ from kappa.kafka.json_checks import (
     arrow_to_kind,
     check_record,
     declared_mismatch,
+    fits,
     fix_kinds,
     kind_to_arrow,
     merge_value,
@@ -305,6 +306,9 @@ def _apply_kinds(good: list[int], objects: dict[int, Any], known, errors: dict[i
     kinds: Any = known or {}
     keep = []
     for i in good:
+        if fits(kinds, objects[i]):
+            keep.append(i)
+            continue
         try:
             kinds = merge_value(kinds, objects[i], "")
         except Mismatch as exc:

@@ -64,6 +64,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def check_record(value: bytes, max_depth: int = MAX_JSON_DEPTH, depth_known: bool = False) -> tuple[str | None, Any]:
     """``(reason, parsed object)``: reason is None for a value that is one JSON object.
     ``depth_known``: the caller already knows the value nests at most ``max_depth`` levels."""
@@ -74,7 +77,7 @@ def check_record(value: bytes, max_depth: int = MAX_JSON_DEPTH, depth_known: boo
     if not depth_known and json_depth(value, max_depth) > max_depth:
         return f"JSON nested deeper than {max_depth} levels", None
     try:
-        obj = json.loads(text, parse_constant=_no_constant)
+        obj = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         return f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", None
     except ValueError as exc:
@@ -100,6 +103,30 @@ def _describe(kind: Any) -> str:
 def _snippet(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def fits(kind: Any, value: Any) -> bool:
+    """True when ``value`` fits ``kind`` without changing it (the cheap check done first)."""
+    if value is None:
+        return True
+    t = type(value)
+    if type(kind) is dict:
+        if t is not dict:
+            return False
+        for name, item in value.items():
+            sub = kind.get(name)
+            if sub is None or not fits(sub, item):
+                return False
+        return True
+    if type(kind) is list:
+        return t is list and bool(kind) and all(fits(kind[0], item) for item in value)
+    if kind == "string":
+        return t is str
+    if kind == "double":
+        return t is float or (t is int and _INT64[0] <= value <= _INT64[1])
+    if kind == "bigint" or kind == _SOFT_INT:
+        return t is int and _INT64[0] <= value <= _INT64[1]
+    return kind == "boolean" and t is bool
 
 
 def merge_value(kind: Any, value: Any, path: str) -> Any:
