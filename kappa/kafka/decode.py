@@ -171,6 +171,14 @@ def _join(values: "pa.Array") -> bytes:
     return pc.binary_join(lists, pa.scalar(b"\n", pa.binary()))[0].as_py()
 
 
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _screen(values: "pa.Array", max_depth: int) -> "pa.Array":
     """Per value: True when it is UTF-8, one trimmed ``{...}``, holds no raw newline and has
     at most ``max_depth`` opening brackets (or is too short to nest deeper)."""
@@ -179,8 +187,9 @@ def _screen(values: "pa.Array", max_depth: int) -> "pa.Array":
 
     try:
         strings = pc.cast(values, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array([False] * len(values))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some value is not UTF-8
+        utf8 = pa.array([v is None or _is_utf8(v) for v in values.to_pylist()], pa.bool_())
+        strings = pc.cast(pc.if_else(utf8, values, pa.scalar(None, pa.binary())), pa.string())
     trimmed = pc.utf8_trim_whitespace(strings)
     ok = pc.and_(
         pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")),
