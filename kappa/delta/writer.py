@@ -3,23 +3,76 @@
 Every commit carries the app transaction ``(app_id, batch_id)``; a batch whose id is not above
 the table's recorded ``transaction_version(app_id)`` is skipped, so a batch replayed after a
 crash writes nothing the second time. Concurrent commit conflicts are retried.
+
+Every other failure of deltalake or of the file system becomes one :class:`DeltaWriteError`
+line naming the table and the cause (:func:`delta_write_error`), e.g. ``cannot write Delta table
+/x/bronze: the path is a file, not a folder``; the caller adds the node and sink.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from kappa.delta.arrow import DeltaWriteError, normalize_arrow_table
-from kappa.errors import ConfigError
+from kappa.errors import ConfigError, KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 WriteMode = Literal["append", "overwrite"]
 _COMMIT_RETRIES = 5
+
+
+def _local_path(uri: str) -> str | None:
+    if uri.startswith("file://"):
+        return uri[len("file://"):]
+    return None if "://" in uri else uri
+
+
+def explain_failure(uri: str, exc: BaseException) -> str:
+    """Why writing the Delta table at ``uri`` failed, in a few words on one line."""
+    local = _local_path(uri)
+    if local is not None:
+        from pathlib import Path
+
+        path = Path(local)
+        if path.exists() and not path.is_dir():
+            return "the path is a file, not a folder"
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"{parent} is a file, not a folder"
+                if not os.access(parent, os.W_OK | os.X_OK):
+                    return f"permission denied on {parent}"
+                break
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(lines if len(lines) <= 4 else lines[:1])
+    if len(text) > 400:
+        text = text[:397] + "..."
+    return text or type(exc).__name__
+
+
+def delta_write_error(uri: str, exc: BaseException, action: str = "write") -> DeltaWriteError:
+    """A :class:`DeltaWriteError` naming the table and the cause of ``exc``."""
+    if isinstance(exc, DeltaWriteError):
+        return exc
+    return DeltaWriteError(f"cannot {action} Delta table {uri}: {explain_failure(uri, exc)}")
+
+
+def sink_write_error(where: str, uri: str | None, exc: BaseException) -> DeltaWriteError:
+    """``<where>: cannot write Delta table <uri>: <cause>`` (``where``: e.g. ``sink 0``)."""
+    return DeltaWriteError(f"{where}: {delta_write_error(uri or '?', exc)}")
+
+
+def delta_failures() -> tuple[type[BaseException], ...]:
+    """The exceptions a deltalake read or write raises for a bad table, path or data: its own
+    ``DeltaError``s, ``OSError`` and, for some data errors (a cast), a bare ``Exception``.
+    Catch ``KappaError`` before these."""
+    return (Exception,)
 
 
 @dataclass(frozen=True)
@@ -48,8 +101,13 @@ class DeltaWriter:
 
     def committed_version(self) -> int | None:
         """The last batch id committed by ``app_id`` (None: no table or no commit yet)."""
-        table = self._open()
-        return None if table is None else table.transaction_version(self.app_id)
+        try:
+            table = self._open()
+            return None if table is None else table.transaction_version(self.app_id)
+        except KappaError:
+            raise
+        except delta_failures() as exc:
+            raise delta_write_error(self.table_uri, exc, "read") from exc
 
     def _open(self):
         from deltalake import DeltaTable
@@ -60,12 +118,25 @@ class DeltaWriter:
         except TableNotFoundError:
             return None
 
+    def write_arrow(self, data: "pa.Table", batch_id: int) -> bool:
+        """Commit ``data`` as batch ``batch_id``; False when the batch was already committed
+        (or is an empty append to an existing table) and nothing was written. Failures raise
+        one :class:`DeltaWriteError` naming the table and the cause."""
+        try:
+            return self._write_arrow(data, batch_id)
+        except DeltaWriteError as exc:
+            if str(exc).startswith("cannot write Delta table"):
+                raise
+            raise DeltaWriteError(f"cannot write Delta table {self.table_uri}: {exc}") from exc
+        except KappaError:
+            raise
+        except delta_failures() as exc:
+            raise delta_write_error(self.table_uri, exc) from exc
+
     def _storage_options(self) -> dict[str, str] | None:
         return dict(self.storage_options) if self.storage_options else None
 
-    def write_arrow(self, data: "pa.Table", batch_id: int) -> bool:
-        """Commit ``data`` as batch ``batch_id``; False when the batch was already committed
-        (or is an empty append to an existing table) and nothing was written."""
+    def _write_arrow(self, data: "pa.Table", batch_id: int) -> bool:
         from deltalake import CommitProperties, Transaction, write_deltalake
         from deltalake.exceptions import CommitFailedError
 
@@ -100,8 +171,9 @@ class DeltaWriter:
             except CommitFailedError as exc:  # a concurrent writer won; re-check and retry
                 if attempt == _COMMIT_RETRIES - 1:
                     raise DeltaWriteError(
-                        f"Delta table {self.table_uri}: batch {batch_id} of {self.app_id!r} "
-                        f"could not be committed after {_COMMIT_RETRIES} attempts: {exc}"
+                        f"cannot write Delta table {self.table_uri}: batch {batch_id} of {self.app_id!r} "
+                        f"could not be committed after {_COMMIT_RETRIES} attempts (concurrent writers): "
+                        + " ".join(str(exc).split())
                     ) from exc
                 time.sleep(0.05 * (attempt + 1))
         return False  # pragma: no cover - loop always returns or raises

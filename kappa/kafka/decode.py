@@ -1,31 +1,65 @@
-"""Decoding JSON Kafka values into a struct column; records that do not decode become dead letters.
+"""Decoding JSON Kafka values into a struct column; records that cannot become a row are dead letters.
 
 Semantics follow Spark's ``from_json`` for well-formed records: fields missing from a record
-are null, fields absent from the schema are ignored, a null value (tombstone) decodes to a
-null struct. Unlike ``from_json`` nothing is silently nulled: a value that is not UTF-8, not
-valid JSON, not a JSON object, or holds a field that does not convert to the declared type
-(``"abc"`` for a bigint, ``1.5`` for an int) is routed to the dead letters with the reason.
+are null, fields absent from the schema are ignored. Unlike ``from_json`` nothing is silently
+nulled or skipped: every record that cannot become a row goes to the dead letters (topic,
+partition, offset, raw key and value bytes, reason) and the batch goes on. The reasons:
 
-Fast path: every value is screened vectorised (UTF-8, starts with ``{`` and ends with ``}``,
-no raw newline), the values are joined with newlines and parsed once by Arrow's JSON reader
-(explicit schema) or Polars' NDJSON reader (inferred schema). A value can neither merge with
-its neighbour (a raw newline cannot sit inside a JSON string and ``}`` cannot be followed by
-``{``) nor produce zero rows, and a row count check catches a value holding two objects.
-Only if that fails are the bad rows located: per-row ``json.loads`` for syntax, then bisection
-with the vectorised parser for type errors.
+- ``null value (tombstone)``: a record without a value (Debezium sources handle tombstones
+  themselves, see :mod:`kappa.cdc.debezium`);
+- ``record is N bytes (key + value), above max_record_bytes M``: the source option
+  ``max_record_bytes``, default 8 MiB (:data:`~kappa.kafka.json_checks.DEFAULT_MAX_RECORD_BYTES`);
+- ``value is not UTF-8: ...``, ``invalid JSON: ...``, ``JSON value is an array, not an object``;
+- ``JSON nested deeper than 64 levels`` (:data:`~kappa.kafka.json_checks.MAX_JSON_DEPTH`;
+  checked on the raw bytes before any parser sees them);
+- declared ``schema``: ``does not match the schema: <parser message>`` for a field that does
+  not convert to its declared type (``"abc"`` or ``1.5`` for a bigint);
+- inferred schema (no ``schema``): ``field 'amount': "abc" is not a double``. A field's type is
+  fixed by its first non-null value, in offset order, starting from the types recorded for the
+  node in earlier batches (``known``, kept by the caller in the node's checkpoint folder with
+  :func:`~kappa.kafka.json_checks.save_kinds`), so the type of a column never changes from one
+  batch to the next. Numbers widen to double only within the batch that first sees the field.
+  Strings stay strings (no date/timestamp guessing). See :mod:`kappa.kafka.json_checks`.
+
+The key is never decoded (Spark's binary ``key`` column), so a key of any bytes does not stop a
+record; a dead letter keeps its key bytes as they were.
+
+Fast path (no row-by-row Python for good records): sizes, nulls, "trimmed ``{...}`` without a
+raw newline" and an upper bound of the nesting depth (the number of ``{``/``[``, counted only
+for values long enough to nest deeper than the limit) are screened vectorised; the screened
+values are joined with newlines and parsed once by Arrow's JSON reader (explicit schema, or the
+known types plus inference of new fields, which is strict: a value whose JSON type changes
+fails the parse). A value cannot merge with its neighbour (a raw newline cannot sit inside a
+JSON string and ``}`` cannot be followed by ``{``), and a row count check catches a value
+holding two objects. Only the values the screen rejects are checked one by one; only if the
+parse fails are the bad rows located (the kind rule for an inferred schema, bisection with the
+vectorised parser for a declared one).
 """
 
 from __future__ import annotations
 
 import io
-import json
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
+from kappa.kafka.json_checks import (
+    DEFAULT_MAX_RECORD_BYTES,
+    MAX_JSON_DEPTH,
+    Mismatch,
+    arrow_to_kind,
+    check_record,
+    declared_mismatch,
+    fits,
+    fix_kinds,
+    kind_to_arrow,
+    merge_value,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+TOMBSTONE = "null value (tombstone)"
 
 
 class DecodeError(KappaError):
@@ -56,7 +90,7 @@ def __getattr__(name: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# Arrow type helpers
+# Vectorised parsing of values that are each one JSON object
 
 
 def _reader_type(t: "pa.DataType") -> "pa.DataType":
@@ -72,143 +106,127 @@ def _reader_type(t: "pa.DataType") -> "pa.DataType":
     return t
 
 
-def _normalize_type(t: "pa.DataType") -> "pa.DataType":
-    """Polars' Arrow output types -> plain Arrow types (string, binary, list)."""
+def _read(buf: bytes, count: int, schema: "pa.Schema | None", infer: bool) -> "pa.StructArray":
     import pyarrow as pa
+    import pyarrow.json as pj
 
-    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return pa.string()
-    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        return pa.binary()
-    if pa.types.is_struct(t):
-        return pa.struct([f.with_type(_normalize_type(f.type)) for f in t])
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
-        return pa.list_(_normalize_type(t.value_type))
-    return t
+    if schema is not None and len(schema) == 0 and not infer:
+        return pa.array([{}] * count, pa.struct([]))
+    table = pj.read_json(
+        io.BytesIO(buf),
+        read_options=pj.ReadOptions(block_size=min(max(1 << 20, len(buf) + 1), (1 << 31) - 1)),
+        parse_options=pj.ParseOptions(
+            explicit_schema=schema if schema is not None and len(schema) else None,
+            unexpected_field_behavior="infer" if infer else "ignore",
+        ),
+    )
+    if table.num_rows != count:
+        raise ValueError(f"{table.num_rows} objects parsed from {count} values")
+    if table.num_columns == 0:
+        return pa.array([{}] * count, pa.struct([]))
+    return table.to_struct_array().combine_chunks()
 
 
-# ---------------------------------------------------------------------------------------------
-# Vectorised parsing of values that are each one JSON object
+def _parse(buf: bytes, count: int, schema: "pa.Schema | None", known: Any) -> "pa.StructArray":
+    """Parse ``count`` newline-separated JSON objects into a struct array; raises on any bad row.
 
-
-def _parse(values: list[bytes], schema: "pa.Schema | None") -> "pa.StructArray":
-    """Parse ``values`` (each one JSON object, no raw newlines) into a struct array.
-
-    Raises on any row that does not parse or convert, and when the row count differs.
+    ``schema``: declared (fields outside it ignored). Otherwise the ``known`` kinds are explicit
+    and new fields are inferred; strings Arrow read as timestamps are re-read as strings.
     """
     import pyarrow as pa
 
-    buf = b"\n".join(values)
     if schema is not None:
-        import pyarrow.json as pj
-
-        if len(schema) == 0:
-            arr = pa.array([{}] * len(values), pa.struct([]))
-        else:
-            read_schema = pa.schema([f.with_type(_reader_type(f.type)) for f in schema])
-            table = pj.read_json(
-                io.BytesIO(buf),
-                read_options=pj.ReadOptions(block_size=max(1 << 20, 4 * max(map(len, values)))),
-                parse_options=pj.ParseOptions(
-                    explicit_schema=read_schema, unexpected_field_behavior="ignore"
-                ),
-            )
-            if table.num_rows != len(values):
-                raise ValueError(f"{table.num_rows} objects parsed from {len(values)} values")
-            arr = table.to_struct_array().combine_chunks()
-            target = pa.struct(list(schema))
-            if arr.type != target:
-                arr = arr.cast(target)
-        return arr
-    import polars as pl
-
-    frame = pl.read_ndjson(io.BytesIO(buf), infer_schema_length=None)
-    if frame.height != len(values):
-        raise ValueError(f"{frame.height} objects parsed from {len(values)} values")
-    if frame.width == 0:
-        return pa.array([{}] * len(values), pa.struct([]))
-    arr = frame.to_arrow().to_struct_array().combine_chunks()
-    return _sort_fields(arr.cast(_normalize_type(arr.type)))
+        read_schema = pa.schema([f.with_type(_reader_type(f.type)) for f in schema])
+        arr = _read(buf, count, read_schema, infer=False)
+        target = pa.struct(list(schema))
+        return arr if arr.type == target else arr.cast(target)
+    read_schema = pa.schema(list(kind_to_arrow(known))) if known else None
+    arr = _read(buf, count, read_schema, infer=True)
+    kinds = arrow_to_kind(arr.type)
+    if kind_to_arrow(kinds) != arr.type:  # timestamps guessed from strings, field order
+        fixed = pa.schema(list(kind_to_arrow(kinds)))
+        if any(not _same_kind(f.type) for f in arr.type):
+            arr = _read(buf, count, fixed, infer=False)
+        arr = arr.cast(kind_to_arrow(kinds))
+    return arr
 
 
-def _sort_fields(arr: "pa.StructArray") -> "pa.StructArray":
-    """Order struct fields by name, recursively, as Spark's JSON schema inference does."""
+def _same_kind(t: "pa.DataType") -> bool:
+    """True when ``t`` holds no type Arrow's inference guesses from strings."""
     import pyarrow as pa
 
-    names = sorted(f.name for f in arr.type)
-    children = []
-    for name in names:
-        child = arr.field(name)
-        if pa.types.is_struct(child.type):
-            child = _sort_fields(child)
-        children.append(child)
-    mask = arr.is_null() if arr.null_count else None
-    return pa.StructArray.from_arrays(children, names=names, mask=mask)
+    if pa.types.is_struct(t):
+        return all(_same_kind(f.type) for f in t)
+    if pa.types.is_list(t):
+        return _same_kind(t.value_type)
+    return not (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
 
 
-def _bisect_failures(
-    values: list[bytes], idx: list[int], schema: "pa.Schema | None", out: dict[int, str]
-) -> None:
-    """Record in ``out`` each index of ``idx`` whose value alone fails to parse."""
+def _join(values: "pa.Array") -> bytes:
+    """The values (no nulls) joined with newlines, vectorised."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lists = pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
+    return pc.binary_join(lists, pa.scalar(b"\n", pa.binary()))[0].as_py()
+
+
+def _is_utf8(value: bytes) -> bool:
     try:
-        _parse([values[i] for i in idx], schema)
-        return
-    except Exception as exc:  # noqa: BLE001 - any parser error marks a bad row
-        if len(idx) == 1:
-            out[idx[0]] = f"does not match the schema: {str(exc).strip().splitlines()[0]}"
-            return
-    mid = len(idx) // 2
-    _bisect_failures(values, idx[:mid], schema, out)
-    _bisect_failures(values, idx[mid:], schema, out)
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-def _syntax_error(value: bytes) -> tuple[str | None, bytes]:
-    """Per-row check: returns (error or None, value with raw newlines turned into spaces)."""
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"value is not UTF-8: {exc.reason} at byte {exc.start}", value
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", value
-    if not isinstance(obj, dict):
-        return f"JSON value is a {type(obj).__name__}, not an object", value
-    # Valid JSON: raw newlines can only be whitespace between tokens.
-    return None, value.replace(b"\r", b" ").replace(b"\n", b" ")
-
-
-def _fast_screen(values: "pa.ChunkedArray") -> bool:
-    """True when every non-null value is UTF-8, one trimmed ``{...}``, and has no raw newline."""
+def _screen(values: "pa.Array", max_depth: int) -> "pa.Array":
+    """Per value: True when it is UTF-8, one trimmed ``{...}``, holds no raw newline and has
+    at most ``max_depth`` opening brackets (or is too short to nest deeper)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     try:
         strings = pc.cast(values, pa.string())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return False
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some value is not UTF-8
+        utf8 = pa.array([v is None or _is_utf8(v) for v in values.to_pylist()], pa.bool_())
+        strings = pc.cast(pc.if_else(utf8, values, pa.scalar(None, pa.binary())), pa.string())
     trimmed = pc.utf8_trim_whitespace(strings)
     ok = pc.and_(
         pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")),
         pc.invert(pc.match_substring(strings, "\n")),
     )
-    return bool(pc.all(pc.fill_null(ok, True)).as_py())
+    long = pc.greater(pc.binary_length(values), 2 * max_depth)
+    if pc.any(long).as_py():
+        idx = pc.indices_nonzero(long)
+        sub = strings.take(idx)
+        opens = pc.add(pc.count_substring(sub, "{"), pc.count_substring(sub, "["))
+        deep = idx.take(pc.indices_nonzero(pc.greater(opens, max_depth)))
+        if len(deep):
+            rows = pa.array(range(len(values)), pa.uint64())
+            ok = pc.and_(ok, pc.invert(pc.is_in(rows, value_set=deep)))
+    return ok
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 def decode_json_values(
-    records: "pa.Table", schema: "pa.Schema | None"
+    records: "pa.Table",
+    schema: "pa.Schema | None",
+    *,
+    known: dict | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    max_depth: int = MAX_JSON_DEPTH,
 ) -> tuple["pa.Table", "pa.Table"]:
     """Decode the JSON ``value`` bytes of Kafka records (columns of ``kafka_schema``).
 
     Returns ``(decoded, dead_letters)``: ``decoded`` has the input columns with ``value``
-    replaced by a struct column of ``schema`` (or of a schema inferred over all rows when
-    ``schema`` is None); ``dead_letters`` (``DEAD_LETTER_SCHEMA``) holds every record that did
-    not decode, with the reason. Null values decode to a null struct.
+    replaced by a struct column of ``schema`` (or, when ``schema`` is None, of the ``known``
+    kinds plus the fields inferred from this batch, see the module doc); ``dead_letters``
+    (``DEAD_LETTER_SCHEMA``) holds every record that cannot become a row, with the reason.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if "value" not in records.column_names:
         raise DecodeError("records have no 'value' column to decode")
@@ -218,68 +236,164 @@ def decode_json_values(
     if not (pa.types.is_binary(col.type) or pa.types.is_string(col.type)
             or pa.types.is_large_binary(col.type) or pa.types.is_large_string(col.type)):
         raise DecodeError(f"the 'value' column has type {col.type}; expected binary or string")
-    raw = col.cast(pa.binary()).to_pylist()
-    present = [i for i, v in enumerate(raw) if v is not None]
+    values = col.cast(pa.binary()).combine_chunks()
+    n = len(values)
     errors: dict[int, str] = {}
+    size = pc.fill_null(pc.binary_length(values), 0)
+    if "key" in records.column_names:
+        key = records.column("key").cast(pa.binary()).combine_chunks()
+        size = pc.add(size, pc.fill_null(pc.binary_length(key), 0))
+    big = pc.greater(size, max_record_bytes)
+    for i in pc.indices_nonzero(big).to_pylist():
+        errors[i] = f"record is {size[i].as_py()} bytes (key + value), above max_record_bytes {max_record_bytes}"
+    for i in pc.indices_nonzero(values.is_null()).to_pylist():
+        errors[i] = TOMBSTONE
+    candidates = pc.and_(pc.invert(big), values.is_valid())
+    present = pc.indices_nonzero(candidates)
+    clean = pc.indices_nonzero(pc.fill_null(pc.and_(candidates, _screen(values, max_depth)), False))
     parsed = None
-    if present and _fast_screen(col):
+    if len(present) and len(clean) == len(present):
         try:
-            parsed = _parse([raw[i] for i in present], schema)
-        except Exception:  # noqa: BLE001 - fall back to locating the bad rows
+            parsed = _parse(_join(values.take(present) if errors else values), len(present), schema, known)
+        except Exception:  # noqa: BLE001 - locate the bad rows below
             parsed = None
-    if present and parsed is None:
-        cleaned: dict[int, bytes] = {}
-        for i in present:
-            err, fixed = _syntax_error(raw[i])
-            if err is None:
-                cleaned[i] = fixed
-            else:
-                errors[i] = err
-        good = list(cleaned)
-        values = [cleaned[i] for i in good]
-        if values:
-            try:
-                parsed = _parse(values, schema)
-            except Exception:  # noqa: BLE001 - locate the rows that do not convert
-                bad: dict[int, str] = {}
-                _bisect_failures(values, list(range(len(values))), schema, bad)
-                errors.update({good[j]: msg for j, msg in bad.items()})
-                keep = [j for j in range(len(values)) if j not in bad]
-                try:
-                    parsed = _parse([values[j] for j in keep], schema) if keep else None
-                except Exception as exc:  # noqa: BLE001
-                    raise DecodeError(f"cannot decode the JSON values together: {exc}") from exc
-                good = [good[j] for j in keep]
-        present = good
-    struct_type = _result_type(schema, parsed)
-    decoded = _assemble(records, raw, present, parsed, errors, struct_type)
+    present = present.to_pylist()
+    kinds = known
+    if parsed is None and present:
+        parsed, present, kinds = _slow_path(values, present, clean.to_pylist(), schema, known, max_depth, errors)
+    struct_type = _result_type(schema, parsed, kinds)
+    decoded = _assemble(records, n, present, parsed, errors, struct_type)
     return decoded, _dead_letters(records, sorted(errors), errors)
 
 
-def _result_type(schema: "pa.Schema | None", parsed) -> "pa.DataType":
+def _slow_path(values, present, clean, schema, known, max_depth, errors):
+    """Check the records the screen rejected one by one, parse the rest vectorised, and only
+    if that fails too locate the records that do not fit; returns (parsed, its rows, kinds)."""
+    clean_set = set(clean)
+    raw = values.to_pylist()
+    good: list[int] = []
+    objects: dict[int, Any] = {}
+    for i in present:
+        if i not in clean_set:
+            err, obj = check_record(raw[i], max_depth)
+            if err is not None:
+                errors[i] = err
+                continue
+            objects[i] = obj
+            raw[i] = raw[i].replace(b"\r", b" ").replace(b"\n", b" ")
+        good.append(i)
+    if not good:
+        return None, good, known
+    try:
+        return _parse(b"\n".join(raw[i] for i in good), len(good), schema, known), good, known
+    except Exception:  # noqa: BLE001 - some record does not fit: locate it
+        pass
+    # the same per-record checks for the screened records (their reasons must not depend on
+    # their neighbours); the screen already bounded their depth
+    checked = []
+    for i in good:
+        if i not in objects:
+            err, obj = check_record(raw[i], max_depth, depth_known=True)
+            if err is not None:
+                errors[i] = err
+                continue
+            objects[i] = obj
+        checked.append(i)
+    good = checked
+    kinds = known
+    parse_schema = schema
+    if schema is None:
+        import pyarrow as pa
+
+        kinds, good = _apply_kinds(good, objects, known, errors)
+        parse_schema = pa.schema(list(kind_to_arrow(kinds or {})))
+    return _parse_located(raw, good, parse_schema, errors), good, kinds
+
+
+def _apply_kinds(good: list[int], objects: dict[int, Any], known, errors: dict[int, str]):
+    """The inferred-schema rule, record by record in offset order."""
+    kinds: Any = known or {}
+    keep = []
+    for i in good:
+        if fits(kinds, objects[i]):
+            keep.append(i)
+            continue
+        try:
+            kinds = merge_value(kinds, objects[i], "")
+        except Mismatch as exc:
+            errors[i] = str(exc)
+            continue
+        keep.append(i)
+    return fix_kinds(kinds), keep
+
+
+def _parse_located(raw: list, good: list[int], schema, errors: dict[int, str]):
+    """Parse ``good`` with the explicit ``schema``; rows that still fail are located by bisection."""
+    if not good:
+        return None
+    try:
+        return _parse(b"\n".join(raw[i] for i in good), len(good), schema, None)
+    except Exception:  # noqa: BLE001 - locate the rows that do not convert
+        bad: dict[int, str] = {}
+        _bisect_failures(raw, list(good), schema, bad)
+        errors.update(bad)
+        good[:] = [i for i in good if i not in bad]
+        if not good:
+            return None
+        try:
+            return _parse(b"\n".join(raw[i] for i in good), len(good), schema, None)
+        except Exception as exc:  # noqa: BLE001
+            raise DecodeError(f"cannot decode the JSON values together: {exc}") from exc
+
+
+def _bisect_failures(raw: list, idx: list[int], schema, out: dict[int, str]) -> None:
+    """Record in ``out`` each index of ``idx`` whose value alone fails to parse."""
+    try:
+        _parse(b"\n".join(raw[i] for i in idx), len(idx), schema, None)
+        return
+    except Exception as exc:  # noqa: BLE001 - any parser error marks a bad row
+        if len(idx) == 1:
+            out[idx[0]] = _type_reason(raw[idx[0]], schema) or (
+                f"does not match the schema: {str(exc).strip().splitlines()[0]}"
+            )
+            return
+    mid = len(idx) // 2
+    _bisect_failures(raw, idx[:mid], schema, out)
+    _bisect_failures(raw, idx[mid:], schema, out)
+
+
+def _type_reason(value: bytes, schema) -> str | None:
+    import json
+
+    import pyarrow as pa
+
+    try:
+        return declared_mismatch(json.loads(value), pa.struct(list(schema)))
+    except ValueError:
+        return None
+
+
+def _result_type(schema: "pa.Schema | None", parsed, kinds) -> "pa.DataType":
     import pyarrow as pa
 
     if schema is not None:
         return pa.struct(list(schema))
-    return parsed.type if parsed is not None else pa.struct([])
+    if parsed is not None:
+        return parsed.type
+    return kind_to_arrow(kinds) if kinds else pa.struct([])
 
 
-def _assemble(records, raw, present, parsed, errors, struct_type) -> "pa.Table":
-    """Put parsed structs back in row order (nulls for tombstones), dropping dead-letter rows."""
+def _assemble(records, n, present, parsed, errors, struct_type) -> "pa.Table":
+    """Put parsed structs back in row order, dropping dead-letter rows."""
     import pyarrow as pa
 
-    slot = {row: j for j, row in enumerate(present)}
-    keep_rows = [i for i in range(len(raw)) if i not in errors]
-    take = [slot.get(i) for i in keep_rows]  # None -> null struct (tombstone)
     if parsed is None:
-        values = pa.nulls(len(keep_rows), struct_type)
-    elif not errors and len(present) == len(raw):
-        values = parsed
+        values = pa.nulls(n - len(errors), struct_type)
     else:
-        values = parsed.take(pa.array(take, pa.int64()))
-        if values.type != struct_type:
-            values = values.cast(struct_type)
-    base = records if not errors else records.take(pa.array(keep_rows, pa.int64()))
+        values = parsed if parsed.type == struct_type else parsed.cast(struct_type)
+    base = records if not errors else records.take(pa.array(sorted(present), pa.int64()))
+    if len(values) != base.num_rows:
+        raise DecodeError(f"{len(values)} decoded values for {base.num_rows} rows")
     idx = base.column_names.index("value")
     field = pa.field("value", struct_type)
     return base.set_column(idx, field, pa.chunked_array([values], struct_type))
@@ -311,3 +425,19 @@ def _dead_letters(records, rows: list[int], errors: dict[int, str]) -> "pa.Table
         },
         schema=schema,
     )
+
+
+def decode_json_source(records: "pa.Table", spec: Any, state_dir: str | None = None) -> tuple["pa.Table", "pa.Table"]:
+    """Decode a Kafka JSON source's records as both engines do: the declared ``schema``, or the
+    kinds recorded under ``state_dir`` (the node's checkpoint folder) plus new ones, recorded
+    again after the batch; the ``max_record_bytes`` source option."""
+    from kappa.kafka.json_checks import load_kinds, save_kinds
+    from kappa.types import parse_schema
+
+    schema = parse_schema(spec.schema_) if getattr(spec, "schema_", None) else None
+    known = load_kinds(state_dir) if schema is None else None
+    limit = getattr(spec, "max_record_bytes", None) or DEFAULT_MAX_RECORD_BYTES
+    decoded, dead = decode_json_values(records, schema, known=known, max_record_bytes=limit)
+    if schema is None:
+        save_kinds(state_dir, decoded.schema.field("value").type, known)
+    return decoded, dead

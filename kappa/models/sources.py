@@ -131,6 +131,11 @@ class KafkaDataSource(_SourceBase):
         None,
         description="Delta table receiving undecodable records (topic, partition, offset, raw bytes, error). Default: `<checkpoint>/dead_letters`.",
     )
+    max_record_bytes: int = Field(
+        8 * 1024 * 1024,
+        gt=0,
+        description="Largest record (key + value bytes) decoded; a larger one goes to the dead-letter table. Default 8 MiB.",
+    )
     _default_stream: bool = True
 
     @model_validator(mode="before")

@@ -69,12 +69,14 @@ def test_declared_schema_missing_and_extra_fields():
     assert decoded["key"].to_pylist() == [b"k0", b"k1", b"k2", b"k3"]
 
 
-def test_tombstones_decode_to_null_struct_not_dead_letters():
+def test_tombstones_are_dead_letters():
     decoded, dead = decode_json_values(records([None, b'{"id": 5}', None]), SCHEMA)
-    assert dead.num_rows == 0
-    assert decoded["value"].to_pylist()[0] is None
-    assert decoded["value"].to_pylist()[1]["id"] == 5
-    assert decoded["value"].to_pylist()[2] is None
+    assert decoded["offset"].to_pylist() == [101]
+    assert decoded["value"].to_pylist()[0]["id"] == 5
+    assert dead.select(["offset", "key", "value", "error"]).to_pylist() == [
+        {"offset": 100, "key": b"k0", "value": None, "error": "null value (tombstone)"},
+        {"offset": 102, "key": b"k2", "value": None, "error": "null value (tombstone)"},
+    ]
 
 
 def test_malformed_records_become_dead_letters_with_offsets():
@@ -87,23 +89,25 @@ def test_malformed_records_become_dead_letters_with_offsets():
         b"\xff\xfe{}",  # 105 not UTF-8
         b'{"id": 1}, {"id": 2}',  # 106 two objects in one value
         b'{"id":\n 7}',  # 107 ok: newline is whitespace
-        None,  # 108 tombstone
+        None,  # 108 tombstone: a dead letter
         b'{"id": 1.5}',  # 109 not a bigint
         b'{"id": 9',  # 110 truncated
     ]
     decoded, dead = decode_json_values(records(values, topic="orders", partition=2), SCHEMA)
-    assert decoded["offset"].to_pylist() == [100, 107, 108]
-    assert [v and v["id"] for v in decoded["value"].to_pylist()] == [1, 7, None]
+    assert decoded["offset"].to_pylist() == [100, 107]
+    assert [v and v["id"] for v in decoded["value"].to_pylist()] == [1, 7]
     assert dead.schema == DEAD_LETTER_SCHEMA
-    assert dead["offset"].to_pylist() == [101, 102, 103, 104, 105, 106, 109, 110]
+    assert dead["offset"].to_pylist() == [101, 102, 103, 104, 105, 106, 108, 109, 110]
     assert set(dead["topic"].to_pylist()) == {"orders"}
     assert set(dead["partition"].to_pylist()) == {2}
     assert dead["value"].to_pylist() == [values[i - 100] for i in dead["offset"].to_pylist()]
     assert dead["key"].to_pylist() == [b"k%d" % (i - 100) for i in dead["offset"].to_pylist()]
     errors = dict(zip(dead["offset"].to_pylist(), dead["error"].to_pylist()))
     assert errors[101].startswith("invalid JSON")
-    assert errors[102] == "JSON value is a list, not an object"
-    assert errors[104].startswith("does not match the schema")
+    assert errors[102] == "JSON value is an array, not an object"
+    assert errors[104] == "field 'id': \"abc\" is not a bigint"
+    assert errors[108] == "null value (tombstone)"
+    assert errors[109] == "field 'id': 1.5 is not a bigint"
     assert errors[105].startswith("value is not UTF-8")
     assert errors[106].startswith("invalid JSON: Extra data")
     assert dead["failed_at"].null_count == 0
@@ -112,7 +116,7 @@ def test_malformed_records_become_dead_letters_with_offsets():
 def test_inferred_schema_over_all_rows():
     values = [b'{"b": 1, "a": "x"}', None, b'{"c": {"z": true, "y": [1.5]}}', b'{"b": 2}', b"oops"]
     decoded, dead = decode_json_values(records(values), None)
-    assert dead["offset"].to_pylist() == [104]
+    assert dead["offset"].to_pylist() == [101, 104]
     assert decoded.schema.field("value").type == pa.struct(
         [
             ("a", pa.string()),
@@ -122,7 +126,6 @@ def test_inferred_schema_over_all_rows():
     )
     assert decoded["value"].to_pylist() == [
         {"a": "x", "b": 1, "c": None},
-        None,
         {"a": None, "b": None, "c": {"y": [1.5], "z": True}},
         {"a": None, "b": 2, "c": None},
     ]
@@ -133,7 +136,8 @@ def test_empty_input_and_only_tombstones():
     assert decoded.num_rows == 0 and dead.num_rows == 0
     assert decoded.schema.field("value").type == pa.struct(list(SCHEMA))
     decoded, dead = decode_json_values(records([None, None]), None)
-    assert decoded["value"].to_pylist() == [None, None]
+    assert decoded.num_rows == 0
+    assert dead["error"].to_pylist() == ["null value (tombstone)"] * 2
 
 
 @pytest.mark.kafka

@@ -47,7 +47,7 @@ def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap,
     producer = Producer(conf_for(kafka_bootstrap))
     producer.produce(topic, value=b'{"id": "x", "name": "bad-type"}', partition=0)  # offset 5
     producer.produce(topic, value=b"not json", partition=0)  # offset 6
-    producer.produce(topic, value=None, partition=0)  # offset 7: a tombstone, not a dead letter
+    producer.produce(topic, value=None, partition=0)  # offset 7: a tombstone, a dead letter too
     producer.flush()
     ok = _write(tmp_path, "ok.yaml", bootstrap=kafka_bootstrap, topic=topic, action="warn")
 
@@ -55,11 +55,15 @@ def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap,
     out = capsys.readouterr().out
     assert "brz" in out and "ok" in out
     rows = read_delta(str(tmp_path / "brz")).to_pylist()
-    assert sorted(rows, key=lambda r: (r["id"] is None, r["id"] or 0)) == [{"id": i, "name": f"n{i}"} for i in range(5)] + [{"id": None, "name": None}]
+    assert sorted(rows, key=lambda r: r["id"]) == [{"id": i, "name": f"n{i}"} for i in range(5)]
     dead = read_delta(str(tmp_path / "ck/cli-run/brz/dead_letters")).sort_by("offset").to_pylist()
     assert [(d["topic"], d["partition"], d["offset"], d["value"]) for d in dead] == [
-        (topic, 0, 5, b'{"id": "x", "name": "bad-type"}'), (topic, 0, 6, b"not json")]
-    assert all(d["error"] for d in dead)
+        (topic, 0, 5, b'{"id": "x", "name": "bad-type"}'), (topic, 0, 6, b"not json"), (topic, 0, 7, None)]
+    assert [d["error"] for d in dead] == [
+        "field 'id': \"x\" is not a bigint",
+        "invalid JSON: Expecting value at line 1 column 1",
+        "null value (tombstone)",
+    ]
 
     version = DeltaTable(str(tmp_path / "brz")).version()
     main(["run", ok, "--profile", "python"])
@@ -69,7 +73,7 @@ def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap,
     # a failing expectation fails the node: exit 1, the node named, nothing written
     failing = _write(tmp_path, "fail.yaml", bootstrap=kafka_bootstrap, topic=topic, action="fail")
     with pytest.raises(SystemExit) as exit_info:
-        produce(kafka_bootstrap, topic, [{"id": 9, "name": "n9"}])
+        produce(kafka_bootstrap, topic, [{"id": 9}])  # no name
         main(["run", failing, "--profile", "python", "--full-refresh", "brz"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err

@@ -146,19 +146,19 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     if node.source is None:
         read = ReadResult(pl.LazyFrame())
     else:
-        read = read_range(node.source, offsets, memory)
+        read = read_range(node.source, offsets, memory, node.checkpoint)
     frame = transform(node, read.frame, _ref_frames(node, memory))
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)
     if read.dead_letters is not None:
         path = dead_letter_path(node, plan.root)
-        ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, f"kappa:{plan.pipeline}:{node.name}:dead_letters", batch_id)
+        ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, f"kappa:{plan.pipeline}:{node.name}:dead_letters", batch_id, node.name)
     for sink in node.sinks:
         df = quarantine if sink.quarantine else output
         if df is None:
             continue
         key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
-        ns.sink_rows[key] = ns.sink_rows.get(key, 0) + write_sink(sink, df, batch_id)
+        ns.sink_rows[key] = ns.sink_rows.get(key, 0) + write_sink(sink, df, batch_id, node.name)
         failpoint("after_sink")
     info = {"batch_id": batch_id, "input_rows": counts.input_rows, "output_rows": counts.output_rows, "committed_at": time.time()}
     return output, quarantine, info

@@ -53,7 +53,9 @@ def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, s
     return {"kind": "kafka", "start": _to_json(starts), "end": _to_json(ends)}
 
 
-def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any]) -> "ReadResult":
+def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any], state_dir: str | None = None) -> "ReadResult":
+    """The records of ``offsets``, decoded; ``state_dir`` (the node's checkpoint folder) keeps
+    the types inferred for a JSON value without a declared schema."""
     import polars as pl
 
     from kappa.engines.polars.readers import ReadResult
@@ -64,11 +66,9 @@ def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any]) -> "ReadR
     records = read_range(kafka_conf(spec), ranges, include_headers=spec.include_headers)
     dead = None
     if spec.value_format == "json":
-        from kappa.kafka.decode import decode_json_values
-        from kappa.types import parse_schema
+        from kappa.kafka.decode import decode_json_source
 
-        schema = parse_schema(spec.schema_) if spec.schema_ else None
-        records, dead = decode_json_values(records, schema)
+        records, dead = decode_json_source(records, spec, state_dir)
     elif spec.value_format == "debezium":
         from kappa.cdc.debezium import decode_debezium
 

@@ -191,8 +191,8 @@ def plan_range(source: "SourcePlan", previous: dict[str, Any] | None) -> dict[st
     raise KappaError(f"cannot read source kind {source.kind}")
 
 
-def read_range(source: "SourcePlan", offsets: dict[str, Any], memory: dict[str, "pl.LazyFrame"]) -> ReadResult:
-    """The rows of exactly ``offsets``."""
+def read_range(source: "SourcePlan", offsets: dict[str, Any], memory: dict[str, "pl.LazyFrame"], state_dir: str | None = None) -> ReadResult:
+    """The rows of exactly ``offsets`` (``state_dir``: the node's checkpoint folder)."""
     spec = source.spec
     kind = offsets["kind"]
     if kind == "memory":
@@ -213,7 +213,7 @@ def read_range(source: "SourcePlan", offsets: dict[str, Any], memory: dict[str, 
     if kind == "kafka":
         from kappa.engines.polars.kafka_io import read_kafka_range
 
-        return read_kafka_range(spec, offsets)
+        return read_kafka_range(spec, offsets, state_dir)
     raise KappaError(f"cannot read offsets of kind {kind}")
 
 

@@ -6,6 +6,10 @@
 - Files: a single file is replaced atomically; a folder gets ``part-<batch_id>.<ext>`` (so a
   re-run overwrites the same part file) or, in overwrite mode, only that part file.
 - Kafka: at-least-once (a re-run after a crash between produce and commit produces again).
+
+A failed Delta or file write raises one line naming the node (when the caller gives it), the
+sink and the path, e.g. ``node 'bronze' sink 0: cannot write Delta table /x/bronze: the path
+is a file, not a folder`` (:func:`kappa.delta.writer.delta_write_error`).
 """
 
 from __future__ import annotations
@@ -76,8 +80,34 @@ def write_kafka(spec, df: "pl.DataFrame") -> int:
     return produce_rows(kafka_conf(spec), spec.topic, df.to_arrow(), key_column=spec.key, value_column=spec.value)
 
 
-def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
-    """Write one batch to one sink; returns the rows written (0 when skipped as a replay)."""
+def _where(node: str | None, what: str) -> str:
+    return f"node {node!r} {what}" if node else what
+
+
+def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int, node: str | None = None) -> int:
+    """Write one batch to one sink; returns the rows written (0 when skipped as a replay).
+    A failed Delta or file write raises a :class:`DeltaWriteError` naming ``node``, the sink
+    and the path."""
+    from kappa.delta.arrow import DeltaWriteError
+    from kappa.delta.writer import delta_failures, delta_write_error
+
+    what = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
+    try:
+        return _write_sink(sink, df, batch_id)
+    except DeltaWriteError as exc:
+        raise DeltaWriteError(f"{_where(node, what)}: {exc}") from exc
+    except KappaError:
+        raise
+    except delta_failures() as exc:
+        if sink.kind == "delta":
+            raise DeltaWriteError(f"{_where(node, what)}: {delta_write_error(sink.path, exc)}") from exc
+        if sink.kind == "file" and isinstance(exc, OSError):
+            detail = " ".join(str(exc).split())
+            raise KappaError(f"{_where(node, what)}: cannot write files to {sink.path}: {detail}") from exc
+        raise
+
+
+def _write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
     spec = sink.spec
     if sink.kind == "delta":
         if sink.mode == "merge":
@@ -99,6 +129,11 @@ def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
     raise KappaError(f"unknown sink kind {sink.kind}")
 
 
-def write_dead_letters(path: str, table: "pa.Table", app_id: str, batch_id: int) -> int:
+def write_dead_letters(path: str, table: "pa.Table", app_id: str, batch_id: int, node: str | None = None) -> int:
     """Undecodable records, appended idempotently to a Delta table."""
-    return table.num_rows if write_delta(path, table, "append", app_id, batch_id) else 0
+    from kappa.delta.arrow import DeltaWriteError
+
+    try:
+        return table.num_rows if write_delta(path, table, "append", app_id, batch_id) else 0
+    except DeltaWriteError as exc:
+        raise DeltaWriteError(f"{_where(node, 'dead letters')}: {exc}") from exc

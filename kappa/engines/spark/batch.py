@@ -35,17 +35,16 @@ def _view_name(prefix: str, node: str) -> str:
     return f"__kappa_{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', node)}_{uuid.uuid4().hex[:8]}"
 
 
-def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any) -> tuple["DataFrame", "pa.Table | None"]:
-    """Decode a Kafka micro-batch's ``value`` as the Polars engine does; returns rows and dead letters."""
+def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any, state_dir: str | None = None) -> tuple["DataFrame", "pa.Table | None"]:
+    """Decode a Kafka micro-batch's ``value`` as the Polars engine does (the same function, the
+    same ``state_dir``: the node's checkpoint folder); returns rows and dead letters."""
     if spec.value_format == "raw":
         return batch_df, None
     records = batch_df.toArrow()
     if spec.value_format == "json":
-        from kappa.kafka.decode import decode_json_values
-        from kappa.types import parse_schema
+        from kappa.kafka.decode import decode_json_source
 
-        schema = parse_schema(spec.schema_) if spec.schema_ else None
-        records, dead = decode_json_values(records, schema)
+        records, dead = decode_json_source(records, spec, state_dir)
     else:
         from kappa.cdc.debezium import decode_debezium
 
@@ -144,6 +143,9 @@ class NodeBatchFunction:
 
     def run(self, batch_df: "DataFrame", batch_id: int) -> None:
         """Read, transform, check and write one micro-batch."""
+        from kappa.delta.arrow import DeltaWriteError
+        from kappa.delta.writer import delta_failures, sink_write_error
+        from kappa.errors import KappaError
         from kappa.engines.polars.engine import dead_letter_path
         from kappa.engines.spark.sinks import write_dead_letters, write_sink
         from kappa.quality.result import QualityCounts
@@ -171,7 +173,12 @@ class NodeBatchFunction:
             if dead is not None:
                 path = dead_letter_path(self.node, self.plan.root)
                 app_id = f"kappa:{self.plan.pipeline}:{self.node.name}:dead_letters"
-                dead_rows = write_dead_letters(path, dead, app_id, batch_id)
+                try:
+                    dead_rows = write_dead_letters(path, dead, app_id, batch_id)
+                except (DeltaWriteError, *delta_failures()) as exc:
+                    if isinstance(exc, KappaError) and not isinstance(exc, DeltaWriteError):
+                        raise
+                    raise sink_write_error("dead letters", path, exc) from exc
             sink_rows: dict[str, int] = {}
             for sink in self.node.sinks:
                 df = quarantine if sink.quarantine else output
@@ -179,7 +186,13 @@ class NodeBatchFunction:
                     continue
                 key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
                 table = arrow_q if sink.quarantine else arrow_out
-                sink_rows[key] = sink_rows.get(key, 0) + write_sink(sink, df, batch_id, self.profile, table)
+                try:
+                    sink_rows[key] = sink_rows.get(key, 0) + write_sink(sink, df, batch_id, self.profile, table)
+                except (DeltaWriteError, *delta_failures()) as exc:
+                    if sink.kind != "delta" or self.profile != "python" or (isinstance(exc, KappaError) and not isinstance(exc, DeltaWriteError)):
+                        raise
+                    where = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
+                    raise sink_write_error(where, sink.path, exc) from exc
                 failpoint("after_sink")
             if self.keep_output and output is not None:
                 self.memory[self.node.name] = arrow_out if arrow_out is not None else output.toArrow()

@@ -158,7 +158,7 @@ class CompiledNode:
         else:
             frame = batch_df
         if source is not None and source.kind == "kafka":
-            return decode_kafka(spark, frame, source.spec)
+            return decode_kafka(spark, frame, source.spec, self.node.checkpoint)
         return frame, None
 
     def input_stream(self) -> "DataFrame":
