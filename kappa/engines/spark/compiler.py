@@ -168,7 +168,7 @@ class CompiledNode:
 
         if self.reads_per_run:
             return tick_stream(self.spark, self.node)
-        return build_stream(self.spark, self.node.source, self.profile)
+        return build_stream(self.spark, self.node.source, self.profile, self.checkpoint_location)
 
     def request_run(self) -> bool:
         """For a node that re-reads its source per run: ask for a run if the input changed."""

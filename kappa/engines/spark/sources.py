@@ -86,6 +86,8 @@ def kafka_options(spec: Any, redact: bool = False, batch: bool = False) -> dict[
         out["maxOffsetsPerTrigger"] = str(spec.max_offsets_per_trigger)
     if spec.include_headers:
         out["includeHeaders"] = "true"
+    if not spec.fail_on_data_loss:
+        out["failOnDataLoss"] = "false"
     if batch:
         out["endingOffsets"] = "latest"
     extra = {}
@@ -210,13 +212,21 @@ def _delta_exists(path: str, storage_options: Mapping[str, str]) -> bool:
     return delta_version(path, _values(storage_options, False)) is not None
 
 
-def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str) -> "DataFrame":
-    """The streaming DataFrame of a streaming source (raises SourceNotReady when there is none yet)."""
+def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, checkpoint_location: str | None = None) -> "DataFrame":
+    """The streaming DataFrame of a streaming source (raises SourceNotReady when there is none yet).
+
+    ``checkpoint_location`` (the query's) lets kappa's Python sources keep their initial offset
+    there, decided once (see :mod:`kappa.engines.spark.datasources.initial`)."""
     from kappa.engines.spark.datasources.readers import FORMATS
 
     spec = source.spec
     if source.kind == "kafka":
-        return spark.readStream.format(FORMATS[("kafka", profile)]).options(**kafka_options(spec)).load()
+        options = kafka_options(spec)
+        if profile == "python" and checkpoint_location:
+            from kappa.engines.spark.datasources.initial import CHECKPOINT_OPTION
+
+            options[CHECKPOINT_OPTION] = checkpoint_location
+        return spark.readStream.format(FORMATS[("kafka", profile)]).options(**options).load()
     if source.kind == "delta":
         if not _delta_exists(source.path, spec.storage_options):
             raise SourceNotReady(f"Delta table {source.path} does not exist yet")
