@@ -51,6 +51,12 @@ def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException
     if exc is None:
         return None
     text = getattr(exc, "desc", None) or str(exc)
+    # a kappa error raised inside a Python data source (e.g. DataLossError): its own message
+    import re
+
+    raised = re.findall(r"^kappa(?:\.\w+)+\.\w*Error: (.+)$", text, flags=re.MULTILINE)
+    if raised:
+        return raised[-1].strip()
     return text.strip().splitlines()[0] if text.strip() else repr(exc)
 
 

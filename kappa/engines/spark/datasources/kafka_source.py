@@ -206,9 +206,14 @@ class KafkaStreamReader(_KafkaReaderBase, DataSourceStreamReader, SupportsTrigge
 
     def latestOffset(self, start: dict, limit=None) -> dict:
         given = from_json_offsets(start)
-        bounds = dict(self._target) if self._target is not None else self._bounds_now()
-        begin = self._resume(given, bounds)
-        end = {tp: stop for tp, (_low, stop) in bounds.items()}
+        # Checked against the log as it is now: an AvailableNow target may predate the start
+        # (resolved "latest" under a live producer), which is no data loss.
+        now = self._bounds_now()
+        begin = self._resume(given, now)
+        end = {tp: stop for tp, (_low, stop) in now.items()}
+        if self._target is not None:
+            cap = {tp: stop for tp, (_low, stop) in self._target.items()}
+            end = {tp: max(begin[tp], min(stop, cap.get(tp, begin[tp]))) for tp, stop in end.items()}
         if isinstance(limit, ReadMaxRows):
             end = rate_limit(begin, end, limit.max_rows)
         if end == given:
