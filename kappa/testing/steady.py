@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Self
 
 
 class SteadyProducer:
@@ -43,7 +44,7 @@ class SteadyProducer:
     def produced(self) -> int:
         return self.next_id - self.first
 
-    def __enter__(self) -> "SteadyProducer":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -47,12 +47,12 @@ def test_gaps_and_messages():
         OffsetGap("orders", 3, 7, None, None),
     ]
     assert [g.describe() for g in gaps] == [
-        "topic 'orders' partition 0: committed offset 120 is past the log end 30 (earliest 0): the topic was "
-        "re-created, truncated or the broker lost its log",
-        "topic 'orders' partition 1: committed offset 4 is before the earliest available offset 10 (log end 40): "
-        "6 offset(s) were deleted (retention) before they were read",
-        "topic 'orders' partition 3: committed offset 7 is in a partition that no longer exists: the topic was "
-        "deleted or re-created with fewer partitions",
+        ("topic 'orders' partition 0: committed offset 120 is past the log end 30 (earliest 0): the topic was "
+        "re-created, truncated or the broker lost its log"),
+        ("topic 'orders' partition 1: committed offset 4 is before the earliest available offset 10 (log end 40): "
+        "6 offset(s) were deleted (retention) before they were read"),
+        ("topic 'orders' partition 3: committed offset 7 is in a partition that no longer exists: the topic was "
+        "deleted or re-created with fewer partitions"),
     ]
     with pytest.raises(DataLossError) as info:
         resume_offsets(committed, bounds, node="brz")

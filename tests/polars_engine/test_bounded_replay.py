@@ -5,9 +5,11 @@ them. Also ``starting_offsets: latest`` (item 1.7, replay half): decided once, k
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +72,7 @@ def test_replay_stops_at_the_end_seen_when_the_node_started(replay_pipeline):
     with SteadyProducer(bootstrap, topic, first=1000):
         time.sleep(0.3)
         before = end_offsets(conf, [(topic, 0), (topic, 1)])
-        summary, runner = _run_bounded(path)
+        summary, _runner = _run_bounded(path)
         after = end_offsets(conf, [(topic, 0), (topic, 1)])
     assert summary is not None, "the replay did not stop under a steady producer"
 
@@ -81,7 +83,7 @@ def test_replay_stops_at_the_end_seen_when_the_node_started(replay_pipeline):
     assert sum(after.values()) > sum(bound.values())
     # batches of at most 7 records, each continuing where the previous ended, up to the bound
     assert len(log) == summary.node("brz").batches > 1
-    for prev, cur in zip(log, log[1:]):
+    for prev, cur in itertools.pairwise(log):
         assert cur["start"] == prev["end"]
     assert all(sum(b["end"][topic][p] - b["start"][topic][p] for p in ("0", "1")) <= 7 for b in log)
 
@@ -110,7 +112,7 @@ def test_latest_is_decided_once_and_kept_across_runs(replay_pipeline):
     s1 = execute_pipeline(load_pipeline_file(path), engine="polars", select=["brz"])
     assert s1.node("brz").skipped == "no new data"
     ck = build_plan(load_pipeline_file(path)).nodes[0].checkpoint
-    kept = json.loads(open(f"{ck}/replay/initial_offsets.json").read())
+    kept = json.loads(Path(f"{ck}/replay/initial_offsets.json").read_text())
     assert kept == {topic: {str(p): ends[(topic, p)] for p in (0, 1)}}
 
     # records produced between the runs are read: the start is the one decided in the first run
@@ -132,7 +134,7 @@ def test_latest_under_a_live_producer(replay_pipeline):
         time.sleep(0.3)
         first, _ = _run_bounded(path, select=["brz"])  # "latest": starts at the end it sees
         assert first is not None and first.node("brz").batches == 0
-        kept = json.loads(open(f"{ck}/replay/initial_offsets.json").read())[topic]
+        kept = json.loads(Path(f"{ck}/replay/initial_offsets.json").read_text())[topic]
         time.sleep(0.3)
         second, _ = _run_bounded(path, select=["brz"])
         assert second is not None and second.node("brz").batches > 1
@@ -144,7 +146,7 @@ def test_latest_under_a_live_producer(replay_pipeline):
     # the producer stopped: the next run reads exactly the rest, every record after the kept start
     execute_pipeline(load_pipeline_file(path), engine="polars", select=["brz"])
     log = _offsets_log(path, "brz")
-    for prev, cur in zip(log, log[1:]):
+    for prev, cur in itertools.pairwise(log):
         assert cur["start"] == prev["end"]
     ids = sorted(read_delta(str(root / "brz"))["id"].to_pylist())
     assert ids == _below(bootstrap, topic, kept, log[-1]["end"][topic])
