@@ -57,7 +57,7 @@ def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, s
     resumed = resume_offsets(given, bounds, fail_on_data_loss=spec.fail_on_data_loss, node=bound.node, what=what)
     if resumed.gaps and bound.summary is not None:
         bound.summary.skipped_offsets += resumed.skipped
-        bound.summary.warnings.extend(g.describe() for g in resumed.gaps)
+        bound.summary.data_loss.extend(g.describe() for g in resumed.gaps)
     # partitions new since the last batch start at their earliest offset
     starts = {tp: resumed.offsets.get(tp, low) for tp, (low, _end) in bounds.items()}
     ends = {tp: max(end, starts[tp]) for tp, (_low, end) in bounds.items()}
