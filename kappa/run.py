@@ -29,6 +29,10 @@ class NodeRunSummary:
     skipped: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    #: offsets known lost (deleted before they were read) when a source with
+    #: ``fail_on_data_loss: false`` continued from the earliest offset; ``data_loss`` says where
+    skipped_offsets: int = 0
+    data_loss: list[str] = field(default_factory=list)
 
     def add_counts(self, counts: Any) -> None:
         """Add a :class:`kappa.quality.result.QualityCounts` (or anything with the same fields)."""
@@ -71,6 +75,10 @@ class PipelineRunSummary:
             for name, count in n.failures.items():
                 if count:
                     lines.append(f"{'':<4}expectation {name}: {count} failing row(s)")
+            for text in n.data_loss:
+                lines.append(f"{'':<4}data loss: {text}; continued from the earliest offset")
+            if n.skipped_offsets:
+                lines.append(f"{'':<4}{n.skipped_offsets} offset(s) skipped (fail_on_data_loss: false)")
         return "\n".join(lines)
 
 

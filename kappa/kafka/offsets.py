@@ -109,7 +109,15 @@ def earliest_offsets(
 def end_offsets(
     conf: Mapping[str, Any], tps: Sequence[TopicPartition], timeout: float | None = _DEFAULT_TIMEOUT_S
 ) -> dict[TopicPartition, int]:
-    """The end offset of each partition: the offset the next produced record will get.
+    """The end offset of each partition: the offset the next produced record will get
+    (see :func:`log_bounds`)."""
+    return {tp: end for tp, (_low, end) in log_bounds(conf, tps, timeout).items()}
+
+
+def log_bounds(
+    conf: Mapping[str, Any], tps: Sequence[TopicPartition], timeout: float = _DEFAULT_TIMEOUT_S
+) -> dict[TopicPartition, tuple[int, int]]:
+    """``(earliest, end)`` of each partition: the log start offset and the true end offset.
 
     With ``isolation.level=read_uncommitted`` (the default here, as in Spark) that is the high
     watermark; with ``read_committed`` it is the last stable offset. Method: ListOffsets gives a
@@ -123,8 +131,9 @@ def end_offsets(
     from confluent_kafka import TopicPartition as KTP
 
     result: dict[TopicPartition, int] = {}
+    lows: dict[TopicPartition, int] = {}
     if not tps:
-        return result
+        return {}
     timeout = _timeout(timeout)
     cconf = consumer_config(conf, **{"enable.partition.eof": True})
     read_committed = str(cconf.get("isolation.level")) == "read_committed"
@@ -138,6 +147,7 @@ def end_offsets(
             except KafkaException as exc:
                 _raise_unreachable(conf, exc, timeout, consumer)
                 raise OffsetError(f"{topic}[{partition}]: cannot read offsets: {exc}") from exc
+            lows[(topic, partition)] = int(low)
             starts.append(KTP(topic, partition, max(int(low), int(high) - 1, 0)))
         consumer.assign(starts)
         pending = {(s.topic, s.partition) for s in starts}
@@ -168,7 +178,7 @@ def end_offsets(
                     pending.discard(key)
     finally:
         consumer.close()
-    return {tp: result[tp] for tp in tps}
+    return {tp: (lows[tp], result[tp]) for tp in tps}
 
 
 StartingOffsets = Union[str, Mapping[str, Mapping[str, int]]]
@@ -240,6 +250,37 @@ def resolve_starting_offsets(
     for tp, o in wanted.items():
         out[tp] = earliest[tp] if o == EARLIEST else latest[tp] if o == LATEST else o
     return out
+
+
+def starting_from_bounds(
+    spec: StartingOffsets, bounds: Mapping[TopicPartition, tuple[int, int]]
+) -> dict[TopicPartition, int]:
+    """:func:`resolve_starting_offsets` over bounds already read (:func:`log_bounds`): no
+    broker call, and "latest" is the same end the batch is bounded by."""
+    parsed = _parse_spec(spec)
+    if parsed in ("earliest", "latest"):
+        return {tp: (low if parsed == "earliest" else end) for tp, (low, end) in bounds.items()}
+    assert isinstance(parsed, dict)
+    for topic, parts in parsed.items():
+        for p in parts:
+            if (topic, p) not in bounds:
+                raise OffsetError(
+                    f"startingOffsets names {topic}[{p}], which is not among the partitions read"
+                )
+    out: dict[TopicPartition, int] = {}
+    for tp, (low, end) in bounds.items():
+        o = parsed.get(tp[0], {}).get(tp[1], EARLIEST)
+        out[tp] = low if o == EARLIEST else end if o == LATEST else o
+    return out
+
+
+def mentions_latest(spec: StartingOffsets) -> bool:
+    """Whether a starting spec resolves any partition to "latest" (a moving target that must
+    be decided once and kept)."""
+    parsed = _parse_spec(spec)
+    if isinstance(parsed, str):
+        return parsed == "latest"
+    return any(o == LATEST for parts in parsed.values() for o in parts.values())
 
 
 def rate_limit(

@@ -123,6 +123,14 @@ class KafkaDataSource(_SourceBase):
     max_offsets_per_trigger: int | None = Field(
         None, gt=0, description="Upper bound of records per micro-batch (Spark's `maxOffsetsPerTrigger`)."
     )
+    fail_on_data_loss: bool = Field(
+        True,
+        description=(
+            "Stop when committed offsets lie outside the topic's log (topic re-created or truncated, broker lost its log, "
+            "records deleted by retention before they were read). False: continue from the earliest available offset, "
+            "with a warning and the count of skipped offsets (Spark's `failOnDataLoss`)."
+        ),
+    )
     options: dict[str, str] = Field(
         default_factory=dict,
         description="Kafka client settings (`security.protocol`, `sasl.*`, ...; a `kafka.` prefix is accepted). Use `${env.NAME}` for secrets.",

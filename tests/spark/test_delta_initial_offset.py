@@ -20,7 +20,8 @@ from kappa.engines.spark.datasources.delta_source import (
     DeltaDataSource,
     DeltaStreamReader,
 )
-from kappa.engines.spark.datasources.options import SourceOptions
+from kappa.engines.spark.datasources.initial import initial_offset_path
+from kappa.initial import InitialOffsetError
 
 
 def _append(uri: str, ids: list[int]) -> None:
@@ -43,7 +44,7 @@ def _reader(uri: str, **options) -> DeltaStreamReader:
 def test_initial_offset_is_decided_once_per_checkpoint(tmp_path, starting, expected):
     uri, state = str(tmp_path / "src"), tmp_path / "ck" / "spark"
     _append(uri, [1])
-    options = {"kappaStateDir": str(state)}
+    options = {"kappaCheckpointLocation": str(state)}
     if starting is not None:
         options["startingVersion"] = starting
     first = _reader(uri, **options).initialOffset()
@@ -52,14 +53,13 @@ def test_initial_offset_is_decided_once_per_checkpoint(tmp_path, starting, expec
     _append(uri, [3])
     # a second process (batch 0 run, or a restart before batch 0 committed) gets the same answer
     assert _reader(uri, **options).initialOffset() == expected
-    saved = json.loads((state / "kappa_delta_initial_offset.json").read_text())
-    assert saved == {"source": uri, "initial_offset": expected}
+    assert json.loads(initial_offset_path(str(state), "kappa_delta").read_text()) == expected
     # another checkpoint decides its own
-    other = {**options, "kappaStateDir": str(tmp_path / "other")}
+    other = {**options, "kappaCheckpointLocation": str(tmp_path / "other")}
     assert _reader(uri, **other).initialOffset()["version"] == expected["version"] + 2
 
 
-def test_without_a_state_dir_the_offset_follows_the_table(tmp_path):
+def test_without_a_checkpoint_the_offset_follows_the_table(tmp_path):
     """What went wrong before (and what a reader with no checkpoint folder still does)."""
     uri = str(tmp_path / "src")
     _append(uri, [1])
@@ -85,19 +85,19 @@ def test_concurrent_first_calls_agree(tmp_path):
     thread.start()
     try:
         for _ in range(8):
-            answers.append(_reader(uri, kappaStateDir=state).initialOffset())
+            answers.append(_reader(uri, kappaCheckpointLocation=state).initialOffset())
     finally:
         stop.set()
         thread.join()
     assert len({json.dumps(a, sort_keys=True) for a in answers}) == 1
-    assert _reader(uri, kappaStateDir=state).initialOffset() == answers[0]
+    assert _reader(uri, kappaCheckpointLocation=state).initialOffset() == answers[0]
 
 
 def test_a_corrupt_state_file_is_a_clear_error(tmp_path):
     uri, state = str(tmp_path / "src"), tmp_path / "ck"
     _append(uri, [1])
-    state.mkdir()
-    (state / "kappa_delta_initial_offset.json").write_text("{not json")
-    with pytest.raises(Exception, match=r"kappa_delta_initial_offset\.json.*unreadable"):
-        _reader(uri, kappaStateDir=str(state)).initialOffset()
-    assert SourceOptions.of({"kappaStateDir": "x"}).get("kappastatedir") == "x"
+    path = initial_offset_path(str(state), "kappa_delta")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(InitialOffsetError, match=r"initial_offset_kappa_delta\.json: .*unreadable"):
+        _reader(uri, kappaCheckpointLocation=str(state)).initialOffset()

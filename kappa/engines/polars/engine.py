@@ -10,8 +10,10 @@ For every selected node, in topological order:
 3. write every sink idempotently (Delta app transactions keyed by batch id), dead letters too;
 4. commit the batch in the checkpoint.
 
-A streaming node repeats this until its sources hold nothing new (several batches when
-``max_offsets_per_trigger`` bounds them); a batch node runs one batch per run.
+A streaming node repeats this until it reached the ends its sources had at the node's first
+planning step of the run (several batches when ``max_offsets_per_trigger`` bounds them; see
+:class:`~kappa.engines.polars.readers.RunBound`): a replay is bounded however fast records keep
+arriving. A batch node runs one batch per run.
 """
 
 from __future__ import annotations
@@ -80,10 +82,11 @@ def _publish(pipeline: "Pipeline", name: str, output: Any, quarantine: Any) -> N
 
 def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:
     """Run every batch a node has to run now; returns the last batch's output and quarantine."""
-    from kappa.engines.polars.readers import plan_range
+    from kappa.engines.polars.readers import RunBound, plan_range
     from kappa.engines.polars.state import ReplayCheckpoint
 
     ck = ReplayCheckpoint(node.checkpoint)
+    bound = RunBound(node.name, node.checkpoint, ns)  # this run reads up to the ends seen first
     output = quarantine = None
     while True:
         batch = ck.pending()
@@ -93,7 +96,7 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
                 offsets = {"kind": "none"}
             else:
                 previous = last.offsets if (last and node.streaming) else None
-                offsets = plan_range(node.source, previous)
+                offsets = plan_range(node.source, previous, bound)
             if offsets is None:
                 if ns.batches == 0:
                     ns.skipped = "no new data"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.engines.polars.readers import ReadResult
+    from kappa.engines.polars.readers import ReadResult, RunBound
     from kappa.models import KafkaDataSource
 
 
@@ -33,24 +33,54 @@ def _from_json(data: dict[str, dict[str, int]]) -> dict[tuple[str, int], int]:
     return {(t, int(p)): int(o) for t, parts in data.items() for p, o in parts.items()}
 
 
-def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, streaming: bool) -> dict[str, Any] | None:
-    """The next batch's ``start``/``end`` offsets (None when a stream has nothing new)."""
-    from kappa.kafka.offsets import end_offsets, list_partitions, rate_limit, resolve_starting_offsets
+def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, streaming: bool, bound: "RunBound | None" = None) -> dict[str, Any] | None:
+    """The next batch's ``start``/``end`` offsets (None when a stream has nothing new).
 
+    The partitions' ``(earliest, end)`` offsets are read once per run (``bound``) and every
+    batch of the run ends there. A stream continues from the previous batch's end, checked
+    against the log (:mod:`kappa.kafka.data_loss`: out of range stops the node unless
+    ``fail_on_data_loss`` is false); its very first start is resolved from
+    ``starting_offsets`` -- kept in the checkpoint when it involves ``latest``, so a first run
+    that found nothing makes the next run continue from there, not from a later "latest".
+    """
+    from kappa.engines.polars.readers import RunBound
+    from kappa.kafka.data_loss import resume_offsets
+    from kappa.kafka.offsets import list_partitions, log_bounds, rate_limit
+
+    bound = bound or RunBound()
     conf = kafka_conf(spec)
-    tps = list_partitions(conf, spec.topics)
-    ends = end_offsets(conf, tps)
-    starts = resolve_starting_offsets(conf, tps, spec.starting_offsets)
+    bounds = bound.capture(lambda: log_bounds(conf, list_partitions(conf, spec.topics)))
     if streaming and previous:
-        prev_end = _from_json(previous["end"])
-        # partitions new since the last batch start at their earliest offset
-        starts = {tp: prev_end.get(tp, starts[tp]) for tp in tps}
-    ends = {tp: max(ends[tp], starts[tp]) for tp in tps}
+        given, what = _from_json(previous["end"]), "committed offset"
+    else:
+        given, what = _initial_starts(spec, bounds, bound if streaming else None), "starting offset"
+    resumed = resume_offsets(given, bounds, fail_on_data_loss=spec.fail_on_data_loss, node=bound.node, what=what)
+    if resumed.gaps and bound.summary is not None:
+        bound.summary.skipped_offsets += resumed.skipped
+        bound.summary.data_loss.extend(g.describe() for g in resumed.gaps)
+    # partitions new since the last batch start at their earliest offset
+    starts = {tp: resumed.offsets.get(tp, low) for tp, (low, _end) in bounds.items()}
+    ends = {tp: max(end, starts[tp]) for tp, (_low, end) in bounds.items()}
     if spec.max_offsets_per_trigger:
         ends = rate_limit(starts, ends, spec.max_offsets_per_trigger)
-    if streaming and all(ends[tp] <= starts[tp] for tp in tps):
+    if streaming and all(ends[tp] <= starts[tp] for tp in bounds):
         return None
     return {"kind": "kafka", "start": _to_json(starts), "end": _to_json(ends)}
+
+
+def _initial_starts(spec: "KafkaDataSource", bounds: dict, bound: "RunBound | None") -> dict[tuple[str, int], int]:
+    """``starting_offsets`` resolved over ``bounds``; a stream's "latest" is decided once and
+    kept in ``<checkpoint>/replay/initial_offsets.json``."""
+    from kappa.kafka.offsets import mentions_latest, starting_from_bounds
+
+    def resolve() -> dict:
+        return _to_json(starting_from_bounds(spec.starting_offsets, bounds))
+
+    if bound is None or not bound.checkpoint or not mentions_latest(spec.starting_offsets):
+        return _from_json(resolve())
+    from kappa.initial import decide_once
+
+    return _from_json(decide_once(f"{bound.checkpoint}/replay/initial_offsets.json", resolve))
 
 
 def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any], state_dir: str | None = None) -> "ReadResult":

@@ -160,15 +160,41 @@ def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.
 
 
 # ---------------------------------------------------------------- planning
-def plan_range(source: "SourcePlan", previous: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Offsets of the next batch, given the previous batch's (None: nothing new to read)."""
+@dataclass
+class RunBound:
+    """What one node may read in this run: a replay is bounded.
+
+    The first planning step of the node in a run (after re-running a pending batch, if any)
+    captures each source's end -- Kafka ``(earliest, end)`` offsets, a Delta table's version,
+    the files present -- and every later batch of the run stops there, however fast records
+    keep arriving; what arrives meanwhile is left for the next run. The bound also carries the
+    node's name, checkpoint folder (where a ``latest`` start is kept) and run summary (offsets
+    skipped with ``fail_on_data_loss: false``).
+    """
+
+    node: str | None = None
+    checkpoint: str | None = None
+    summary: Any = None
+    captured: Any = None
+
+    def capture(self, compute: Any) -> Any:
+        """The end captured at the first call (``compute()``); the same value afterwards."""
+        if self.captured is None:
+            self.captured = compute()
+        return self.captured
+
+
+def plan_range(source: "SourcePlan", previous: dict[str, Any] | None, bound: RunBound | None = None) -> dict[str, Any] | None:
+    """Offsets of the next batch, given the previous batch's (None: nothing new to read),
+    never past the ends ``bound`` captured (none: what is available now)."""
     spec = source.spec
+    bound = bound or RunBound()
     if source.kind == "memory":
         return {"kind": "memory"}
     if source.kind == "file":
-        files = list_files(source.path, spec.format)
         if not source.streaming:
-            return {"kind": "file", "files": files}
+            return {"kind": "file", "files": list_files(source.path, spec.format)}
+        files = bound.capture(lambda: list_files(source.path, spec.format))
         seen = set(previous.get("seen", [])) if previous else set()
         new = [f for f in files if f not in seen]
         if not new:
@@ -177,8 +203,9 @@ def plan_range(source: "SourcePlan", previous: dict[str, Any] | None) -> dict[st
     if source.kind == "delta":
         if not source.streaming:
             return {"kind": "delta", "version": spec.version}
-        current = delta_version(source.path, spec.storage_options)
+        current = bound.capture(lambda: delta_version(source.path, spec.storage_options))
         if current is None:
+            bound.captured = None  # no table yet: look again next time
             return None
         start = previous["end"] + 1 if previous else (spec.starting_version or 0)
         if start > current:
@@ -187,7 +214,7 @@ def plan_range(source: "SourcePlan", previous: dict[str, Any] | None) -> dict[st
     if source.kind == "kafka":
         from kappa.engines.polars.kafka_io import plan_kafka_range
 
-        return plan_kafka_range(spec, previous, source.streaming)
+        return plan_kafka_range(spec, previous, source.streaming, bound)
     raise KappaError(f"cannot read source kind {source.kind}")
 
 

@@ -86,6 +86,8 @@ def kafka_options(spec: Any, redact: bool = False, batch: bool = False) -> dict[
         out["maxOffsetsPerTrigger"] = str(spec.max_offsets_per_trigger)
     if spec.include_headers:
         out["includeHeaders"] = "true"
+    if not spec.fail_on_data_loss:
+        out["failOnDataLoss"] = "false"
     if batch:
         out["endingOffsets"] = "latest"
     extra = {}
@@ -210,24 +212,33 @@ def _delta_exists(path: str, storage_options: Mapping[str, str]) -> bool:
     return delta_version(path, _values(storage_options, False)) is not None
 
 
-def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, state_dir: str | None = None) -> "DataFrame":
+def _initial_option(profile: str, checkpoint_location: str | None) -> dict[str, str]:
+    """The reader option that lets kappa's Python sources keep their initial offset."""
+    if profile != "python" or not checkpoint_location:
+        return {}
+    from kappa.engines.spark.datasources.initial import CHECKPOINT_OPTION
+
+    return {CHECKPOINT_OPTION: checkpoint_location}
+
+
+def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, checkpoint_location: str | None = None) -> "DataFrame":
     """The streaming DataFrame of a streaming source (raises SourceNotReady when there is none yet).
 
-    ``state_dir`` is the query's checkpoint folder: kappa's python-profile readers keep their
-    initial offset there, decided once (not part of the description, so not of the fingerprint).
+    ``checkpoint_location`` is the query's checkpoint folder: kappa's python-profile readers keep
+    their initial offset there, decided once (:mod:`kappa.engines.spark.datasources.initial`;
+    not part of the description, so not of the fingerprint).
     """
     from kappa.engines.spark.datasources.readers import FORMATS
 
     spec = source.spec
     if source.kind == "kafka":
-        return spark.readStream.format(FORMATS[("kafka", profile)]).options(**kafka_options(spec)).load()
+        options = {**kafka_options(spec), **_initial_option(profile, checkpoint_location)}
+        return spark.readStream.format(FORMATS[("kafka", profile)]).options(**options).load()
     if source.kind == "delta":
         if not _delta_exists(source.path, spec.storage_options):
             raise SourceNotReady(f"Delta table {source.path} does not exist yet")
         fmt = FORMATS[("delta", profile)]
-        options = delta_options(spec, profile)
-        if profile == "python" and state_dir:
-            options["kappaStateDir"] = state_dir
+        options = {**delta_options(spec, profile), **_initial_option(profile, checkpoint_location)}
         return spark.readStream.format(fmt).options(**options).load(source.path)
     if source.kind == "file":
         desc = file_read_description(source, True)

@@ -132,6 +132,8 @@ class NodeStatus:
     delta_latest: int | None = None
     delta_lag: int | None = None
     error: str | None = None
+    #: committed offsets outside the topic's log (kappa.kafka.data_loss): the next start fails
+    data_loss: tuple[str, ...] = ()
 
     @property
     def total_lag(self) -> int | None:
@@ -164,15 +166,17 @@ def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
 
 def _kafka_status(node: "NodePlan", kind: str, ck: CheckpointState) -> NodeStatus:
     from kappa.engines.polars.kafka_io import kafka_conf
-    from kappa.kafka.offsets import earliest_offsets, end_offsets, list_partitions
+
+    from kappa.kafka.data_loss import find_gaps
+    from kappa.kafka.offsets import list_partitions, log_bounds
 
     conf = kafka_conf(node.source.spec)
-    tps = list_partitions(conf, node.source.spec.topics)
-    ends = end_offsets(conf, tps)
+    bounds = log_bounds(conf, list_partitions(conf, node.source.spec.topics))
+    ends = {tp: end for tp, (_low, end) in bounds.items()}
     committed = kafka_offsets(ck.committed_offsets[0]) if ck.committed_offsets else {}
-    missing = [tp for tp in tps if tp not in committed]
-    starts = earliest_offsets(conf, missing) if missing else {}
-    return NodeStatus(node.name, kind, ck, end_offsets=ends, lag=kafka_lag(committed, ends, starts))
+    starts = {tp: low for tp, (low, _end) in bounds.items() if tp not in committed}
+    loss = tuple(g.describe() for g in find_gaps(committed, bounds))
+    return NodeStatus(node.name, kind, ck, end_offsets=ends, lag=kafka_lag(committed, ends, starts), data_loss=loss)
 
 
 def node_statuses(nodes: Sequence["NodePlan"], with_lag: bool = True) -> list[NodeStatus]:
@@ -221,6 +225,8 @@ def render_node_status(st: NodeStatus) -> list[str]:
     if st.delta_latest is not None or st.delta_lag is not None:
         lines.append(f"  source table version: {st.delta_latest if st.delta_latest is not None else '-'}")
         lines.append(f"  lag: {st.delta_lag if st.delta_lag is not None else '-'} version(s)")
+    for text in st.data_loss:
+        lines.append(f"  data loss: {text}; the next start fails (fail_on_data_loss: true) or continues from the earliest offset")
     if st.error:
         lines.append(f"  {st.error}")
     return lines
@@ -253,4 +259,5 @@ def status_json(st: NodeStatus) -> dict[str, Any]:
         "delta_latest_version": st.delta_latest,
         "delta_lag_versions": st.delta_lag,
         "error": st.error,
+        "data_loss": list(st.data_loss),
     }

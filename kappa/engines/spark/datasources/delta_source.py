@@ -13,9 +13,9 @@ commits whole) or, for commits that only delete, ``ignoreDeletes=true``. Rate li
 storage options (``storage.AWS_REGION`` -> ``AWS_REGION``).
 
 The initial offset (the snapshot version, or ``startingVersion``'s commit) is decided once per
-query: with ``kappaStateDir`` (kappa passes ``<node checkpoint>/spark``) the first answer is
-persisted there and returned on every later call, as PySpark asks again when it runs batch 0
-and after a restart before batch 0 committed (see :mod:`.initial_offset`).
+query: with the ``kappaCheckpointLocation`` option (kappa passes the query's checkpoint) the
+first answer is kept there and returned on every later call, as PySpark asks again when it
+runs batch 0 and after a restart before batch 0 committed (see :mod:`.initial`).
 
 Offsets are ``{"version": v, "index": i, "snapshot": bool}``: in snapshot mode, the first
 ``i`` files of the snapshot of version ``v`` are consumed; otherwise all commits before ``v``
@@ -41,7 +41,7 @@ from pyspark.sql.streaming.datasource import (
 )
 
 from kappa.engines.spark.datasources import delta_files as df
-from kappa.engines.spark.datasources.initial_offset import decide_once
+from kappa.engines.spark.datasources.initial import CHECKPOINT_OPTION, initial_offset
 from kappa.engines.spark.datasources.options import SourceOptions
 from kappa.errors import ConfigError
 
@@ -106,7 +106,7 @@ class DeltaStreamReader(_DeltaReaderBase, DataSourceStreamReader, SupportsTrigge
         self.ignore_deletes = options.get_bool("ignoredeletes", False)
         self.max_files = options.get_int("maxfilespertrigger")
         self.max_bytes = options.get_bytes("maxbytespertrigger")
-        self.state_dir = options.get("kappastatedir")
+        self.checkpoint_location = options.get(CHECKPOINT_OPTION.lower())
         self.field_names = tuple(self.arrow_schema.names)
         self._target_version: int | None = None
         self._table = None
@@ -163,8 +163,8 @@ class DeltaStreamReader(_DeltaReaderBase, DataSourceStreamReader, SupportsTrigge
 
     # -- offsets ----------------------------------------------------------------------------
     def initialOffset(self) -> dict:
-        """Decided once per query: persisted under the ``kappaStateDir`` option's folder."""
-        return decide_once(self.state_dir, "kappa_delta_initial_offset", self.path, self._initial_offset)
+        """Decided once per query: kept under the query's checkpoint (see :mod:`.initial`)."""
+        return initial_offset(self.checkpoint_location, "kappa_delta", self._initial_offset)
 
     def _initial_offset(self) -> dict:
         latest = self._latest_version()

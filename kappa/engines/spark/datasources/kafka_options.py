@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kappa.engines.spark.datasources.initial import CHECKPOINT_OPTION
 from kappa.engines.spark.datasources.options import SourceOptions
 from kappa.errors import ConfigError
 from kappa.kafka.offsets import rate_limit  # noqa: F401  (re-exported: the Kafka data source uses it)
@@ -58,6 +59,7 @@ class KafkaOptions:
     min_partitions: int | None = None
     include_headers: bool = False
     fail_on_data_loss: bool = True
+    checkpoint_location: str | None = None  # kept initial offset (see .initial)
 
     @classmethod
     def parse(cls, options: Mapping[str, object]) -> "KafkaOptions":
@@ -114,6 +116,7 @@ class KafkaOptions:
             min_partitions=min_parts,
             include_headers=opts.get_bool("includeheaders", False),
             fail_on_data_loss=opts.get_bool("failondataloss", True),
+            checkpoint_location=opts.get(CHECKPOINT_OPTION) or None,
         )
 
     def client_conf(self) -> dict:

@@ -149,11 +149,17 @@ class KafkaBatchReader(_KafkaReaderBase, DataSourceReader):
 
 class KafkaStreamReader(_KafkaReaderBase, DataSourceStreamReader, SupportsTriggerAvailableNow):
     """``spark.readStream``: micro-batches over new offsets, ``maxOffsetsPerTrigger`` honoured,
-    ``Trigger.AvailableNow`` stops at the offsets current when the query started."""
+    ``Trigger.AvailableNow`` stops at the offsets current when the query started.
+
+    The initial offset is resolved once per query checkpoint and kept there (see
+    :mod:`.initial`): PySpark calls ``initialOffset()`` again when it runs batch 0. Offsets out
+    of the partition's log (topic re-created, broker lost its log, retention) stop the query
+    with :class:`~kappa.kafka.data_loss.DataLossError` unless ``failOnDataLoss`` is false; then
+    such partitions continue from their earliest offset."""
 
     def __init__(self, options: KafkaOptions):
         super().__init__(options)
-        self._target: dict[TopicPartition, int] | None = None
+        self._target: dict[TopicPartition, tuple[int, int]] | None = None
         self._conf: dict | None = None
 
     def _client_conf(self) -> dict:
@@ -161,7 +167,7 @@ class KafkaStreamReader(_KafkaReaderBase, DataSourceStreamReader, SupportsTrigge
             self._conf = self.options.client_conf()
         return self._conf
 
-    def initialOffset(self) -> dict:
+    def _resolve_initial(self) -> dict:
         from kappa.kafka.offsets import resolve_starting_offsets
 
         conf = self._client_conf()
@@ -169,50 +175,62 @@ class KafkaStreamReader(_KafkaReaderBase, DataSourceStreamReader, SupportsTrigge
         spec = self.options.starting_offsets or "latest"
         return to_json_offsets(resolve_starting_offsets(conf, tps, spec))
 
-    def _end_now(self) -> dict[TopicPartition, int]:
-        from kappa.kafka.offsets import end_offsets
+    def initialOffset(self) -> dict:
+        from kappa.engines.spark.datasources.initial import initial_offset
+
+        return initial_offset(self.options.checkpoint_location, "kappa_kafka", self._resolve_initial)
+
+    def _bounds_now(self) -> dict[TopicPartition, tuple[int, int]]:
+        from kappa.kafka.offsets import log_bounds
 
         conf = self._client_conf()
-        return end_offsets(conf, self.options.topic_partitions(conf))
+        return log_bounds(conf, self.options.topic_partitions(conf))
 
     def prepareForTriggerAvailableNow(self) -> None:
-        self._target = self._end_now()
+        self._target = self._bounds_now()
 
     def getDefaultReadLimit(self):
         limit = self.options.max_offsets_per_trigger
         return ReadMaxRows(limit) if limit else ReadAllAvailable()
 
-    def _with_new_partitions(self, start: dict, end: dict) -> dict:
-        """Partitions that appeared after ``start`` begin at their earliest offset, as in
-        Spark's source."""
-        from kappa.kafka.offsets import earliest_offsets
+    def _resume(self, begin: dict, bounds: dict) -> dict[TopicPartition, int]:
+        """Where each partition continues: ``begin`` checked against the log (data loss raises
+        or, with failOnDataLoss false, moves to the earliest offset); new partitions start at
+        their earliest offset, as in Spark's source."""
+        from kappa.kafka.data_loss import resume_offsets
 
-        new = [tp for tp in end if tp not in start]
-        if not new:
-            return start
-        merged = dict(start)
-        merged.update(earliest_offsets(self._client_conf(), new))
-        return merged
+        out = resume_offsets(begin, bounds, fail_on_data_loss=self.options.fail_on_data_loss).offsets
+        for tp, (low, _end) in bounds.items():
+            out.setdefault(tp, low)
+        return out
 
     def latestOffset(self, start: dict, limit=None) -> dict:
-        begin = from_json_offsets(start)
-        end = dict(self._target) if self._target is not None else self._end_now()
-        # A partition known at start but gone now keeps its offset (nothing to read there).
-        for tp, offset in begin.items():
-            end.setdefault(tp, offset)
-        begin = self._with_new_partitions(begin, end)
-        self._check_progress(begin, end)
+        given = from_json_offsets(start)
+        # Checked against the log as it is now: an AvailableNow target may predate the start
+        # (resolved "latest" under a live producer), which is no data loss.
+        now = self._bounds_now()
+        begin = self._resume(given, now)
+        end = {tp: stop for tp, (_low, stop) in now.items()}
+        if self._target is not None:
+            cap = {tp: stop for tp, (_low, stop) in self._target.items()}
+            end = {tp: max(begin[tp], min(stop, cap.get(tp, begin[tp]))) for tp, stop in end.items()}
         if isinstance(limit, ReadMaxRows):
             end = rate_limit(begin, end, limit.max_rows)
-        if end == begin and begin == from_json_offsets(start):
+        if end == given:
             return start
         return to_json_offsets(end)
 
     def partitions(self, start: dict, end: dict):
         begin = from_json_offsets(start)
         stop = from_json_offsets(end)
-        begin = self._with_new_partitions(begin, stop)
-        return _partitions(self._check_progress(begin, stop), self.options.min_partitions)
+        unusual = [tp for tp, o in stop.items() if tp not in begin or begin[tp] > o]
+        if unusual or not self.options.fail_on_data_loss:
+            from kappa.kafka.offsets import earliest_offsets
+
+            lows = earliest_offsets(self._client_conf(), sorted(stop))
+            begin = self._resume(begin, {tp: (lows[tp], o) for tp, o in stop.items()})
+        ranges = {tp: (begin[tp], o) for tp, o in stop.items() if tp in begin}
+        return _partitions(ranges, self.options.min_partitions)
 
     def commit(self, end: dict) -> None:
         """Progress lives in Spark's checkpoint; nothing is committed to Kafka."""
