@@ -67,17 +67,47 @@ def _node_paths(plan: "PipelinePlan", node: "NodePlan") -> tuple[list[str], list
     return local, remote
 
 
-def _orphan_paths(plan: "PipelinePlan", name: str) -> list[str]:
+def orphan_sink_paths(plan: "PipelinePlan", name: str) -> list[str]:
+    """The existing local sinks an orphaned checkpoint's fingerprints recorded."""
     from kappa.checkpoint.verdicts import FINGERPRINT_FILES, read_fingerprint
 
     folder = str(Path(plan.checkpoint_root) / plan.pipeline / name)
-    paths = [folder]
+    paths: list[str] = []
     for engine in FINGERPRINT_FILES:
         for sink in (read_fingerprint(folder, engine) or {}).get("sinks", []):
             path = sink.get("path")
             if path and "://" not in path and _exists(path) and path not in paths:
                 paths.append(path)
     return paths
+
+
+def _orphan_paths(plan: "PipelinePlan", name: str) -> list[str]:
+    return [str(Path(plan.checkpoint_root) / plan.pipeline / name), *orphan_sink_paths(plan, name)]
+
+
+def orphan_conflicts(plan: "PipelinePlan", resetting: set[str]) -> list[str]:
+    """Selected nodes writing a table that an orphaned checkpoint (a renamed node, most often)
+    also wrote: continuing would append the new node's re-read input to the old node's rows."""
+    from kappa.checkpoint.verdicts import orphan_checkpoints
+
+    owners = {}
+    for orphan in orphan_checkpoints(plan):
+        if orphan not in resetting:
+            for path in orphan_sink_paths(plan, orphan):
+                owners.setdefault(path, orphan)
+    out = []
+    for node in plan.nodes:
+        if node.name in resetting:
+            continue
+        for sink in node.sinks:
+            orphan = owners.get(sink.path or "")
+            if orphan is not None:
+                out.append(
+                    f"node {node.name!r}: sink {sink.index} {sink.path} was written by the checkpoint of node {orphan!r}, "
+                    f"which no longer exists (renamed?). Rebuild the table with --full-refresh {orphan} "
+                    f"(deletes that checkpoint and the table)"
+                )
+    return out
 
 
 def did_you_mean(name: str, choices: Sequence[str]) -> str:

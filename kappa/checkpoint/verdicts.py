@@ -280,6 +280,8 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any], checkpoint_ex
     for check in (source_changes, step_changes, sink_changes):
         part = (old.get("source") or {}, new.get("source") or {}) if check is source_changes else (old, new)
         u, s = check(*part)
+        if check is source_changes and _per_run(old) and _per_run(new):
+            s, u = u + s, []  # no offsets to lose: the whole source is re-read on each run
         unsafe += u
         safe += s
     if old.get("expectations") != new.get("expectations"):
