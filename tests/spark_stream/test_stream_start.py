@@ -45,9 +45,15 @@ def start(path: str, *extra: str) -> None:
     main(["stream", "start", path, "--until-idle", "--profile", "python", "--refresh", "0.5", *extra])
 
 
-def plan(path: str, capsys) -> list[str]:
+def plan(path: str, capsys, exit_code: int = 0) -> list[str]:
+    """``kappa plan``'s verdict lines; it exits 3 when a node needs a full refresh."""
     capsys.readouterr()
-    main(["plan", path, "--profile", "python"])
+    try:
+        main(["plan", path, "--profile", "python"])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    assert code == exit_code
     return capsys.readouterr().out.splitlines()[1:]
 
 
@@ -79,7 +85,7 @@ def test_until_idle_verdicts_refusal_and_full_refresh(spark, tmp_path, write_pip
     produce(kafka_bootstrap, topic2, [{"id": 100 + i, "name": f"m{i}"} for i in range(3)])
     path = write_pipeline(PIPELINE, **{**fmt, "topic": topic2, "extra": ", length(name) AS len"})
     reason = f"source topics changed from {topic} to {topic2}"
-    assert plan(path, capsys) == [f"  brz: needs full refresh ({reason})", "  slv: unchanged"]
+    assert plan(path, capsys, exit_code=3) == [f"  brz: needs full refresh ({reason})", "  slv: unchanged"]
     versions = DeltaTable(str(tmp_path / "brz")).version(), DeltaTable(str(tmp_path / "slv")).version()
     with pytest.raises(SystemExit) as info:
         start(path)
