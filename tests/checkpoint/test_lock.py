@@ -36,7 +36,16 @@ def hold(ck_root) -> subprocess.Popen:
     return proc
 
 
-def test_a_second_replay_fails_at_once_naming_the_holder(tmp_path, capsys):
+COMMANDS = {
+    "replay": (["replay"], []),
+    "run": (["run"], ["--profile", "python"]),
+    "stream-start": (["stream", "start"], ["--until-idle", "--profile", "python"]),
+}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_second_run_fails_at_once_naming_the_holder(tmp_path, capsys, command):
+    """Either engine: the lock is taken before anything starts (for Spark, before the session)."""
     path = write_pipeline(tmp_path)
     add_file(tmp_path, "a", range(3))
     holder = hold(tmp_path / "ck")
@@ -45,7 +54,8 @@ def test_a_second_replay_fails_at_once_naming_the_holder(tmp_path, capsys):
         assert info["pid"] == holder.pid and info["command"] == "kappa replay"
         started = time.perf_counter()
         with pytest.raises(SystemExit) as exc:
-            main(["replay", path])
+            words, options = COMMANDS[command]
+            main([*words, path, *options])
         assert time.perf_counter() - started < 5
         assert exc.value.code == 1
         err = capsys.readouterr().err
