@@ -15,6 +15,10 @@ every selected node whose
     the legacy engine-less id (``kappa:<pipeline>:<node>:sink<i>``, written before app ids
     carried the engine) beyond this engine's own last committed batch.
 
+(c) Delta sinks or dead-letter table carry this engine's own app id beyond the newest batch its
+    checkpoint planned (the checkpoint was deleted or replaced while the tables stayed): every
+    new batch would be skipped as "already written".
+
 Legacy ids: a table whose legacy transactions are covered by this engine's own committed
 batches (the usual upgrade: the same engine keeps running, its checkpoint already has those
 commits) is accepted; new batches are written under the new id, which has no transaction yet,
@@ -155,10 +159,16 @@ def node_conflicts(plan: "PipelinePlan", node: "NodePlan", engine: str) -> str |
     if other_planned is not None:
         owned_by_other.append(f"{checkpoint_dir(ck, other)} up to batch {other_planned}")
     own_committed = committed_batch(ck, engine)
+    own_planned = planned_batch(ck, engine)
+    ahead: list[str] = []
     for table in node_tables(node, plan.root):
         other_id = f"kappa:{other}:{plan.pipeline}:{node.name}:{table.suffix}"
+        own_id = f"kappa:{engine}:{plan.pipeline}:{node.name}:{table.suffix}"
         legacy = legacy_app_id(plan.pipeline, node.name, table.suffix)
-        found = transaction_versions(table, [other_id, legacy])
+        found = transaction_versions(table, [other_id, legacy, own_id])
+        if own_id in found and (own_planned is None or found[own_id] > own_planned):
+            mine = "no batch" if own_planned is None else f"batches up to {own_planned}"
+            ahead.append(f"{table.label} {table.path} holds batches up to {found[own_id]} of {own_id}, its checkpoint {mine}")
         if other_id in found:
             owned_by_other.append(f"{table.label} {table.path} written by {other_id} up to batch {found[other_id]}")
         if legacy in found and (own_committed is None or found[legacy] > own_committed):
@@ -172,6 +182,12 @@ def node_conflicts(plan: "PipelinePlan", node: "NodePlan", engine: str) -> str |
             f"node {node.name!r}: its checkpoint and tables belong to the {other} engine "
             f"({'; '.join(owned_by_other)}). Run it with {COMMANDS[other]}, "
             f"or rebuild it on {engine} with --full-refresh {node.name}"
+        )
+    if ahead:
+        return (
+            f"node {node.name!r}: its tables are ahead of its {engine} checkpoint ({'; '.join(ahead)}): "
+            f"was the checkpoint deleted or replaced? New batches would be skipped as already written. "
+            f"Rebuild it with --full-refresh {node.name}"
         )
     if unknown:
         return (

@@ -82,3 +82,23 @@ def test_legacy_tables_of_this_engine_continue_other_legacy_tables_are_refused(t
         "Rebuild it with --full-refresh brz"
     ]
     assert version(other / "brz") == 2
+
+
+def test_tables_ahead_of_a_deleted_checkpoint_are_refused(tmp_path, capsys):
+    import shutil
+
+    path = write_pipeline(tmp_path)
+    add_file(tmp_path, "a", range(2))
+    main(["replay", path])
+    add_file(tmp_path, "b", range(2, 4))
+    main(["replay", path])
+    shutil.rmtree(tmp_path / "ck" / "ck" / "slv")  # its tables stay
+    add_file(tmp_path, "c", range(4, 6))
+    code, _, err = run(capsys, "replay", path)
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: node 'slv': its tables are ahead of its polars checkpoint (sink 0 {tmp_path / 'slv'} holds batches up to 1 "
+        "of kappa:polars:ck:slv:sink0, its checkpoint no batch): was the checkpoint deleted or replaced? New batches would be "
+        "skipped as already written. Rebuild it with --full-refresh slv"
+    ]
+    assert [r["id"] for r in rows(tmp_path / "slv")] == [0, 1, 2, 3]
