@@ -92,6 +92,7 @@ def test_until_idle_verdicts_refusal_and_full_refresh(spark, tmp_path, write_pip
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert f"brz: needs full refresh ({reason})" in err and "--full-refresh brz" in err
+    assert (DeltaTable(str(tmp_path / "brz")).version(), DeltaTable(str(tmp_path / "slv")).version()) == versions
     # resetting brz deletes the table slv streams from: slv is rebuilt with it, and listed
     start(path, "--full-refresh", "brz", "--yes")
     err = capsys.readouterr().err
