@@ -60,7 +60,10 @@ class StepPlan:
 
 @dataclass(frozen=True, eq=False)
 class SinkPlan:
-    """One sink with its resolved mode and the id its idempotent commits carry."""
+    """One sink with its resolved mode and the id its idempotent commits carry.
+
+    :func:`build_plan` gives the engine-less (legacy) id ``kappa:<pipeline>:<node>:sink<i>``;
+    every engine runs :meth:`PipelinePlan.for_engine`, whose ids carry the engine."""
 
     index: int
     kind: Literal["file", "delta", "kafka"]
@@ -114,6 +117,8 @@ class PipelinePlan:
     checkpoint_root: str
     order: tuple[str, ...]
     all_nodes: dict[str, NodePlan]
+    #: the engine the sinks' app ids are tagged with (None: not yet bound, legacy ids)
+    engine: str | None = None
 
     @property
     def nodes(self) -> list[NodePlan]:
@@ -121,6 +126,21 @@ class PipelinePlan:
 
     def node(self, name: str) -> NodePlan:
         return self.all_nodes[name]
+
+    def for_engine(self, engine: str) -> "PipelinePlan":
+        """This plan with every sink's app id tagged with ``engine`` (see
+        :mod:`kappa.checkpoint.ownership`): each engine runs the plan it returns."""
+        from dataclasses import replace
+
+        from kappa.checkpoint.ownership import sink_app_id
+
+        if self.engine == engine:
+            return self
+        nodes = {
+            name: replace(n, sinks=tuple(replace(s, app_id=sink_app_id(engine, self.pipeline, name, s.index)) for s in n.sinks))
+            for name, n in self.all_nodes.items()
+        }
+        return replace(self, all_nodes=nodes, engine=engine)
 
 
 def readable_sink(node: "PipelineNode") -> Any | None:

@@ -95,12 +95,17 @@ def replay(
     select: Optional[List[str]] = SelectOpt,
     full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and sinks first (repeatable)."),
     var: Optional[List[str]] = VarOpt,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Delete what --full-refresh lists without asking (needed when stdin is not a terminal)."),
 ) -> None:
     """Run the selected nodes on Polars over bounded input (incremental, exactly once)."""
-    from kappa.run import execute_pipeline
+    from kappa.cli.safety import prepare_command
+    from kappa.engines.polars.engine import PolarsEngine
+    from kappa.plan import build_plan
 
     pl = load(pipeline, var)
-    summary = execute_pipeline(pl, select=select, engine="polars", full_refresh=tuple(full_refresh or ()), keep_outputs=False)
+    plan = build_plan(pl, select)
+    names = prepare_command(plan, "kappa replay", full_refresh, yes)
+    summary = PolarsEngine(keep_outputs=False).run(pl, plan, full_refresh=names)
     typer.echo(summary.render())
 
 

@@ -46,6 +46,7 @@ def _echo_skipped(rplan) -> bool:
 def register(app: typer.Typer) -> None:
     """Add the ``cdc`` sub-app to the Typer app."""
     from kappa.cli.app import SelectOpt, VarOpt
+    from kappa.cli.safety import YesOpt
 
     app.add_typer(cdc_app, name="cdc")
 
@@ -70,14 +71,18 @@ def register(app: typer.Typer) -> None:
         select: Optional[List[str]] = SelectOpt,
         full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and table first (repeatable)."),
         var: Optional[List[str]] = VarOpt,
+        yes: bool = YesOpt,
     ) -> None:
         """Replicate everything new once on Polars (incremental, exactly once)."""
+        from kappa.cli.safety import prepare_command
+        from kappa.plan import build_plan
         from kappa.run import execute_pipeline
 
         rplan = compile_config(config, var)
         if not _echo_skipped(rplan):
             return
-        summary = execute_pipeline(rplan.pipeline, select=select, engine="polars", full_refresh=tuple(full_refresh or ()))
+        names = prepare_command(build_plan(rplan.pipeline, select), "kappa cdc replay", full_refresh, yes)
+        summary = execute_pipeline(rplan.pipeline, select=select, engine="polars", full_refresh=names)
         typer.echo(summary.render())
 
     @cdc_app.command("run")
@@ -87,8 +92,10 @@ def register(app: typer.Typer) -> None:
         full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and table first (repeatable)."),
         var: Optional[List[str]] = VarOpt,
         profile: str = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python."),
+        yes: bool = YesOpt,
     ) -> None:
         """Replicate everything new once on Spark (availableNow), then stop."""
+        from kappa.cli.safety import prepare_command
         from kappa.engines.spark.engine import SparkEngine
         from kappa.plan import build_plan
 
@@ -96,8 +103,9 @@ def register(app: typer.Typer) -> None:
         if not _echo_skipped(rplan):
             return
         plan = build_plan(rplan.pipeline, select)
+        names = prepare_command(plan, "kappa cdc run", full_refresh, yes)
         engine = SparkEngine(profile=None if profile == "auto" else profile)
-        summary = engine.run(rplan.pipeline, plan, full_refresh=tuple(full_refresh or ()))
+        summary = engine.run(rplan.pipeline, plan, full_refresh=names)
         typer.echo(summary.render())
 
     @cdc_app.command("start")
@@ -110,6 +118,7 @@ def register(app: typer.Typer) -> None:
         profile: str = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python."),
         interval: str = typer.Option("1 second", "--interval", help="Trigger when the config's trigger is available_now/once."),
         refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
+        yes: bool = YesOpt,
     ) -> None:
         """Replicate continuously with Spark Structured Streaming (the `kappa stream start` runner)."""
 
@@ -118,7 +127,7 @@ def register(app: typer.Typer) -> None:
         rplan = compile_config(config, var)
         if not _echo_skipped(rplan):
             return
-        run_streams(rplan.pipeline, select, full_refresh, until_idle, profile, interval, refresh, "kappa cdc: replication")
+        run_streams(rplan.pipeline, select, full_refresh, until_idle, profile, interval, refresh, "kappa cdc: replication", yes=yes, command="kappa cdc start")
 
     @cdc_app.command("status")
     def status(
@@ -148,7 +157,7 @@ def register(app: typer.Typer) -> None:
                     lines.append(f"  replay lag: {sum(kafka_lag(done, st.end_offsets).values())}")
         for topic, reason in rplan.skipped.items():
             lines.append(f"{topic}: skipped ({reason})")
-        from kappa.engines.spark.fingerprint import orphan_checkpoints
+        from kappa.checkpoint.verdicts import orphan_checkpoints
 
         for name in orphan_checkpoints(plan) if plan is not None else []:
             lines.append(f"checkpoint {name}: no such table in the replication (topic gone or disabled?)")

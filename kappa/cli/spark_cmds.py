@@ -69,7 +69,7 @@ def explain_plan(pipeline: Any, select: Optional[List[str]], profile: str) -> li
     from kappa.engines.spark.profiles import ENV_PROFILE, resolve_profile
     from kappa.plan import build_plan
 
-    plan = build_plan(pipeline, select)
+    plan = build_plan(pipeline, select).for_engine("spark")
     choice = profile if profile != "auto" else (os.environ.get(ENV_PROFILE) or pipeline.spark.connector_profile)
     if choice.strip().lower() == "auto":
         from kappa.engines.spark.engine import session_for
@@ -83,6 +83,7 @@ def explain_plan(pipeline: Any, select: Optional[List[str]], profile: str) -> li
 def register(app: typer.Typer) -> None:
     """Add ``run`` and ``explain`` to the Typer app."""
     from kappa.cli.app import SelectOpt, VarOpt, load
+    from kappa.cli.safety import YesOpt
 
     @app.command()
     def run(
@@ -91,16 +92,21 @@ def register(app: typer.Typer) -> None:
         full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and sinks first (repeatable)."),
         var: Optional[List[str]] = VarOpt,
         profile: str = ProfileOpt,
+        yes: bool = YesOpt,
     ) -> None:
         """Run the selected nodes once on Spark (availableNow: everything new, then stop)."""
+        from kappa.checkpoint.lock import pipeline_lock
         from kappa.cli import quiet_spark_logs
+        from kappa.cli.safety import prepare_command
         from kappa.engines.spark.engine import SparkEngine, session_for
         from kappa.plan import build_plan
 
         pl = load(pipeline, var)
         plan = build_plan(pl, select)
-        engine = SparkEngine(spark=quiet_spark_logs(session_for(pl)), profile=None if profile == "auto" else profile)
-        summary = engine.run(pl, plan, full_refresh=tuple(full_refresh or ()))
+        names = prepare_command(plan, "kappa run", full_refresh, yes)
+        with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
+            engine = SparkEngine(spark=quiet_spark_logs(session_for(pl)), profile=None if profile == "auto" else profile)
+            summary = engine.run(pl, plan, full_refresh=names)
         typer.echo(summary.render())
 
     @app.command()

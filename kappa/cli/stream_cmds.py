@@ -2,6 +2,11 @@
 
 pyspark is imported inside the commands only; ``kappa plan`` and ``kappa stream status`` start
 no Spark at all.
+
+``kappa plan`` prints each selected node's verdict for the engine whose checkpoint it has (the
+replay engine when only a replay checkpoint exists, else Spark; ``--engine`` forces one),
+orphaned checkpoints (reported, not blocking), and exits 3 when any node needs a full refresh
+(0 otherwise), so CI can gate on it.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def plan_profile(pipeline: Any, plan: Any, profile: str) -> str:
     """The profile ``kappa plan`` describes with, without starting Spark: the requested one,
     else the one recorded in the nodes' fingerprints, else ``python`` (without a fingerprint
     the verdict does not depend on it)."""
-    from kappa.engines.spark import fingerprint as fp
+    from kappa.checkpoint import verdicts as fp
     from kappa.engines.spark.profiles import resolve_profile
 
     choice = _requested_profile(pipeline, profile)
@@ -104,15 +109,26 @@ def render_verdicts(pipeline: str, verdicts: list) -> str:
 
 
 # ---------------------------------------------------------------- commands
-def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str) -> None:
-    """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``)."""
+def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str, *, yes: bool = False, command: str = "kappa stream start") -> None:
+    """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``).
+
+    The pipeline lock is taken before Spark starts, so a second run fails at once."""
+    from kappa.checkpoint.lock import pipeline_lock
+    from kappa.cli.safety import prepare_command
+    from kappa.plan import build_plan
+
+    plan = build_plan(pl, select)
+    names = prepare_command(plan, command, full_refresh, yes)
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline):
+        _run_streams(pl, plan, names, until_idle, profile, interval, refresh, title)
+
+
+def _run_streams(pl, plan, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str) -> None:
     from kappa.cli import quiet_spark_logs
     from kappa.engines.spark.engine import session_for
     from kappa.engines.spark.profiles import resolve_profile
     from kappa.engines.spark.streaming import StreamRunner
-    from kappa.plan import build_plan
 
-    plan = build_plan(pl, select)
     spark = quiet_spark_logs(session_for(pl))
     chosen = resolve_profile(spark, _requested_profile(pl, profile))
     out = sys.stdout
@@ -134,6 +150,7 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
 def register(app: typer.Typer) -> None:
     """Add ``stream start``, ``stream status`` and ``plan`` to the Typer app."""
     from kappa.cli.app import SelectOpt, VarOpt, load
+    from kappa.cli.safety import YesOpt
 
     stream_app = typer.Typer(help="Long-running Spark streaming of a pipeline.", no_args_is_help=True)
     app.add_typer(stream_app, name="stream")
@@ -148,10 +165,11 @@ def register(app: typer.Typer) -> None:
         profile: str = ProfileOpt,
         interval: str = typer.Option("1 second", "--interval", help="Trigger of nodes whose trigger is available_now/once."),
         refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
+        yes: bool = YesOpt,
     ) -> None:
         """Run the selected nodes as streaming queries in one Spark application until Ctrl-C/SIGTERM."""
         pl = load(pipeline, var)
-        run_streams(pl, select, full_refresh, until_idle, profile, interval, refresh, "kappa stream: pipeline")
+        run_streams(pl, select, full_refresh, until_idle, profile, interval, refresh, "kappa stream: pipeline", yes=yes)
 
     @stream_app.command("status")
     def status(
@@ -163,7 +181,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per node, from the checkpoints alone: committed offsets, last batch, lag."""
         from kappa.engines.spark import status as st
-        from kappa.engines.spark.fingerprint import orphan_checkpoints
+        from kappa.checkpoint.verdicts import orphan_checkpoints
         from kappa.plan import build_plan
 
         pl = load(pipeline, var)
@@ -184,12 +202,42 @@ def register(app: typer.Typer) -> None:
         select: Optional[List[str]] = SelectOpt,
         var: Optional[List[str]] = VarOpt,
         profile: str = ProfileOpt,
+        engine: str = typer.Option("auto", "--engine", help="Judge for: auto (the engine whose checkpoint each node has), spark or polars."),
     ) -> None:
-        """Per node: new / unchanged / safe change / needs full refresh (with the reason). Runs nothing."""
-        from kappa.engines.spark.fingerprint import describe_plan, plan_verdicts
+        """Per node: new / unchanged / safe change / needs full refresh (with the reason). Runs nothing.
+
+        Exit 3 when any node needs a full refresh (orphaned checkpoints do not count), else 0."""
+        from kappa.checkpoint.verdicts import FULL_REFRESH
         from kappa.plan import build_plan
 
         pl = load(pipeline, var)
         plan = build_plan(pl, select)
-        descriptions = describe_plan(plan, plan_profile(pl, plan, profile))
-        typer.echo(render_verdicts(pl.name, plan_verdicts(plan, descriptions)))
+        verdicts = plan_verdicts_for(pl, plan, profile, engine)
+        typer.echo(render_verdicts(pl.name, verdicts))
+        if any(v.status == FULL_REFRESH for v in verdicts):
+            sys.exit(3)
+
+
+def plan_verdicts_for(pl: Any, plan: Any, profile: str, engine: str) -> list:
+    """``kappa plan``'s verdicts: each node judged for ``engine`` (``auto``: Polars when only a
+    replay checkpoint exists, else Spark), then the orphaned checkpoints."""
+    from kappa.checkpoint import UsageError
+    from kappa.checkpoint.describe import describe_node
+    from kappa.checkpoint.ownership import has_progress
+    from kappa.checkpoint.verdicts import ORPHAN, plan_verdicts
+    from kappa.engines.spark.fingerprint import describe_plan
+
+    choice = engine.strip().lower()
+    if choice not in ("auto", "spark", "polars"):
+        raise UsageError(f"--engine {engine}: expected auto, spark or polars")
+    polars_nodes = {
+        n.name for n in plan.nodes
+        if choice == "polars" or (choice == "auto" and has_progress(n.checkpoint, "polars") and not has_progress(n.checkpoint, "spark"))
+    }
+    spark_desc = describe_plan(plan, plan_profile(pl, plan, profile)) if len(polars_nodes) < len(plan.nodes) else {}
+    polars_plan = plan.for_engine("polars")
+    spark_v = {v.node: v for v in plan_verdicts(plan, spark_desc, "spark") if v.status != ORPHAN} if spark_desc else {}
+    polars_desc = {n.name: describe_node(n) for n in polars_plan.nodes}
+    polars_v = {v.node: v for v in plan_verdicts(polars_plan, polars_desc, "polars")}
+    out = [polars_v[n.name] if n.name in polars_nodes else spark_v[n.name] for n in plan.nodes]
+    return out + [v for v in polars_v.values() if v.status == ORPHAN]

@@ -69,7 +69,7 @@ def test_crash_before_spark_commit_then_restart_is_exact(spark, tmp_path, kafka_
     ck = root / "checkpoints" / pipeline.name / "changes" / "spark"
     assert sorted(p.name for p in (ck / "commits").iterdir() if p.name.isdigit()) == ["0"]
     assert (ck / "offsets" / "1").exists()
-    apps = {s.path: s.app_id for n in build_plan(pipeline).nodes for s in n.sinks}
+    apps = {s.path: s.app_id for n in build_plan(pipeline).for_engine("spark").nodes for s in n.sinks}
     for sink in ALL_SINKS:
         target = root / sink.name
         app = apps[str(target)]

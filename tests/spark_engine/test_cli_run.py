@@ -74,7 +74,7 @@ def test_run_twice_dead_letters_and_exit_codes(spark, tmp_path, kafka_bootstrap,
     failing = _write(tmp_path, "fail.yaml", bootstrap=kafka_bootstrap, topic=topic, action="fail")
     with pytest.raises(SystemExit) as exit_info:
         produce(kafka_bootstrap, topic, [{"id": 9}])  # no name
-        main(["run", failing, "--profile", "python", "--full-refresh", "brz"])
+        main(["run", failing, "--profile", "python", "--full-refresh", "brz", "--yes"])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "error: node 'brz' failed: expectation 'named' failed on 1 row(s); no sink was written" in err

@@ -70,12 +70,12 @@ node brz  (connector profile: {profile})
   sinks:
     0. delta append: {root}/brz
        writer: {delta_writer}
-       app_id: kappa:explained:brz:sink0
+       app_id: kappa:spark:explained:brz:sink0
        schema_mode: merge
        storage_options: {{"AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": "***"}}
     1. delta append (quarantine): {root}/brz_q
        writer: {delta_writer}
-       app_id: kappa:explained:brz:sink1
+       app_id: kappa:spark:explained:brz:sink1
        schema_mode: merge
   trigger: processing_time every 10 seconds
   checkpoint: {root}/ck/explained/brz/spark

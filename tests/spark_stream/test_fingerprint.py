@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from kappa.engines.spark import fingerprint as fp
+from kappa.checkpoint import verdicts as fp
 
 BASE = {
     "node": "brz",
@@ -166,7 +166,11 @@ def test_unsafe_and_safe_together_report_unsafe_only():
 
 def test_orphan_verdict():
     v = fp.orphan_verdict("old_name")
-    assert v.render() == "old_name: needs full refresh (checkpoint of node 'old_name', which no longer exists (renamed or removed?))"
+    assert not v.blocks_start
+    assert v.render() == (
+        "old_name: orphaned checkpoint (checkpoint of node 'old_name', which no longer exists (renamed or removed?); "
+        "not run, not blocking; delete it and its sinks with --full-refresh old_name)"
+    )
 
 
 def test_digest_is_stable_and_files_roundtrip(tmp_path):
@@ -182,9 +186,9 @@ def test_digest_is_stable_and_files_roundtrip(tmp_path):
     assert fp.read_fingerprint(str(node_ck)) == BASE
     path.write_text("{not json")
     assert fp.read_fingerprint(str(node_ck)) is None
-    assert not fp.spark_checkpoint_exists(str(node_ck))
+    assert not fp.checkpoint_exists(str(node_ck), "spark")
     (node_ck / "spark" / "offsets").mkdir(parents=True)
     (node_ck / "spark" / "offsets" / ".0.crc").write_text("")
-    assert not fp.spark_checkpoint_exists(str(node_ck))
+    assert not fp.checkpoint_exists(str(node_ck), "spark")
     (node_ck / "spark" / "offsets" / "0").write_text("v1\n{}\n{}\n")
-    assert fp.spark_checkpoint_exists(str(node_ck))
+    assert fp.checkpoint_exists(str(node_ck), "spark")

@@ -45,9 +45,15 @@ def start(path: str, *extra: str) -> None:
     main(["stream", "start", path, "--until-idle", "--profile", "python", "--refresh", "0.5", *extra])
 
 
-def plan(path: str, capsys) -> list[str]:
+def plan(path: str, capsys, exit_code: int = 0) -> list[str]:
+    """``kappa plan``'s verdict lines; it exits 3 when a node needs a full refresh."""
     capsys.readouterr()
-    main(["plan", path, "--profile", "python"])
+    try:
+        main(["plan", path, "--profile", "python"])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    assert code == exit_code
     return capsys.readouterr().out.splitlines()[1:]
 
 
@@ -79,35 +85,35 @@ def test_until_idle_verdicts_refusal_and_full_refresh(spark, tmp_path, write_pip
     produce(kafka_bootstrap, topic2, [{"id": 100 + i, "name": f"m{i}"} for i in range(3)])
     path = write_pipeline(PIPELINE, **{**fmt, "topic": topic2, "extra": ", length(name) AS len"})
     reason = f"source topics changed from {topic} to {topic2}"
-    assert plan(path, capsys) == [f"  brz: needs full refresh ({reason})", "  slv: unchanged"]
+    assert plan(path, capsys, exit_code=3) == [f"  brz: needs full refresh ({reason})", "  slv: unchanged"]
     versions = DeltaTable(str(tmp_path / "brz")).version(), DeltaTable(str(tmp_path / "slv")).version()
     with pytest.raises(SystemExit) as info:
         start(path)
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert f"brz: needs full refresh ({reason})" in err and "--full-refresh brz" in err
-    # resetting brz deletes the table slv streams from: slv must be reset too
-    with pytest.raises(SystemExit) as info:
-        start(path, "--full-refresh", "brz")
-    assert info.value.code == 2
-    assert "slv: needs full refresh (it streams from the sink of 'brz', which the full refresh deletes)" in capsys.readouterr().err
     assert (DeltaTable(str(tmp_path / "brz")).version(), DeltaTable(str(tmp_path / "slv")).version()) == versions
-
-    start(path, "--full-refresh", "brz", "--full-refresh", "slv")
+    # resetting brz deletes the table slv streams from: slv is rebuilt with it, and listed
+    start(path, "--full-refresh", "brz", "--yes")
+    err = capsys.readouterr().err
+    assert "  node slv (streams from 'brz', which is rebuilt):" in err
     assert rows(tmp_path / "brz") == [{"id": 100 + i, "name": f"m{i}"} for i in range(3)]
     assert rows(tmp_path / "slv") == [{"id": 100 + i, "name": f"M{i}", "len": 2} for i in range(3)]
 
-    # a renamed node leaves the old node's checkpoint behind: refused until it is reset
+    # a renamed node leaves the old node's checkpoint behind: reported, not blocking, but the
+    # new node writes the old node's table: refused until the orphan is reset
     path = write_pipeline(PIPELINE, **{**fmt, "topic": topic2, "silver": "silver", "extra": ", length(name) AS len"})
-    orphan = "slv: needs full refresh (checkpoint of node 'slv', which no longer exists (renamed or removed?))"
+    orphan = ("slv: orphaned checkpoint (checkpoint of node 'slv', which no longer exists (renamed or removed?); "
+              "not run, not blocking; delete it and its sinks with --full-refresh slv)")
     assert plan(path, capsys) == ["  brz: unchanged", "  silver: new", f"  {orphan}"]
     with pytest.raises(SystemExit) as info:
         start(path)
-    assert orphan in capsys.readouterr().err
-    start(path, "--full-refresh", "slv")
+    assert info.value.code == 2
+    assert (f"error: node 'silver': sink 0 {tmp_path / 'slv'} was written by the checkpoint of node 'slv', which no longer "
+            "exists (renamed?). Rebuild the table with --full-refresh slv (deletes that checkpoint and the table)") in capsys.readouterr().err
+    start(path, "--full-refresh", "slv", "--yes")
     assert rows(tmp_path / "slv") == [{"id": 100 + i, "name": f"M{i}", "len": 2} for i in range(3)]
     assert plan(path, capsys) == ["  brz: unchanged", "  silver: unchanged"]
-
 
 FAILING = """
 name: fail

@@ -14,6 +14,12 @@ A streaming node repeats this until it reached the ends its sources had at the n
 planning step of the run (several batches when ``max_offsets_per_trigger`` bounds them; see
 :class:`~kappa.engines.polars.readers.RunBound`): a replay is bounded however fast records keep
 arriving. A batch node runs one batch per run.
+
+Before the first node runs, under the pipeline lock (:mod:`kappa.checkpoint.lock`: one run per
+pipeline and checkpoint root), :func:`kappa.checkpoint.guard.prepare_run` applies the
+checkpoint-safety verdicts (fingerprints in ``<node checkpoint>/replay_fingerprint.json``), the
+``--full-refresh`` resets and the engine-ownership check; the sinks' app ids carry the engine
+(``kappa:polars:<pipeline>:<node>:sink<i>``, :mod:`kappa.checkpoint.ownership`).
 """
 
 from __future__ import annotations
@@ -43,17 +49,26 @@ class PolarsEngine:
         self.keep_outputs = keep_outputs
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
+        from kappa.checkpoint.lock import pipeline_lock
+
+        with pipeline_lock(plan.checkpoint_root, plan.pipeline):
+            return self._run(pipeline, plan.for_engine(self.name), full_refresh)
+
+    def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", full_refresh: Sequence[str]) -> PipelineRunSummary:
+        from kappa.checkpoint.describe import describe_node
+        from kappa.checkpoint.guard import prepare_run
+        from kappa.checkpoint.verdicts import write_fingerprint
+
         summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
+        descriptions = {node.name: describe_node(node) for node in plan.nodes}
+        prepare_run(plan, self.name, descriptions, full_refresh)
         memory: dict[str, "pl.LazyFrame"] = {}
         for node in plan.nodes:
             ns = NodeRunSummary(node=node.name)
             summary.nodes.append(ns)
             started = time.perf_counter()
             try:
-                if node.name in full_refresh:
-                    from kappa.engines.reset import reset_node
-
-                    reset_node(node)
+                write_fingerprint(node.checkpoint, descriptions[node.name], self.name)
                 output, quarantine = run_node(node, plan, memory, ns)
             except KappaError as exc:
                 ns.error = str(exc)
@@ -142,6 +157,7 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     """Read, transform, check and write one batch; returns (output, quarantine, commit info)."""
     import polars as pl
 
+    from kappa.checkpoint.ownership import dead_letter_app_id
     from kappa.engines.polars.readers import ReadResult, read_range
     from kappa.engines.polars.writers import write_dead_letters, write_sink
     from kappa.quality.polars_eval import apply_expectations
@@ -155,7 +171,8 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     ns.add_counts(counts)
     if read.dead_letters is not None:
         path = dead_letter_path(node, plan.root)
-        ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, f"kappa:{plan.pipeline}:{node.name}:dead_letters", batch_id, node.name)
+        app_id = dead_letter_app_id("polars", plan.pipeline, node.name)
+        ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, app_id, batch_id, node.name)
     for sink in node.sinks:
         df = quarantine if sink.quarantine else output
         if df is None:
@@ -168,12 +185,7 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
 
 
 def dead_letter_path(node: "NodePlan", root: str) -> str:
-    spec = node.source.spec if node.source else None
-    configured = getattr(spec, "dead_letter_path", None)
-    if configured:
-        from pathlib import Path
+    """A node's dead-letter table (see :func:`kappa.checkpoint.ownership.dead_letter_path`)."""
+    from kappa.checkpoint.ownership import dead_letter_path as path_of
 
-        from kappa.plan import resolve_path
-
-        return resolve_path(configured, Path(root))
-    return f"{node.checkpoint}/dead_letters"
+    return path_of(node, root)

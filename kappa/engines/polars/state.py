@@ -10,7 +10,15 @@ but uncommitted batch is run again over exactly the same range with the same bat
 sinks' idempotent commits (Delta app transactions keyed by batch id, part files named by batch
 id) make the second attempt write nothing that the first already wrote.
 
-Files are written to a temporary name, fsynced and renamed, so a reader never sees half a file.
+Files are written to a temporary name (unique per process and thread), fsynced and renamed,
+so a reader never sees half a file.
+
+One writer at a time: the pipeline lock (:mod:`kappa.checkpoint.lock`) is held for the whole
+run. So when a new batch is planned, the newest planned batch is the newest committed one (a
+planned but uncommitted batch is re-run first, see :meth:`ReplayCheckpoint.pending`): the next
+batch id (newest planned + 1) and the start offsets (the newest committed batch's end) describe
+the same point. :meth:`ReplayCheckpoint.next_batch_id` checks that invariant and raises
+:class:`CheckpointInconsistent` instead of planning a batch over a range already planned.
 """
 
 from __future__ import annotations
@@ -21,6 +29,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kappa.errors import KappaError
+
+
+class CheckpointInconsistent(KappaError):
+    """The replay checkpoint's planned and committed batches disagree (two writers at once)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +47,9 @@ class Batch:
 
 def _atomic_write(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    import threading
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(payload, fh, sort_keys=True)
         fh.flush()
@@ -79,8 +95,17 @@ class ReplayCheckpoint:
         return Batch(newest, self._read("offsets", newest))
 
     def next_batch_id(self) -> int:
-        ids = self._ids("offsets")
-        return ids[-1] + 1 if ids else 0
+        """The id of the next batch to plan: newest planned + 1, which must be newest committed
+        + 1 (see the module doc: with one writer there is no pending batch at this point)."""
+        planned, committed = self._ids("offsets"), self._ids("commits")
+        newest_planned = planned[-1] if planned else None
+        newest_committed = committed[-1] if committed else None
+        if newest_planned != newest_committed:
+            raise CheckpointInconsistent(
+                f"replay checkpoint {self.root}: newest planned batch is {newest_planned} but newest committed is "
+                f"{newest_committed}; was it written by two runs at once? Run the pipeline again to re-run the planned batch"
+            )
+        return newest_planned + 1 if newest_planned is not None else 0
 
     def plan(self, batch_id: int, offsets: dict[str, Any]) -> Batch:
         """Record what batch ``batch_id`` reads, before reading it."""

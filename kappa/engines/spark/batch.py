@@ -143,10 +143,10 @@ class NodeBatchFunction:
 
     def run(self, batch_df: "DataFrame", batch_id: int) -> None:
         """Read, transform, check and write one micro-batch."""
+        from kappa.checkpoint.ownership import dead_letter_app_id, dead_letter_path
         from kappa.delta.arrow import DeltaWriteError
         from kappa.delta.writer import delta_failures, sink_write_error
         from kappa.errors import KappaError
-        from kappa.engines.polars.engine import dead_letter_path
         from kappa.engines.spark.sinks import write_dead_letters, write_sink
         from kappa.quality.result import QualityCounts
         from kappa.quality.spark_eval import apply_expectations_spark
@@ -172,7 +172,7 @@ class NodeBatchFunction:
             dead_rows = 0
             if dead is not None:
                 path = dead_letter_path(self.node, self.plan.root)
-                app_id = f"kappa:{self.plan.pipeline}:{self.node.name}:dead_letters"
+                app_id = dead_letter_app_id("spark", self.plan.pipeline, self.node.name)
                 try:
                     dead_rows = write_dead_letters(path, dead, app_id, batch_id)
                 except (DeltaWriteError, *delta_failures()) as exc:

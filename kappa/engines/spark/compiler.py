@@ -209,6 +209,8 @@ def compile_node(spark: "SparkSession", plan: "PipelinePlan", node: "NodePlan", 
 
 
 def compile_plan(spark: "SparkSession", plan: "PipelinePlan", profile: str) -> list[CompiledNode]:
-    """Every selected node of ``plan``, in topological order (they share one in-memory store)."""
+    """Every selected node of ``plan``, in topological order (they share one in-memory store);
+    sinks' app ids carry the engine (:meth:`~kappa.plan.PipelinePlan.for_engine`)."""
     memory: dict[str, Any] = {}
+    plan = plan.for_engine("spark")
     return [compile_node(spark, plan, node, profile, memory) for node in plan.nodes]

@@ -4,6 +4,10 @@ Nodes run one after the other in topological order; each query processes everyth
 source holds now (in as many micro-batches as its rate limits ask) and stops. A node whose
 query fails stops the run with a :class:`SparkNodeError` naming the node; its checkpoint has
 no commit for the failed batch, so the next run re-runs it (idempotent sinks write it once).
+
+The run holds the pipeline lock (:mod:`kappa.checkpoint.lock`) from before the SparkSession
+starts, and before any node runs applies :func:`kappa.checkpoint.guard.prepare_run` (verdicts,
+``--full-refresh``, engine ownership); sinks' app ids carry the engine (``kappa:spark:...``).
 """
 
 from __future__ import annotations
@@ -109,6 +113,12 @@ class SparkEngine:
         return spark, resolve_profile(spark, requested)
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
+        from kappa.checkpoint.lock import pipeline_lock
+
+        with pipeline_lock(plan.checkpoint_root, plan.pipeline):
+            return self._locked_run(pipeline, plan.for_engine(self.name), full_refresh)
+
+    def _locked_run(self, pipeline: "Pipeline", plan: "PipelinePlan", full_refresh: Sequence[str]) -> PipelineRunSummary:
         import logging
 
         spark, profile = self.resolve(pipeline)
@@ -122,16 +132,17 @@ class SparkEngine:
             py4j_log.setLevel(level)
 
     def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str]) -> PipelineRunSummary:
-        from kappa.engines.spark import fingerprint as fp
+        from kappa.checkpoint.guard import prepare_run
+        from kappa.checkpoint.verdicts import write_fingerprint
         from kappa.engines.spark.compiler import compile_node
+        from kappa.engines.spark.fingerprint import describe_plan
 
         summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
         summary.profile = profile  # type: ignore[attr-defined]
         memory: dict[str, Any] = {}
-        # the same checkpoint-safety check as `kappa stream start`: refuse what Spark cannot
-        # resume, reset what --full-refresh names (checkpoint and sinks)
-        verdicts = fp.plan_verdicts(plan, fp.describe_plan(plan, profile))
-        fp.apply_verdicts(plan, verdicts, full_refresh)
+        # the same checkpoint-safety check as `kappa stream start` and `kappa replay`: refuse
+        # what Spark cannot resume or what the other engine owns, reset what --full-refresh names
+        prepare_run(plan, self.name, describe_plan(plan, profile), full_refresh)
         for node in plan.nodes:
             compiled = compile_node(spark, plan, node, profile, memory)
             try:
@@ -143,7 +154,7 @@ class SparkEngine:
                 exc.summary = summary  # type: ignore[attr-defined]
                 raise
             summary.nodes.append(ns)
-            fp.write_fingerprint(node.checkpoint, compiled.description)
+            write_fingerprint(node.checkpoint, compiled.description, self.name)
             _publish(pipeline, node.name, memory)
         return summary
 

@@ -2,11 +2,13 @@
 
 Order of work:
 
-1. **Verdicts before anything runs.** Each node's compiled description is compared with the
-   fingerprint stored next to its checkpoint (:mod:`kappa.engines.spark.fingerprint`), and
-   checkpoints of nodes that no longer exist are found. A change Spark cannot resume from
-   raises :class:`StreamRefused` unless the node is named in ``full_refresh`` (then its
-   checkpoint and sinks are reset first).
+1. **Verdicts before anything runs**, under the pipeline lock (:mod:`kappa.checkpoint.lock`).
+   Each node's compiled description is compared with the fingerprint stored next to its
+   checkpoint (:mod:`kappa.checkpoint.verdicts`), and checkpoints of nodes that no longer exist
+   are reported. A change Spark cannot resume from raises :class:`StreamRefused`, a node whose
+   checkpoint or tables belong to the Polars engine raises
+   :class:`~kappa.checkpoint.ownership.EngineConflict`, unless the node is reset with
+   ``full_refresh`` (:func:`kappa.checkpoint.guard.prepare_run`).
 2. **Start, upstream first.** Queries start in topological order with the node's
    ``processing_time`` trigger (nodes whose trigger is ``available_now``/``once`` run every
    ``interval``). A node whose upstream Delta table does not exist yet is retried on each poll.
@@ -42,8 +44,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from kappa.engines.spark import fingerprint as fp
-from kappa.engines.spark.fingerprint import StreamRefused, apply_verdicts, plan_verdicts  # noqa: F401
+from kappa.checkpoint import verdicts as fp
+from kappa.checkpoint.verdicts import StreamRefused, plan_verdicts  # noqa: F401
 from kappa.errors import KappaError
 from kappa.run import PipelineRunSummary
 
@@ -183,7 +185,7 @@ class StreamRunner:
         on_update: Callable[[list[NodeLive]], None] | None = None,
         on_verdicts: Callable[[list[fp.Verdict]], None] | None = None,
     ):
-        self.spark, self.plan, self.profile = spark, plan, profile
+        self.spark, self.plan, self.profile = spark, plan.for_engine("spark"), profile
         self.full_refresh = tuple(full_refresh)
         self.until_idle = until_idle
         self.interval = interval
@@ -215,15 +217,23 @@ class StreamRunner:
 
     def run(self) -> PipelineRunSummary:
         """Check, start, watch and stop; returns the summary (raises SparkNodeError on a failure)."""
+        from kappa.checkpoint.lock import pipeline_lock
+
+        with pipeline_lock(self.plan.checkpoint_root, self.plan.pipeline):
+            return self._run()
+
+    def _run(self) -> PipelineRunSummary:
         import logging
 
+        from kappa.checkpoint.guard import prepare_run
         from kappa.engines.spark.compiler import compile_plan
 
         compiled = compile_plan(self.spark, self.plan, self.profile)
-        verdicts = plan_verdicts(self.plan, {c.node.name: c.description for c in compiled})
+        descriptions = {c.node.name: c.description for c in compiled}
+        verdicts = plan_verdicts(self.plan, descriptions, "spark")
         if self.on_verdicts:
             self.on_verdicts(verdicts)
-        apply_verdicts(self.plan, verdicts, self.full_refresh)
+        prepare_run(self.plan, "spark", descriptions, self.full_refresh)
         self.nodes = [_Node(c, BatchGate()) for c in compiled]
         self._started = time.perf_counter()
         # A progress event on every trigger (also without data) tells until_idle a node looked.
@@ -273,7 +283,7 @@ class StreamRunner:
             return
         n.state = "running"
         n.upstream_batches = tuple(m.compiled.metrics.snapshot()["batches"] for m in self.nodes if m.compiled.node.name in n.compiled.node.upstreams)
-        fp.write_fingerprint(n.compiled.node.checkpoint, n.compiled.description)
+        fp.write_fingerprint(n.compiled.node.checkpoint, n.compiled.description, "spark")
 
     def _watch(self) -> None:
         last_refresh = 0.0
