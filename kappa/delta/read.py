@@ -58,3 +58,14 @@ def read_delta(table_uri: str, *, version: int | None = None, columns: Sequence[
                storage_options: dict | None = None) -> "pa.Table":
     """A whole Delta table as Arrow (see the module docstring for why not ``to_pyarrow_table``)."""
     return read_delta_files(table_uri, None, version=version, columns=columns, storage_options=storage_options)
+
+
+def delta_version(path: str, storage_options: dict | None) -> int | None:
+    """The table's current version, or None when there is no table (yet)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(path, storage_options=storage_options or None).version()
+    except TableNotFoundError:
+        return None

@@ -238,3 +238,10 @@ def list_topics(conf: Mapping[str, Any], timeout: float | None = None, role: str
         if is_unreachable(exc):
             raise unreachable(conf, timeout, admin, role) from None
         raise
+
+
+def kafka_conf(spec: Any) -> dict:
+    """The client settings of a Kafka source or sink model (secret references resolved)."""
+    from kappa.config.variables import resolve_secret_refs
+
+    return client_config(spec.bootstrap_servers, resolve_secret_refs(spec.options))

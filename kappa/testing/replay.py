@@ -35,7 +35,7 @@ def read_sink_table(sink_path: str, kind: str, fmt: str | None = None) -> "pl.Da
         from kappa.delta.read import read_delta
 
         return pl.from_arrow(read_delta(sink_path))
-    from kappa.engines.polars.readers import list_files, scan_files
+    from kappa.files import list_files, scan_files
 
     return scan_files(list_files(sink_path, fmt), fmt).collect()
 

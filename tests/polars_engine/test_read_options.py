@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kappa.engines.polars.readers import polars_read_options, scan_files
+from kappa.files import polars_read_options, scan_files
 
 
 def test_spark_only_options_are_left_out_for_polars(tmp_path):

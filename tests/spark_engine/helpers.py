@@ -46,7 +46,7 @@ def delta_rows(path: Path, drop: tuple[str, ...] = ()) -> tuple[Any, list[dict]]
 
 
 def file_rows(path: Path, fmt: str) -> tuple[Any, list[dict]]:
-    from kappa.engines.polars.readers import list_files, scan_files
+    from kappa.files import list_files, scan_files
 
     df = scan_files(list_files(str(path), fmt), fmt).collect()
     return df.schema, sorted(df.to_dicts(), key=_key)

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kappa.kafka.client import kafka_conf
+
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.engines.polars.readers import ReadResult, RunBound
     from kappa.models import KafkaDataSource
-
-
-def kafka_conf(spec: "KafkaDataSource") -> dict:
-    from kappa.config.variables import resolve_secret_refs
-    from kappa.kafka.client import client_config
-
-    return client_config(spec.bootstrap_servers, resolve_secret_refs(spec.options))
 
 
 def _to_json(offsets: dict[tuple[str, int], int]) -> dict[str, dict[str, int]]:

@@ -14,12 +14,10 @@ is a file, not a folder`` (:func:`kappa.delta.writer.delta_write_error`).
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kappa.errors import KappaError
+from kappa.files import write_files
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -43,38 +41,8 @@ def write_delta(path: str, table: "pa.Table", mode: str, app_id: str, batch_id: 
     return writer.write_arrow(table, batch_id)
 
 
-def _atomic_file(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def write_files(path: str, df: "pl.DataFrame", fmt: str, mode: str, batch_id: int) -> None:
-    p = Path(path)
-    ext = {"PARQUET": ".parquet", "JSONL": ".jsonl", "CSV": ".csv"}[fmt]
-
-    def writer(target: Path) -> None:
-        if fmt == "PARQUET":
-            df.write_parquet(target)
-        elif fmt == "JSONL":
-            df.write_ndjson(target)
-        else:
-            df.write_csv(target)
-
-    if p.suffix:  # a single file
-        _atomic_file(p, writer)
-        return
-    p.mkdir(parents=True, exist_ok=True)
-    if mode == "overwrite":
-        for child in p.iterdir():
-            if child.name.startswith("part-"):
-                child.unlink() if child.is_file() else shutil.rmtree(child)
-    _atomic_file(p / f"part-{batch_id:08d}{ext}", writer)
-
-
 def write_kafka(spec, df: "pl.DataFrame") -> int:
-    from kappa.engines.polars.kafka_io import kafka_conf
+    from kappa.kafka.client import kafka_conf
     from kappa.kafka.writer import produce_rows
 
     return produce_rows(kafka_conf(spec), spec.topic, df.to_arrow(), key_column=spec.key, value_column=spec.value)

@@ -1,5 +1,5 @@
 """Sinks of the Spark engine, written from ``foreachBatch``; every write is idempotent per
-``(sink, batch id)`` as in the Polars engine (:mod:`kappa.engines.polars.writers`).
+``(sink, batch id)`` as in the Polars engine.
 
 - Delta append/overwrite: ``python`` profile :class:`~kappa.engines.spark.delta_writer.DeltaBatchWriter`
   (deltalake, app transaction ``(app_id, batch_id)``); ``jvm`` profile
@@ -76,7 +76,7 @@ def jvm_kafka_writer_options(spec: Any) -> dict[str, str]:
 
 
 def _produce_arrow(spec: Any, table: "pa.Table") -> int:
-    from kappa.engines.polars.kafka_io import kafka_conf
+    from kappa.kafka.client import kafka_conf
     from kappa.kafka.writer import produce_rows
 
     return produce_rows(kafka_conf(spec), spec.topic, table, key_column=spec.key, value_column=spec.value)
@@ -110,7 +110,7 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str, t
     if sink.kind == "file":
         import polars as pl
 
-        from kappa.engines.polars.writers import write_files
+        from kappa.files import write_files
 
         table = arrow()
         write_files(sink.path, pl.from_arrow(table), spec.format, sink.mode, batch_id)

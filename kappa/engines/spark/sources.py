@@ -140,7 +140,7 @@ def file_read_description(source: "SourcePlan", streaming: bool) -> ReadDescript
     path = source.path
     if os.path.isdir(path):
         opts["recursiveFileLookup"] = "true"
-        from kappa.engines.polars.readers import list_files
+        from kappa.files import list_files
 
         exts = _FILE_EXT[spec.format]
         if any(f.endswith(tuple("." + e for e in exts)) for f in list_files(path, spec.format)):
@@ -195,7 +195,7 @@ def file_schema(source: "SourcePlan"):
         return spark_schema_of_arrow(parse_schema(spec.schema_))
     import polars as pl
 
-    from kappa.engines.polars.readers import list_files, scan_files
+    from kappa.files import list_files, scan_files
 
     files = list_files(source.path, spec.format)
     if not files:
@@ -207,7 +207,7 @@ def file_schema(source: "SourcePlan"):
 
 # ---------------------------------------------------------------- readers
 def _delta_exists(path: str, storage_options: Mapping[str, str]) -> bool:
-    from kappa.engines.polars.readers import delta_version
+    from kappa.delta.read import delta_version
 
     return delta_version(path, _values(storage_options, False)) is not None
 

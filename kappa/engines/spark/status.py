@@ -152,7 +152,7 @@ def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
         if node.source.kind == "kafka":
             return _kafka_status(node, kind, ck)
         if node.source.kind == "delta":
-            from kappa.engines.polars.readers import delta_version
+            from kappa.delta.read import delta_version
             from kappa.engines.spark.sources import _values
 
             latest = delta_version(node.source.path, _values(node.source.spec.storage_options, False))
@@ -165,7 +165,7 @@ def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
 
 
 def _kafka_status(node: "NodePlan", kind: str, ck: CheckpointState) -> NodeStatus:
-    from kappa.engines.polars.kafka_io import kafka_conf
+    from kappa.kafka.client import kafka_conf
 
     from kappa.kafka.data_loss import find_gaps
     from kappa.kafka.offsets import list_partitions, log_bounds

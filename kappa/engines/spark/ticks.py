@@ -37,7 +37,7 @@ def _source_state(source: "SourcePlan") -> Any:
     """Something that changes whenever the source's content may have changed (None: unknown)."""
     spec = source.spec
     if source.kind == "file":
-        from kappa.engines.polars.readers import list_files
+        from kappa.files import list_files
 
         files = list_files(source.path, spec.format)
         out = []
@@ -46,12 +46,12 @@ def _source_state(source: "SourcePlan") -> Any:
             out.append([f, st.st_size, st.st_mtime_ns])
         return out
     if source.kind == "delta":
-        from kappa.engines.polars.readers import delta_version
+        from kappa.delta.read import delta_version
         from kappa.engines.spark.sources import _values
 
         return [source.path, spec.version, delta_version(source.path, _values(spec.storage_options, False))]
     if source.kind == "kafka":
-        from kappa.engines.polars.kafka_io import kafka_conf
+        from kappa.kafka.client import kafka_conf
         from kappa.kafka.offsets import end_offsets, list_partitions
 
         conf = kafka_conf(spec)
