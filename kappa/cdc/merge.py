@@ -83,6 +83,8 @@ def apply_changes(
     ``version`` must increase from batch to batch of the same ``app_id``; a batch whose
     version the target already carries is skipped.
     """
+    if not spec.resolved:  # Debezium defaults are filled when the plan is built, never here
+        raise KappaError(f"CDC merge into {table_uri}: keys and sequence_by are not resolved")
     s_uri = state_uri or state.state_uri(table_uri)
     so = storage_options
     t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version

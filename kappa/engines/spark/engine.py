@@ -133,6 +133,9 @@ class SparkEngine:
         verdicts = fp.plan_verdicts(plan, fp.describe_plan(plan, profile))
         fp.apply_verdicts(plan, verdicts, full_refresh)
         for node in plan.nodes:
+            if node.skipped:  # e.g. Debezium merge defaults not learnable yet (kappa.plan)
+                summary.nodes.append(NodeRunSummary(node=node.name, skipped=node.skipped))
+                continue
             compiled = compile_node(spark, plan, node, profile, memory)
             try:
                 ns = run_node(compiled)
