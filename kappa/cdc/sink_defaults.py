@@ -66,11 +66,11 @@ def check_merge_sinks(pipeline: "Pipeline") -> list[ConfigIssue]:
             what = " and ".join(missing) + (" are" if len(missing) > 1 else " is")
             src = node.source
             if src is not None and src.type == "kafka" and src.value_format == "debezium":
-                why = ("the Debezium defaults apply only to a node without transformer steps "
+                why = (": the Debezium defaults apply only to a node without transformer steps "
                        "(steps may rename the decoded columns)")
             else:
-                why = "unless the node's source is value_format: debezium"
-            issues.append(ConfigIssue(f"{what} required {why}", path=f"nodes[{i}].sinks[{j}].merge"))
+                why = " unless the node's source is value_format: debezium"
+            issues.append(ConfigIssue(f"{what} required{why}", path=f"nodes[{i}].sinks[{j}].merge"))
     return issues
 
 
