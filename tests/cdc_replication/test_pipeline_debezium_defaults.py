@@ -143,7 +143,7 @@ def test_empty_topic_skips_the_node_with_the_reason_then_data_is_merged(engine_s
 
 
 def test_keys_and_sequence_given_run_before_any_record(inventory, kafka_bootstrap, tmp_path):
-    prefix, customers, orders = inventory
+    prefix, _customers, _orders = inventory
     pipeline = pipeline_yaml(tmp_path, kafka_bootstrap, prefix)
     text = (tmp_path / "pipeline.yaml").read_text().replace(
         "merge: {}", "merge: {keys: [id], sequence_by: [_seq_lsn, _seq_ts_ms, _seq_offset]}")
@@ -167,3 +167,53 @@ def test_merge_without_keys_on_another_source_is_a_located_config_error(tmp_path
     assert capsys.readouterr().err == (
         f"{path}:7: nodes[0].sinks[0].merge: sequence_by is required unless the node's source is "
         "value_format: debezium\n")
+
+
+@pytest.mark.spark
+def test_stream_start_merges_with_the_defaults_and_reports_the_skipped_node(inventory, kafka_bootstrap, tmp_path, spark):
+    from typer.testing import CliRunner
+
+    from kappa.cli.app import app
+
+    prefix, _customers, orders = inventory
+    orders.event("r", None, order(1, 1001, "19.99", "new"), 100, 1000)
+    orders.event("d", order(1, 1001, "19.99", "new"), None, 110, 1100)
+    orders.event("c", None, order(2, 1002, "5.00", "new"), 120, 1200)
+    orders.send()
+    pipeline_yaml(tmp_path, kafka_bootstrap, prefix)
+    result = CliRunner().invoke(app, ["stream", "start", str(tmp_path / "pipeline.yaml"), "--until-idle",
+                                      "--profile", "python", "--refresh", "0.5"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    line = next(x for x in result.output.splitlines() if x.startswith("customers "))
+    assert line.endswith(SKIP_REASON)
+    assert read_table(tmp_path / "pmirror" / "orders", ["id"]) == [order(2, 1002, "5.00", "new")]
+
+
+def test_explain_shows_the_resolved_merge(inventory, kafka_bootstrap, tmp_path):
+    from typer.testing import CliRunner
+
+    from kappa.cli.app import app
+
+    prefix, _customers, orders = inventory
+    orders.event("c", None, order(2, 1002, "5.00", "new"), 120, 1200).send()
+    pipeline_yaml(tmp_path, kafka_bootstrap, prefix)
+    result = CliRunner().invoke(app, ["explain", str(tmp_path / "pipeline.yaml"), "--profile", "python",
+                                      "--select", "orders"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    merge = next(x for x in result.output.splitlines() if x.strip().startswith("merge: "))
+    assert merge.strip() == (
+        'merge: {"apply_as_deletes": "_op = \'delete\'", "apply_as_truncates": "_op = \'truncate\'", '
+        '"except_column_list": ["_op", "_seq_lsn", "_seq_ts_ms", "_seq_offset"], "keys": ["id"], '
+        '"sequence_by": ["_seq_lsn", "_seq_ts_ms", "_seq_offset"]}')
+
+
+def test_apply_changes_refuses_unresolved_options(tmp_path):
+    import pyarrow as pa
+
+    from kappa.cdc.merge import apply_changes
+    from kappa.errors import KappaError
+    from kappa.models.cdc import CdcMerge
+
+    with pytest.raises(KappaError, match=r"^CDC merge into .*/t: keys and sequence_by are not resolved$"):
+        apply_changes(str(tmp_path / "t"), pa.table({"id": [1]}), CdcMerge(stored_as_scd_type=2), app_id="a", version=0)
+    assert not (tmp_path / "t").exists()
