@@ -211,6 +211,9 @@ def check_pipeline(pipeline: "Pipeline") -> list[ConfigIssue]:
             issues.append(ConfigIssue("quarantine expectations need a sink with `is_quarantine: true`, or quarantined rows would be lost", path=f"nodes[{i}].expectations[{j}].action"))
         if node.source is None and not any(getattr(s, "expr", None) for s in node.steps):
             issues.append(ConfigIssue("a node needs a `source` or a SQL step that reads `{nodes.x}`", path=f"nodes[{i}]"))
+    from kappa.cdc.sink_defaults import check_merge_sinks
+
+    issues += check_merge_sinks(pipeline)
     if not issues:
         cycle = build_graph(pipeline).find_cycle()
         if cycle:

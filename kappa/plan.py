@@ -88,6 +88,9 @@ class NodePlan:
     upstreams: tuple[str, ...]
     sql_refs: tuple[str, ...]
     ref_sources: dict[str, SourcePlan] = field(default_factory=dict)
+    #: why the node cannot run now (engines skip it and report this), e.g. a Debezium merge
+    #: whose keys and sequence no record tells yet (:mod:`kappa.cdc.sink_defaults`)
+    skipped: str | None = None
 
     @property
     def streaming(self) -> bool:
@@ -236,8 +239,13 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
                 steps.append(
                     StepPlan(index=i, kind="method", func_name=step.func_name, func_args=tuple(step.func_args), func_kwargs=dict(step.func_kwargs))
                 )
+        specs, skipped = list(node.sinks), None
+        if name in order:  # Debezium merge defaults (they may read the topic's first records)
+            from kappa.cdc.sink_defaults import resolve_sinks
+
+            specs, skipped = resolve_sinks(node, pipeline.nodes.index(node))
         sinks = []
-        for i, sink in enumerate(node.sinks):
+        for i, sink in enumerate(specs):
             mode = _sink_mode(sink, streaming)
             path = resolve_path(sink.path, root) if getattr(sink, "path", None) else None
             if sink.type == "file" and mode == "append" and Path(sink.path).suffix:
@@ -262,5 +270,6 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             upstreams=tuple(graph.upstream_of(name)),
             sql_refs=tuple(refs),
             ref_sources=ref_sources,
+            skipped=skipped,
         )
     return PipelinePlan(pipeline=pipeline.name, root=str(root), checkpoint_root=ck_root, order=tuple(order), all_nodes=plans)

@@ -12,6 +12,12 @@ Any of that can be overridden: the overrides are :class:`~kappa.models.CdcMerge`
 ``scd_type`` accepted for ``stored_as_scd_type`` and ``keep_cdc_columns: true`` keeping
 ``_op`` / ``_seq_*`` in the target.
 
+:func:`debezium_merge` is the one decision both users of these defaults make -- replication
+configs (:mod:`kappa.cdc.replication`) and merge sinks of pipeline nodes reading
+``value_format: debezium`` (:mod:`kappa.cdc.sink_defaults`): the defaults learnt from the
+topic's first decodable records; without such records, the configured ``keys`` and
+``sequence_by`` when both are given; else nothing yet (:data:`NO_RECORD_YET`).
+
 >>> from kappa.cdc.debezium import DebeziumBatch
 >>> import pyarrow as pa
 >>> cols = {"id": [1], "name": ["a"], "_op": ["upsert"], "_seq_lsn": [7], "_seq_ts_ms": [1], "_seq_offset": [0]}
@@ -44,6 +50,10 @@ TRUNCATE_PREDICATE = "_op = 'truncate'"
 #: Override keys that are not CdcMerge fields.
 _ALIASES = {"scd_type": "stored_as_scd_type"}
 _EXTRA = ("keep_cdc_columns",)
+#: Every bookkeeping column the decoder may add (what is hidden when no record tells which).
+KNOWN_CDC_COLUMNS = ("_op", "_seq_lsn", "_seq_file", "_seq_pos", "_seq_ts_ms", "_seq_offset")
+#: Why a Debezium merge cannot be resolved yet (completed by the caller with what to set).
+NO_RECORD_YET = "no decodable Debezium record yet to learn keys and sequence from"
 
 
 def cdc_columns(columns: Sequence[str]) -> list[str]:
@@ -89,3 +99,21 @@ def merge_options(key_columns: Sequence[str], sequence_columns: Sequence[str],
         user = list(opts.get("except_column_list") or [])
         opts["except_column_list"] = user + [c for c in hidden if c not in user]
     return CdcMerge(keys=keys, sequence_by=sequence, **opts)
+
+
+def configured_merge(overrides: Mapping[str, Any]) -> "CdcMerge":
+    """The merge of configured ``keys`` and ``sequence_by`` (both given) with the other
+    defaults, for a topic none of whose records could be decoded yet."""
+    seq = overrides["sequence_by"]
+    seq_cols = [seq] if isinstance(seq, str) else list(seq)
+    return merge_options(overrides["keys"], seq_cols, list(KNOWN_CDC_COLUMNS), overrides)
+
+
+def debezium_merge(batch: "DebeziumBatch | None", overrides: Mapping[str, Any]) -> "CdcMerge | None":
+    """The Debezium merge of a topic whose first records decoded to ``batch`` (see the module
+    doc); None when nothing tells the keys and sequence yet."""
+    if batch is not None and batch.decoded:
+        return merge_options_for(batch, overrides)
+    if overrides.get("keys") and overrides.get("sequence_by"):
+        return configured_merge(overrides)
+    return None

@@ -84,6 +84,8 @@ def apply_changes(
     version the target already carries is skipped, and so is an empty batch. Columns null in
     every event of the batch are typed (:mod:`kappa.cdc.nulls`), never dropped.
     """
+    if not spec.resolved:  # Debezium defaults are filled when the plan is built, never here
+        raise KappaError(f"CDC merge into {table_uri}: keys and sequence_by are not resolved")
     s_uri = state_uri or state.state_uri(table_uri)
     so = storage_options
     if changes.num_rows == 0 and not set(spec.keys + spec.sequence_columns) <= set(changes.column_names):

@@ -118,11 +118,17 @@ def match_topics(config: "CdcReplication", topics_available: list[str] | None = 
 
 def peek_topic(config: "CdcReplication", topic: str, records: int = PEEK_RECORDS) -> TopicInfo:
     """Decode the first ``records`` records of each partition of ``topic`` (see the module doc)."""
+    return peek_conf(client_conf(config), topic, records)
+
+
+def peek_conf(conf: dict, topic: str, records: int = PEEK_RECORDS) -> TopicInfo:
+    """:func:`peek_topic` with confluent-kafka settings ``conf`` (also used by pipelines' merge
+    sinks on Debezium sources, :mod:`kappa.cdc.sink_defaults`). Raises
+    :class:`~kappa.kafka.offsets.OffsetError` when the topic does not exist."""
     from kappa.cdc.debezium import decode_debezium
     from kappa.kafka.offsets import earliest_offsets, end_offsets, list_partitions
     from kappa.kafka.reader import read_range
 
-    conf = client_conf(config)
     tps = list_partitions(conf, [topic])
     lows, highs = earliest_offsets(conf, tps), end_offsets(conf, tps)
     ranges = {tp: (lows[tp], min(highs[tp], lows[tp] + records)) for tp in tps}
@@ -210,7 +216,7 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
     """Compile ``config``; also returns the skipped topics and unused ``tables`` entries."""
     from pydantic import ValidationError
 
-    from kappa.cdc.defaults import merge_options_for
+    from kappa.cdc.defaults import NO_RECORD_YET, debezium_merge
     from kappa.kafka.offsets import OffsetError
     from kappa.models import DeltaDataSink, KafkaDataSource, Pipeline, PipelineNode
 
@@ -229,15 +235,10 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
         if entry is not None and not entry.enabled:
             skipped[topic] = "disabled in `tables`"
             continue
-        batch = info.batch
         try:
-            if batch is not None and batch.decoded:
-                merge = merge_options_for(batch, overrides)
-            elif overrides.get("keys") and overrides.get("sequence_by"):
-                merge = _configured_merge(overrides)
-            else:
-                skipped[topic] = ("no decodable Debezium record yet to learn keys and sequence from; "
-                                  "set `keys` and `sequence_by` to replicate it before data arrives")
+            merge = debezium_merge(info.batch, overrides)
+            if merge is None:
+                skipped[topic] = f"{NO_RECORD_YET}; set `keys` and `sequence_by` to replicate it before data arrives"
                 continue
         except ValidationError as err:
             raise ConfigError(ConfigIssue(f"topic {topic!r}: invalid MERGE options: "
@@ -277,15 +278,6 @@ def entry_keys(names: dict[str, str | None]) -> list[str]:
     if table:
         keys += [f"{names[p]}.{table}" for p in ("schema", "db") if names[p]] + [table]
     return [k for k in dict.fromkeys(keys) if k]
-
-
-def _configured_merge(overrides: dict[str, Any]) -> "CdcMerge":
-    from kappa.cdc.defaults import merge_options
-
-    seq = overrides["sequence_by"]
-    seq_cols = [seq] if isinstance(seq, str) else list(seq)
-    known = ["_op", "_seq_lsn", "_seq_file", "_seq_pos", "_seq_ts_ms", "_seq_offset"]
-    return merge_options(overrides["keys"], seq_cols, known, overrides)
 
 
 def compile_replication(config: "CdcReplication", topics_available: list[str] | None = None) -> "Pipeline":

@@ -1,4 +1,10 @@
-"""Options of a Delta sink's CDC MERGE mode (Databricks AUTO CDC / APPLY CHANGES)."""
+"""Options of a Delta sink's CDC MERGE mode (Databricks AUTO CDC / APPLY CHANGES).
+
+``keys`` and ``sequence_by`` may be left out only where kappa can fill them: a merge sink of a
+node that reads a ``value_format: debezium`` Kafka source and has no transformer steps gets the
+Debezium defaults when the plan is built (:mod:`kappa.cdc.sink_defaults`); anywhere else a
+missing one is a config error. :func:`kappa.cdc.merge.apply_changes` only ever sees both.
+"""
 
 from __future__ import annotations
 
@@ -37,12 +43,15 @@ class CdcMerge(KappaModel):
     Value error, column_list and except_column_list are mutually exclusive: give one of them
     """
 
-    keys: list[str] = Field(
-        ..., min_length=1, description="Primary-key columns identifying a row of the target."
+    keys: list[str] | None = Field(
+        None, min_length=1,
+        description="Primary-key columns identifying a row of the target; on a Debezium source "
+        "default: the Kafka message key's fields.",
     )
-    sequence_by: str | list[str] = Field(
-        ...,
-        description="Column (or columns, compared left to right) that orders the events of a key.",
+    sequence_by: str | list[str] | None = Field(
+        None,
+        description="Column (or columns, compared left to right) that orders the events of a key; "
+        "on a Debezium source default: the source position, then `_seq_ts_ms`, `_seq_offset`.",
     )
     apply_as_deletes: str | None = Field(
         None, description="Spark SQL predicate marking an event as a delete, e.g. \"op = 'd'\"."
@@ -77,8 +86,15 @@ class CdcMerge(KappaModel):
 
     @property
     def sequence_columns(self) -> list[str]:
-        """``sequence_by`` as a list."""
+        """``sequence_by`` as a list (empty while it is not resolved)."""
+        if self.sequence_by is None:
+            return []
         return [self.sequence_by] if isinstance(self.sequence_by, str) else list(self.sequence_by)
+
+    @property
+    def resolved(self) -> bool:
+        """Whether ``keys`` and ``sequence_by`` are both known (needed to apply changes)."""
+        return bool(self.keys) and self.sequence_by is not None
 
     @field_validator("keys", "column_list", "except_column_list", "track_history_column_list",
                      "track_history_except_column_list")
@@ -91,7 +107,9 @@ class CdcMerge(KappaModel):
 
     @field_validator("sequence_by")
     @classmethod
-    def _sequence(cls, value: str | list[str]) -> str | list[str]:
+    def _sequence(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value is None:
+            return value
         names = [value] if isinstance(value, str) else value
         if not names:
             raise ValueError("sequence_by needs at least one column")
@@ -111,11 +129,12 @@ class CdcMerge(KappaModel):
                 "track_history_column_list and track_history_except_column_list are mutually "
                 "exclusive: give one of them"
             )
-        overlap = sorted(set(self.keys) & set(self.sequence_columns))
+        keys = set(self.keys or ())
+        overlap = sorted(keys & set(self.sequence_columns))
         if overlap:
             raise ValueError(f"sequence_by column(s) {overlap} are also keys")
-        if self.except_column_list and set(self.keys) & set(self.except_column_list):
-            bad = sorted(set(self.keys) & set(self.except_column_list))
+        if self.except_column_list and keys & set(self.except_column_list):
+            bad = sorted(keys & set(self.except_column_list))
             raise ValueError(f"except_column_list may not remove key column(s) {bad}")
         if self.stored_as_scd_type == 1:
             if self.track_history_column_list is not None or (
@@ -131,7 +150,7 @@ class CdcMerge(KappaModel):
             tracked = (self.track_history_column_list or []) + (
                 self.track_history_except_column_list or []
             )
-            bad = sorted(set(tracked) & set(self.keys))
+            bad = sorted(set(tracked) & keys)
             if bad:
                 raise ValueError(f"key column(s) {bad} cannot be listed in track_history lists")
         return self

@@ -57,7 +57,11 @@ class DeltaDataSink(_SinkBase):
         description="append, overwrite or merge (CDC); default: merge when `merge` is set, append for streaming nodes, overwrite otherwise.",
     )
     partition_by: list[str] = Field(default_factory=list, description="Partition columns of the table.")
-    merge: CdcMerge | None = Field(None, description="CDC MERGE options (keys, sequence_by, SCD type, ...).")
+    merge: CdcMerge | None = Field(
+        None,
+        description="CDC MERGE options (keys, sequence_by, SCD type, ...); on a `value_format: debezium` "
+        "node without transformer steps `merge: {}` takes the replication defaults.",
+    )
     schema_mode: Literal["merge", "overwrite", "strict"] = Field(
         "merge", description="New columns: merge them into the table schema (default), overwrite the schema, or fail (strict)."
     )

@@ -144,6 +144,9 @@ class SparkEngine:
         # what Spark cannot resume or what the other engine owns, reset what --full-refresh names
         prepare_run(plan, self.name, describe_plan(plan, profile), full_refresh)
         for node in plan.nodes:
+            if node.skipped:  # e.g. Debezium merge defaults not learnable yet (kappa.plan)
+                summary.nodes.append(NodeRunSummary(node=node.name, skipped=node.skipped))
+                continue
             compiled = compile_node(spark, plan, node, profile, memory)
             try:
                 ns = run_node(compiled)

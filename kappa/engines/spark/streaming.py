@@ -275,7 +275,7 @@ class StreamRunner:
     def _try_start(self, n: _Node) -> None:
         from kappa.engines.spark.sources import SourceNotReady
 
-        if not self._inputs_ready(n):
+        if n.compiled.node.skipped or not self._inputs_ready(n):
             return
         try:
             n.query = start_query(n.compiled, stream_trigger(n.compiled.node.trigger, self.interval), n.gate)
@@ -456,7 +456,7 @@ class StreamRunner:
             ns = n.compiled.metrics.to_summary()
             ns.seconds = time.perf_counter() - self._started
             if n.query is None and n.state == "waiting":
-                ns.skipped = "not started: source does not exist yet"
+                ns.skipped = n.compiled.node.skipped or "not started: source does not exist yet"
             summary.nodes.append(ns)
         return summary
 
