@@ -11,6 +11,7 @@ help:
 	@echo "make demo   run the stock-prices example on the embedded broker and local Delta tables"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks"
+	@echo "make drill  the data-safety drill (kill -9, fresh starts, latest offsets, concurrent runs)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +25,7 @@ demo: $(STAMP)
 	$(PY) examples/stock_prices/demo.py
 
 test: $(STAMP)
-	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 tests kappa --doctest-modules
+	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 -m "not drill" tests kappa --doctest-modules
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not spark" tests
@@ -33,9 +34,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/replay_stock_prices.py
 
 # crash drill: kill -9, fresh starts, latest offsets, concurrent runs under a live producer
-.PHONY: drill
+.PHONY: drill test-drill
 drill: $(STAMP)
 	SPARK_LOCAL_IP=127.0.0.1 $(PY) benchmarks/drill_data_safety.py
+
+test-drill: $(STAMP)
+	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=1800 -m drill tests/drills
 
 clean:
 	rm -rf $(VENV) checkpoints/*/ examples/*/data examples/*/checkpoints benchmarks/.work

@@ -1,6 +1,7 @@
 """The crash drill (``benchmarks/drill_data_safety.py``) with small numbers, per engine and scenario.
 
-Each case runs the script as its own process (its own embedded broker) and asserts what it
+Not part of ``make test`` (minutes per Spark case): ``make drill`` runs the full drill and
+``make test-drill`` these small cases. Each case runs the script as its own process (its own embedded broker) and asserts what it
 measured: trials ran, and no row was lost or duplicated in any sink.
 """
 
@@ -18,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "drill_data_safety.py"
 SCENARIOS = ("kill", "fresh", "fresh_kill", "latest", "concurrent")
 
-pytestmark = [pytest.mark.slow, pytest.mark.kafka]
+pytestmark = [pytest.mark.slow, pytest.mark.drill, pytest.mark.kafka]
 
 
 def _cases():
