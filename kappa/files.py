@@ -71,11 +71,23 @@ def polars_read_options(fmt: str, options: dict | None) -> dict:
     return {k: v for k, v in options.items() if k in accepted}
 
 
+def _has_content(path: str, chunk: int = 1 << 16) -> bool:
+    """True when the file holds anything but whitespace."""
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            if block.strip():
+                return True
+    return False
+
+
 def scan_files(files: list[str], fmt: str, schema: Any = None, options: dict | None = None) -> "pl.LazyFrame":
     import polars as pl
 
     options = polars_read_options(fmt, options)
     pl_schema = _polars_schema(schema) if schema else None
+    if fmt in ("JSONL", "CSV"):
+        # an empty file (created, nothing written yet) has no rows, and no types to infer
+        files = [f for f in files if _has_content(f)]
     if not files:
         return pl.LazyFrame(schema=pl_schema or {})
     if fmt == "JSONL":

@@ -55,3 +55,11 @@ def test_a_spark_read_option_without_a_schema_runs_on_both_engines(engine, tmp_p
         summary = run_spark(request.getfixturevalue("spark"), pipeline)
     assert summary.ok
     assert delta_rows(tmp_path / "raw")[1] == [{"id": 0, "v": "x"}, {"id": 1, "v": "x"}]
+
+
+def test_an_empty_jsonl_file_has_no_rows_and_does_not_break_inference(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "one.jsonl").write_text('{"id": 1}\n')
+    files = [str(tmp_path / "empty.jsonl"), str(tmp_path / "one.jsonl")]
+    assert scan_files(files, "JSONL").collect().to_dicts() == [{"id": 1}]
+    assert scan_files(files[:1], "JSONL").collect().height == 0
