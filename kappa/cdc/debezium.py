@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from kappa.errors import KappaError
+from kappa.kafka.dead_letters import dead_letter_schema
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -41,15 +42,6 @@ if TYPE_CHECKING:  # pragma: no cover
 UPSERT_OPS = ("c", "u", "r")
 KNOWN_OPS = ("c", "u", "r", "d", "t")
 _META = ["topic", "partition", "offset", "key", "value"]
-
-
-def dead_letter_schema() -> pa.Schema:
-    """Schema of ``DebeziumBatch.dead_letters``."""
-    import pyarrow as pa
-
-    return pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
-                      ("key", pa.binary()), ("value", pa.binary()), ("error", pa.string()),
-                      ("failed_at", pa.timestamp("us", tz="UTC"))])
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,10 @@ vectorised parser for a declared one).
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
+from kappa.kafka.dead_letters import dead_letter_schema, dead_letters_of
 from kappa.kafka.json_checks import (
     DEFAULT_MAX_RECORD_BYTES,
     MAX_JSON_DEPTH,
@@ -64,23 +64,6 @@ TOMBSTONE = "null value (tombstone)"
 
 class DecodeError(KappaError):
     """Decoding could not proceed at all (not a per-record failure)."""
-
-
-def dead_letter_schema() -> "pa.Schema":
-    """Columns of the dead-letter table."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            pa.field("topic", pa.string()),
-            pa.field("partition", pa.int32()),
-            pa.field("offset", pa.int64()),
-            pa.field("key", pa.binary()),
-            pa.field("value", pa.binary()),
-            pa.field("error", pa.string()),
-            pa.field("failed_at", pa.timestamp("us", tz="UTC")),
-        ]
-    )
 
 
 def __getattr__(name: str):
@@ -263,7 +246,7 @@ def decode_json_values(
         parsed, present, kinds = _slow_path(values, present, clean.to_pylist(), schema, known, max_depth, errors)
     struct_type = _result_type(schema, parsed, kinds)
     decoded = _assemble(records, n, present, parsed, errors, struct_type)
-    return decoded, _dead_letters(records, sorted(errors), errors)
+    return decoded, dead_letters_of(records, sorted(errors), errors)
 
 
 def _slow_path(values, present, clean, schema, known, max_depth, errors):
@@ -397,34 +380,6 @@ def _assemble(records, n, present, parsed, errors, struct_type) -> "pa.Table":
     idx = base.column_names.index("value")
     field = pa.field("value", struct_type)
     return base.set_column(idx, field, pa.chunked_array([values], struct_type))
-
-
-def _dead_letters(records, rows: list[int], errors: dict[int, str]) -> "pa.Table":
-    import pyarrow as pa
-
-    schema = dead_letter_schema()
-    if not rows:
-        return schema.empty_table()
-    picked = records.take(pa.array(rows, pa.int64()))
-    now = datetime.now(timezone.utc)
-
-    def column(name: str, typ: "pa.DataType"):
-        if name in picked.column_names:
-            return picked.column(name).cast(typ)
-        return pa.nulls(len(rows), typ)
-
-    return pa.table(
-        {
-            "topic": column("topic", pa.string()),
-            "partition": column("partition", pa.int32()),
-            "offset": column("offset", pa.int64()),
-            "key": column("key", pa.binary()),
-            "value": column("value", pa.binary()),
-            "error": pa.array([errors[i] for i in rows], pa.string()),
-            "failed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
-        },
-        schema=schema,
-    )
 
 
 def decode_json_source(records: "pa.Table", spec: Any, state_dir: str | None = None) -> tuple["pa.Table", "pa.Table"]:
