@@ -21,7 +21,7 @@ Order of work:
 Graceful stop (per node, downstream first): (1) wait until the batch whose offsets Spark has
 logged is committed, i.e. the batch in progress runs to its end (sinks written, then Spark's
 commit), read from the checkpoint's ``offsets/`` and ``commits/``; (2) close the node's
-:class:`BatchGate`, which wraps the ``foreachBatch`` function: a batch that reaches it from
+:class:`~kappa.engines.spark.gate.BatchGate`, which wraps the ``foreachBatch`` function: a batch that reaches it from
 now on raises :class:`StopRequested` before doing any work, so its offsets stay logged without
 a commit and the next start re-runs it with the same id and offsets (sinks are idempotent per
 batch id); a batch already inside runs to its end; (3) wait for that batch's commit; (4)
@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kappa.checkpoint import verdicts as fp
 from kappa.checkpoint.verdicts import StreamRefused, plan_verdicts  # noqa: F401
+from kappa.engines.spark.gate import BatchGate, StopRequested, start_query, stream_trigger  # noqa: F401
 from kappa.errors import KappaError
 from kappa.run import PipelineRunSummary
 
@@ -54,54 +55,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql.streaming import StreamingQuery
 
     from kappa.engines.spark.compiler import CompiledNode
-    from kappa.models import Pipeline, Trigger
+    from kappa.models import Pipeline
     from kappa.plan import PipelinePlan
-
-
-class StopRequested(KappaError):
-    """Raised by a closed :class:`BatchGate`: the batch is left uncommitted for the next start."""
-
-
-# ---------------------------------------------------------------- gate
-class BatchGate:
-    """Wraps a ``foreachBatch`` function so a stop never cuts a batch in two (see module doc)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._running = False
-        self._closed = False
-        self.refused: int | None = None
-
-    def wrap(self, fn: Callable[[Any, int], None]) -> Callable[[Any, int], None]:
-        def gated(batch_df: Any, batch_id: int) -> None:
-            with self._cond:
-                if self._closed:
-                    self.refused = int(batch_id)
-                    raise StopRequested(f"stopping: batch {batch_id} is left for the next start")
-                self._running = True
-            try:
-                fn(batch_df, batch_id)
-            finally:
-                with self._cond:
-                    self._running = False
-                    self._cond.notify_all()
-
-        return gated
-
-    @property
-    def running(self) -> bool:
-        with self._cond:
-            return self._running
-
-    def close(self) -> None:
-        """Refuse new batches from now on."""
-        with self._cond:
-            self._closed = True
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait for the batch in progress (if any) to finish; False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._running, timeout)
 
 
 # ---------------------------------------------------------------- live snapshot
@@ -131,31 +86,6 @@ class _Node:
     quiet_since: float | None = None
     last_rows: tuple[float, int] | None = None
     rate: float | None = None
-
-
-def stream_trigger(trigger: "Trigger", interval: str) -> "Trigger":
-    """The trigger a node runs with under ``stream start`` (run-style triggers become periodic)."""
-    from kappa.models import Trigger
-
-    if trigger.kind == "processing_time":
-        return trigger
-    return Trigger(kind="processing_time", interval=interval)
-
-
-def start_query(compiled: "CompiledNode", trigger: "Trigger", gate: BatchGate) -> "StreamingQuery":
-    """Start a compiled node's query with its ``foreachBatch`` function behind ``gate``."""
-    from kappa.engines.spark.compiler import trigger_kwargs
-
-    if compiled.reads_per_run:
-        compiled.request_run()
-    writer = (
-        compiled.input_stream()
-        .writeStream.queryName(compiled.query_name)
-        .option("checkpointLocation", compiled.checkpoint_location)
-        .foreachBatch(gate.wrap(compiled.batch_function()))
-        .trigger(**trigger_kwargs(trigger))
-    )
-    return writer.start()
 
 
 def _parse_ts(text: str | None) -> float | None:

@@ -1,0 +1,92 @@
+"""The gate in front of a streaming node's ``foreachBatch`` function, and starting its query.
+
+A stop must never cut a batch in two. :class:`BatchGate` wraps the batch function: once
+closed, a batch that reaches it raises :class:`StopRequested` before doing any work (its offsets
+stay logged without a commit, so the next start re-runs it with the same id and offsets), while
+a batch already inside runs to its end; :meth:`BatchGate.wait_idle` waits for that batch. See
+:mod:`kappa.engines.spark.streaming` for the whole graceful-stop sequence.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from kappa.errors import KappaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql.streaming import StreamingQuery
+
+    from kappa.engines.spark.compiler import CompiledNode
+    from kappa.models import Trigger
+
+
+class StopRequested(KappaError):
+    """Raised by a closed :class:`BatchGate`: the batch is left uncommitted for the next start."""
+
+
+# ---------------------------------------------------------------- gate
+class BatchGate:
+    """Wraps a ``foreachBatch`` function so a stop never cuts a batch in two (see module doc)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running = False
+        self._closed = False
+        self.refused: int | None = None
+
+    def wrap(self, fn: Callable[[Any, int], None]) -> Callable[[Any, int], None]:
+        def gated(batch_df: Any, batch_id: int) -> None:
+            with self._cond:
+                if self._closed:
+                    self.refused = int(batch_id)
+                    raise StopRequested(f"stopping: batch {batch_id} is left for the next start")
+                self._running = True
+            try:
+                fn(batch_df, batch_id)
+            finally:
+                with self._cond:
+                    self._running = False
+                    self._cond.notify_all()
+
+        return gated
+
+    @property
+    def running(self) -> bool:
+        with self._cond:
+            return self._running
+
+    def close(self) -> None:
+        """Refuse new batches from now on."""
+        with self._cond:
+            self._closed = True
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait for the batch in progress (if any) to finish; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._running, timeout)
+
+
+def stream_trigger(trigger: "Trigger", interval: str) -> "Trigger":
+    """The trigger a node runs with under ``stream start`` (run-style triggers become periodic)."""
+    from kappa.models import Trigger
+
+    if trigger.kind == "processing_time":
+        return trigger
+    return Trigger(kind="processing_time", interval=interval)
+
+
+def start_query(compiled: "CompiledNode", trigger: "Trigger", gate: BatchGate) -> "StreamingQuery":
+    """Start a compiled node's query with its ``foreachBatch`` function behind ``gate``."""
+    from kappa.engines.spark.compiler import trigger_kwargs
+
+    if compiled.reads_per_run:
+        compiled.request_run()
+    writer = (
+        compiled.input_stream()
+        .writeStream.queryName(compiled.query_name)
+        .option("checkpointLocation", compiled.checkpoint_location)
+        .foreachBatch(gate.wrap(compiled.batch_function()))
+        .trigger(**trigger_kwargs(trigger))
+    )
+    return writer.start()
