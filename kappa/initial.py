@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,20 +51,8 @@ def decide_once(path: str | os.PathLike, compute: Callable[[], Any]) -> Any:
     if kept is not None:
         return kept
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(value, fh, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        try:
-            os.link(tmp, path)  # fails if another process decided first
-        except FileExistsError:
-            return read_decided(path)
-        except OSError:
-            os.replace(tmp, path)
-            return value
-    finally:
-        tmp.unlink(missing_ok=True)
+    from kappa.atomic import create_text
+
+    if not create_text(path, json.dumps(value, sort_keys=True)):
+        return read_decided(path)  # another process decided first: its value wins
     return value

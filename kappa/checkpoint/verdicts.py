@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,12 +323,9 @@ def read_fingerprint(node_checkpoint: str, engine: str = "spark") -> dict[str, A
 
 def write_fingerprint(node_checkpoint: str, description: Mapping[str, Any], engine: str = "spark") -> Path:
     """Store ``description`` as the node's fingerprint (atomically, a tmp name per process)."""
-    path = fingerprint_path(node_checkpoint, engine)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(fingerprint_record(description), indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
+    from kappa.atomic import write_json
+
+    return write_json(fingerprint_path(node_checkpoint, engine), fingerprint_record(description), indent=2)
 
 
 def checkpoint_exists(node_checkpoint: str, engine: str = "spark") -> bool:

@@ -20,7 +20,6 @@ not fit is a dead letter: ``field 'amount': "abc" is not a double``.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,11 +229,9 @@ def save_kinds(state_dir: str | None, value_type: "pa.DataType", previous: dict 
     kinds = arrow_to_kind(value_type)
     if not kinds or kinds == previous:
         return
-    folder = Path(state_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{INFERRED_FILE}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps({"value": kinds}, sort_keys=True, indent=1) + "\n")
-    os.replace(tmp, folder / INFERRED_FILE)
+    from kappa.atomic import write_json
+
+    write_json(Path(state_dir) / INFERRED_FILE, {"value": kinds}, indent=1)
 
 
 def declared_mismatch(obj: Any, dtype: "pa.DataType", path: str = "") -> str | None:

@@ -93,9 +93,9 @@ def request_run(node: "NodePlan") -> bool:
             return False
     n = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
     payload = json.dumps({"fingerprint": fp, "requested_at": time.time()})
-    tmp = folder / f".tick-{n:08d}.tmp"
-    tmp.write_text(payload + "\n")
-    os.replace(tmp, folder / f"tick-{n:08d}.txt")
+    from kappa.atomic import write_text
+
+    write_text(folder / f"tick-{n:08d}.txt", payload + "\n")
     return True
 
 
