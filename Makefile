@@ -5,11 +5,11 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast bench clean
+.PHONY: help venv demo test test-slow test-fast bench clean
 
 help:
 	@echo "make demo   run the stock-prices example on the embedded broker and local Delta tables"
-	@echo "make test   run the test suite"
+	@echo "make test   run the test suite (without the slow crash/property drills: make test-slow)"
 	@echo "make bench  run the benchmarks"
 	@echo "make drill  the data-safety drill (kill -9, fresh starts, latest offsets, concurrent runs)"
 
@@ -25,7 +25,11 @@ demo: $(STAMP)
 	$(PY) examples/stock_prices/demo.py
 
 test: $(STAMP)
-	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 -m "not drill" tests kappa --doctest-modules
+	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 -m "not slow" --durations=15 tests kappa --doctest-modules
+
+# crash tests, kill -9 / SIGTERM drills and the Spark property tests (several minutes each)
+test-slow: $(STAMP)
+	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=1800 -m "slow and not drill" --durations=15 tests
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow and not spark" tests
