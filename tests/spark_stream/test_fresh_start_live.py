@@ -16,7 +16,7 @@ from kappa.cli import main
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
 
-pytestmark = [pytest.mark.spark, pytest.mark.kafka]
+pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]  # ~2 min: a live-producer drill
 
 PIPELINE = """
 name: fresh
