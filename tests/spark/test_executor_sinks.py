@@ -214,3 +214,10 @@ def test_sinks_write_more_than_max_result_size(kafka_bootstrap, make_topic, tmp_
     assert consume_all(kafka_bootstrap, topic).num_rows == 4000
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["part-00000007.jsonl"]
     assert pl.read_ndjson(tmp_path / "out" / "part-00000007.jsonl").height == 4000
+
+
+def test_file_sink_refuses_a_batch_written_by_several_tasks(spark, tmp_path):
+    df = spark.range(0, 10, 1, 2)
+    writer = df.write.format("kappa_file_sink").options(path=str(tmp_path / "out"), format="JSONL", batchId="0")
+    with pytest.raises(Exception, match="2 tasks wrote batch 0; coalesce the frame to one partition"):
+        writer.mode("append").save()
