@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from itertools import chain
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError

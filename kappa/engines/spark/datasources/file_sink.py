@@ -24,9 +24,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceArrowWriter,
+    WriterCommitMessage,
+)
 
-from kappa.engines.spark.datasources.sink_support import arrow_schema, cast_batches, observed, observed_rows, save
+from kappa.engines.spark.datasources.sink_support import (
+    arrow_schema,
+    cast_batches,
+    observed,
+    observed_rows,
+    save,
+)
 from kappa.errors import ConfigError, KappaError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -27,9 +27,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceArrowWriter,
+    WriterCommitMessage,
+)
 
-from kappa.engines.spark.datasources.sink_support import arrow_schema, cast_batches, observed, observed_rows, save
+from kappa.engines.spark.datasources.sink_support import (
+    arrow_schema,
+    cast_batches,
+    observed,
+    observed_rows,
+    save,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
