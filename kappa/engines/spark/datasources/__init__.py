@@ -21,9 +21,11 @@ DELTA_SOURCE = "kappa_delta"
 def data_source_classes() -> list[type]:
     """The DataSource classes kappa registers."""
     from kappa.engines.spark.datasources.delta_source import DeltaDataSource
+    from kappa.engines.spark.datasources.file_sink import FileSinkDataSource
+    from kappa.engines.spark.datasources.kafka_sink import KafkaSinkDataSource
     from kappa.engines.spark.datasources.kafka_source import KafkaDataSource
 
-    return [KafkaDataSource, DeltaDataSource]
+    return [KafkaDataSource, DeltaDataSource, KafkaSinkDataSource, FileSinkDataSource]
 
 
 def register_all(spark: "SparkSession") -> None:
