@@ -163,11 +163,11 @@ class SparkEngine:
 
 
 def _publish(pipeline: "Pipeline", name: str, memory: dict[str, Any]) -> None:
-    """Set the node's ``output_df`` to its last output when it was kept in memory (a Polars frame)."""
+    """Set the node's ``output_df`` to its last output when it was kept in memory (a lazy
+    narwhals frame over the Spark DataFrame checkpointed on the executors)."""
     model = pipeline.nodes_dict.get(name)
     if model is None or name not in memory:
         return
     import narwhals as nw
-    import polars as pl
 
-    model._output_df = nw.from_native(pl.from_arrow(memory[name]).lazy())
+    model._output_df = nw.from_native(memory[name])
