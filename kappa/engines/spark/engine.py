@@ -41,12 +41,23 @@ class SparkNodeError(KappaError):
         super().__init__(f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r} failed: {text}")
 
 
-def session_for(pipeline: "Pipeline") -> "SparkSession":
-    """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one)."""
+def session_for(pipeline: "Pipeline", profile: str | None = None) -> "SparkSession":
+    """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one).
+
+    ``profile`` is the connector profile asked for (default: the pipeline's
+    ``connector_profile``; ``auto`` then reads env ``KAPPA_SPARK_PROFILE``); a new session is
+    set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`)."""
+    import os
+
+    from kappa.engines.spark.profiles import ENV_PROFILE
     from kappa.engines.spark.session import get_or_create_session
 
     settings = pipeline.spark
-    return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}", conf=settings.conf, remote=settings.remote)
+    choice = (profile or settings.connector_profile or "auto").strip().lower()
+    if choice == "auto":
+        choice = (os.environ.get(ENV_PROFILE) or "auto").strip().lower()
+    return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}",
+                                 conf=settings.conf, remote=settings.remote, profile=choice)
 
 
 def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException | str | None:
@@ -108,8 +119,8 @@ class SparkEngine:
         """The session and connector profile of a run."""
         from kappa.engines.spark.profiles import resolve_profile
 
-        spark = self.spark or session_for(pipeline)
         requested = self.profile or pipeline.spark.connector_profile
+        spark = self.spark or session_for(pipeline, requested)
         return spark, resolve_profile(spark, requested)
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
