@@ -166,7 +166,7 @@ def test_user_conf_wins(tmp_path, bare):
 def test_connectors_in_sparks_own_jar_folder_need_only_the_delta_conf(tmp_path):
     spark_jars = jar_folder(tmp_path / "spark-jars", ["spark-core_2.13-4.2.0.jar", *CLOSURE])
     for profile in ("jvm", "auto"):
-        out, setup, calls = build(profile, {}, spark_jars_dir=spark_jars)
+        out, setup, _ = build(profile, {}, spark_jars_dir=spark_jars)
         assert out == {**LOCAL, **DELTA_CONF}
         assert setup.provided_by == {"kafka": "Spark's jar folder", "delta": "Spark's jar folder"}
 
@@ -211,7 +211,7 @@ def test_session_on_a_folder_of_empty_jars_fails_with_kappas_error(tmp_path):
     )
     env = {**os.environ, "KAPPA_SPARK_JARS_DIR": str(folder), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("KAPPA_SPARK_CONF", None)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, "-c", script], check=False, env=env, capture_output=True, text=True, timeout=180)
     assert proc.stdout.strip() == (
         "KAPPA: <config>: jvm profile: Spark started but cannot load "
         f"org.apache.spark.sql.kafka010.KafkaSourceProvider (kafka connector, from jar folder {folder}); "

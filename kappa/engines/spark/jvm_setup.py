@@ -57,7 +57,7 @@ class Artifact:
     version: str
 
     @classmethod
-    def parse(cls, coordinate: str) -> "Artifact":
+    def parse(cls, coordinate: str) -> Artifact:
         parts = coordinate.strip().split(":")
         if len(parts) != 3 or not all(parts):
             raise ConfigError(f"not a Maven coordinate group:artifact:version: {coordinate!r}")
