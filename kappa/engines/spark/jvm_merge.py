@@ -296,7 +296,9 @@ def merge_plan(
     select, data = events_sql(spec, changes_view, columns, version)
     state_ref = table(state, state_version) if state_exists else None
     txn = (app_id, int(version))
-    steps = [Step("sql", f"CACHE TABLE {q(events)} AS {select}"), Step("check", checks_sql(spec, events))]
+    # a view, then cached: `CACHE TABLE v AS ...` would leave a view the next batch cannot re-create
+    steps = [Step("sql", f"CREATE OR REPLACE TEMP VIEW {q(events)} AS {select}"),
+             Step("sql", f"CACHE TABLE {q(events)}"), Step("check", checks_sql(spec, events))]
     if spec.stored_as_scd_type == 1:
         steps.append(Step("sql", f"CREATE OR REPLACE TEMP VIEW {q(source)} AS {scd1_source_sql(spec, events, data, state_ref)}"))
         merge, state_write = scd1_merge_sql(spec, table(target), source, data), scd1_state_sql(spec, source, version)
