@@ -44,18 +44,14 @@ class SparkNodeError(KappaError):
 def session_for(pipeline: "Pipeline", profile: str | None = None) -> "SparkSession":
     """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one).
 
-    ``profile`` is the connector profile asked for (default: the pipeline's
-    ``connector_profile``; ``auto`` then reads env ``KAPPA_SPARK_PROFILE``); a new session is
+    ``profile`` is the connector profile asked for (``--profile``; else env
+    ``KAPPA_SPARK_PROFILE``, else the pipeline's ``connector_profile``); a new session is
     set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`)."""
-    import os
-
-    from kappa.engines.spark.profiles import ENV_PROFILE
+    from kappa.engines.spark.jvm_setup import requested_profile
     from kappa.engines.spark.session import get_or_create_session
 
     settings = pipeline.spark
-    choice = (profile or settings.connector_profile or "auto").strip().lower()
-    if choice == "auto":
-        choice = (os.environ.get(ENV_PROFILE) or "auto").strip().lower()
+    choice = requested_profile(profile, settings.connector_profile)
     return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}",
                                  conf=settings.conf, remote=settings.remote, profile=choice)
 
@@ -117,9 +113,11 @@ class SparkEngine:
 
     def resolve(self, pipeline: "Pipeline") -> tuple["SparkSession", str]:
         """The session and connector profile of a run."""
+        from kappa.engines.spark.jvm_setup import requested_profile
         from kappa.engines.spark.profiles import resolve_profile
 
-        requested = self.profile or pipeline.spark.connector_profile
+        # --profile, else KAPPA_SPARK_PROFILE, else the pipeline's (as `kappa stream start`)
+        requested = requested_profile(self.profile, pipeline.spark.connector_profile)
         spark = self.spark or session_for(pipeline, requested)
         return spark, resolve_profile(spark, requested)
 
