@@ -220,3 +220,41 @@ def test_session_on_a_folder_of_empty_jars_fails_with_kappas_error(tmp_path):
         "spark.jars.packages), or run with --profile python."
     ), proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.spark
+def test_unresolvable_packages_are_kappas_error_not_a_gateway_traceback(tmp_path):
+    """Ivy cannot resolve the packages (a repository answers 404, the versions do not exist):
+    the JVM exits at start and kappa says so in one error."""
+    script = textwrap.dedent(
+        f"""
+        import functools, http.server, threading
+        from kappa.engines.spark.session import get_or_create_session
+        from kappa.errors import KappaError
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory={str(tmp_path)!r})
+        handler.log_message = lambda *a: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        conf = {{
+            "spark.jars.repositories": f"http://127.0.0.1:{{server.server_port}}/maven",
+            "spark.jars.packages": "org.apache.spark:spark-sql-kafka-0-10_2.13:0.0.0-kappa-test,"
+                                   "io.delta:delta-spark_4.2_2.13:0.0.0-kappa-test",
+            "spark.jars.ivy": {str(tmp_path / "ivy")!r},
+        }}
+        try:
+            get_or_create_session(master="local[1]", profile="jvm", conf=conf)
+        except KappaError as exc:
+            print("KAPPA:", exc)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for key in ("KAPPA_SPARK_CONF", "KAPPA_SPARK_JARS_DIR"):
+        env.pop(key, None)
+    proc = subprocess.run([sys.executable, "-c", script], check=False, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.stdout.strip() == (
+        "KAPPA: <config>: jvm profile: Spark could not start with spark.jars.packages="
+        "org.apache.spark:spark-sql-kafka-0-10_2.13:0.0.0-kappa-test,io.delta:delta-spark_4.2_2.13:0.0.0-kappa-test "
+        "(Ivy could not resolve them; its messages are above). Set KAPPA_SPARK_JARS_DIR to a folder "
+        "holding the jars, or run with --profile python."
+    ), proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
