@@ -203,7 +203,11 @@ def get_or_create_session(
         master = master or DEFAULT_MASTER
         if is_local_master(master):
             _prepare_local_env()
-        fresh = SparkSession.getActiveSession() is None
+        from pyspark import SparkContext
+
+        # a running SparkContext (any thread) is reused by the builder: static settings would
+        # be ignored, so nothing is set up and nothing checked (and the session is not stopped)
+        fresh = SparkContext._active_spark_context is None
         settings, setup = session_conf(master, conf, profile if fresh else None, jars, packages)
         builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
