@@ -42,6 +42,7 @@ from pathlib import Path
 
 REGISTERED = "Successfully registered with master"
 DEFAULT_TIMEOUT_S = 90.0
+FAST_JVM = "-XX:TieredStopAtLevel=1"
 
 
 class SparkClusterError(RuntimeError):
@@ -86,6 +87,9 @@ def driver_conf(python: str | None = None, pythonpath: str | None = None) -> dic
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.executor.memory": "512m",
+        # C1-only JIT: short test JVMs start ~30% faster
+        "spark.driver.extraJavaOptions": FAST_JVM,
+        "spark.executor.extraJavaOptions": FAST_JVM,
     }
 
 
@@ -158,7 +162,8 @@ def start_spark_cluster(
         raise SparkClusterError(f"{spark_class} not found: this pyspark has no Spark launcher scripts")
     logs = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="kappa-spark-cluster-"))
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(logs)}
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(logs),
+           "SPARK_DAEMON_JAVA_OPTS": f"{os.environ.get('SPARK_DAEMON_JAVA_OPTS', '')} {FAST_JVM}".strip()}
     env.pop("SPARK_REMOTE", None)
     port = free_port()
     url = f"spark://127.0.0.1:{port}"
