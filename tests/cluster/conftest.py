@@ -51,7 +51,7 @@ def kappa_run(pipeline: Path, vars_: dict[str, str], timeout_s: float = 240, env
                 "PYARROW_IGNORE_TIMEZONE": "1", **(env or {})}
     if "SPARK_REMOTE" not in (env or {}):
         full_env.pop("SPARK_REMOTE", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout_s, cwd=str(REPO))
+    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout_s, cwd=str(REPO), check=False)
 
 
 def node_counts(stdout: str) -> dict[str, list[str]]:

@@ -11,7 +11,15 @@ import pytest
 from kappa.config.loader import load_pipeline_file
 from kappa.run import execute_pipeline
 
-from .conftest import EXAMPLE, assert_same_tables, example_with_spark, kappa_run, node_counts, summary_counts, variables
+from .conftest import (
+    EXAMPLE,
+    assert_same_tables,
+    example_with_spark,
+    kappa_run,
+    node_counts,
+    summary_counts,
+    variables,
+)
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster]
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from kappa.testing.spark_cluster import SparkClusterError, driver_conf, repo_root, start_spark_cluster
-from kappa.testing.spark_connect import SparkConnectError, connect_client_missing, start_spark_connect
+from kappa.testing.spark_cluster import (
+    SparkClusterError,
+    driver_conf,
+    repo_root,
+    start_spark_cluster,
+)
+from kappa.testing.spark_connect import (
+    SparkConnectError,
+    connect_client_missing,
+    start_spark_connect,
+)
 
 
 def test_a_spark_home_without_launchers_is_a_clear_error(tmp_path, monkeypatch):
