@@ -14,7 +14,8 @@ Design notes
   dependencies) and ``spark.executorEnv.PYTHONPATH`` (the kappa checkout in use, which wins
   over an editable install pointing elsewhere).
 - Ready means every worker logged "Successfully registered with master" (measured here: about
-  8-9 s for a master and two workers on 2 cores). A process that exits early, or a timeout,
+  5 s for a master and two workers on 2 cores with C1-only JITs, 8-24 s when other JVMs compete).
+  A process that exits early, or a timeout,
   raises :class:`SparkClusterError` with the tail of every log.
 - Stop: SIGTERM the workers (they kill their executors), then the master; SIGKILL the process
   group of whatever has not exited after a grace period. Only processes started here are touched.
