@@ -7,11 +7,11 @@ Used by writers that produce Parquet data files themselves and commit them as ``
   the batches of one file: min/max for numbers, strings, booleans, dates, timestamps and
   decimals (struct fields nested, NaN ignored), null counts for those and struct leaves, nothing
   for binaries, lists and maps; the first 32 leaf columns only (``delta.dataSkippingNumIndexedCols``).
-  Timestamps with a zone are written ``2024-01-01T12:00:00.123Z`` (milliseconds), without one
-  ``2024-01-01 12:00:00``, dates ``2024-01-01``, decimals as JSON numbers.
+  Timestamps with a zone are written ``2024-01-01T12:00:00.123Z``, without one
+  ``2024-01-01 12:00:00.123`` (milliseconds, no fraction when the time has none), dates ``2024-01-01``, decimals as JSON numbers.
 - :func:`partition_value` is the string a partition value is stored as (``None`` for null).
-- :func:`partition_dir` is the hive-style folder (``s=a%20b/i=__HIVE_DEFAULT_PARTITION__``) and
-  :func:`log_path` the (percent-encoded again) path the log records, as delta-rs does.
+- :func:`partition_dir` is the hive-style folder (``s=a%20b/i=__HIVE_DEFAULT_PARTITION__``);
+  an ``AddAction`` takes the path as stored (deltalake percent-encodes it again in the log).
 """
 
 from __future__ import annotations
@@ -53,11 +53,6 @@ def partition_dir(values: list[tuple[str, str | None]]) -> str:
     return "/".join(parts)
 
 
-def log_path(relative_path: str) -> str:
-    """The ``add`` action's path of a file stored at ``relative_path`` (URI-encoded)."""
-    return quote(relative_path, safe="/=")
-
-
 def _stat_kind(dtype: "pa.DataType") -> str | None:
     import pyarrow.types as pt
 
@@ -82,9 +77,11 @@ def _format(value: Any, dtype: "pa.DataType") -> Any:
         return float(value)
     if pt.is_timestamp(dtype) and isinstance(value, dt.datetime):
         if dtype.tz is not None:
-            stamp = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-            return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        text = value.strftime("%Y-%m-%dT%H:%M:%S" if dtype.tz is not None else "%Y-%m-%d %H:%M:%S")
+        if value.microsecond:  # delta-rs: milliseconds, only when the time has a fraction
+            text += f".{value.microsecond // 1000:03d}"
+        return text + ("Z" if dtype.tz is not None else "")
     if isinstance(value, dt.date):
         return value.isoformat()
     return value

@@ -2,7 +2,7 @@
 
 The python profile's Delta sink without collecting the micro-batch: :func:`write_delta_frame`
 (called from ``foreachBatch``) gives the same table as
-:meth:`kappa.delta.writer.DeltaWriter.write_arrow` on ``df.toArrow()``:
+:meth:`kappa.delta.writer.DeltaWriter.write_arrow` on the micro-batch collected as Arrow:
 
 1. driver: skip the batch when ``transaction_version(app_id) >= batch_id`` (no Spark job);
    decide the target schema and partition columns (:func:`kappa.delta.commit.plan_write`:
@@ -89,12 +89,10 @@ class _OpenFile:
         self.stats.update(table)
 
     def close(self) -> tuple:
-        from kappa.delta.stats import log_path
-
         self.writer.close()
         self.stream.close()
         size = self.fs.get_file_info(self.relative).size
-        return (log_path(self.relative), int(size), self.values, int(time.time() * 1000), self.stats.to_json())
+        return (self.relative, int(size), self.values, int(time.time() * 1000), self.stats.to_json())
 
 
 class DeltaSinkWriter(DataSourceArrowWriter):
@@ -120,8 +118,15 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         return resolve_secret_refs(self.storage)
 
     def _filesystem(self):
+        from kappa.delta.writer import _local_path
         from kappa.engines.spark.datasources.delta_files import table_filesystem
 
+        local = _local_path(self.path)
+        if local is not None:  # delta-rs opens no missing local folder (write_deltalake makes it)
+            try:
+                os.makedirs(local, exist_ok=True)
+            except OSError:
+                pass  # delta-rs reports the cause
         return table_filesystem(self.path, self._storage_options())
 
     # -- executors ---------------------------------------------------------------------------
@@ -185,7 +190,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         self._report({"outcome": outcome, "rows": rows})
 
     def abort(self, messages: list[DeltaSinkCommit]) -> None:
-        paths = [_unquote(a[0]) for m in messages if isinstance(m, DeltaSinkCommit) for a in m.adds]
+        paths = [a[0] for m in messages if isinstance(m, DeltaSinkCommit) for a in m.adds]
         if paths:
             _delete(self._filesystem(), paths)
 
@@ -193,12 +198,6 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         if self.result_file:
             with open(self.result_file, "w", encoding="utf-8") as out:
                 json.dump(result, out)
-
-
-def _unquote(path: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(path)
 
 
 def _delete(fs, paths: list[str]) -> None:
