@@ -82,6 +82,20 @@ def test_append_twice_and_overwrite(spark, tmp_path):
     assert rows == [{"id": 9, "s": "z"}]
 
 
+def test_overwrite_schema_overwrite_and_partitioned_overwrite(spark, tmp_path):
+    pair = Pair(tmp_path, mode="overwrite", schema_mode="overwrite")
+    assert pair.write(spark.createDataFrame([(1, "a", 1.0)], "id long, s string, x double"), 0) == 1
+    assert pair.write(spark.createDataFrame([(2, "b")], "id int, s string"), 1) == 1  # column dropped
+    _, rows = pair.check()
+    assert rows == [{"id": 2, "s": "b"}]
+    part = Pair(tmp_path / "p", mode="overwrite", partition_by=["s"])
+    df = spark.createDataFrame([(1, "a"), (2, "b")], "id long, s string")
+    assert part.write(df, 0) == 2
+    assert part.write(df.where("id = 2"), 1) == 1
+    _, rows = part.check()
+    assert rows == [{"id": 2, "s": "b"}]
+
+
 def test_partitioned_with_null_partition_value(spark, tmp_path):
     pair = Pair(tmp_path, partition_by=["s", "n"])
     df = spark.createDataFrame(
@@ -231,3 +245,78 @@ def test_registered(spark):
 
     assert DeltaSinkDataSource in data_source_classes()
     assert DeltaSinkDataSource.name() == "kappa_delta_sink"
+
+
+def test_errors_name_the_table_and_cause(spark, tmp_path):
+    from kappa.delta.arrow import DeltaWriteError
+    from kappa.delta.writer import DeltaWriter
+    from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+    df = spark.createDataFrame([(1, "a")], "id long, s string")
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    with pytest.raises(DeltaWriteError) as info:
+        write_delta_frame(df, table_uri=str(afile), mode="append", app_id=APP, batch_id=0)
+    with pytest.raises(DeltaWriteError) as ref:
+        DeltaWriter(str(afile), app_id=APP).write_arrow(df.toArrow(), 0)
+    assert str(info.value) == str(ref.value) == f"cannot write Delta table {afile}: the path is a file, not a folder"
+    # a value the executors cannot cast to the table's type: the Python cause, one line
+    table = str(tmp_path / "t")
+    write_delta_frame(df, table_uri=table, mode="append", app_id=APP, batch_id=0)
+    bad = spark.createDataFrame([("x", "b")], "id string, s string")
+    with pytest.raises(DeltaWriteError) as info:
+        write_delta_frame(bad, table_uri=table, mode="append", app_id=APP, batch_id=1)
+    assert str(info.value).startswith(
+        f"cannot write Delta table {table}: column 'id' of type string cannot be stored as int64: "
+    )
+    assert "\n" not in str(info.value) and "Traceback" not in str(info.value)
+    from deltalake import DeltaTable
+
+    on_disk = {n for n in os.listdir(table) if n.endswith(".parquet")}
+    assert on_disk == {os.path.basename(u) for u in DeltaTable(table).file_uris()}  # no orphans
+    assert DeltaTable(table).version() == 0 and DeltaTable(table).transaction_version(APP) == 0
+
+
+_SMALL_RESULT = r'''
+import sys
+from kappa.engines.spark.session import get_or_create_session
+from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+spark = get_or_create_session(master="local[2]", app_name="kappa-maxresult",
+                              conf={"spark.driver.maxResultSize": "1m", "spark.ui.enabled": "false"})
+df = spark.range(0, 200000, numPartitions=2).selectExpr("id", "repeat(cast(id as string), 8) as s")
+try:
+    df.collect()
+    print("COLLECTED")
+except Exception as exc:
+    print("COLLECT REFUSED" if "maxResultSize" in str(exc) else "OTHER " + str(exc)[:200])
+print("ROWS", write_delta_frame(df, table_uri=sys.argv[1], mode="append", app_id="a", batch_id=0))
+spark.stop()
+'''
+
+
+def test_no_collection_under_small_max_result_size(tmp_path):
+    """A frame far bigger than ``spark.driver.maxResultSize=1m``: collecting it fails, the
+    sink writes it (own Spark session in a subprocess: the shared one's conf is fixed)."""
+    import subprocess
+    import sys
+
+    table = tmp_path / "big"
+    script = tmp_path / "run.py"
+    script.write_text(_SMALL_RESULT)
+    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, str(script), str(table)], capture_output=True, text=True,
+                         timeout=300, env=env, cwd=os.getcwd())
+    assert "COLLECT REFUSED" in out.stdout, out.stdout + out.stderr[-3000:]
+    assert "ROWS 200000" in out.stdout, out.stdout + out.stderr[-3000:]
+    data_bytes = sum(f.stat().st_size for f in table.glob("*.parquet"))
+    assert data_bytes > 0
+
+
+def test_storage_options_stay_references_until_used(monkeypatch):
+    from kappa.engines.spark.datasources.delta_sink import DeltaSinkWriter
+
+    writer = DeltaSinkWriter({"path": "/t", "mode": "append", "appId": "a", "batchId": "3",
+                              "targetSchema": "x", "storage.AWS_SECRET_ACCESS_KEY": "${env.KAPPA_TEST_SECRET}"})
+    assert writer.storage == {"aws_secret_access_key": "${env.KAPPA_TEST_SECRET}"}
+    monkeypatch.setenv("KAPPA_TEST_SECRET", "s3cr3t")
+    assert writer._storage_options() == {"aws_secret_access_key": "s3cr3t"}
