@@ -47,7 +47,7 @@ def open_table(table_uri: str, storage_options: Mapping[str, str] | None):
         return None
 
 
-def normalized_schema(schema: "pa.Schema") -> "pa.Schema":
+def normalized_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` as :func:`~kappa.delta.arrow.normalize_arrow_table` leaves a table of it."""
     import pyarrow as pa
 
@@ -56,7 +56,7 @@ def normalized_schema(schema: "pa.Schema") -> "pa.Schema":
     )
 
 
-def table_schema(table) -> "pa.Schema":
+def table_schema(table) -> pa.Schema:
     """A Delta table's schema as normalized Arrow."""
     import pyarrow as pa
 
@@ -65,13 +65,13 @@ def table_schema(table) -> "pa.Schema":
 
 def plan_write(
     table_uri: str,
-    data_schema: "pa.Schema",
+    data_schema: pa.Schema,
     *,
     mode: str,
     partition_by: Sequence[str] | None,
     schema_mode: str | None,
     storage_options: Mapping[str, str] | None = None,
-) -> tuple["pa.Schema", list[str]]:
+) -> tuple[pa.Schema, list[str]]:
     """The (schema, partition columns) ``write_deltalake`` would give the table after writing
     a batch of ``data_schema``; raises what it would raise for a refused schema."""
     from deltalake import DeltaTable, write_deltalake
@@ -100,7 +100,7 @@ def plan_write(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def conform(table: "pa.Table", target: "pa.Schema") -> "pa.Table":
+def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
     """A normalized table cast to ``target``: target's column order, missing columns null."""
     import pyarrow as pa
 
@@ -127,7 +127,7 @@ def commit_adds(
     *,
     rows: int,
     mode: str,
-    schema: "pa.Schema",
+    schema: pa.Schema,
     partition_by: Sequence[str] | None,
     app_id: str,
     batch_id: int,
@@ -178,7 +178,7 @@ def commit_adds(
                     f"could not be committed after {COMMIT_RETRIES} attempts (concurrent writers): "
                     + " ".join(str(exc).split())
                 ) from exc
-        except Exception as exc:  # noqa: BLE001 - a table created meanwhile: retry as an append
+        except Exception as exc:  # a table created meanwhile: retry as an append
             if table is not None or "already exists" not in str(exc) or attempt == COMMIT_RETRIES - 1:
                 raise
         time.sleep(0.05 * (attempt + 1))

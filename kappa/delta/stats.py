@@ -53,7 +53,7 @@ def partition_dir(values: list[tuple[str, str | None]]) -> str:
     return "/".join(parts)
 
 
-def _stat_kind(dtype: "pa.DataType") -> str | None:
+def _stat_kind(dtype: pa.DataType) -> str | None:
     import pyarrow.types as pt
 
     if pt.is_struct(dtype):
@@ -67,7 +67,7 @@ def _stat_kind(dtype: "pa.DataType") -> str | None:
     return None
 
 
-def _format(value: Any, dtype: "pa.DataType") -> Any:
+def _format(value: Any, dtype: pa.DataType) -> Any:
     import datetime as dt
     import decimal
 
@@ -90,18 +90,18 @@ def _format(value: Any, dtype: "pa.DataType") -> Any:
 class FileStats:
     """Statistics of one data file, fed batch by batch (see the module docstring)."""
 
-    def __init__(self, schema: "pa.Schema"):
+    def __init__(self, schema: pa.Schema):
         self.schema = schema
         self.rows = 0
         self._min: dict[tuple[str, ...], Any] = {}
         self._max: dict[tuple[str, ...], Any] = {}
         self._nulls: dict[tuple[str, ...], int] = {}
-        self._leaves: list[tuple[tuple[str, ...], "pa.DataType"]] = []
+        self._leaves: list[tuple[tuple[str, ...], pa.DataType]] = []
         for fld in schema:
             self._collect_leaves((fld.name,), fld.type)
         self._leaves = self._leaves[:MAX_INDEXED_COLUMNS]
 
-    def _collect_leaves(self, path: tuple[str, ...], dtype: "pa.DataType") -> None:
+    def _collect_leaves(self, path: tuple[str, ...], dtype: pa.DataType) -> None:
         kind = _stat_kind(dtype)
         if kind == "struct":
             for i in range(dtype.num_fields):
@@ -110,7 +110,7 @@ class FileStats:
         elif kind is not None:
             self._leaves.append((path, dtype))
 
-    def update(self, table: "pa.Table | pa.RecordBatch") -> None:
+    def update(self, table: pa.Table | pa.RecordBatch) -> None:
         """Add one batch of the file (same schema as the file)."""
         import pyarrow as pa
         import pyarrow.compute as pc

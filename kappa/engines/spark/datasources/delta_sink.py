@@ -32,7 +32,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceArrowWriter,
+    WriterCommitMessage,
+)
 
 from kappa.delta.arrow import DeltaWriteError
 
@@ -44,14 +48,14 @@ SINK_NAME = "kappa_delta_sink"
 _STORAGE = "storage."
 
 
-def encode_schema(schema: "pa.Schema") -> str:
+def encode_schema(schema: pa.Schema) -> str:
     """Arrow schema as base64 IPC (an option value)."""
     import base64
 
     return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
 
 
-def decode_schema(text: str) -> "pa.Schema":
+def decode_schema(text: str) -> pa.Schema:
     """Inverse of :func:`encode_schema`."""
     import base64
 
@@ -71,7 +75,7 @@ class DeltaSinkCommit(WriterCommitMessage):
 class _OpenFile:
     """One Parquet file being written: the writer, its stream and its statistics."""
 
-    def __init__(self, fs, relative: str, schema: "pa.Schema", values: dict[str, str | None]):
+    def __init__(self, fs, relative: str, schema: pa.Schema, values: dict[str, str | None]):
         import pyarrow.parquet as pq
 
         from kappa.delta.stats import FileStats
@@ -84,7 +88,7 @@ class _OpenFile:
         self.writer = pq.ParquetWriter(self.stream, schema, compression="snappy")
         self.stats = FileStats(schema)
 
-    def write(self, table: "pa.Table") -> None:
+    def write(self, table: pa.Table) -> None:
         self.writer.write_table(table)
         self.stats.update(table)
 
@@ -130,7 +134,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         return table_filesystem(self.path, self._storage_options())
 
     # -- executors ---------------------------------------------------------------------------
-    def write(self, iterator: Iterator["pa.RecordBatch"]) -> DeltaSinkCommit:
+    def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaSinkCommit:
         import pyarrow as pa
 
         from kappa.delta.arrow import normalize_arrow_table
@@ -204,11 +208,11 @@ def _delete(fs, paths: list[str]) -> None:
     for path in paths:
         try:
             fs.delete_file(path)
-        except Exception:  # noqa: BLE001 - best effort: an orphan file is harmless to readers
+        except Exception:  # noqa: BLE001, S110 - best effort: an orphan file is harmless to readers
             pass
 
 
-def _split(table: "pa.Table", columns: list[str]) -> Iterator[tuple[tuple, "pa.Table"]]:
+def _split(table: pa.Table, columns: list[str]) -> Iterator[tuple[tuple, pa.Table]]:
     """``table`` grouped by the values of ``columns`` (one group without partitioning)."""
     import pyarrow.compute as pc
 
@@ -238,7 +242,7 @@ class DeltaSinkDataSource(DataSource):
 
 
 def write_delta_frame(
-    df: "DataFrame",
+    df: DataFrame,
     *,
     table_uri: str,
     mode: str,
@@ -279,12 +283,12 @@ def write_delta_frame(
             raise
     except KappaError:
         raise
-    except Exception as exc:  # noqa: BLE001 - deltalake raises plain exceptions too
+    except Exception as exc:  # deltalake raises plain exceptions too
         raise _write_error(table_uri, exc, delta_write_error) from exc
     return _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options)
 
 
-def _arrow_schema(df: "DataFrame") -> "pa.Schema":
+def _arrow_schema(df: DataFrame) -> pa.Schema:
     from pyspark.sql.pandas.types import to_arrow_schema
 
     return to_arrow_schema(df.schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC")
