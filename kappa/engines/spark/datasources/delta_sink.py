@@ -285,7 +285,12 @@ def write_delta_frame(
         raise
     except Exception as exc:  # deltalake raises plain exceptions too
         raise _write_error(table_uri, exc, delta_write_error) from exc
-    return _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options)
+    rows, outcome = _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options)
+    if outcome is None:  # no result file (e.g. Spark Connect: the commit ran on another host)
+        table = open_table(table_uri, resolved)
+        done = None if table is None else table.transaction_version(app_id)
+        outcome = "committed" if done is not None and done >= batch_id else "empty"
+    return rows if outcome == "committed" else 0
 
 
 def _arrow_schema(df: DataFrame) -> pa.Schema:
@@ -294,7 +299,8 @@ def _arrow_schema(df: DataFrame) -> pa.Schema:
     return to_arrow_schema(df.schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC")
 
 
-def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options) -> int:
+def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options) -> tuple[int, str | None]:
+    """Run the Spark write job: (rows observed, the commit's outcome or None if unknown)."""
     import tempfile
 
     from pyspark.sql import Observation
@@ -323,9 +329,7 @@ def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_opt
         result = _read_result(result_file)
     finally:
         os.unlink(result_file)
-    if result.get("outcome") != "committed":
-        return 0
-    return int(observation.get.get("rows", 0))
+    return int(observation.get.get("rows", 0)), result.get("outcome")
 
 
 def _read_result(path: str) -> dict:
