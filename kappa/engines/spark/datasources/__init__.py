@@ -5,6 +5,8 @@
 - ``kappa_delta`` (:mod:`.delta_source`): Delta tables read with deltalake, batch and stream.
 - ``kappa_delta_sink`` (:mod:`.delta_sink`): Delta append/overwrite written by the executors,
   committed once with the app transaction.
+- ``kappa_kafka_sink`` (:mod:`.kafka_sink`): Kafka records produced by the executors.
+- ``kappa_file_sink`` (:mod:`.file_sink`): JSONL/CSV/Parquet part files, one task per batch.
 
 Importing this package is cheap; :func:`register_all` imports pyspark and the sources.
 """
