@@ -14,10 +14,14 @@ the sinks are written (every micro-batch), or the blocks stay in executor memory
 Without expectations, ``lazy_counts=True`` skips that extra action: the output is the input
 with an Observation (one ``count``) attached, so the first action that reads it (the first sink
 write) yields the counts for free; :attr:`CheckedBatch.counts` waits for it and runs a ``noop``
-write itself when nothing read the frame. Use it when the node has no expectations and its
+write itself when nothing read the frame (e.g. every sink skipped an already committed batch
+id; that fallback reads the source again). Only actions on ``output`` or frames derived from it
+fire the Observation, and Spark completes it synchronously at the end of that action. Use it when the node has no expectations and its
 output is written at least once; pass ``persist=True`` as well when more than one action reads
 the output (several sinks), so later writes read the cache instead of the source. With
 expectations the counts are needed before anything is written, so the eager path always runs.
+On Spark Connect ``lazy_counts`` falls back to the eager path (resolving lazily asks the JVM
+Observation whether an action fired it, which only classic PySpark can).
 
 :func:`apply_expectations_spark` is the former implementation (``localCheckpoint`` plus a
 collected aggregate row), kept until the engine moves to :func:`check_batch`.
@@ -129,7 +133,8 @@ def check_batch(
     :class:`~kappa.errors.ExpectationFailed` (after releasing the cache) before returning when a
     ``fail`` expectation has failing rows. ``lazy_counts`` only applies without expectations
     (see the module docstring); ``persist`` (default: True except for lazy counts) keeps the
-    frame in executor storage for the writes.
+    frame in executor storage for the writes; ``persist=False`` on the eager path makes every
+    later write read the source again (only sensible for a cheap, deterministic source).
     """
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
@@ -137,7 +142,7 @@ def check_batch(
     if df.isStreaming:
         raise ExpectationError(f"node {node!r}: expectations run on micro-batches (foreachBatch), not on a streaming frame")
     checks_ = checks(expectations, node, df.columns)
-    if not checks_ and lazy_counts:
+    if not checks_ and lazy_counts and getattr(df, "_jdf", None) is not None:  # classic Spark only
         obs = Observation()
         base = df.persist() if persist else df
         return CheckedBatch(base.observe(obs, F.count(F.lit(1)).alias("n")), None, None, obs, base if persist else None)
