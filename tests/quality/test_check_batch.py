@@ -209,6 +209,27 @@ def test_lazy_counts_ignored_with_expectations(spark):
         batch.release()
 
 
+def test_source_is_evaluated_once(spark):
+    from pyspark.sql import functions as F
+
+    reads = spark.sparkContext.accumulator(0)
+
+    def touch(x):
+        reads.add(1)
+        return x
+
+    df = spark.createDataFrame(DATA).withColumn("id", F.udf(touch, "bigint")(F.col("id")))
+    batch = check_batch(df, CASES["all_actions"], "orders")
+    try:
+        assert reads.value == DATA.num_rows  # the one noop action
+        for frame in (batch.output, batch.quarantine, batch.output):
+            frame.write.format("noop").mode("overwrite").save()
+        assert (batch.output.count(), batch.quarantine.count()) == (2, 4)
+        assert reads.value == DATA.num_rows  # the writes read the persisted blocks
+    finally:
+        batch.release()
+
+
 def test_streaming_frame_is_refused(spark, tmp_path):
     stream = spark.readStream.format("rate").load()
     with pytest.raises(ExpectationError, match="micro-batches"):
