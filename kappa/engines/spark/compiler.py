@@ -149,7 +149,6 @@ class CompiledNode:
     def _read_input(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "DataFrame | None"]:
         """The node's input of one micro-batch and its dead letters (Kafka values decoded on the
         executors); what the decoder persisted is appended to ``release``."""
-        from kappa.engines.spark.decode import decode_kafka_frame
         from kappa.engines.spark.sources import read_static
 
         source = self.node.source
@@ -160,6 +159,8 @@ class CompiledNode:
         else:
             frame = batch_df
         if source is not None and source.kind == "kafka" and source.spec.value_format != "raw":
+            from kappa.engines.spark.decode import decode_kafka_frame
+
             decoded = decode_kafka_frame(spark, frame, source.spec, self.node.checkpoint)
             release.append(decoded)
             return decoded.rows, decoded.dead
