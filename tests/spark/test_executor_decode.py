@@ -1,0 +1,200 @@
+"""decode_kafka_frame (executor-side decode) gives exactly what the driver path decode_kafka gives:
+same rows in the same order, same Spark types, same dead letters, same saved kinds file."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pyarrow as pa
+import pytest
+
+from kappa.engines.spark.batch import decode_kafka
+from kappa.engines.spark.datasources.kafka_source import KAFKA_DDL
+from kappa.engines.spark.decode import decode_kafka_frame
+from kappa.kafka.dead_letters import dead_letter_schema
+from kappa.kafka.json_checks import INFERRED_FILE
+
+pytestmark = pytest.mark.spark
+
+TS = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DEAD_COLS = ["topic", "partition", "offset", "key", "value", "error"]
+
+
+def _v(obj) -> bytes:
+    return obj if isinstance(obj, bytes) or obj is None else json.dumps(obj).encode()
+
+
+def kafka_frame(spark, partitions: list[list], topic: str = "t"):
+    """A Kafka-shaped frame: Spark partition i holds Kafka partition i's records in offset order.
+    Each record is a value (JSON-able or bytes/None) or a ``(key, value)`` pair."""
+    sizes = {len(p) for p in partitions}
+    assert len(sizes) == 1, "equal partition sizes keep parallelize's slices on Kafka partitions"
+    rows = []
+    for part, records in enumerate(partitions):
+        for offset, rec in enumerate(records):
+            key, value = rec if isinstance(rec, tuple) else (b"k%d" % offset, rec)
+            rows.append((key, _v(value), topic, part, offset, TS, 0))
+    rdd = spark.sparkContext.parallelize(rows, len(partitions))
+    return spark.createDataFrame(rdd, KAFKA_DDL)
+
+
+def _dead_rows(table):
+    if table is None:
+        return []
+    rows = table.select(DEAD_COLS).to_pylist()
+    return sorted((tuple(r.values()) for r in rows), key=lambda r: (r[1], r[2]))
+
+
+def compare(spark, tmp_path: Path, frame, spec, kinds: dict | None = None):
+    """Run both paths (each with its own state dir holding ``kinds``); assert they agree."""
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    for d in (old_dir, new_dir):
+        d.mkdir()
+        if kinds is not None:
+            (d / INFERRED_FILE).write_text(json.dumps({"value": kinds}))
+    old_rows, old_dead = decode_kafka(spark, frame, spec, str(old_dir))
+    expected = old_rows.collect()
+    decoded = decode_kafka_frame(spark, frame, spec, str(new_dir))
+    try:
+        assert decoded.rows.schema == old_rows.schema
+        assert decoded.rows.collect() == expected
+        dead = decoded.dead.toArrow()
+        assert decoded.dead.schema == spark.createDataFrame([], _dead_spark()).schema
+        assert dead.schema.names == dead_letter_schema().names
+        assert _dead_rows(dead) == _dead_rows(old_dead)
+    finally:
+        decoded.release()
+    old_file, new_file = old_dir / INFERRED_FILE, new_dir / INFERRED_FILE
+    assert old_file.exists() == new_file.exists()
+    if old_file.exists():
+        assert json.loads(new_file.read_text()) == json.loads(old_file.read_text())
+    return expected, _dead_rows(old_dead), json.loads(old_file.read_text()) if old_file.exists() else None
+
+
+def _dead_spark():
+    from kappa.engines.spark.sources import spark_schema_of_arrow
+
+    return spark_schema_of_arrow(dead_letter_schema())
+
+
+def json_spec(schema=None, **kw):
+    return SimpleNamespace(value_format="json", schema_=schema, max_record_bytes=kw.get("max_record_bytes"))
+
+
+DEEP = b'{"a":' * 70 + b"1" + b"}" * 70
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_declared_schema_bad_records(spark, tmp_path, parts):
+    records = [
+        {"id": 1, "name": "a", "amount": 1.5, "tags": ["x"], "addr": {"city": "P"}},
+        b"{not json",
+        [1, 2],
+        {"id": "abc", "name": "b"},
+        None,
+        {"id": 2, "name": "x" * 300},
+        DEEP,
+        {"id": 3, "name": "c", "extra": True},
+        {"id": 4},
+    ]
+    records += [{"id": 10 + i, "name": f"n{i}", "amount": i} for i in range(9 * parts - len(records))]
+    split = [records[i::parts] for i in range(parts)]
+    spec = json_spec("id BIGINT, name STRING, amount DOUBLE, tags ARRAY<STRING>, addr STRUCT<city: STRING>", max_record_bytes=200)
+    rows, dead, _ = compare(spark, tmp_path, kafka_frame(spark, split), spec)
+    reasons = sorted(d[5].split(":")[0] for d in dead)
+    assert len(rows) == len(records) - 6
+    assert reasons == ["JSON nested deeper than 64 levels", "JSON value is an array, not an object", "does not match the schema",
+                       "invalid JSON", "null value (tombstone)", "record is 305 bytes (key + value), above max_record_bytes 200"]
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_inferred_conflict_across_partitions(spark, tmp_path, parts):
+    p0 = [{"id": 1, "v": 1}, {"id": 2, "v": 2}, {"id": 3}]
+    p1 = [{"id": 4, "v": "x", "w": True}, {"id": 5, "w": False}, {"id": 6, "v": 7}]
+    p2 = [{"id": 7, "v": 2.5}, b"[]", {"id": 9, "nested": {"a": 1, "b": [1, 2]}}]
+    frame = kafka_frame(spark, [p0, p1, p2]) if parts == 3 else kafka_frame(spark, [p0 + p1 + p2])
+    rows, dead, kinds = compare(spark, tmp_path, frame, json_spec())
+    assert [d[5] for d in dead] == ["field 'v': \"x\" is not a bigint", "JSON value is an array, not an object"]
+    assert kinds == {"id": "bigint", "v": "double", "w": "boolean", "nested": {"a": "bigint", "b": ["bigint"]}}
+    assert [r.value.v for r in rows] == [1.0, 2.0, None, None, 7.0, 2.5, None]
+
+
+def test_inferred_widening_and_first_partition_fixes(spark, tmp_path):
+    p0 = [{"a": 1, "s": None}, {"a": 2, "s": None}]
+    p1 = [{"a": 1.5, "s": None, "o": {"x": 1}}, {"a": 3, "s": None, "o": {"y": "z"}}]
+    p2 = [{"a": "no", "s": None}, {"o": {"x": "bad"}, "a": 4}]
+    rows, dead, kinds = compare(spark, tmp_path, kafka_frame(spark, [p0, p1, p2]), json_spec())
+    assert kinds == {"a": "double", "s": "null", "o": {"x": "bigint", "y": "string"}}
+    assert [d[5] for d in dead] == ["field 'a': \"no\" is not a double", "field 'o.x': \"bad\" is not a bigint"]
+    assert len(rows) == 4
+
+
+def test_inferred_kinds_from_previous_batch(spark, tmp_path):
+    # v is a bigint from an earlier batch: a double is a dead letter, never a widening
+    p0 = [{"v": 1.5, "n": 1}, {"v": 2}]
+    p1 = [{"v": 3, "n": 2.5}, {"v": "s", "z": 1}]
+    rows, dead, kinds = compare(spark, tmp_path, kafka_frame(spark, [p0, p1]), json_spec(), kinds={"v": "bigint"})
+    assert [d[5] for d in dead] == ["field 'v': 1.5 is not a bigint", "field 'v': \"s\" is not a bigint"]
+    assert kinds == {"v": "bigint", "n": "double"}
+
+
+def test_inferred_all_null_and_empty(spark, tmp_path):
+    p0 = [{"a": None, "l": []}, None]
+    p1 = [{"a": None, "l": []}, {"b": {}}]
+    _, _, kinds = compare(spark, tmp_path, kafka_frame(spark, [p0, p1]), json_spec())
+    assert kinds == {"a": "null", "l": ["null"], "b": {}}
+    empty = spark.createDataFrame([], KAFKA_DDL)
+    (tmp_path / "e").mkdir()
+    compare(spark, tmp_path / "e", empty, json_spec(), kinds={"v": "string"})
+
+
+def test_raw_is_unchanged(spark):
+    frame = kafka_frame(spark, [[{"a": 1}]])
+    decoded = decode_kafka_frame(spark, frame, SimpleNamespace(value_format="raw"), None)
+    assert decoded.rows is frame and decoded.dead is None
+
+
+def _env(op, before=None, after=None, ts=1, lsn=None):
+    env = {"op": op, "before": before, "after": after, "ts_ms": ts, "source": {"lsn": lsn if lsn is not None else ts}}
+    return env
+
+
+def _connect(env, types):
+    fields = [{"field": k, "type": t} for k, t in types.items()]
+    schema = {"type": "struct", "fields": [{"field": "before", "fields": fields}, {"field": "after", "fields": fields}]}
+    return {"schema": schema, "payload": env}
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_debezium(spark, tmp_path, parts):
+    k = lambda i: json.dumps({"id": i}).encode()  # noqa: E731
+    p0 = [(k(1), _env("c", after={"id": 1, "name": "a", "score": 1, "note": None}, ts=1)),
+          (k(2), _env("r", after={"id": 2, "name": "b", "score": 2, "note": None}, ts=2)),
+          (k(9), None)]
+    p1 = [(k(1), _env("u", before={"id": 1, "name": "a", "score": 1, "note": None},
+                      after={"id": 1, "name": "A", "score": 2.5, "note": "hi"}, ts=3)),
+          (k(3), b"{oops"),
+          (None, _env("c", after={"id": 4, "name": "d", "score": 1, "note": None}, ts=4))]
+    p2 = [(k(2), _env("d", before={"id": 2, "name": "b", "score": 2, "note": None}, ts=5)),
+          (k(5), _env("c", after={"id": 5, "name": "e", "score": 3, "note": None, "gone": None}, ts=6)),
+          (k(6), _env("x", after={"id": 6}))]
+    frame = kafka_frame(spark, [p0, p1, p2]) if parts == 3 else kafka_frame(spark, [p0 + p1 + p2])
+    rows, dead, _ = compare(spark, tmp_path, frame, SimpleNamespace(value_format="debezium"))
+    assert [(r.id, r._op, r.score, r.note) for r in rows] == [
+        (1, "upsert", 1.0, None), (2, "upsert", 2.0, None), (1, "upsert", 2.5, "hi"),
+        (2, "delete", 2.0, None), (5, "upsert", 3.0, None)]
+    assert len(dead) == 3
+
+
+def test_debezium_null_column_typed_elsewhere(spark, tmp_path):
+    k = lambda i: json.dumps({"id": i}).encode()  # noqa: E731
+    types = {"id": "int64", "note": "string", "qty": "int32"}
+    p0 = [(k(1), _connect(_env("c", after={"id": 1, "note": None, "qty": None}), types)),
+          (k(2), _connect(_env("c", after={"id": 2, "note": None, "qty": None}), types))]
+    p1 = [(k(3), _connect(_env("c", after={"id": 3, "note": None, "qty": 7}), types)),
+          (k(4), _connect(_env("c", after={"id": 4, "note": None, "qty": None, "free": None}), types))]
+    rows, _, _ = compare(spark, tmp_path, kafka_frame(spark, [p0, p1]), SimpleNamespace(value_format="debezium"))
+    assert [(r.id, r.qty) for r in rows] == [(1, None), (2, None), (3, 7), (4, None)]
