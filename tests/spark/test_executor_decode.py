@@ -71,7 +71,7 @@ def compare(spark, tmp_path: Path, frame, spec, kinds: dict | None = None):
     assert old_file.exists() == new_file.exists()
     if old_file.exists():
         assert json.loads(new_file.read_text()) == json.loads(old_file.read_text())
-    return expected, _dead_rows(old_dead), json.loads(old_file.read_text()) if old_file.exists() else None
+    return expected, _dead_rows(old_dead), json.loads(old_file.read_text())["value"] if old_file.exists() else None
 
 
 def _dead_spark():
@@ -84,7 +84,7 @@ def json_spec(schema=None, **kw):
     return SimpleNamespace(value_format="json", schema_=schema, max_record_bytes=kw.get("max_record_bytes"))
 
 
-DEEP = b'{"a":' * 70 + b"1" + b"}" * 70
+DEEP = b'{"a":' + b"[" * 70 + b"1" + b"]" * 70 + b"}"
 
 
 @pytest.mark.parametrize("parts", [1, 3])
@@ -106,8 +106,8 @@ def test_declared_schema_bad_records(spark, tmp_path, parts):
     rows, dead, _ = compare(spark, tmp_path, kafka_frame(spark, split), spec)
     reasons = sorted(d[5].split(":")[0] for d in dead)
     assert len(rows) == len(records) - 6
-    assert reasons == ["JSON nested deeper than 64 levels", "JSON value is an array, not an object", "does not match the schema",
-                       "invalid JSON", "null value (tombstone)", "record is 305 bytes (key + value), above max_record_bytes 200"]
+    assert reasons == ["JSON nested deeper than 64 levels", "JSON value is an array, not an object", "field 'id'",
+                       "invalid JSON", "null value (tombstone)", "record is 323 bytes (key + value), above max_record_bytes 200"]
 
 
 @pytest.mark.parametrize("parts", [1, 3])
@@ -130,6 +130,20 @@ def test_inferred_widening_and_first_partition_fixes(spark, tmp_path):
     assert kinds == {"a": "double", "s": "null", "o": {"x": "bigint", "y": "string"}}
     assert [d[5] for d in dead] == ["field 'a': \"no\" is not a double", "field 'o.x': \"bad\" is not a bigint"]
     assert len(rows) == 4
+
+
+def test_inferred_nested_widening_across_partitions(spark, tmp_path):
+    p0 = [{"o": {"x": 1, "l": [1, 2]}, "arr": [{"p": 1}]}, {"o": None}]
+    p1 = [{"o": {"x": 2.5, "l": [0.5]}, "arr": [{"q": "s"}]}, {"o": {"y": True}, "arr": []}]
+    p2 = [{"o": {"x": "s"}}, {"o": {"l": [True]}, "arr": [{"p": 2.5}]}]
+    rows, dead, kinds = compare(spark, tmp_path, kafka_frame(spark, [p0, p1, p2]), json_spec())
+    assert kinds == {"o": {"x": "double", "l": ["double"], "y": "boolean"}, "arr": [{"p": "bigint", "q": "string"}]}
+    assert [d[5] for d in dead] == ["field 'o.x': \"s\" is not a double", "field 'o.l[]': true is not a double"]
+    assert [r.value.asDict(recursive=True) for r in rows] == [
+        {"arr": [{"p": 1, "q": None}], "o": {"l": [1.0, 2.0], "x": 1.0, "y": None}},
+        {"arr": None, "o": None},
+        {"arr": [{"p": None, "q": "s"}], "o": {"l": [0.5], "x": 2.5, "y": None}},
+        {"arr": [], "o": {"l": None, "x": None, "y": True}}]
 
 
 def test_inferred_kinds_from_previous_batch(spark, tmp_path):
@@ -187,6 +201,15 @@ def test_debezium(spark, tmp_path, parts):
         (1, "upsert", 1.0, None), (2, "upsert", 2.0, None), (1, "upsert", 2.5, "hi"),
         (2, "delete", 2.0, None), (5, "upsert", 3.0, None)]
     assert len(dead) == 3
+
+
+def test_debezium_type_conflict_across_partitions(spark, tmp_path):
+    k = lambda i: json.dumps({"id": i}).encode()  # noqa: E731
+    p0 = [(k(1), _env("c", after={"id": 1, "v": 1, "o": {"a": 1}, "n": None})),
+          (k(2), _env("c", after={"id": 2, "v": 2, "o": {"a": 2}, "n": None}))]
+    p1 = [(k(3), _env("c", after={"id": 3, "v": "x", "o": {"a": 2.5}, "n": None})),
+          (k(4), _env("c", after={"id": 4, "v": True, "o": None, "n": None}))]
+    compare(spark, tmp_path, kafka_frame(spark, [p0, p1]), SimpleNamespace(value_format="debezium"))
 
 
 def test_debezium_null_column_typed_elsewhere(spark, tmp_path):

@@ -117,7 +117,10 @@ def _combined(data: "pa.Table", dead: "pa.Table | None", schema: "pa.Schema") ->
             tail = dead.column(f.name[len(_DL):]).combine_chunks().cast(f.type) if m else pa.nulls(0, f.type)
             columns.append(pa.concat_arrays([pa.nulls(n, f.type), tail]))
         else:
-            head = conform(data.column(f.name).combine_chunks(), f.type) if n else pa.nulls(0, f.type)
+            if f.name in data.column_names:
+                head = conform(data.column(f.name).combine_chunks(), f.type)
+            else:  # a column only other partitions have
+                head = pa.nulls(n, f.type)
             columns.append(pa.concat_arrays([head, pa.nulls(m, f.type)]))
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
