@@ -221,3 +221,40 @@ def test_debezium_null_column_typed_elsewhere(spark, tmp_path):
           (k(4), _connect(_env("c", after={"id": 4, "note": None, "qty": None, "free": None}), types))]
     rows, _, _ = compare(spark, tmp_path, kafka_frame(spark, [p0, p1]), SimpleNamespace(value_format="debezium"))
     assert [(r.id, r.qty) for r in rows] == [(1, None), (2, None), (3, 7), (4, None)]
+
+
+@pytest.mark.kafka
+def test_broker_three_partitions_equals_polars_engine(spark, tmp_path, kafka_bootstrap, make_topic):
+    """Through the embedded broker: kappa_kafka read + executor decode == the Polars engine's decode."""
+    from kappa.kafka.decode import decode_json_source
+    from kappa.kafka.offsets import end_offsets, list_partitions
+    from kappa.kafka.reader import read_range
+    from kappa.testing.kafka import conf_for, produce
+
+    topic = make_topic(3)
+    records = []
+    for i in range(60):
+        rec = {"i": i, "v": i if i % 7 else f"s{i}", "d": i / 2 if i % 5 == 0 else i}
+        if i % 11 == 0:
+            rec["o"] = {"x": i, "tags": [str(i)]}
+        records.append(rec)
+    produce(kafka_bootstrap, topic, records, key=lambda r: str(r["i"]))
+    conf = conf_for(kafka_bootstrap)
+    ends = end_offsets(conf, list_partitions(conf, [topic]))
+    (tmp_path / "polars").mkdir()
+    (tmp_path / "spark").mkdir()
+    polars_rows, polars_dead = decode_json_source(read_range(conf, {tp: (0, e) for tp, e in ends.items()}), json_spec(), str(tmp_path / "polars"))
+    frame = (spark.read.format("kappa_kafka").option("kafka.bootstrap.servers", kafka_bootstrap)
+             .option("subscribe", topic).load())
+    assert frame.rdd.getNumPartitions() == 3
+    decoded = decode_kafka_frame(spark, frame, json_spec(), str(tmp_path / "spark"))
+    try:
+        cols = ["partition", "offset", "value"]
+        got = decoded.rows.toArrow().select(cols).to_pylist()
+        assert got == polars_rows.select(cols).to_pylist()
+        assert len(got) + polars_dead.num_rows == 60 and polars_dead.num_rows > 0
+        assert _dead_rows(decoded.dead.toArrow()) == _dead_rows(polars_dead)
+    finally:
+        decoded.release()
+    spark_kinds = json.loads((tmp_path / "spark" / INFERRED_FILE).read_text())
+    assert spark_kinds == json.loads((tmp_path / "polars" / INFERRED_FILE).read_text())
