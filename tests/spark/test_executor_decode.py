@@ -258,3 +258,20 @@ def test_broker_three_partitions_equals_polars_engine(spark, tmp_path, kafka_boo
         decoded.release()
     spark_kinds = json.loads((tmp_path / "spark" / INFERRED_FILE).read_text())
     assert spark_kinds == json.loads((tmp_path / "polars" / INFERRED_FILE).read_text())
+
+
+def test_batch_above_max_result_size_decodes_on_executors(tmp_path):
+    """A 10 MB batch with spark.driver.maxResultSize=1m: the executor decode works (only
+    metadata rows reach the driver), the driver path fails. Own Spark process (static setting)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = Path(__file__).with_name("_max_result_probe.py")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
+    proc = subprocess.run([sys.executable, str(probe), str(tmp_path)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["inferred"][:2] == [199_800, 200] and out["declared"][:2] == [199_800, 200]
+    assert out["driver_path"] == "maxResultSize"
+    assert json.loads((tmp_path / INFERRED_FILE).read_text()) == {"value": {"i": "bigint", "s": "string"}}
