@@ -125,20 +125,47 @@ def _combined(data: "pa.Table", dead: "pa.Table | None", schema: "pa.Schema") ->
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-class _JsonKinds:
-    """Phase 1 of an inferred JSON schema: per partition, the distinct record kinds in order."""
+#: dead-letter reasons that do not depend on the kinds seen before (the record is dead anyway)
+_KIND_FREE = ("null value (tombstone)", "record is ", "value is not UTF-8", "invalid JSON", "JSON value is", "JSON nested")
 
-    def __init__(self, limit: int):
-        self.limit = limit
+
+class _JsonKinds:
+    """Phase 1 of an inferred JSON schema: per partition, the distinct record kinds in order of
+    first occurrence; or, when the partition decodes with no kind conflict (``summary``), its
+    kinds as one (the driver asks again record by record if that one conflicts, see
+    :func:`fold_kinds`)."""
+
+    def __init__(self, limit: int, per_record: bool):
+        self.limit, self.per_record = limit, per_record
 
     def __call__(self, batches):
         import pyarrow as pa
 
-        from kappa.kafka.json_checks import MAX_JSON_DEPTH, Mismatch, check_record, merge_value
+        from kappa.kafka.decode import decode_json_values
+        from kappa.kafka.json_checks import arrow_to_kind
 
         table = _partition_table(batches)
         if table is None:
             return
+        sigs, summary = None, False
+        if not self.per_record:
+            decoded, dead = decode_json_values(table, None, known=None, max_record_bytes=self.limit)
+            if all(r.startswith(_KIND_FREE) for r in dead.column("error").to_pylist()):
+                sigs, summary = [json.dumps(arrow_to_kind(decoded.schema.field("value").type), sort_keys=True)], True
+        if sigs is None:
+            sigs = self._record_kinds(table)
+        topic, part, offset = _first_key(table)
+        yield pa.RecordBatch.from_pylist(
+            [{"topic": topic, "partition": part, "offset": offset, "kinds": json.dumps(sigs), "summary": summary}],
+            schema=pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
+                              ("kinds", pa.string()), ("summary", pa.bool_())]),
+        )
+
+    def _record_kinds(self, table) -> list:
+        import pyarrow as pa
+
+        from kappa.kafka.json_checks import MAX_JSON_DEPTH, Mismatch, check_record, merge_value
+
         keys = table.column("key").to_pylist() if "key" in table.column_names else [None] * table.num_rows
         seen: dict[str, None] = {}
         for key, value in zip(keys, table.column("value").cast(pa.binary()).to_pylist()):
@@ -152,11 +179,7 @@ class _JsonKinds:
             except Mismatch:  # conflicts with itself: a dead letter whatever came before
                 continue
             seen.setdefault(json.dumps(kind, sort_keys=True), None)
-        topic, part, offset = _first_key(table)
-        yield pa.RecordBatch.from_pylist(
-            [{"topic": topic, "partition": part, "offset": offset, "kinds": json.dumps(list(seen))}],
-            schema=pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()), ("kinds", pa.string())]),
-        )
+        return list(seen)
 
 
 class _JsonDecode:
@@ -228,15 +251,20 @@ def _skeleton(kind: Any) -> Any:
     return {"null": None, "boolean": False, "bigint": 0, "int?": 0, "double": 0.5, "string": ""}[kind]
 
 
-def fold_kinds(known: dict | None, partitions: list[list]) -> tuple[list, Any]:
+class _Conflict(Exception):
+    """A partition's summary kinds conflict with the running kinds: fold record by record."""
+
+
+def fold_kinds(known: dict | None, partitions: list[list], summaries: list[bool] | None = None) -> tuple[list, Any]:
     """The running kinds at the start of each partition and after the last one (unfixed),
     folding each partition's distinct record kinds as :func:`kappa.kafka.decode._apply_kinds`
-    folds records."""
+    folds records. A partition's summary (the kinds of a partition without conflicts) folds
+    the same as its records when it merges; if it does not, :class:`_Conflict` is raised."""
     from kappa.kafka.json_checks import Mismatch, fits, merge_value
 
     kinds: Any = known or {}
     starts = []
-    for sigs in partitions:
+    for i, sigs in enumerate(partitions):
         starts.append(kinds)
         for sig in sigs:
             value = _skeleton(sig)
@@ -245,8 +273,26 @@ def fold_kinds(known: dict | None, partitions: list[list]) -> tuple[list, Any]:
             try:
                 kinds = merge_value(kinds, value, "")
             except Mismatch:
+                if summaries and summaries[i]:
+                    raise _Conflict() from None
                 continue
     return starts, kinds
+
+
+def _phase1_kinds(source: "DataFrame", known, limit: int):
+    """Phase 1 (see the module doc): the start kinds per partition and the final kinds."""
+    ddl = "topic string, partition int, offset bigint, kinds string, summary boolean"
+    for per_record in (False, True):
+        meta = source.mapInArrow(_JsonKinds(limit, per_record), ddl).collect()
+        meta = sorted(meta, key=lambda r: (r["topic"], r["partition"], r["offset"]))
+        try:
+            befores, final = fold_kinds(known, [[json.loads(s) for s in json.loads(r["kinds"])] for r in meta],
+                                        [r["summary"] for r in meta])
+        except _Conflict:
+            continue
+        starts = {json.dumps([r["topic"], r["partition"], r["offset"]]): k for r, k in zip(meta, befores)}
+        return starts, final
+    raise AssertionError("unreachable: a record-by-record fold never conflicts")
 
 
 def unify_types(a: "pa.DataType", b: "pa.DataType") -> "pa.DataType":
@@ -365,10 +411,7 @@ def _decode_json(batch_df: "DataFrame", spec: Any, state_dir: str | None) -> Dec
         known = load_kinds(state_dir)
         source = batch_df.persist()
         persisted.append(source)
-        meta = source.mapInArrow(_JsonKinds(limit), "topic string, partition int, offset bigint, kinds string").collect()
-        meta = sorted(meta, key=lambda r: (r["topic"], r["partition"], r["offset"]))
-        befores, final = fold_kinds(known, [[json.loads(s) for s in json.loads(r["kinds"])] for r in meta])
-        starts = {json.dumps([r["topic"], r["partition"], r["offset"]]): k for r, k in zip(meta, befores)}
+        starts, final = _phase1_kinds(source, known, limit)
         default = known
         final = fix_kinds(final)
         value_type = kind_to_arrow(final) if final else pa.struct([])
