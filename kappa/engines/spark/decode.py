@@ -15,9 +15,12 @@ the work is done in two phases (the raw batch is persisted in between, so Kafka 
 - JSON with an inferred schema: a field's type is fixed by its first non-null value in record
   order (the Polars engine's order: topic, partition, offset -- the order of the
   ``kappa_kafka`` source's Spark partitions), starting from the kinds saved in the node's
-  checkpoint. Phase 1 returns, per Spark partition, the distinct kinds of its records in order
-  of first occurrence (a record whose kind was seen before in that partition cannot change the
-  running kinds: kinds only grow, and a record that conflicted once conflicts again). The
+  checkpoint. Phase 1 returns, per Spark partition, the kinds Arrow's decoder finds when the
+  partition has no kind conflict of its own (it folds like its records as long as it merges
+  with the running kinds), else -- and for every partition again when a summary conflicts --
+  the distinct kinds of its records in order of first occurrence (a record whose kind was seen
+  before in that partition cannot change the running kinds: kinds only grow, and a record that
+  conflicted once conflicts again). The
   driver folds them with the very rule of :mod:`kappa.kafka.json_checks` (a value of the same
   kind stands in for each record), which gives the running kinds at the start of every
   partition and the batch's final kinds; those are saved (as the driver path does) and phase 2
@@ -32,8 +35,11 @@ the work is done in two phases (the raw batch is persisted in between, so Kafka 
   :mod:`kappa.cdc.nulls` describes), and phase 2 casts each partition's changes to that schema.
   Columns null everywhere stay ``NullType`` columns, as on the driver path.
 
-Known limits: the Debezium column order is the union of the partitions' orders (the driver
-path orders after-columns before before-only columns over the whole batch); a batch mixing
+``dead`` is a frame for every decoding format (possibly empty: its size is known only once a
+job runs; count it with an observation). Known limits: the Debezium column order is the union of the partitions' orders (the driver
+path orders after-columns before before-only columns over the whole batch) and nested struct
+fields whose sets differ between partitions are ordered by the union, not by Polars' own
+order (types and values agree); a batch mixing
 Postgres (``lsn``) and MySQL (``file``/``pos``) sequence columns keeps both.
 """
 
