@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 
-from kappa.engines.spark.batch import decode_kafka
 from kappa.engines.spark.datasources.kafka_source import KAFKA_DDL
 from kappa.engines.spark.decode import decode_kafka_frame
 from kappa.kafka.dead_letters import dead_letter_schema
@@ -41,6 +40,35 @@ def kafka_frame(spark, partitions: list[list], topic: str = "t"):
     return spark.createDataFrame(rdd, KAFKA_DDL)
 
 
+def decode_kafka(spark, batch_df, spec, state_dir=None):
+    """The driver path this module replaces (batch.decode_kafka before issue 9), kept here as the
+    reference: collect with toArrow, decode with the same functions, createDataFrame."""
+    if spec.value_format == "json":
+        from kappa.kafka.decode import decode_json_source
+
+        records, dead = decode_json_source(batch_df.toArrow(), spec, state_dir)
+    else:
+        from kappa.cdc.debezium import decode_debezium
+
+        decoded = decode_debezium(batch_df.toArrow())
+        records, dead = decoded.changes, decoded.dead_letters
+    return _arrow_frame(spark, records), (dead if dead.num_rows else None)
+
+
+def _arrow_frame(spark, table):
+    """batch.arrow_frame: null-typed columns stay NullType columns."""
+    from pyspark.sql import functions as F
+
+    from kappa.delta.arrow import normalize_arrow_table
+    from kappa.engines.spark.sources import spark_schema_of_arrow
+
+    names = table.column_names
+    nulls = {f.name for f in table.schema if pa.types.is_null(f.type)}
+    table = normalize_arrow_table(table)
+    frame = spark.createDataFrame(table) if table.num_rows else spark.createDataFrame([], spark_schema_of_arrow(table.schema))
+    return frame.select(*[F.lit(None).alias(n) if n in nulls else frame[n] for n in names]) if nulls else frame
+
+
 def _dead_rows(table):
     if table is None:
         return []
@@ -49,7 +77,8 @@ def _dead_rows(table):
 
 
 def compare(spark, tmp_path: Path, frame, spec, kinds: dict | None = None):
-    """Run both paths (each with its own state dir holding ``kinds``); assert they agree."""
+    """Run the executor decode and the driver path (each with its own state dir holding
+    ``kinds``); assert they agree."""
     old_dir, new_dir = tmp_path / "old", tmp_path / "new"
     for d in (old_dir, new_dir):
         d.mkdir()
