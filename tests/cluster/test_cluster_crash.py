@@ -105,7 +105,7 @@ def apps(cluster) -> set[str]:
 
 
 def executor_workers(cluster, app: str) -> set[str]:
-    return {p.parent.parent.name for p in cluster.log_dir.glob(f"worker-*/{app}/*/stderr")}
+    return {p.parents[2].name for p in cluster.log_dir.glob(f"worker-*/{app}/*/stderr")}
 
 
 def wait_removed(cluster, app: str, timeout_s: float = 60) -> float:
