@@ -21,14 +21,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdc_replication"))
-from repl_util import customer, inventory, order, read_table, snapshot_and_changes, write_config  # noqa: E402,F401
+import repl_util
+from repl_util import customer, order, read_table, snapshot_and_changes, write_config
 
-from kappa.cdc.replication import load_replication, plan_replication  # noqa: E402
-from kappa.run import execute_pipeline  # noqa: E402
+from kappa.cdc.replication import load_replication, plan_replication
+from kappa.run import execute_pipeline
 
-from .conftest import REPO  # noqa: E402
+from .conftest import REPO
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster]
+
+inventory = repl_util.inventory  # the fixture: two fresh Debezium topics
 
 SORT = {"customers": ["id", "__START_AT"], "orders": ["id"]}
 
@@ -58,7 +61,7 @@ def dead_letters(root: Path) -> list[dict]:
     if not path.exists():
         return []
     rows = read_table(path, None)
-    return sorted((json.dumps({k: v for k, v in r.items() if k != "failed_at"}, sort_keys=True, default=str) for r in rows))
+    return sorted(json.dumps({k: v for k, v in r.items() if k != "failed_at"}, sort_keys=True, default=str) for r in rows)
 
 
 def assert_same_mirrors(p_root: Path, s_root: Path) -> dict[str, list[dict]]:
