@@ -39,20 +39,6 @@ def test_connect_server_answers(spark_connect):
     assert done.stdout.strip() == "45"
 
 
-CONNECT_REASON = (
-    "kappa's foreachBatch callable is not serializable for Spark Connect and its counters live in the "
-    "driver: under Connect the callable is cloudpickled to a server-side Python worker, and "
-    "NodeBatchFunction holds NodeMetrics (a threading.Lock) and CompiledNode._read_input (bound to "
-    "CompiledNode, which holds the Connect SparkSession): STREAMING_CONNECT_SERIALIZATION_ERROR "
-    "'cannot pickle _thread.lock'. Once it pickles, the batch work runs on the server but "
-    "record_batch updates the worker's copy of NodeMetrics, so the client's summary counts stay 0 "
-    "(probed with the lock and session dropped from the pickle: all four tables right, summary "
-    "'0 batches, no new data' on every node); counts must come back through Spark (observed "
-    "metrics in the query's progress) instead"
-)
-
-
-@pytest.mark.xfail(strict=False, reason=CONNECT_REASON)
 def test_example_through_spark_connect_equals_polars_replay(spark_connect, gen, kafka_bootstrap, make_topic, tmp_path):
     topic = make_topic(partitions=2)
     gen.produce_kafka(kafka_bootstrap, topic, N, SEED)
