@@ -108,6 +108,15 @@ def _parse_ts(text: str | None) -> float | None:
         return None
 
 
+def _input_rows(progress: Any) -> int:
+    """A progress event's input rows (Spark Connect leaves the top-level field out of the JSON:
+    the StreamingQueryProgress property sums the sources then)."""
+    try:
+        return int(progress.numInputRows or 0)
+    except (AttributeError, KeyError, TypeError):
+        return int(progress.get("numInputRows") or 0)
+
+
 class StreamRunner:
     """Runs a plan's selected nodes as streaming queries until stopped (see module doc)."""
 
@@ -328,7 +337,7 @@ class StreamRunner:
             return False
         progress = n.query.lastProgress or {}
         ts = _parse_ts(progress.get("timestamp"))
-        return ts is not None and ts > n.quiet_since and int(progress.get("numInputRows", 0)) == 0 and ck.pending_batch_id is None
+        return ts is not None and ts > n.quiet_since and _input_rows(progress) == 0 and ck.pending_batch_id is None
 
     def _request_run(self, n: _Node) -> bool:
         """Ask a node that re-reads its source per run for a run when its input changed.
