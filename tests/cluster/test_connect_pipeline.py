@@ -96,3 +96,25 @@ def test_example_stream_start_through_spark_connect_equals_polars_replay(spark_c
     for node in ("brz_stock_prices", "slv_stock_prices"):
         assert spark_counts[node][1:] == polars_counts[node][1:], (node, spark_counts[node], polars_counts[node])
     assert int(spark_counts["gld_stock_performances"][0]) >= 1
+
+
+def test_failing_batch_through_spark_connect_reports_kappas_error(spark_connect, gen, kafka_bootstrap, make_topic, tmp_path):
+    """A ``fail`` expectation raised in the server's worker: the client reports kappa's own
+    message (read from the batch's record in the checkpoint), and nothing of silver is written."""
+    topic = make_topic(partitions=1)
+    gen.produce_kafka(kafka_bootstrap, topic, 50, SEED)
+    text = (EXAMPLE / "pipeline.yaml").read_text()
+    old = "    action: quarantine\n  sinks:"
+    assert old in text
+    text = text.replace(old, "    action: quarantine\n  - name: no_volume\n    expr: volume < 0\n    action: fail\n  sinks:")
+    src = tmp_path / "failing.yaml"
+    src.write_text(text)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(f"{src.read_text()}\nspark: {{\"remote\": \"{spark_connect.remote}\"}}\n")
+    root = tmp_path / "spark"
+    done = kappa_run(pipeline, variables(kafka_bootstrap, topic, root))
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout + done.stderr
+    assert "error: node 'slv_stock_prices' failed: expectation 'no_volume' failed on 50 row(s); no sink was written" in out, out
+    assert not (root / "slv_stock_prices").exists()
+    assert (root / "brz_stock_prices").exists()

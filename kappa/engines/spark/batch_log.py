@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kappa.errors import KappaError
+
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.engines.spark.metrics import NodeMetrics
 
@@ -65,6 +67,12 @@ def read_record(checkpoint_location: str, batch_id: int) -> dict[str, Any] | Non
         return json.loads(record_path(checkpoint_location, batch_id).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+class ConnectRefused(KappaError):
+    """A pipeline asks for what Spark Connect cannot do (refused before anything starts)."""
+
+    exit_code = 2
 
 
 def is_connect(spark: Any) -> bool:

@@ -231,18 +231,20 @@ def refuse_for_connect(nodes: Any) -> None:
     """Under Spark Connect, refuse (before anything starts) a node whose output lives only in
     the driver's memory, or that reads such an output: the batch function runs in a server
     worker, whose DataFrames the client and the other nodes' workers cannot see."""
+    from kappa.engines.spark.batch_log import ConnectRefused
+
     for node in nodes:
         if node.skipped:
             continue
         if keeps_output(node):
-            raise ConfigError(
+            raise ConnectRefused(
                 f"node {node.name!r} has no Delta or file sink: its output would be kept in memory for "
                 "downstream nodes, which Spark Connect cannot do (the batch runs in a server worker); "
                 "give it a Delta sink, or run without spark.remote/SPARK_REMOTE"
             )
         for src in [node.source, *node.ref_sources.values()]:
             if src is not None and src.kind == "memory":
-                raise ConfigError(
+                raise ConnectRefused(
                     f"node {node.name!r} reads node {src.upstream!r} from memory, which Spark Connect cannot do; "
                     f"give {src.upstream!r} a Delta sink, or run without spark.remote/SPARK_REMOTE"
                 )
