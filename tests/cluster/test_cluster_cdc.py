@@ -29,7 +29,7 @@ from kappa.run import execute_pipeline
 
 from .conftest import REPO
 
-pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster]
+pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster, pytest.mark.slow]  # ~60 s
 
 inventory = repl_util.inventory  # the fixture: two fresh Debezium topics
 

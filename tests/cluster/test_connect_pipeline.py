@@ -73,6 +73,7 @@ def kappa_stream_until_idle(pipeline, vars_: dict[str, str], timeout_s: float = 
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, cwd=str(REPO), check=False)
 
 
+@pytest.mark.slow
 def test_example_stream_start_through_spark_connect_equals_polars_replay(spark_connect, gen, kafka_bootstrap, make_topic, tmp_path):
     """``kappa stream start --until-idle`` over Connect: the same tables as the Polars replay, and
     the summary's counts (read from the checkpoints' batch records) equal to the replay's rows."""
@@ -98,6 +99,7 @@ def test_example_stream_start_through_spark_connect_equals_polars_replay(spark_c
     assert int(spark_counts["gld_stock_performances"][0]) >= 1
 
 
+@pytest.mark.slow
 def test_failing_batch_through_spark_connect_reports_kappas_error(spark_connect, gen, kafka_bootstrap, make_topic, tmp_path):
     """A ``fail`` expectation raised in the server's worker: the client reports kappa's own
     message (read from the batch's record in the checkpoint), and nothing of silver is written."""
