@@ -281,6 +281,7 @@ _NO_COLLECTION = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # its own Spark session (~15 s); tests/spark_big covers the whole node in make test
 def test_check_batch_collects_nothing_to_the_driver():
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, PYTHONPATH=str(root), SPARK_LOCAL_IP="127.0.0.1")

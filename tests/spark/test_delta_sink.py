@@ -295,6 +295,7 @@ spark.stop()
 '''
 
 
+@pytest.mark.slow  # its own Spark session (~15 s); tests/spark_big covers the whole node in make test
 def test_no_collection_under_small_max_result_size(tmp_path):
     """A frame far bigger than ``spark.driver.maxResultSize=1m``: collecting it fails, the
     sink writes it (own Spark session in a subprocess: the shared one's conf is fixed)."""

@@ -289,6 +289,7 @@ def test_broker_three_partitions_equals_polars_engine(spark, tmp_path, kafka_boo
     assert spark_kinds == json.loads((tmp_path / "polars" / INFERRED_FILE).read_text())
 
 
+@pytest.mark.slow  # its own Spark session (~15 s); tests/spark_big covers the whole node in make test
 def test_batch_above_max_result_size_decodes_on_executors(tmp_path):
     """A 10 MB batch with spark.driver.maxResultSize=1m: the executor decode works (only
     metadata rows reach the driver), the driver path fails. Own Spark process (static setting)."""

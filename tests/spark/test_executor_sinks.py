@@ -203,6 +203,7 @@ _SMALL_DRIVER = textwrap.dedent(
 
 
 @pytest.mark.kafka
+@pytest.mark.slow  # its own Spark session (~15 s); tests/spark_big covers the whole node in make test
 def test_sinks_write_more_than_max_result_size(kafka_bootstrap, make_topic, tmp_path):
     topic = make_topic(2)
     script = tmp_path / "small_driver.py"
