@@ -76,6 +76,7 @@ SQL = f"SELECT {', '.join(COLUMNS)} FROM {{df}}"
 KINDS = ("view", "click", "buy", "refund")
 WARM_EVENTS = 2000
 RSS_FLAT_RATIO = 1.25
+PARTS = {"throughput", "jvm", "latency", "rss"}
 FLOOR_TARGET, JVM_TARGET, P50_TARGET = 0.8, 0.9, 2.0
 
 
@@ -443,6 +444,8 @@ def rss_sizes(boot: str, work: Path, args) -> list[dict]:
         found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         res = json.loads(found[-1]) if found else {"events": n, "error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
         res["load_average"] = os.getloadavg()[0]
+        if "error" in res and "OutOfMemoryError" in proc.stderr:
+            res["error"] += " (the child's JVM ran out of memory: java.lang.OutOfMemoryError in its log)"
         out.append(res)
         peak = res.get("peak_rss_mb", {})
         print(f"rss {n:,}: driver peak {peak.get('driver', float('nan')):,.0f} MB (python {peak.get('python', float('nan')):,.0f}, "
@@ -462,6 +465,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rate", type=int, help="latency: msg/s (default 5,000; --quick 1,000)")
     ap.add_argument("--seconds", type=float, help="latency: producer duration (default 30; --quick 5)")
     ap.add_argument("--bootstrap", help="an existing Kafka (default: start kappa's embedded broker)")
+    ap.add_argument("--parts", default="throughput,jvm,latency,rss", help="what to measure (default all): throughput,jvm,latency,rss")
     ap.add_argument("--output")
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--topic", help=argparse.SUPPRESS)
@@ -472,6 +476,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              ("rss_sizes", "100000,1000000,3000000", "5000,20000")):
         if getattr(args, key) is None:
             setattr(args, key, small if quick else full)
+    args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if args.parts - PARTS:
+        ap.error(f"unknown --parts {sorted(args.parts - PARTS)}; known: {', '.join(sorted(PARTS))}")
     if isinstance(args.rss_sizes, str):
         args.rss_sizes = [int(x.replace("_", "")) for x in args.rss_sizes.split(",") if x.strip()]
     if args.output is None:
@@ -487,6 +494,34 @@ def no_jars_reason(found: dict) -> str:
             + "; Spark's Kafka connector and delta-spark jars are not on this machine: Maven Central is unreachable)")
 
 
+def throughput(spark, progress: Progress, boot: str, work: Path, args, results: dict) -> None:
+    """Part 1: the floor, kappa's python profile, the floor again."""
+    from kappa.kafka.writer import create_topic
+
+    load = results["load_average"]
+    create_topic({"bootstrap.servers": boot}, "bench", args.partitions)
+    floor_run(boot, "warm", WARM_EVENTS, args.partitions, str(work / "floor_warm"), args.batch)
+    results["produce_seconds"] = produce_bulk(boot, "bench", args.events, args.partitions)
+    print(f"produced {args.events:,} events in {results['produce_seconds']:.1f}s", flush=True)
+    floors = [floor_run(boot, "bench", args.events, args.partitions, str(work / "floor0"), args.batch)]
+    assert delta_rows(str(work / "floor0")) == args.events
+    load["floor_before"] = os.getloadavg()[0]
+    print(f"floor: {floors[0]:.1f}s, {args.events / floors[0]:,.0f} rows/s", flush=True)
+    box: dict = {}
+    secs, split = progress.measure("kappa_thru_bronze", lambda: box.update(zip(("summary", "rows"), kappa_run(spark, "python", "thru", boot, "bench", work))))
+    assert box["rows"] == args.events, f"spark wrote {box['rows']} rows, expected {args.events}"
+    results["python_profile"] = {"seconds": secs, "rows_per_s": args.events / secs, "batches": box["summary"].nodes[0].batches, "split_seconds": split}
+    load["spark_python"] = os.getloadavg()[0]
+    print(f"python profile: {secs:.1f}s, {args.events / secs:,.0f} rows/s", flush=True)
+    # The machine is shared: the floor runs again after Spark, the ratio uses the mean.
+    floors.append(floor_run(boot, "bench", args.events, args.partitions, str(work / "floor1"), args.batch))
+    load["floor_after"] = os.getloadavg()[0]
+    mean = sum(floors) / len(floors)
+    results["floor"] = {"seconds": mean, "rows_per_s": args.events / mean, "runs_seconds": floors}
+    results["python_vs_floor"] = results["python_profile"]["rows_per_s"] / results["floor"]["rows_per_s"]
+    print(f"floor again: {floors[1]:.1f}s; python profile / floor = {results['python_vs_floor']:.2f}x", flush=True)
+
+
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -500,75 +535,43 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kappa-bench-"))
     broker = None if args.bootstrap else EmbeddedBroker().start()
     boot = args.bootstrap or broker.bootstrap_servers
-    results: dict = {"events": args.events, "partitions": args.partitions, "quick": args.quick,
+    results: dict = {"events": args.events, "partitions": args.partitions, "quick": args.quick, "parts": sorted(args.parts),
                      "machine": f"{platform.machine()} {os.cpu_count()} cores", "python": platform.python_version(),
                      "broker": "external" if args.bootstrap else "embedded Tansu", "load_average_at_start": list(os.getloadavg()),
-                     "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
-    load = results["load_average"] = {}
+                     "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "load_average": {}}
     try:
         import pyspark
 
         results["pyspark"] = pyspark.__version__
-        conf = {"bootstrap.servers": boot}
-        create_topic(conf, "bench", args.partitions)
-        create_topic(conf, "warm", args.partitions)
+        create_topic({"bootstrap.servers": boot}, "warm", args.partitions)
         produce_bulk(boot, "warm", WARM_EVENTS, args.partitions)
-        floor_run(boot, "warm", WARM_EVENTS, args.partitions, str(work / "floor_warm"), args.batch)
-        results["produce_seconds"] = produce_bulk(boot, "bench", args.events, args.partitions)
-        print(f"produced {args.events:,} events in {results['produce_seconds']:.1f}s", flush=True)
-
-        floors = [floor_run(boot, "bench", args.events, args.partitions, str(work / "floor0"), args.batch)]
-        assert delta_rows(str(work / "floor0")) == args.events
-        load["floor_before"] = os.getloadavg()[0]
-        print(f"floor: {floors[0]:.1f}s, {args.events / floors[0]:,.0f} rows/s", flush=True)
-
-        t0 = time.perf_counter()
-        spark, found = session()
-        results["spark_startup_seconds"] = time.perf_counter() - t0
-        results["connectors"] = found
-        progress = Progress(spark)
-        t0 = time.perf_counter()
-        kappa_run(spark, "python", "warm", boot, "warm", work)  # starts the Python workers: not counted
-        results["spark_first_query_seconds"] = time.perf_counter() - t0
-        box: dict = {}
-        secs, split = progress.measure("kappa_thru_bronze", lambda: box.update(zip(("summary", "rows"), kappa_run(spark, "python", "thru", boot, "bench", work))))
-        assert box["rows"] == args.events, f"spark wrote {box['rows']} rows, expected {args.events}"
-        results["python_profile"] = {"seconds": secs, "rows_per_s": args.events / secs, "batches": box["summary"].nodes[0].batches,
-                                     "split_seconds": split}
-        load["spark_python"] = os.getloadavg()[0]
-        print(f"python profile: {secs:.1f}s, {args.events / secs:,.0f} rows/s", flush=True)
-
-        jars = found.get("kafka") and found.get("delta")
-        if jars:
-            results["jvm_profile"] = jvm_comparison(spark, progress, boot, work, args)
-            load["spark_jvm"] = os.getloadavg()[0]
-        else:
-            results["jvm_profile"] = {"measured": False, "reason": no_jars_reason(found)}
-            print(f"jvm profile vs hand-written PySpark: {results['jvm_profile']['reason']}", flush=True)
-
-        # The machine is shared: the floor runs again after Spark, the ratio uses the mean.
-        floors.append(floor_run(boot, "bench", args.events, args.partitions, str(work / "floor1"), args.batch))
-        load["floor_after"] = os.getloadavg()[0]
-        mean = sum(floors) / len(floors)
-        results["floor"] = {"seconds": mean, "rows_per_s": args.events / mean, "runs_seconds": floors}
-        results["python_vs_floor"] = results["python_profile"]["rows_per_s"] / results["floor"]["rows_per_s"]
-        print(f"floor again: {floors[1]:.1f}s; python profile / floor = {results['python_vs_floor']:.2f}x", flush=True)
-
-        results["latency"] = {"python": latency_run(spark, "python", boot, work, args)}
-        load["latency_python"] = os.getloadavg()[0]
-        if jars:
-            results["latency"]["jvm"] = latency_run(spark, "jvm", boot, work, args)
-        else:
-            results["latency"]["jvm"] = {"measured": False, "reason": results["jvm_profile"]["reason"]}
-        spark.stop()
-
-        sizes = rss_sizes(boot, work, args)
-        ok = [s for s in sizes if "error" not in s]
-        flat = None
-        if len(ok) == len(sizes) and len(ok) >= 2:
-            flat = ok[-1]["peak_rss_mb"]["driver"] / ok[0]["peak_rss_mb"]["driver"]
-        results["driver_rss"] = {"sizes": sizes, "max_result_size": args.max_result_size or None,
-                                 "largest_over_smallest_driver_peak": flat}
+        if args.parts & {"throughput", "jvm", "latency"}:
+            t0 = time.perf_counter()
+            spark, found = session()
+            results["spark_startup_seconds"] = time.perf_counter() - t0
+            results["connectors"] = found
+            progress = Progress(spark)
+            t0 = time.perf_counter()
+            kappa_run(spark, "python", "warm", boot, "warm", work)  # starts the Python workers: not counted
+            results["spark_first_query_seconds"] = time.perf_counter() - t0
+            jars = bool(found.get("kafka") and found.get("delta"))
+            if "throughput" in args.parts:
+                throughput(spark, progress, boot, work, args, results)
+            if "jvm" in args.parts:
+                results["jvm_profile"] = jvm_comparison(spark, progress, boot, work, args) if jars else {"measured": False, "reason": no_jars_reason(found)}
+                results["load_average"]["spark_jvm"] = os.getloadavg()[0]
+                if not jars:
+                    print(f"jvm profile vs hand-written PySpark: {results['jvm_profile']['reason']}", flush=True)
+            if "latency" in args.parts:
+                results["latency"] = {"python": latency_run(spark, "python", boot, work, args)}
+                results["load_average"]["latency_python"] = os.getloadavg()[0]
+                results["latency"]["jvm"] = latency_run(spark, "jvm", boot, work, args) if jars else {"measured": False, "reason": no_jars_reason(found)}
+            spark.stop()
+        if "rss" in args.parts:
+            sizes = rss_sizes(boot, work, args)
+            ok = [s for s in sizes if "error" not in s]
+            flat = ok[-1]["peak_rss_mb"]["driver"] / ok[0]["peak_rss_mb"]["driver"] if len(ok) == len(sizes) >= 2 else None
+            results["driver_rss"] = {"sizes": sizes, "max_result_size": args.max_result_size or None, "largest_over_smallest_driver_peak": flat}
     finally:
         if broker is not None:
             broker.stop()
@@ -576,53 +579,68 @@ def main() -> None:
     write_report(results, args.output)
 
 
-def write_report(results: dict, output: str) -> None:
-    f, py, jvm, lat = results["floor"], results["python_profile"], results["jvm_profile"], results["latency"]
-    rss = results["driver_rss"]
-    rows = [
-        ("events", f"{results['events']:,}"),
-        ("floor (confluent-kafka + deltalake loop)", f"{f['rows_per_s']:,.0f} rows/s (mean of {' and '.join(f'{x:.1f}' for x in f['runs_seconds'])} s)"),
-        ("kappa, python profile", f"{py['rows_per_s']:,.0f} rows/s ({py['seconds']:.1f} s, {py['batches']} batch(es))"),
-        (f"python profile / floor (target >= {FLOOR_TARGET})", f"{results['python_vs_floor']:.2f}x"),
-    ]
-    rows += [(f"  python profile: {k}", f"{v:.2f} s" if isinstance(v, float) else str(v)) for k, v in py["split_seconds"].items()]
-    if jvm.get("measured"):
+def report_rows(results: dict) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if "floor" in results:
+        f, py = results["floor"], results["python_profile"]
+        rows += [
+            ("events (throughput)", f"{results['events']:,}"),
+            ("floor (confluent-kafka + deltalake loop)", f"{f['rows_per_s']:,.0f} rows/s (mean of {' and '.join(f'{x:.1f}' for x in f['runs_seconds'])} s)"),
+            ("kappa, python profile", f"{py['rows_per_s']:,.0f} rows/s ({py['seconds']:.1f} s, {py['batches']} batch(es))"),
+            (f"python profile / floor (target >= {FLOOR_TARGET})", f"{results['python_vs_floor']:.2f}x"),
+        ]
+        rows += [(f"  python profile: {k}", f"{v:.2f} s" if isinstance(v, float) else str(v)) for k, v in py["split_seconds"].items()]
+    jvm = results.get("jvm_profile")
+    if jvm and jvm.get("measured"):
         rows += [("kappa, jvm profile", f"{jvm['kappa']['rows_per_s']:,.0f} rows/s ({jvm['kappa']['seconds']:.1f} s)"),
                  ("hand-written PySpark (format kafka -> delta)", f"{jvm['hand_written']['rows_per_s']:,.0f} rows/s ({jvm['hand_written']['seconds']:.1f} s)"),
                  (f"jvm profile / hand-written (target >= {JVM_TARGET})", f"{jvm['ratio']:.2f}x")]
-    else:
+    elif jvm:
         rows.append(("jvm profile vs hand-written PySpark", jvm["reason"]))
-    rows += [
-        ("spark session start-up (not counted)", f"{results['spark_startup_seconds']:.1f} s"),
-        (f"spark first query, {WARM_EVENTS:,} events (warm-up, not counted)", f"{results['spark_first_query_seconds']:.1f} s"),
-        ("load average by phase", ", ".join(f"{k} {v:.1f}" for k, v in results["load_average"].items())),
-    ]
-    for name, l in lat.items():
-        if l.get("measured", True):
-            rows.append((f"latency ({name}) p50 / p95 @ {l['rate']} msg/s, 1 s trigger (target p50 < {P50_TARGET} s)",
-                         f"{l['p50_s']:.2f} s / {l['p95_s']:.2f} s ({l['visible']:,} events, {l['batches']} batches)"))
+    if "spark_startup_seconds" in results:
+        rows += [("spark session start-up (not counted)", f"{results['spark_startup_seconds']:.1f} s"),
+                 (f"spark first query, {WARM_EVENTS:,} events (warm-up, not counted)", f"{results['spark_first_query_seconds']:.1f} s")]
+    if results["load_average"]:
+        rows.append(("load average by phase", ", ".join(f"{k} {v:.1f}" for k, v in results["load_average"].items())))
+    for name, lat in results.get("latency", {}).items():
+        if lat.get("measured", True):
+            rows.append((f"latency ({name}) p50 / p95 @ {lat['rate']} msg/s, 1 s trigger (target p50 < {P50_TARGET} s)",
+                         f"{lat['p50_s']:.2f} s / {lat['p95_s']:.2f} s ({lat['visible']:,} events, {lat['batches']} batches)"))
         else:
             rows.append((f"latency ({name})", "not measured (no connector jars)"))
-    for s in rss["sizes"]:
+    rss = results.get("driver_rss")
+    for s in rss["sizes"] if rss else ():
         if "error" in s:
             rows.append((f"driver RSS, {s['events']:,} events in one micro-batch", f"FAILED: {s['error']}"))
             continue
         p, b = s["peak_rss_mb"], s["rss_before_run_mb"]
         rows.append((f"driver RSS, {s['events']:,} events in {s['batches']} micro-batch(es)",
                      (f"peak {p['driver']:,.0f} MB (python {p['python']:,.0f} + jvm {p['jvm']:,.0f}; before run {b['driver']:,.0f}); "
-                      f"workers {p['workers']:,.0f} MB; {s['rows_per_s']:,.0f} rows/s")))
-    flat = rss["largest_over_smallest_driver_peak"]
-    rows.append((f"driver peak largest / smallest size (target <= {RSS_FLAT_RATIO})", "n/a" if flat is None else f"{flat:.2f}x"))
+                      f"workers {p['workers']:,.0f} MB; {s['rows_per_s']:,.0f} rows/s; load {s['load_average']:.1f}")))
+    if rss:
+        flat = rss["largest_over_smallest_driver_peak"]
+        rows.append((f"driver peak largest / smallest size (target <= {RSS_FLAT_RATIO})", "n/a" if flat is None else f"{flat:.2f}x"))
+    return rows
+
+
+def write_report(results: dict, output: str) -> None:
+    rows = report_rows(results)
     width = max(len(a) for a, _ in rows)
     print("\n".join(f"{a:<{width}}  {b}" for a, b in rows))
     results["targets"] = {"python_vs_floor": FLOOR_TARGET, "jvm_vs_hand_written": JVM_TARGET,
                           "rss_largest_over_smallest": RSS_FLAT_RATIO, "latency_p50_s": P50_TARGET}
-    results["targets_met"] = {
-        "python_vs_floor": results["python_vs_floor"] >= FLOOR_TARGET,
-        "jvm_vs_hand_written": (jvm["ratio"] >= JVM_TARGET) if jvm.get("measured") else "not measured: no connector jars",
-        "driver_rss_flat": None if flat is None else flat <= RSS_FLAT_RATIO,
-        "latency_p50_python": lat["python"]["p50_s"] < P50_TARGET,
-    }
+    met: dict = {}
+    results["targets_met"] = met
+    if "python_vs_floor" in results:
+        met["python_vs_floor"] = results["python_vs_floor"] >= FLOOR_TARGET
+    jvm = results.get("jvm_profile")
+    if jvm:
+        met["jvm_vs_hand_written"] = jvm["ratio"] >= JVM_TARGET if jvm.get("measured") else "not measured: no connector jars"
+    if "driver_rss" in results:
+        flat = results["driver_rss"]["largest_over_smallest_driver_peak"]
+        met["driver_rss_flat"] = None if flat is None else flat <= RSS_FLAT_RATIO
+    if "latency" in results:
+        met["latency_p50_python"] = results["latency"]["python"]["p50_s"] < P50_TARGET
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"written: {output}")
