@@ -44,6 +44,7 @@ Four measurements, each with its target:
     python benchmarks/spark_kafka_to_delta.py                  # 1M events, RSS 100k/1M/3M
     python benchmarks/spark_kafka_to_delta.py --quick          # smoke test, small sizes
     python benchmarks/spark_kafka_to_delta.py --rss-sizes 100000,1000000,2000000
+    python benchmarks/spark_kafka_to_delta.py --parts rss --max-result-size ''   # RSS only, no limit
 
 Figures: ``benchmarks/results/spark_kafka_to_delta.json`` (``--quick`` writes
 ``benchmarks/.work/spark_kafka_to_delta.quick.json``; ``--output`` to change).
@@ -425,7 +426,10 @@ def rss_child(args) -> None:
     mb = lambda d: {k: round(v / 2**20, 1) for k, v in d.items()}
     out.update(peak_rss_mb=mb(sampler.peak), rss_before_run_mb=mb(before))
     print("RESULT " + json.dumps(out), flush=True)
-    spark.stop()
+    try:
+        spark.stop()
+    except Exception as exc:  # noqa: BLE001 - the JVM may be gone after a failed run
+        print(f"spark.stop() failed: {exc}", file=sys.stderr)
 
 
 def rss_sizes(boot: str, work: Path, args) -> list[dict]:
