@@ -57,8 +57,10 @@ class DebeziumBatch:
     sequence_columns: list[str] = field(default_factory=list)
 
 
-def decode_debezium(records: pa.Table, *, key_columns: list[str] | None = None) -> DebeziumBatch:
-    """Decode Kafka records holding Debezium JSON envelopes (see the module docstring)."""
+def decode_debezium(records: pa.Table, *, key_columns: list[str] | None = None,
+                    declared_nulls: bool = True) -> DebeziumBatch:
+    """Decode Kafka records holding Debezium JSON envelopes (see the module docstring).
+    ``declared_nulls=False`` leaves all-null columns ``null``-typed (no Connect types)."""
     import polars as pl
 
     frame = pl.from_arrow(records.select(_META))
@@ -72,7 +74,8 @@ def decode_debezium(records: pa.Table, *, key_columns: list[str] | None = None) 
     else:
         envs, keys = fast
     changes, keyless, key_cols, seq_cols = _build(live, envs, keys, key_columns)
-    changes = _declared_nulls(changes, live)
+    if declared_nulls:
+        changes = _declared_nulls(changes, live)
     dead += [(row, "record has no key (null key column)") for row in keyless.to_dicts()]
     letters = _dead_letters(dead)
     return DebeziumBatch(

@@ -74,7 +74,7 @@ def explain_plan(pipeline: Any, select: Optional[List[str]], profile: str) -> li
     if choice.strip().lower() == "auto":
         from kappa.engines.spark.engine import session_for
 
-        choice = resolve_profile(session_for(pipeline), "auto")
+        choice = resolve_profile(session_for(pipeline, "auto"), "auto")
     else:
         choice = resolve_profile(None, choice)  # validates the name; no session needed
     return [describe_node(plan, n, choice, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes]
@@ -105,7 +105,8 @@ def register(app: typer.Typer) -> None:
         plan = build_plan(pl, select)
         names = prepare_command(plan, "kappa run", full_refresh, yes)
         with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
-            engine = SparkEngine(spark=quiet_spark_logs(session_for(pl)), profile=None if profile == "auto" else profile)
+            requested = None if profile == "auto" else profile
+            engine = SparkEngine(spark=quiet_spark_logs(session_for(pl, requested)), profile=requested)
             summary = engine.run(pl, plan, full_refresh=names)
         typer.echo(summary.render())
 

@@ -129,8 +129,9 @@ def _run_streams(pl, plan, full_refresh, until_idle: bool, profile: str, interva
     from kappa.engines.spark.profiles import resolve_profile
     from kappa.engines.spark.streaming import StreamRunner
 
-    spark = quiet_spark_logs(session_for(pl))
-    chosen = resolve_profile(spark, _requested_profile(pl, profile))
+    requested = _requested_profile(pl, profile)
+    spark = quiet_spark_logs(session_for(pl, requested))
+    chosen = resolve_profile(spark, requested)
     out = sys.stdout
     board = LiveBoard(out, out.isatty(), f"{title} {pl.name} (profile {chosen})")
 

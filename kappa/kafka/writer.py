@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
@@ -130,21 +131,15 @@ def _produce_rows(conf: Mapping[str, Any], topic: str, rows: Iterable[dict]) -> 
     return report.delivered
 
 
-def produce_table(
-    conf: dict,
+def _table_records(
     topic: str,
     table: "pa.Table",
     key_column: str | None = "key",
     value_column: str = "value",
     headers_column: str | None = None,
     partition_column: str | None = None,
-) -> int:
-    """Produce every row of ``table`` to ``topic``; returns the number of records delivered.
-
-    Key and value columns may be string or binary; a struct/list/map value is JSON-encoded.
-    ``key_column`` is ignored when the table has no such column and it is the default
-    ``"key"``. Raises :class:`KafkaWriteError` naming topic and partition on any failure.
-    """
+) -> Iterator[dict]:
+    """``Producer.produce`` keyword arguments of every row of ``table`` (columns checked now)."""
     names = set(table.column_names)
     if value_column not in names:
         raise KafkaWriteError(f"topic {topic!r}: the table has no value column {value_column!r}")
@@ -161,7 +156,7 @@ def produce_table(
     headers = _headers_list(table, headers_column) if headers_column else [None] * n
     parts = table.column(partition_column).to_pylist() if partition_column else [None] * n
 
-    def rows() -> Iterable[dict]:
+    def rows() -> Iterator[dict]:
         for k, v, h, p in zip(keys, values, headers, parts):
             kwargs: dict[str, Any] = {"key": k, "value": v}
             if h:
@@ -170,7 +165,26 @@ def produce_table(
                 kwargs["partition"] = int(p)
             yield kwargs
 
-    return _produce_rows(conf, topic, rows())
+    return rows()
+
+
+def produce_table(
+    conf: dict,
+    topic: str,
+    table: "pa.Table",
+    key_column: str | None = "key",
+    value_column: str = "value",
+    headers_column: str | None = None,
+    partition_column: str | None = None,
+) -> int:
+    """Produce every row of ``table`` to ``topic``; returns the number of records delivered.
+
+    Key and value columns may be string or binary; a struct/list/map value is JSON-encoded.
+    ``key_column`` is ignored when the table has no such column and it is the default
+    ``"key"``. Raises :class:`KafkaWriteError` naming topic and partition on any failure.
+    """
+    rows = _table_records(topic, table, key_column, value_column, headers_column, partition_column)
+    return _produce_rows(conf, topic, rows)
 
 
 def produce_json(
@@ -215,15 +229,32 @@ def create_topic(conf: dict, topic: str, partitions: int = 1, timeout: float = 3
         raise KafkaWriteError(f"cannot create topic {topic!r}: {exc}") from exc
 
 
-def produce_rows(conf: dict, topic: str, table: "pa.Table", key_column: str | None = None, value_column: str | None = None) -> int:
-    """A Kafka sink's write: one record per row; the value is ``value_column`` or, when None,
-    every column as one JSON object; the key is ``key_column`` (None: null keys)."""
+def sink_records(topic: str, table: "pa.Table | pa.RecordBatch", key_column: str | None = None, value_column: str | None = None) -> Iterator[dict]:
+    """The records of a Kafka sink's rows (``Producer.produce`` keyword arguments): the value
+    is ``value_column`` or, when None, every column as one JSON object; the key is
+    ``key_column`` (None: null keys). ``table`` may be one Arrow record batch."""
     import pyarrow as pa
 
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
     if value_column is None:
         if table.num_columns == 0:
-            return 0
+            return iter(())
         struct = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], names=table.column_names)
         table = table.append_column("__kappa_value", struct)
         value_column = "__kappa_value"
-    return produce_table(conf, topic, table, key_column=key_column, value_column=value_column)
+    return _table_records(topic, table, key_column=key_column, value_column=value_column)
+
+
+def produce_rows(conf: dict, topic: str, table: "pa.Table", key_column: str | None = None, value_column: str | None = None) -> int:
+    """A Kafka sink's write: one record per row (see :func:`sink_records`)."""
+    if value_column is None and table.num_columns == 0:
+        return 0
+    return _produce_rows(conf, topic, sink_records(topic, table, key_column, value_column))
+
+
+def produce_batches(conf: dict, topic: str, batches: Iterable["pa.RecordBatch"], key_column: str | None = None, value_column: str | None = None) -> int:
+    """:func:`produce_rows` over many Arrow record batches with one producer and one flush
+    (a Spark task's write); returns the records delivered."""
+    records = chain.from_iterable(sink_records(topic, b, key_column, value_column) for b in batches)
+    return _produce_rows(conf, topic, records)

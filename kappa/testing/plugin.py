@@ -2,7 +2,10 @@
 
 Fixtures: ``kafka_bootstrap`` (session: a Kafka broker, testcontainers where Docker answers,
 the embedded Tansu broker otherwise), ``kafka_topic`` (a fresh one-partition topic) and
-``make_topic(partitions=1)``. Registers the ``kafka``, ``spark`` and ``slow`` markers.
+``make_topic(partitions=1)``, ``spark_cluster`` (session: a standalone Spark master and two
+workers in their own processes, :mod:`kappa.testing.spark_cluster`) and ``spark_connect``
+(session: a Spark Connect server, :mod:`kappa.testing.spark_connect`). Registers the ``kafka``,
+``spark``, ``cluster`` and ``slow`` markers.
 Nothing heavy is imported at import time: pytest loads this plugin in every run.
 """
 
@@ -14,6 +17,7 @@ _MARKERS = (
     "kafka: needs a Kafka-compatible broker (embedded Tansu or testcontainers)",
     "spark: needs a local Spark session",
     "slow: long-running crash or property tests",
+    "cluster: needs a multi-process Spark cluster or a Spark Connect server (started by a fixture)",
 )
 
 
@@ -52,3 +56,27 @@ def make_topic(kafka_bootstrap):
 def kafka_topic(make_topic) -> str:
     """A fresh, uniquely named topic with one partition."""
     return make_topic(1)
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory):
+    """A standalone Spark cluster (master + 2 workers of 1 core, 1g) for the test session:
+    a :class:`kappa.testing.spark_cluster.SparkCluster` (``master_url``, ``driver_conf()``)."""
+    from kappa.testing.spark_cluster import spark_cluster as running
+
+    with running(workers=2, cores=1, memory="1g", log_dir=tmp_path_factory.mktemp("spark-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def spark_connect(tmp_path_factory):
+    """A Spark Connect server (``local[2]``) for the test session: a
+    :class:`kappa.testing.spark_connect.SparkConnectServer` (``remote`` is ``sc://127.0.0.1:PORT``).
+    Skips when the Connect client's dependencies are not installed."""
+    from kappa.testing.spark_connect import connect_client_missing, spark_connect_server
+
+    missing = connect_client_missing()
+    if missing:
+        pytest.skip(f"Spark Connect client needs: {', '.join(missing)}")
+    with spark_connect_server(log_dir=tmp_path_factory.mktemp("spark-connect")) as server:
+        yield server

@@ -108,7 +108,7 @@ def test_explain_text_is_exact_and_redacted(pipeline_file, tmp_path, capsys, pro
     main(["explain", str(pipeline_file), "--profile", profile])
     out = capsys.readouterr().out
     if profile == "python":
-        names = dict(kafka_fmt="kappa_kafka", delta_fmt="kappa_delta", delta_writer="deltalake (app transaction)", kafka_writer="confluent-kafka producer")
+        names = dict(kafka_fmt="kappa_kafka", delta_fmt="kappa_delta", delta_writer="kappa_delta_sink (executors write Parquet, the driver commits them with the app transaction)", kafka_writer="kappa_kafka_sink (confluent-kafka producers on the executors)")
     else:
         names = dict(kafka_fmt="kafka", delta_fmt="delta", delta_writer="delta-spark (txnAppId/txnVersion)", kafka_writer="format(kafka)")
     storage = "    option storage.AWS_REGION = eu-west-1\n    option storage.AWS_SECRET_ACCESS_KEY = ***\n" if profile == "python" else ""

@@ -31,7 +31,7 @@ BASE = {
     "expectations": [],
     "sinks": [
         {"index": 0, "kind": "delta", "mode": "append", "quarantine": False, "path": "/d/brz",
-         "app_id": "kappa:demo:brz:sink0", "writer": "deltalake (app transaction)", "schema_mode": "merge"}
+         "app_id": "kappa:demo:brz:sink0", "writer": "kappa_delta_sink (executors write Parquet, the driver commits them with the app transaction)", "schema_mode": "merge"}
     ],
     "trigger": {"kind": "available_now"},
     "checkpoint": "/ck/demo/brz/spark",

@@ -1,15 +1,24 @@
-"""The ``foreachBatch`` function: one node's whole per-batch work on a micro-batch.
+"""The ``foreachBatch`` function: one node's micro-batch, planned on the driver, run on the executors.
 
 For each micro-batch of a node's query, in this order (the Polars engine's order):
 
-1. the input: Kafka values decoded with :func:`kappa.kafka.decode.decode_json_values` (the
-   very function the Polars engine uses, so rows and dead letters are identical), or, for a
-   node that re-reads its source on every run, the whole source read as a batch;
+1. the input: Kafka values decoded on the executors by :func:`kappa.engines.spark.decode.decode_kafka_frame`
+   (``mapInArrow`` over kappa's own decoder, the very function the Polars engine uses, so rows
+   and dead letters are identical), or, for a node that re-reads its source on every run, the
+   whole source read as a batch;
 2. the transformer steps (SQL on a temp view of the batch, ``{nodes.x}`` read as static
-   tables; method steps through narwhals);
-3. the expectations (:func:`kappa.quality.spark_eval.apply_expectations_spark`);
-4. dead letters, then every sink (:mod:`kappa.engines.spark.sinks`), each write idempotent per
-   ``(sink, batch_id)``, so a batch Spark replays after a crash writes nothing twice.
+   tables; method steps through narwhals), which only extend the batch's plan;
+3. the expectations (:func:`kappa.quality.spark_eval.check_batch`): flag columns of the same
+   plan, counted by Spark's observed metrics; a ``fail`` expectation stops the batch before any
+   write;
+4. dead letters, then every sink (:mod:`kappa.engines.spark.sinks`): executors write, the driver
+   commits; each write is idempotent per ``(sink, batch_id)``, so a batch Spark replays after a
+   crash writes nothing twice.
+
+Nothing here brings the batch's rows to the driver: the driver only builds plans, reads observed
+metrics and commits (the python profile's CDC MERGE is the one documented exception,
+:mod:`kappa.engines.spark.sinks`). What several writes read is persisted on the executors for the
+batch and released at its end.
 
 An error is recorded on the node's metrics and re-raised: the query stops with it and no
 commit is written, so the batch is re-run on the next start.
@@ -24,7 +33,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from kappa.faults import failpoint
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
     from kappa.engines.spark.metrics import NodeMetrics
@@ -33,52 +41,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _view_name(prefix: str, node: str) -> str:
     return f"__kappa_{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', node)}_{uuid.uuid4().hex[:8]}"
-
-
-def decode_kafka(spark: "SparkSession", batch_df: "DataFrame", spec: Any, state_dir: str | None = None) -> tuple["DataFrame", "pa.Table | None"]:
-    """Decode a Kafka micro-batch's ``value`` as the Polars engine does (the same function, the
-    same ``state_dir``: the node's checkpoint folder); returns rows and dead letters."""
-    if spec.value_format == "raw":
-        return batch_df, None
-    records = batch_df.toArrow()
-    if spec.value_format == "json":
-        from kappa.kafka.decode import decode_json_source
-
-        records, dead = decode_json_source(records, spec, state_dir)
-    else:
-        from kappa.cdc.debezium import decode_debezium
-
-        decoded = decode_debezium(records)
-        records, dead = decoded.changes, decoded.dead_letters
-    if dead is not None and dead.num_rows == 0:
-        dead = None
-    return arrow_frame(spark, records), dead
-
-
-def arrow_frame(spark: "SparkSession", table: "pa.Table") -> "DataFrame":
-    """A Spark DataFrame of an Arrow table (types as delta-spark would store them).
-
-    A ``null``-typed column (all null in this batch, types taken from JSON values) stays a
-    column of Spark's ``NullType``, as on Polars: a CDC MERGE must tell a null value from a
-    missing column (:mod:`kappa.cdc.nulls`); Delta appends drop it as delta-spark does.
-    """
-    import pyarrow as pa
-
-    from kappa.delta.arrow import normalize_arrow_table
-    from kappa.engines.spark.sources import spark_schema_of_arrow
-
-    names = table.column_names
-    nulls = {f.name for f in table.schema if pa.types.is_null(f.type)}
-    table = normalize_arrow_table(table)
-    if table.num_rows == 0:
-        frame = spark.createDataFrame([], spark_schema_of_arrow(table.schema))
-    else:
-        frame = spark.createDataFrame(table)
-    if not nulls:
-        return frame
-    from pyspark.sql import functions as F
-
-    return frame.select(*[F.lit(None).alias(n) if n in nulls else frame[n] for n in names])
 
 
 def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs: dict[str, "DataFrame"], views: list[str]) -> "DataFrame":
@@ -107,10 +69,11 @@ def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs:
 class NodeBatchFunction:
     """The callable handed to ``foreachBatch`` for one node.
 
-    ``read_input(spark, batch_df) -> (frame, dead_letters)`` turns the micro-batch into the
-    node's input (decoding Kafka, or reading a whole source for run-per-trigger nodes).
-    ``memory`` receives the node's last output (as Arrow) when ``keep_output`` is set, for
-    downstream nodes that read a node without sinks.
+    ``read_input(spark, batch_df, release) -> (frame, dead_letters)`` turns the micro-batch into
+    the node's input (decoding Kafka, or reading a whole source for run-per-trigger nodes); it
+    appends to ``release`` what must be let go of once the batch is written. ``memory`` receives
+    the node's last output (a DataFrame checkpointed on the executors) when ``keep_output`` is
+    set, for downstream nodes that read a node without sinks.
     """
 
     def __init__(
@@ -119,7 +82,7 @@ class NodeBatchFunction:
         node: "NodePlan",
         profile: str,
         metrics: "NodeMetrics",
-        read_input: Callable[["SparkSession", "DataFrame"], tuple["DataFrame", Any]],
+        read_input: Callable[["SparkSession", "DataFrame", list], tuple["DataFrame", "DataFrame | None"]],
         memory: dict[str, Any],
         keep_output: bool = False,
     ):
@@ -141,65 +104,79 @@ class NodeBatchFunction:
 
         return {ref: read_static(spark, src, self.profile, self.memory) for ref, src in self.node.ref_sources.items()}
 
-    def run(self, batch_df: "DataFrame", batch_id: int) -> None:
-        """Read, transform, check and write one micro-batch."""
+    def _write_dead_letters(self, dead: "DataFrame", batch_id: int) -> int:
         from kappa.checkpoint.ownership import dead_letter_app_id, dead_letter_path
+        from kappa.engines.spark.sinks import write_dead_letters
+
+        path = dead_letter_path(self.node, self.plan.root)
+        app_id = dead_letter_app_id("spark", self.plan.pipeline, self.node.name)
+        return self._guarded("dead letters", path, lambda: write_dead_letters(path, dead, app_id, batch_id, self.profile))
+
+    def _guarded(self, where: str, path: str | None, write: Callable[[], int], delta: bool = True) -> int:
+        """Run a write; a failure of a Delta table becomes one line naming ``where`` and the table."""
         from kappa.delta.arrow import DeltaWriteError
         from kappa.delta.writer import delta_failures, sink_write_error
         from kappa.errors import KappaError
-        from kappa.engines.spark.sinks import write_dead_letters, write_sink
-        from kappa.quality.result import QualityCounts
-        from kappa.quality.spark_eval import apply_expectations_spark
+
+        try:
+            return write()
+        except DeltaWriteError as exc:
+            raise sink_write_error(where, path, exc) from exc
+        except KappaError:
+            raise
+        except delta_failures() as exc:
+            if not delta or self.profile != "python" or _is_spark_error(exc):
+                raise
+            raise sink_write_error(where, path, exc) from exc
+
+    def run(self, batch_df: "DataFrame", batch_id: int) -> None:
+        """Read, transform, check and write one micro-batch."""
+        from kappa.engines.spark.sinks import write_sink
+        from kappa.quality.spark_eval import check_batch
 
         spark = batch_df.sparkSession
         views: list[str] = []
-        cached = None
+        release: list[Any] = []
         try:
-            frame, dead = self.read_input(spark, batch_df)
+            frame, dead = self.read_input(spark, batch_df, release)
             frame = transform(spark, self.node, frame, self._refs(spark), views)
-            arrow_out = arrow_q = None
-            if not self.node.expectations and self.profile == "python":
-                # one collection of the batch serves the counts and every sink
-                output, quarantine = frame, None
-                arrow_out = frame.toArrow()
-                counts = QualityCounts(arrow_out.num_rows, arrow_out.num_rows, 0, 0, {})
-            else:
-                cached = frame.persist()
-                output, quarantine, counts = apply_expectations_spark(cached, list(self.node.expectations), self.node.name)
-                if self.profile == "python":
-                    arrow_out = output.toArrow()
-                    arrow_q = quarantine.toArrow() if quarantine is not None else None
-            dead_rows = 0
-            if dead is not None:
-                path = dead_letter_path(self.node, self.plan.root)
-                app_id = dead_letter_app_id("spark", self.plan.pipeline, self.node.name)
-                try:
-                    dead_rows = write_dead_letters(path, dead, app_id, batch_id)
-                except (DeltaWriteError, *delta_failures()) as exc:
-                    if isinstance(exc, KappaError) and not isinstance(exc, DeltaWriteError):
-                        raise
-                    raise sink_write_error("dead letters", path, exc) from exc
+            expectations = list(self.node.expectations)
+            readers = len(self.node.sinks) + (1 if self.keep_output else 0)
+            # Without expectations the counts ride on the first write. The frame is persisted on
+            # the executors when more than one write reads it, and materialised by all tasks
+            # before a file sink (one task writes a batch's file: the work before it stays spread).
+            file_sink = any(s.kind == "file" for s in self.node.sinks)
+            persist = readers > 1 or bool(expectations) or file_sink
+            checked = check_batch(frame, expectations, self.node.name, lazy_counts=not expectations and not file_sink, persist=persist)
+            release.append(checked)
+            dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             sink_rows: dict[str, int] = {}
             for sink in self.node.sinks:
-                df = quarantine if sink.quarantine else output
+                df = checked.quarantine if sink.quarantine else checked.output
                 if df is None:
                     continue
                 key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
-                table = arrow_q if sink.quarantine else arrow_out
-                try:
-                    sink_rows[key] = sink_rows.get(key, 0) + write_sink(sink, df, batch_id, self.profile, table)
-                except (DeltaWriteError, *delta_failures()) as exc:
-                    if sink.kind != "delta" or self.profile != "python" or (isinstance(exc, KappaError) and not isinstance(exc, DeltaWriteError)):
-                        raise
-                    where = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
-                    raise sink_write_error(where, sink.path, exc) from exc
+                where = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
+                sink_rows[key] = sink_rows.get(key, 0) + self._guarded(
+                    where, sink.path, lambda s=sink, d=df: write_sink(s, d, batch_id, self.profile), delta=sink.kind == "delta"
+                )
                 failpoint("after_sink")
-            if self.keep_output and output is not None:
-                self.memory[self.node.name] = arrow_out if arrow_out is not None else output.toArrow()
+            if self.keep_output:
+                # kept on the executors (Spark's cleaner drops the previous one once unreferenced)
+                self.memory[self.node.name] = checked.output.localCheckpoint(eager=True)
             failpoint("before_commit")
-            self.metrics.record_batch(batch_id, counts, dead_rows, sink_rows)
+            self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows)
         finally:
-            if cached is not None:
-                cached.unpersist()
+            for item in reversed(release):
+                item.release()
             for view in views:
                 spark.catalog.dropTempView(view)
+
+
+def _is_spark_error(exc: BaseException) -> bool:
+    """True for an error Spark raised (a failed job): reported as the query's own error."""
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, PySparkException) or type(exc).__module__.startswith("py4j")

@@ -65,12 +65,12 @@ def sink_description(sink: "SinkPlan", profile: str) -> dict[str, Any]:
         out["path"] = sink.path
         out["app_id"] = sink.app_id
         if sink.mode == "merge":
-            out["writer"] = "kappa.cdc.merge.apply_changes (deltalake MERGE)"
+            out["writer"] = "kappa.cdc.merge.apply_changes (deltalake MERGE of the batch collected on the driver)"
             out["merge"] = spec.merge.model_dump(exclude_defaults=True)
         elif profile == "jvm":
             out["writer"] = "delta-spark (txnAppId/txnVersion)"
         else:
-            out["writer"] = "deltalake (app transaction)"
+            out["writer"] = "kappa_delta_sink (executors write Parquet, the driver commits them with the app transaction)"
         if spec.partition_by:
             out["partition_by"] = list(spec.partition_by)
         out["schema_mode"] = spec.schema_mode
@@ -80,11 +80,11 @@ def sink_description(sink: "SinkPlan", profile: str) -> dict[str, Any]:
         out["path"] = sink.path
         out["format"] = spec.format
         single = bool(PurePath(sink.path).suffix)
-        out["writer"] = "single file, replaced" if single else "part files named by batch id"
+        out["writer"] = ("single file, replaced" if single else "part files named by batch id") + ", written by one executor task"
     else:
         out["topic"] = spec.topic
         out["bootstrap_servers"] = spec.bootstrap_servers
-        out["writer"] = "format(kafka)" if profile == "jvm" else "confluent-kafka producer"
+        out["writer"] = "format(kafka)" if profile == "jvm" else "kappa_kafka_sink (confluent-kafka producers on the executors)"
         if spec.key:
             out["key"] = spec.key
         if spec.value:
@@ -146,8 +146,9 @@ class CompiledNode:
 
         return NodeBatchFunction(self.plan, self.node, self.profile, self.metrics, self._read_input, self.memory, keeps_output(self.node))
 
-    def _read_input(self, spark: "SparkSession", batch_df: "DataFrame") -> tuple["DataFrame", Any]:
-        from kappa.engines.spark.batch import decode_kafka
+    def _read_input(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "DataFrame | None"]:
+        """The node's input of one micro-batch and its dead letters (Kafka values decoded on the
+        executors); what the decoder persisted is appended to ``release``."""
         from kappa.engines.spark.sources import read_static
 
         source = self.node.source
@@ -157,8 +158,12 @@ class CompiledNode:
             frame = read_static(spark, source, self.profile, self.memory)
         else:
             frame = batch_df
-        if source is not None and source.kind == "kafka":
-            return decode_kafka(spark, frame, source.spec, self.node.checkpoint)
+        if source is not None and source.kind == "kafka" and source.spec.value_format != "raw":
+            from kappa.engines.spark.decode import decode_kafka_frame
+
+            decoded = decode_kafka_frame(spark, frame, source.spec, self.node.checkpoint)
+            release.append(decoded)
+            return decoded.rows, decoded.dead
         return frame, None
 
     def input_stream(self) -> "DataFrame":

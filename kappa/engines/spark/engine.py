@@ -41,12 +41,19 @@ class SparkNodeError(KappaError):
         super().__init__(f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r} failed: {text}")
 
 
-def session_for(pipeline: "Pipeline") -> "SparkSession":
-    """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one)."""
+def session_for(pipeline: "Pipeline", profile: str | None = None) -> "SparkSession":
+    """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one).
+
+    ``profile`` is the connector profile asked for (``--profile``; else env
+    ``KAPPA_SPARK_PROFILE``, else the pipeline's ``connector_profile``); a new session is
+    set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`)."""
+    from kappa.engines.spark.jvm_setup import requested_profile
     from kappa.engines.spark.session import get_or_create_session
 
     settings = pipeline.spark
-    return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}", conf=settings.conf, remote=settings.remote)
+    choice = requested_profile(profile, settings.connector_profile)
+    return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}",
+                                 conf=settings.conf, remote=settings.remote, profile=choice)
 
 
 def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException | str | None:
@@ -106,10 +113,12 @@ class SparkEngine:
 
     def resolve(self, pipeline: "Pipeline") -> tuple["SparkSession", str]:
         """The session and connector profile of a run."""
+        from kappa.engines.spark.jvm_setup import requested_profile
         from kappa.engines.spark.profiles import resolve_profile
 
-        spark = self.spark or session_for(pipeline)
-        requested = self.profile or pipeline.spark.connector_profile
+        # --profile, else KAPPA_SPARK_PROFILE, else the pipeline's (as `kappa stream start`)
+        requested = requested_profile(self.profile, pipeline.spark.connector_profile)
+        spark = self.spark or session_for(pipeline, requested)
         return spark, resolve_profile(spark, requested)
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
@@ -163,11 +172,11 @@ class SparkEngine:
 
 
 def _publish(pipeline: "Pipeline", name: str, memory: dict[str, Any]) -> None:
-    """Set the node's ``output_df`` to its last output when it was kept in memory (a Polars frame)."""
+    """Set the node's ``output_df`` to its last output when it was kept in memory (a lazy
+    narwhals frame over the Spark DataFrame checkpointed on the executors)."""
     model = pipeline.nodes_dict.get(name)
     if model is None or name not in memory:
         return
     import narwhals as nw
-    import polars as pl
 
-    model._output_df = nw.from_native(pl.from_arrow(memory[name]).lazy())
+    model._output_df = nw.from_native(memory[name])

@@ -35,6 +35,15 @@ DELTA_EXTENSION_CLASS = "io.delta.sql.DeltaSparkSessionExtension"
 # connectors/spark-connectors.json in a source checkout (the repository root).
 CONNECTORS_FILE = Path(__file__).resolve().parents[3] / "connectors" / "spark-connectors.json"
 
+
+def _kafka_jars(scala: str) -> list[str]:
+    return [
+        f"org.apache.spark:spark-token-provider-kafka-0-10_{scala}:{{spark_version}}",
+        "org.apache.kafka:kafka-clients:*",
+        "org.apache.commons:commons-pool2:*",
+    ]
+
+
 # Built-in copy of connectors/spark-connectors.json, used when kappa is installed without the
 # repository (a test asserts both agree).
 _BUILTIN_CONNECTORS: dict = {
@@ -43,21 +52,29 @@ _BUILTIN_CONNECTORS: dict = {
             "scala": "2.13",
             "kafka": "org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}",
             "delta": "io.delta:delta-spark_4.2_2.13:4.4.1",
+            "kafka_jars": _kafka_jars("2.13"),
+            "delta_jars": ["io.delta:delta-storage:4.4.1"],
         },
         "4.1": {
             "scala": "2.13",
             "kafka": "org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}",
             "delta": "io.delta:delta-spark_4.1_2.13:4.4.1",
+            "kafka_jars": _kafka_jars("2.13"),
+            "delta_jars": ["io.delta:delta-storage:4.4.1"],
         },
         "4.0": {
             "scala": "2.13",
             "kafka": "org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}",
             "delta": "io.delta:delta-spark_2.13:4.0.1",
+            "kafka_jars": _kafka_jars("2.13"),
+            "delta_jars": ["io.delta:delta-storage:4.0.1"],
         },
         "3.5": {
             "scala": "2.12",
             "kafka": "org.apache.spark:spark-sql-kafka-0-10_2.12:{spark_version}",
             "delta": "io.delta:delta-spark_2.12:3.3.2",
+            "kafka_jars": _kafka_jars("2.12"),
+            "delta_jars": ["io.delta:delta-storage:3.3.2"],
         },
     },
     "delta_session_conf": {

@@ -19,12 +19,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from kappa.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from pyspark.sql import SparkSession
+
+    from kappa.engines.spark.jvm_setup import ConnectorSetup
 
 DEFAULT_MASTER = "local[*]"
 ENV_CONF = "KAPPA_SPARK_CONF"
@@ -110,6 +114,45 @@ def build_conf(
     return out
 
 
+def session_conf(
+    master: str | None,
+    conf: Mapping[str, str] | None = None,
+    profile: str | None = None,
+    jars: Sequence[str] = (),
+    packages: Sequence[str] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+    spark_version: str | None = None,
+    spark_jars_dir: "Path | None" = None,
+    can_resolve: "Callable[[Mapping[str, str]], bool] | None" = None,
+) -> tuple[dict[str, str], "ConnectorSetup"]:
+    """The full conf of a session started for connector profile ``profile`` (pure: no Spark).
+
+    ``profile`` ``jvm``/``auto`` adds what :func:`kappa.engines.spark.jvm_setup.connector_setup`
+    decides (connector jars from ``KAPPA_SPARK_JARS_DIR`` or Maven coordinates, Delta's SQL
+    extension and catalog) below the user's own settings; ``python`` or ``None`` adds nothing.
+    """
+    from kappa.engines.spark import jvm_setup
+    from kappa.engines.spark.profiles import ENV_JARS_DIR
+
+    env = os.environ if env is None else env
+    setup = jvm_setup.ConnectorSetup(profile=None)
+    if profile:
+        if spark_version is None:
+            import pyspark
+
+            spark_version = pyspark.__version__
+        user = {**parse_conf_string(env.get(ENV_CONF)), **{str(k): str(v) for k, v in (conf or {}).items()}}
+        setup = jvm_setup.connector_setup(
+            profile, spark_version, user, jars_dir=env.get(ENV_JARS_DIR) or None,
+            spark_jars_dir=spark_jars_dir if spark_jars_dir is not None else jvm_setup.spark_jars_folder(env),
+            can_resolve=can_resolve or (lambda u: jvm_setup.maven_reachable(u, env)),
+        )
+    merged = {**setup.conf, **(conf or {})}
+    out = build_conf(master, merged, [*jars, *setup.jars], [*packages, *setup.packages], env)
+    return out, setup
+
+
 def _prepare_local_env() -> None:
     """Environment a local JVM and its Python workers need (only sets what is unset)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -127,6 +170,7 @@ def get_or_create_session(
     remote: str | None = None,
     jars: Sequence[str] = (),
     packages: Sequence[str] = (),
+    profile: str | None = None,
 ) -> "SparkSession":
     """Return the active SparkSession or start one configured for kappa.
 
@@ -135,15 +179,21 @@ def get_or_create_session(
     error; env ``SPARK_REMOTE`` wins over ``master`` (the deployment chooses Spark Connect).
     ``conf`` adds/overrides Spark settings;
     ``jars`` are local jar paths and ``packages`` Maven coordinates (see
-    :mod:`kappa.engines.spark.profiles`). When a session is already active it is reused as is
-    (Spark cannot change static settings of a running session), and kappa's data sources are
-    registered on it.
+    :mod:`kappa.engines.spark.profiles`). ``profile`` (``jvm``/``auto``/``python``; ``None``:
+    nothing) sets the session up for the jvm connector profile (:func:`session_conf`) unless
+    it is a Spark Connect session (the server's classpath decides there); a new session set
+    up for ``jvm`` must then load both connectors, else :class:`JvmConnectorsMissing`. When a
+    session is already active it is reused as is (Spark cannot change static settings of a
+    running session), and kappa's data sources are registered on it.
     """
     from pyspark.sql import SparkSession
+
+    from kappa.engines.spark.jvm_setup import ConnectorSetup
 
     if remote and master:
         raise ConfigError("give either a Spark master or a Spark Connect remote, not both")
     remote = remote or os.environ.get(ENV_REMOTE) or None
+    setup = ConnectorSetup(profile=None)
     if remote is not None:
         if remote == "local" or remote.startswith("local["):
             _prepare_local_env()  # pyspark starts a local Spark Connect server in this process
@@ -153,13 +203,56 @@ def get_or_create_session(
         master = master or DEFAULT_MASTER
         if is_local_master(master):
             _prepare_local_env()
-        settings = build_conf(master, conf, jars, packages)
+        from pyspark import SparkContext
+
+        # a running SparkContext (any thread) is reused by the builder: static settings would
+        # be ignored, so nothing is set up and nothing checked (and the session is not stopped)
+        fresh = SparkContext._active_spark_context is None
+        settings, setup = session_conf(master, conf, profile if fresh else None, jars, packages)
         builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = _start(builder, setup, settings)
+    if setup.profile == "jvm":
+        _check_loaded(spark, setup)
     register_data_sources(spark)
     return spark
+
+
+def _start(builder, setup: "ConnectorSetup", settings: Mapping[str, str]) -> "SparkSession":
+    """``builder.getOrCreate()``; a JVM that exits while resolving the jvm profile's packages
+    becomes one :class:`JvmConnectorsMissing` (Ivy's own output is on stderr)."""
+    from kappa.engines.spark.jvm_setup import JvmConnectorsMissing
+
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # noqa: BLE001 - PySparkRuntimeError JAVA_GATEWAY_EXITED
+        packages = settings.get("spark.jars.packages")
+        if setup.profile != "jvm" or not packages or "JAVA_GATEWAY_EXITED" not in str(exc):
+            raise
+        raise JvmConnectorsMissing(
+            f"jvm profile: Spark could not start with spark.jars.packages={packages} "
+            "(Ivy could not resolve them; its messages are above). Set KAPPA_SPARK_JARS_DIR to a "
+            "folder holding the jars, or run with --profile python."
+        ) from None
+
+
+def _check_loaded(spark: "SparkSession", setup: "ConnectorSetup") -> None:
+    """A session set up for the jvm profile must load both connectors' classes."""
+    from kappa.engines.spark.jvm_setup import JvmConnectorsMissing
+    from kappa.engines.spark.profiles import DELTA_EXTENSION_CLASS, KAFKA_PROVIDER_CLASS, has_connectors
+
+    found = has_connectors(spark)
+    missing = [n for n in ("kafka", "delta") if not found[n]]
+    if missing:
+        classes = {"kafka": KAFKA_PROVIDER_CLASS, "delta": DELTA_EXTENSION_CLASS}
+        spark.stop()
+        raise JvmConnectorsMissing(
+            "jvm profile: Spark started but cannot load "
+            + "; ".join(f"{classes[n]} ({n} connector, from {setup.provided_by.get(n, '?')})" for n in missing)
+            + ". The jars are unreadable or of other versions: replace them "
+            "(KAPPA_SPARK_JARS_DIR, spark.jars.packages), or run with --profile python."
+        )
 
 
 def register_data_sources(spark: "SparkSession") -> None:

@@ -1,14 +1,20 @@
-"""Sinks of the Spark engine, written from ``foreachBatch``; every write is idempotent per
-``(sink, batch id)`` as in the Polars engine.
+"""Sinks of the Spark engine, written from ``foreachBatch``: executors write, the driver commits.
 
-- Delta append/overwrite: ``python`` profile :class:`~kappa.engines.spark.delta_writer.DeltaBatchWriter`
-  (deltalake, app transaction ``(app_id, batch_id)``); ``jvm`` profile
+Every write is idempotent per ``(sink, batch id)`` as in the Polars engine, and its row count
+comes from an observed metric of the write itself (no count job, no collection).
+
+- Delta append/overwrite: ``python`` profile :func:`~kappa.engines.spark.datasources.delta_sink.write_delta_frame`
+  (executors write Parquet, the driver commits every task's files in one Delta transaction
+  carrying the app transaction ``(app_id, batch_id)``); ``jvm`` profile
   :func:`~kappa.engines.spark.delta_writer.jvm_delta_write` (``txnAppId``/``txnVersion``).
 - Delta CDC merge: :func:`kappa.cdc.merge.apply_changes` (deltalake, both profiles: it keeps
-  its own state table and app transaction, so the result is the Polars engine's exactly).
-- Files: the Polars engine's writer (``part-<batch_id>.<ext>``), so files are identical.
-- Kafka: ``python`` produces from Arrow with confluent-kafka; ``jvm`` uses ``format("kafka")``.
-  At least once, as in the Polars engine.
+  its own state table and app transaction, so the result is the Polars engine's exactly). This
+  is the one driver-side write: the batch of changes is collected as Arrow for the MERGE.
+- Files: :func:`~kappa.engines.spark.datasources.file_sink.write_files_frame`, one executor task
+  per batch running the Polars engine's writer (``part-<batch_id>.<ext>``), so files are identical.
+- Kafka: ``python`` produces from the executors with confluent-kafka
+  (:func:`~kappa.engines.spark.datasources.kafka_sink.write_kafka_frame`); ``jvm`` uses
+  ``format("kafka")``. At least once, as in the Polars engine.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from kappa.errors import KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
     from pyspark.sql import DataFrame
 
     from kappa.plan import SinkPlan
@@ -31,22 +36,6 @@ def delta_schema_mode(schema_mode: str, mode: str) -> str | None:
     if schema_mode == "overwrite" and mode == "overwrite":
         return "overwrite"
     return "merge"
-
-
-def delta_writer(sink: "SinkPlan"):
-    """The python profile's writer of a Delta append/overwrite sink."""
-    from kappa.config.variables import resolve_secret_refs
-    from kappa.engines.spark.delta_writer import DeltaBatchWriter
-
-    spec = sink.spec
-    return DeltaBatchWriter(
-        table_uri=sink.path,
-        mode=sink.mode,
-        app_id=sink.app_id,
-        partition_by=list(spec.partition_by) or None,
-        storage_options=resolve_secret_refs(spec.storage_options) or None,
-        schema_mode=delta_schema_mode(spec.schema_mode, sink.mode),
-    )
 
 
 def kafka_sink_frame(df: "DataFrame", spec: Any) -> "DataFrame":
@@ -75,57 +64,64 @@ def jvm_kafka_writer_options(spec: Any) -> dict[str, str]:
     return opts
 
 
-def _produce_arrow(spec: Any, table: "pa.Table") -> int:
-    from kappa.kafka.client import kafka_conf
-    from kappa.kafka.writer import produce_rows
+def observed_rows(df: "DataFrame") -> tuple["DataFrame", Any]:
+    """``df`` with an observed row count, and a function reading it once ``df`` was written."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
 
-    return produce_rows(kafka_conf(spec), spec.topic, table, key_column=spec.key, value_column=spec.value)
+    obs = Observation()
+    observed = df.observe(obs, F.count(F.lit(1)).alias("rows"))
+    return observed, lambda: int(obs.get.get("rows", 0))
 
 
-def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str, table: "pa.Table | None" = None) -> int:
-    """Write one micro-batch to one sink; returns the rows written (0 when skipped as a replay).
+def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
+    """Write one micro-batch to one sink; returns the rows written (0 when skipped as a replay)."""
+    from kappa.config.variables import resolve_secret_refs
 
-    ``table`` is the micro-batch already collected as Arrow (the python profile collects a
-    node's output once for all its sinks); without it the sink collects ``df`` itself."""
     spec = sink.spec
-
-    def arrow() -> "pa.Table":
-        return table if table is not None else df.toArrow()
-
     if sink.kind == "delta":
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
-            from kappa.config.variables import resolve_secret_refs
 
-            table = arrow()  # apply_changes normalises it (keeping all-null columns)
+            table = df.toArrow()  # the documented driver-side write (see the module doc)
             stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else table.num_rows
         if profile == "jvm":
             from kappa.engines.spark.delta_writer import jvm_delta_write
 
-            jvm_delta_write(df, batch_id, sink.path, sink.mode, sink.app_id, list(spec.partition_by) or None, spec.schema_mode != "strict")
-            return df.count()
-        table = arrow()
-        return table.num_rows if delta_writer(sink).write_arrow(table, batch_id) else 0
+            observed, rows = observed_rows(df)
+            jvm_delta_write(observed, batch_id, sink.path, sink.mode, sink.app_id, list(spec.partition_by) or None, spec.schema_mode != "strict")
+            return rows()
+        from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+        return write_delta_frame(
+            df,
+            table_uri=sink.path,
+            mode=sink.mode,
+            app_id=sink.app_id,
+            batch_id=batch_id,
+            partition_by=list(spec.partition_by) or None,
+            storage_options=dict(spec.storage_options) or None,
+            schema_mode=delta_schema_mode(spec.schema_mode, sink.mode),
+        )
     if sink.kind == "file":
-        import polars as pl
+        from kappa.engines.spark.datasources.file_sink import write_files_frame
 
-        from kappa.files import write_files
-
-        table = arrow()
-        write_files(sink.path, pl.from_arrow(table), spec.format, sink.mode, batch_id)
-        return table.num_rows
+        return write_files_frame(df, sink.path, spec.format, sink.mode, batch_id)
     if sink.kind == "kafka":
         if profile == "jvm":
-            frame = kafka_sink_frame(df, spec)
-            frame.write.format("kafka").options(**jvm_kafka_writer_options(spec)).save()
-            return frame.count()
-        return _produce_arrow(spec, arrow())
+            observed, rows = observed_rows(kafka_sink_frame(df, spec))
+            observed.write.format("kafka").options(**jvm_kafka_writer_options(spec)).save()
+            return rows()
+        from kappa.engines.spark.datasources.kafka_sink import write_kafka_frame
+
+        return write_kafka_frame(df, spec)
     raise KappaError(f"unknown sink kind {sink.kind}")
 
 
-def write_dead_letters(path: str, table: "pa.Table", app_id: str, batch_id: int) -> int:
-    """Undecodable records, appended idempotently to a Delta table (both profiles: deltalake)."""
-    from kappa.engines.spark.delta_writer import DeltaBatchWriter
+def write_dead_letters(path: str, dead: "DataFrame", app_id: str, batch_id: int, profile: str = "python") -> int:
+    """Undecodable records, appended idempotently to a Delta table (both profiles: kappa's
+    executor-side Delta writer, so the table is the Polars engine's exactly)."""
+    from kappa.engines.spark.datasources.delta_sink import write_delta_frame
 
-    return table.num_rows if DeltaBatchWriter(path, "append", app_id).write_arrow(table, batch_id) else 0
+    return write_delta_frame(dead, table_uri=path, mode="append", app_id=app_id, batch_id=batch_id)

@@ -254,7 +254,7 @@ def read_static(spark: "SparkSession", source: "SourcePlan", profile: str, memor
     if source.kind == "memory":
         if source.upstream not in memory:
             raise KappaError(f"node {source.upstream!r} has no sink, so its output exists only within one run: select it too")
-        return spark.createDataFrame(memory[source.upstream])
+        return memory[source.upstream]  # a DataFrame checkpointed on the executors
     if source.kind == "kafka":
         return spark.read.format(FORMATS[("kafka", profile)]).options(**kafka_options(spec, batch=True)).load()
     if source.kind == "delta":
@@ -267,6 +267,6 @@ def read_static(spark: "SparkSession", source: "SourcePlan", profile: str, memor
         try:
             schema = file_schema(source)
         except SourceNotReady:
-            return spark.createDataFrame([], "value string").limit(0).drop("value")
+            return spark.range(0).drop("id")  # no files yet: no rows, no columns
         return spark.read.format(desc.format).schema(schema).options(**desc.options).load(desc.path)
     raise KappaError(f"cannot read a {source.kind} source")

@@ -1,0 +1,185 @@
+"""Delta writes split in three: plan the schema, write files anywhere, commit them once.
+
+For writers whose data is written by many workers (the Spark engine's executors) and committed
+by one coordinator, with the same outcome as :meth:`kappa.delta.writer.DeltaWriter.write_arrow`
+(``write_deltalake`` on the whole batch):
+
+1. :func:`plan_write` (coordinator, before any data is written) decides the table schema and
+   partition columns the batch is written with. It is ``write_deltalake``'s own decision: an
+   empty Arrow table of the batch's (normalized) schema is written with the same mode,
+   ``schema_mode`` and ``partition_by`` to a scratch copy of the table's metadata, so schema
+   merging, casts and refusals (strict mode, other partitioning) are delta-rs's, message
+   included. When the batch's schema is the table's, the scratch write is skipped.
+2. :func:`conform` (workers) casts a normalized batch to that schema (columns in table order,
+   missing columns as nulls); the workers write Parquet files and ``add`` actions.
+3. :func:`commit_adds` (coordinator) commits every worker's ``add`` actions in one transaction
+   carrying the app transaction ``(app_id, batch_id)``: a batch already committed is skipped, an
+   empty append to an existing table commits nothing, concurrent commits are retried. delta-rs
+   only changes the schema of an append through a write, so new columns of an append are first
+   committed by an empty ``write_deltalake`` (one extra metadata-only commit); an overwrite
+   replaces the files and sets the schema in its single commit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kappa.delta.arrow import DeltaWriteError, normalize_arrow_type
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+COMMIT_RETRIES = 5
+
+
+def open_table(table_uri: str, storage_options: Mapping[str, str] | None):
+    """The DeltaTable at ``table_uri`` or ``None`` when there is no table yet."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(table_uri, storage_options=dict(storage_options or {}) or None)
+    except TableNotFoundError:
+        return None
+
+
+def normalized_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as :func:`~kappa.delta.arrow.normalize_arrow_table` leaves a table of it."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(f.name, normalize_arrow_type(f.type)) for f in schema if not pa.types.is_null(f.type)]
+    )
+
+
+def table_schema(table) -> pa.Schema:
+    """A Delta table's schema as normalized Arrow."""
+    import pyarrow as pa
+
+    return normalized_schema(pa.schema(table.schema().to_arrow()))
+
+
+def plan_write(
+    table_uri: str,
+    data_schema: pa.Schema,
+    *,
+    mode: str,
+    partition_by: Sequence[str] | None,
+    schema_mode: str | None,
+    storage_options: Mapping[str, str] | None = None,
+) -> tuple[pa.Schema, list[str]]:
+    """The (schema, partition columns) ``write_deltalake`` would give the table after writing
+    a batch of ``data_schema``; raises what it would raise for a refused schema."""
+    from deltalake import DeltaTable, write_deltalake
+
+    data = normalized_schema(data_schema)
+    table = open_table(table_uri, storage_options)
+    if table is not None:
+        current, parts = table_schema(table), list(table.metadata().partition_columns)
+        same = {f.name: f.type for f in current} == {f.name: f.type for f in data}
+        if same and (not partition_by or list(partition_by) == parts):
+            return current, parts
+    scratch = tempfile.mkdtemp(prefix="kappa-delta-plan-")
+    try:
+        if table is not None:
+            DeltaTable.create(scratch, schema=table.schema(), partition_by=parts or None)
+        write_deltalake(
+            scratch,
+            data.empty_table(),
+            mode=mode,
+            partition_by=list(partition_by) if partition_by else None,
+            schema_mode=schema_mode,
+        )
+        planned = DeltaTable(scratch)
+        return table_schema(planned), list(planned.metadata().partition_columns)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def conform(table: pa.Table, target: pa.Schema) -> pa.Table:
+    """A normalized table cast to ``target``: target's column order, missing columns null."""
+    import pyarrow as pa
+
+    columns = []
+    for fld in target:
+        if fld.name in table.column_names:
+            column = table.column(fld.name)
+            if column.type != fld.type:
+                try:
+                    column = column.cast(fld.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DeltaWriteError(
+                        f"column {fld.name!r} of type {column.type} cannot be stored as {fld.type}: {exc}"
+                    ) from exc
+        else:
+            column = pa.nulls(table.num_rows, fld.type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=target)
+
+
+def commit_adds(
+    table_uri: str,
+    actions: list[Any],
+    *,
+    rows: int,
+    mode: str,
+    schema: pa.Schema,
+    partition_by: Sequence[str] | None,
+    app_id: str,
+    batch_id: int,
+    storage_options: Mapping[str, str] | None = None,
+    custom_metadata: Mapping[str, Any] | None = None,
+) -> str:
+    """Commit ``actions`` (deltalake ``AddAction``s holding ``rows`` rows) as batch
+    ``batch_id`` of ``app_id``: ``"committed"``, ``"skipped"`` (already committed) or
+    ``"empty"`` (an empty append to an existing table: nothing to commit)."""
+    from deltalake import CommitProperties, Schema, Transaction, write_deltalake
+    from deltalake.exceptions import CommitFailedError
+    from deltalake.transaction import create_table_with_add_actions
+
+    options = dict(storage_options or {}) or None
+    parts = list(partition_by) if partition_by else None
+    for attempt in range(COMMIT_RETRIES):
+        table = open_table(table_uri, options)
+        if table is not None:
+            done = table.transaction_version(app_id)
+            if done is not None and done >= batch_id:
+                return "skipped"
+            if rows == 0 and mode == "append":
+                return "empty"
+        metadata = {"kappa.appId": app_id, "kappa.batchId": str(batch_id)}
+        metadata.update({str(k): str(v) for k, v in (custom_metadata or {}).items()})
+        props = CommitProperties(
+            custom_metadata=metadata,
+            app_transactions=[Transaction(app_id, batch_id, int(time.time() * 1000))],
+        )
+        try:
+            if table is None:
+                create_table_with_add_actions(
+                    table_uri, Schema.from_arrow(schema), actions, mode="error",
+                    partition_by=parts, storage_options=options, commit_properties=props,
+                )
+                return "committed"
+            if mode == "append" and table_schema(table) != schema:
+                write_deltalake(table, schema.empty_table(), mode="append", schema_mode="merge")
+                table.update_incremental()
+            table.create_write_transaction(
+                actions, mode, Schema.from_arrow(schema), parts, commit_properties=props
+            )
+            return "committed"
+        except CommitFailedError as exc:  # a concurrent writer won; re-check and retry
+            if attempt == COMMIT_RETRIES - 1:
+                raise DeltaWriteError(
+                    f"cannot write Delta table {table_uri}: batch {batch_id} of {app_id!r} "
+                    f"could not be committed after {COMMIT_RETRIES} attempts (concurrent writers): "
+                    + " ".join(str(exc).split())
+                ) from exc
+        except Exception as exc:  # a table created meanwhile: retry as an append
+            if table is not None or "already exists" not in str(exc) or attempt == COMMIT_RETRIES - 1:
+                raise
+        time.sleep(0.05 * (attempt + 1))
+    return "skipped"  # pragma: no cover - loop always returns or raises

@@ -1,0 +1,46 @@
+"""No driver-side collection on a node's data path (issue 9), checked on the source code.
+
+Every call of a method that brings a DataFrame's rows to the driver (``collect``, ``toArrow``,
+``toPandas``, ``toLocalIterator``, ``take``, ``head``, ``first``, ``tail``) or builds a
+DataFrame from driver-side rows (``createDataFrame``) in the Spark engine and in the Spark
+expectations is listed here; only the documented exceptions are allowed, each with its reason.
+A new call fails this test: move the work to the executors (``mapInArrow``, a Python data
+source writer, observed metrics) or add it below with the reason it is not on the data path.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTING = {"collect", "toArrow", "toPandas", "toLocalIterator", "take", "head", "first", "tail", "createDataFrame"}
+SCANNED = [ROOT / "kappa/engines/spark", ROOT / "kappa/quality/spark_eval.py"]
+
+# (file relative to the repo, function, method) -> why it is allowed
+ALLOWED = {
+    ("kappa/engines/spark/sinks.py", "write_sink", "toArrow"): "CDC merge sink: deltalake MERGE runs on the driver (documented)",
+}
+
+
+def _calls() -> set[tuple[str, str, str]]:
+    found = set()
+    files = [p for base in SCANNED for p in ([base] if base.is_file() else sorted(base.rglob("*.py")))]
+    for path in files:
+        tree = ast.parse(path.read_text(), str(path))
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in COLLECTING:
+                    found.add((str(path.relative_to(ROOT)), func.name, node.func.attr))
+    return found
+
+
+def test_no_collection_outside_the_documented_exceptions():
+    unexpected = sorted(c for c in _calls() if c not in ALLOWED)
+    assert unexpected == [], "driver-side collection on a data path:\n" + "\n".join(map(str, unexpected))
+
+
+def test_every_exception_is_still_needed():
+    assert sorted(set(ALLOWED) - _calls()) == []

@@ -1,0 +1,19 @@
+"""Import contracts (``.importlinter``, checked by import-linter): the two engines never import
+each other, and the engine-neutral modules (Kafka, Delta, CDC, quality, checkpoints, the plan)
+never import an engine. Function-level (lazy) imports count too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_contracts_are_kept(monkeypatch, capsys):
+    from importlinter.cli import lint_imports
+
+    monkeypatch.chdir(ROOT)
+    code = lint_imports(config_filename=str(ROOT / ".importlinter"), no_cache=True)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Contracts: 2 kept, 0 broken." in out
