@@ -32,9 +32,12 @@ Four measurements, each with its target:
    SparkSession: sizes share no memory) runs the node over a topic of that many events in ONE
    micro-batch (no ``maxOffsetsPerTrigger``), with ``spark.driver.maxResultSize`` set to
    ``--max-result-size`` (a batch whose data went through the driver fails there). A thread of
-   the child samples psutil RSS every 100 ms: the driver = the Python process + its JVM (in
-   local mode the JVM also hosts the executors); the JVM's Python workers are reported apart.
-   Peak during the measured run (after a warm-up query), and that run's rows/s.
+   the child samples psutil RSS every 100 ms: the driver = the Python process + its JVM; the
+   JVM's Python workers (which decode and write on the executors' side) are reported apart.
+   In local mode the JVM also hosts the executors, so its RSS includes executor memory (its
+   heap is capped by ``spark.driver.memory``, 1g by default); the Python process alone is where
+   a batch collected to the driver (``toArrow``/``collect``) would land. Peak during the
+   measured run (after a warm-up query), and that run's rows/s.
 4. **produce-to-visible latency** with a 1 s processing-time trigger (target: p50 < 2 s): a
    steady producer (``--rate`` msg/s for ``--seconds``) while ``kappa stream start``'s runner
    runs the node. Each event carries its produce time; its latency is the mtime of the Delta
@@ -374,7 +377,8 @@ def latency_run(spark, profile: str, boot: str, work: Path, args) -> dict:
 
 # ------------------------------------------------------------------ driver RSS per batch size
 class RssSampler(threading.Thread):
-    """Samples RSS of this process, its JVM child and the JVM's Python workers every 100 ms."""
+    """Samples RSS every 100 ms: this process, its JVM child (the driver JVM), other JVMs below
+    it (none with a local master) and the Python workers below them."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -382,15 +386,16 @@ class RssSampler(threading.Thread):
 
         self.me = psutil.Process()
         self.stop = threading.Event()
-        self.peak = {"driver": 0, "python": 0, "jvm": 0, "workers": 0}
+        self.peak = {"driver": 0, "python": 0, "jvm": 0, "executor_jvms": 0, "workers": 0}
 
     def sample(self) -> dict[str, int]:
         import psutil
 
-        now = {"python": self.me.memory_info().rss, "jvm": 0, "workers": 0}
+        now = {"python": self.me.memory_info().rss, "jvm": 0, "executor_jvms": 0, "workers": 0}
         for child in self.me.children(recursive=True):
             try:
-                key = "jvm" if child.name() == "java" else "workers"
+                java = child.name() == "java"
+                key = ("jvm" if child.ppid() == self.me.pid else "executor_jvms") if java else "workers"
                 now[key] += child.memory_info().rss
             except psutil.Error:  # a worker that just ended
                 continue
@@ -446,7 +451,11 @@ def rss_sizes(boot: str, work: Path, args) -> list[dict]:
                "--work", str(sub), "--max-result-size", args.max_result_size]
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
         found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        res = json.loads(found[-1]) if found else {"events": n, "error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
+        log = ROOT / "benchmarks" / ".work" / f"rss_child_{n}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(proc.stderr)
+        cause = next((x.strip() for x in proc.stderr.splitlines() if "Error" in x or "Exception" in x), proc.stderr.strip()[-300:])
+        res = json.loads(found[-1]) if found else {"events": n, "error": f"exit {proc.returncode}: {cause[:500]} (log: {log})"}
         res["load_average"] = os.getloadavg()[0]
         if "error" in res and "OutOfMemoryError" in proc.stderr:
             res["error"] += " (the child's JVM ran out of memory: java.lang.OutOfMemoryError in its log)"
@@ -620,7 +629,7 @@ def report_rows(results: dict) -> list[tuple[str, str]]:
         p, b = s["peak_rss_mb"], s["rss_before_run_mb"]
         rows.append((f"driver RSS, {s['events']:,} events in {s['batches']} micro-batch(es)",
                      (f"peak {p['driver']:,.0f} MB (python {p['python']:,.0f} + jvm {p['jvm']:,.0f}; before run {b['driver']:,.0f}); "
-                      f"workers {p['workers']:,.0f} MB; {s['rows_per_s']:,.0f} rows/s; load {s['load_average']:.1f}")))
+                      f"executor JVMs {p.get('executor_jvms', 0):,.0f} MB, Python workers {p['workers']:,.0f} MB; {s['rows_per_s']:,.0f} rows/s; load {s['load_average']:.1f}")))
     if rss:
         flat = rss["largest_over_smallest_driver_peak"]
         rows.append((f"driver peak largest / smallest size (target <= {RSS_FLAT_RATIO})", "n/a" if flat is None else f"{flat:.2f}x"))
