@@ -23,8 +23,6 @@ expectations the counts are needed before anything is written, so the eager path
 On Spark Connect ``lazy_counts`` falls back to the eager path (resolving lazily asks the JVM
 Observation whether an action fired it, which only classic PySpark can).
 
-:func:`apply_expectations_spark` is the former implementation (``localCheckpoint`` plus a
-collected aggregate row), kept until the engine moves to :func:`check_batch`.
 """
 
 from __future__ import annotations
@@ -179,50 +177,6 @@ def check_batch(
 def _noop_write(df: "DataFrame") -> None:
     """Run every row of ``df`` through its plan on the executors; nothing reaches the driver."""
     df.write.format("noop").mode("overwrite").save()
-
-
-def apply_expectations_spark(
-    df: "DataFrame", expectations: Sequence[Any], node: str
-) -> "tuple[DataFrame, DataFrame | None, QualityCounts]":
-    """Apply ``expectations`` to a batch DataFrame; returns (output, quarantine, counts).
-
-    Former implementation (see the module docstring): the flagged frame is materialised once
-    with ``localCheckpoint(eager=True)`` and the counts come from a collected aggregate row.
-    Raises :class:`~kappa.errors.ExpectationFailed` before returning anything when a ``fail``
-    expectation has failing rows.
-    """
-    from pyspark.errors import PySparkException
-    from pyspark.sql import functions as F
-
-    if df.isStreaming:
-        raise ExpectationError(f"node {node!r}: expectations run on micro-batches (foreachBatch), not on a streaming frame")
-    checks_ = checks(expectations, node, df.columns)
-    if not checks_:
-        n = df.count()
-        return df, None, QualityCounts(n, n, 0, 0, {})
-
-    flagged = _flagged(df, checks_, node)
-    try:
-        flagged = flagged.localCheckpoint(eager=True)  # the one pass over the source
-    except PySparkException as err:
-        raise ExpectationError(f"node {node!r}: cannot evaluate expectations: {err}") from err
-
-    drop_only, quarantine_mask = _masks(checks_)
-    row = flagged.agg(
-        F.count(F.lit(1)).alias("n"),
-        *[F.sum(F.col(c.flag).cast("long")).alias(f"f{i}") for i, c in enumerate(checks_)],
-        F.sum(drop_only.cast("long")).alias("dropped"),
-        F.sum(quarantine_mask.cast("long")).alias("quarantined"),
-    ).collect()[0]
-    failures = {c.name: int(row[f"f{i}"] or 0) for i, c in enumerate(checks_)}
-    failing = first_fail(checks_, failures)
-    if failing is not None:
-        raise ExpectationFailed(node, failing.name, failures[failing.name])
-
-    output, quarantine = _split(flagged, checks_)
-    n, dropped, quarantined = int(row["n"]), int(row["dropped"] or 0), int(row["quarantined"] or 0)
-    counts = QualityCounts(n, n - dropped - quarantined, dropped, quarantined, failures)
-    return output, quarantine, counts
 
 
 def _any(columns):

@@ -22,7 +22,8 @@ def docker_available(timeout: float = _DOCKER_PROBE_TIMEOUT_S) -> bool:
     """True when testcontainers is installed and a Docker engine answers a ping in time."""
     try:
         import docker  # installed with testcontainers
-        import testcontainers.kafka  # noqa: F401
+
+        _kafka_container_class()
     except ImportError:
         return False
     try:
@@ -33,6 +34,15 @@ def docker_available(timeout: float = _DOCKER_PROBE_TIMEOUT_S) -> bool:
             client.close()
     except Exception:  # noqa: BLE001 - any failure means no usable engine
         return False
+
+
+def _kafka_container_class():
+    """testcontainers' KafkaContainer (its ``community`` module from 4.13 on)."""
+    try:
+        from testcontainers.community.kafka import KafkaContainer
+    except ImportError:
+        from testcontainers.kafka import KafkaContainer
+    return KafkaContainer
 
 
 class KafkaForTests:
@@ -54,9 +64,7 @@ def start_test_broker() -> KafkaForTests:
     answers, the embedded Tansu broker otherwise (``KAPPA_TEST_BROKER`` forces one)."""
     choice = os.environ.get(BROKER_ENV, "auto").strip().lower()
     if choice in ("docker", "auto") and (choice == "docker" or docker_available()):
-        from testcontainers.kafka import KafkaContainer
-
-        container = KafkaContainer().start()
+        container = _kafka_container_class()().start()
         return KafkaForTests(container.get_bootstrap_server(), container.stop, "docker")
     from kappa.broker import EmbeddedBroker
 

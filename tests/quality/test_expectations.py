@@ -12,7 +12,7 @@ from kappa.errors import ExpectationFailed, KappaError
 from kappa.quality.polars_eval import apply_expectations
 from kappa.quality.result import QualityCounts
 from kappa.quality.rules import ExpectationError
-from kappa.quality.spark_eval import apply_expectations_spark
+from kappa.quality.spark_eval import check_batch
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,12 @@ def run(request):
         spark = request.getfixturevalue("spark")
 
         def _run(expectations, data=DATA):
-            out, q, counts = apply_expectations_spark(spark.createDataFrame(data), expectations, "orders")
-            return (pl.from_arrow(out.toArrow()), None if q is None else pl.from_arrow(q.toArrow()), counts)
+            batch = check_batch(spark.createDataFrame(data), expectations, "orders")
+            try:
+                out, q = batch.output, batch.quarantine
+                return (pl.from_arrow(out.toArrow()), None if q is None else pl.from_arrow(q.toArrow()), batch.counts)
+            finally:
+                batch.release()
     return _run
 
 
@@ -178,7 +182,9 @@ def test_spark_reads_the_source_once(spark):
 
     touched = F.udf(touch, "bigint")
     df = spark.createDataFrame(DATA).withColumn("id", touched(F.col("id")))
-    out, q, counts = apply_expectations_spark(df, EXPECTATIONS_ALL, "orders")
+    batch = check_batch(df, EXPECTATIONS_ALL, "orders")
+    out, q, counts = batch.output, batch.quarantine, batch.counts
     assert (out.count(), q.count(), len(out.collect()), len(q.collect())) == (2, 1, 2, 1)
+    batch.release()
     assert counts.dropped_rows == 3
     assert reads.value == DATA.num_rows  # one evaluation per source row, whatever the later actions

@@ -54,6 +54,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
+from kappa.kafka.batch_types import KindConflict, fold_kinds, unify_changes, unify_types  # noqa: F401
+
 FLAG = "__kappa_dead"
 _DL = "__kappa_dl_"  # prefix of the dead-letter columns in the combined frame
 
@@ -248,43 +250,6 @@ class _DebeziumDecode:
 # --------------------------------------------------------------------------- driver side
 
 
-def _skeleton(kind: Any) -> Any:
-    """A JSON value of ``kind`` (what the kinds rule sees of a record)."""
-    if isinstance(kind, dict):
-        return {k: _skeleton(v) for k, v in kind.items()}
-    if isinstance(kind, list):
-        return [_skeleton(kind[0])] if kind else []
-    return {"null": None, "boolean": False, "bigint": 0, "int?": 0, "double": 0.5, "string": ""}[kind]
-
-
-class _Conflict(Exception):
-    """A partition's summary kinds conflict with the running kinds: fold record by record."""
-
-
-def fold_kinds(known: dict | None, partitions: list[list], summaries: list[bool] | None = None) -> tuple[list, Any]:
-    """The running kinds at the start of each partition and after the last one (unfixed),
-    folding each partition's distinct record kinds as :func:`kappa.kafka.decode._apply_kinds`
-    folds records. A partition's summary (the kinds of a partition without conflicts) folds
-    the same as its records when it merges; if it does not, :class:`_Conflict` is raised."""
-    from kappa.kafka.json_checks import Mismatch, fits, merge_value
-
-    kinds: Any = known or {}
-    starts = []
-    for i, sigs in enumerate(partitions):
-        starts.append(kinds)
-        for sig in sigs:
-            value = _skeleton(sig)
-            if fits(kinds, value):
-                continue
-            try:
-                kinds = merge_value(kinds, value, "")
-            except Mismatch:
-                if summaries and summaries[i]:
-                    raise _Conflict() from None
-                continue
-    return starts, kinds
-
-
 def _phase1_kinds(source: "DataFrame", known, limit: int):
     """Phase 1 (see the module doc): the start kinds per partition and the final kinds."""
     ddl = "topic string, partition int, offset bigint, kinds string, summary boolean"
@@ -294,59 +259,11 @@ def _phase1_kinds(source: "DataFrame", known, limit: int):
         try:
             befores, final = fold_kinds(known, [[json.loads(s) for s in json.loads(r["kinds"])] for r in meta],
                                         [r["summary"] for r in meta])
-        except _Conflict:
+        except KindConflict:
             continue
         starts = {json.dumps([r["topic"], r["partition"], r["offset"]]): k for r, k in zip(meta, befores)}
         return starts, final
     raise AssertionError("unreachable: a record-by-record fold never conflicts")
-
-
-def unify_types(a: "pa.DataType", b: "pa.DataType") -> "pa.DataType":
-    """The type two partitions' columns share (Polars' JSON inference: see the module doc)."""
-    import pyarrow as pa
-
-    if a == b:
-        return a
-    if pa.types.is_null(a):
-        return b
-    if pa.types.is_null(b):
-        return a
-    if {str(a), str(b)} == {"int64", "double"}:
-        return pa.float64()
-    if pa.types.is_struct(a) and pa.types.is_struct(b):
-        fields = {f.name: f.type for f in a}
-        for f in b:
-            fields[f.name] = unify_types(fields[f.name], f.type) if f.name in fields else f.type
-        return pa.struct([pa.field(k, v) for k, v in fields.items()])
-    if pa.types.is_list(a) and pa.types.is_list(b):
-        return pa.list_(unify_types(a.value_type, b.value_type))
-    return pa.string()
-
-
-_SEQ = ["_op", "_seq_lsn", "_seq_file", "_seq_pos", "_seq_ts_ms", "_seq_offset"]
-
-
-def unify_changes(rows: list) -> "pa.Schema":
-    """The batch's change-table schema from the partitions' phase-1 rows (in record order)."""
-    import pyarrow as pa
-
-    from kappa.cdc.debezium import _CONNECT_TYPES
-
-    live = [r for r in rows if r["live"]] or rows[:1]
-    if not live:
-        return pa.schema([("_op", pa.string()), ("_seq_ts_ms", pa.int64()), ("_seq_offset", pa.int64())])
-    types: dict[str, pa.DataType] = {}
-    for r in live:
-        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(r["schema"])))
-        for f in schema:
-            types[f.name] = unify_types(types[f.name], f.type) if f.name in types else f.type
-    declared = json.loads(live[0]["connect"]) if live[0]["live"] else {}
-    for name, dtype in types.items():
-        kind = _CONNECT_TYPES.get(declared.get(name, ""))
-        if pa.types.is_null(dtype) and kind is not None:
-            types[name] = getattr(pa, kind)()
-    order = [n for n in types if n not in _SEQ] + [n for n in _SEQ if n in types]
-    return pa.schema([pa.field(n, types[n]) for n in order])
 
 
 def _spark_type(dtype: "pa.DataType"):

@@ -1,10 +1,12 @@
 """Write Structured Streaming micro-batches to Delta tables, exactly once, in both profiles.
 
-- ``python`` profile: :class:`DeltaBatchWriter`, a ``foreachBatch`` function that converts the
-  micro-batch to Arrow and commits it with deltalake (delta-rs). Each commit carries the app
-  transaction ``(app_id, batch_id)``; a batch whose id is not above the table's recorded
+- ``python`` profile: :class:`DeltaBatchWriter`, a ``foreachBatch`` function handing the
+  micro-batch to :func:`~kappa.engines.spark.datasources.delta_sink.write_delta_frame` (executors
+  write Parquet, the driver commits with deltalake). Each commit carries the app transaction
+  ``(app_id, batch_id)``; a batch whose id is not above the table's recorded
   ``transaction_version(app_id)`` is skipped, so a batch Spark replays after a crash writes
-  nothing the second time.
+  nothing the second time. Its :meth:`~kappa.delta.writer.DeltaWriter.write_arrow` takes Arrow
+  data already in this process.
 - ``jvm`` profile: :func:`jvm_delta_write`, the same contract through delta-spark's
   ``txnAppId``/``txnVersion`` writer options.
 
@@ -32,12 +34,23 @@ WriteMode = Literal["append", "overwrite"]
 
 @dataclass(frozen=True)
 class DeltaBatchWriter(DeltaWriter):
-    """``foreachBatch`` target: each micro-batch goes to :meth:`DeltaWriter.write_arrow`
-    with Spark's batch id as the transaction version."""
+    """``foreachBatch`` target: each micro-batch is written by the executors with Spark's batch id
+    as the transaction version (nothing is collected to the driver)."""
 
     def __call__(self, batch_df: "DataFrame", batch_id: int) -> None:
         """Write one micro-batch (the ``foreachBatch`` signature)."""
-        self.write_arrow(batch_df.toArrow(), int(batch_id))
+        from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+        write_delta_frame(
+            batch_df,
+            table_uri=self.table_uri,
+            mode=self.mode,
+            app_id=self.app_id,
+            batch_id=int(batch_id),
+            partition_by=list(self.partition_by) if self.partition_by else None,
+            storage_options=dict(self.storage_options) if self.storage_options else None,
+            schema_mode=self.schema_mode,
+        )
 
 
 __all__ = ["DeltaBatchWriter", "DeltaWriteError", "jvm_delta_write", "jvm_delta_write_options", "normalize_arrow_table", "normalize_arrow_type"]

@@ -124,4 +124,4 @@ def write_dead_letters(path: str, dead: "DataFrame", app_id: str, batch_id: int,
     executor-side Delta writer, so the table is the Polars engine's exactly)."""
     from kappa.engines.spark.datasources.delta_sink import write_delta_frame
 
-    return write_delta_frame(dead, table_uri=path, mode="append", app_id=app_id, batch_id=batch_id)
+    return write_delta_frame(dead, table_uri=path, mode="append", app_id=app_id, batch_id=batch_id, create_empty=False)

@@ -115,6 +115,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         self.storage = opts.prefixed(_STORAGE)
         self.result_file = opts.get("resultFile")
         self.metadata = json.loads(opts.get("customMetadata") or "{}")
+        self.create_empty = opts.get("createEmpty", "true") != "false"
 
     def _storage_options(self) -> dict[str, str]:
         from kappa.config.variables import resolve_secret_refs
@@ -175,6 +176,9 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         messages = [m for m in messages if isinstance(m, DeltaSinkCommit)]
         adds = [a for m in messages for a in m.adds]
         rows = sum(m.rows for m in messages)
+        if rows == 0 and not self.create_empty:  # e.g. no dead letters: no table, no commit
+            self._report({"outcome": "empty", "rows": 0})
+            return
         try:
             outcome = commit_adds(
                 self.path,
@@ -251,10 +255,12 @@ def write_delta_frame(
     partition_by: list[str] | None = None,
     storage_options: dict | None = None,
     schema_mode: str | None = "merge",
+    create_empty: bool = True,
 ) -> int:
     """Write ``df`` to the Delta table at ``table_uri`` as batch ``batch_id`` of ``app_id``
     without collecting it; returns the rows written (0: batch already committed, or an empty
-    append to an existing table). Failures raise one :class:`DeltaWriteError`
+    append to an existing table). ``create_empty=False``: an empty batch commits nothing, not
+    even a new table (dead letters). Failures raise one :class:`DeltaWriteError`
     ``cannot write Delta table <uri>: <cause>``."""
     from kappa.config.variables import resolve_secret_refs
     from kappa.delta.commit import open_table, plan_write
@@ -285,7 +291,7 @@ def write_delta_frame(
         raise
     except Exception as exc:  # deltalake raises plain exceptions too
         raise _write_error(table_uri, exc, delta_write_error) from exc
-    rows, outcome = _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options)
+    rows, outcome = _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options, create_empty)
     if outcome is None:  # no result file (e.g. Spark Connect: the commit ran on another host)
         table = open_table(table_uri, resolved)
         done = None if table is None else table.transaction_version(app_id)
@@ -299,7 +305,7 @@ def _arrow_schema(df: DataFrame) -> pa.Schema:
     return to_arrow_schema(df.schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC")
 
 
-def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options) -> tuple[int, str | None]:
+def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options, create_empty=True) -> tuple[int, str | None]:
     """Run the Spark write job: (rows observed, the commit's outcome or None if unknown)."""
     import tempfile
 
@@ -311,6 +317,7 @@ def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_opt
     options = {
         "mode": mode, "appId": app_id, "batchId": str(int(batch_id)),
         "targetSchema": encode_schema(target), "partitionColumns": json.dumps(parts),
+        "createEmpty": "true" if create_empty else "false",
     }
     options.update({_STORAGE + str(k): str(v) for k, v in (storage_options or {}).items()})
     handle, result_file = tempfile.mkstemp(prefix="kappa-delta-sink-", suffix=".json")
