@@ -81,7 +81,7 @@ def _run_big(tmp_path, bootstrap: str, topic: str, n: int) -> None:
         "PYSPARK_SUBMIT_ARGS": "--driver-memory 1g pyspark-shell",
         "SPARK_LOCAL_IP": "127.0.0.1",
     }
-    cmd = [sys.executable, "-m", "kappa", "run", str(tmp_path / "big.yaml"), "--profile", "python"]
+    cmd = [sys.executable, "-m", "kappa.cli", "run", str(tmp_path / "big.yaml"), "--profile", "python"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     kept = [i for i in range(n) if i % 100 != 99]

@@ -22,6 +22,11 @@ batch and released at its end.
 
 An error is recorded on the node's metrics and re-raised: the query stops with it and no
 commit is written, so the batch is re-run on the next start.
+
+Under Spark Connect the function is pickled to a Python worker of the server: it then carries
+only plain data (plan, node, profile, checkpoint path; no metrics, no session, no DataFrames),
+uses ``batch_df.sparkSession``, and writes its counts or its error as a per-batch record in the
+checkpoint (``record_to``, :mod:`kappa.engines.spark.batch_log`) for the client to read.
 """
 
 from __future__ import annotations
@@ -73,7 +78,8 @@ class NodeBatchFunction:
     the node's input (decoding Kafka, or reading a whole source for run-per-trigger nodes); it
     appends to ``release`` what must be let go of once the batch is written. ``memory`` receives
     the node's last output (a DataFrame checkpointed on the executors) when ``keep_output`` is
-    set, for downstream nodes that read a node without sinks.
+    set, for downstream nodes that read a node without sinks. ``metrics`` is None under Spark
+    Connect; ``record_to`` (a Spark checkpoint folder) makes every batch write its record there.
     """
 
     def __init__(
@@ -81,22 +87,29 @@ class NodeBatchFunction:
         plan: "PipelinePlan",
         node: "NodePlan",
         profile: str,
-        metrics: "NodeMetrics",
+        metrics: "NodeMetrics | None",
         read_input: Callable[["SparkSession", "DataFrame", list], tuple["DataFrame", "DataFrame | None"]],
         memory: dict[str, Any],
         keep_output: bool = False,
+        record_to: str | None = None,
     ):
         self.plan, self.node, self.profile, self.metrics = plan, node, profile, metrics
         self.read_input = read_input
         self.memory = memory
         self.keep_output = keep_output
+        self.record_to = record_to
 
     def __call__(self, batch_df: "DataFrame", batch_id: int) -> None:
         batch_id = int(batch_id)
         try:
             self.run(batch_df, batch_id)
         except BaseException as exc:
-            self.metrics.record_error(batch_id, exc)
+            if self.metrics is not None:
+                self.metrics.record_error(batch_id, exc)
+            if self.record_to is not None:
+                from kappa.engines.spark.batch_log import write_record
+
+                write_record(self.record_to, batch_id, error=exc)
             raise
 
     def _refs(self, spark: "SparkSession") -> dict[str, "DataFrame"]:
@@ -165,7 +178,12 @@ class NodeBatchFunction:
                 # kept on the executors (Spark's cleaner drops the previous one once unreferenced)
                 self.memory[self.node.name] = checked.output.localCheckpoint(eager=True)
             failpoint("before_commit")
-            self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows)
+            if self.metrics is not None:
+                self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows)
+            if self.record_to is not None:  # Spark Connect: the client reads it once committed
+                from kappa.engines.spark.batch_log import write_record
+
+                write_record(self.record_to, batch_id, checked.counts, dead_rows, sink_rows)
         finally:
             for item in reversed(release):
                 item.release()

@@ -140,31 +140,35 @@ class CompiledNode:
     def reads_per_run(self) -> bool:
         return reads_per_run(self.node)
 
+    @property
+    def connect(self) -> bool:
+        """True when the session is a Spark Connect one (the batch function runs on the server)."""
+        from kappa.engines.spark.batch_log import is_connect
+
+        return is_connect(self.spark)
+
     def batch_function(self):
-        """The ``foreachBatch`` callable of this node."""
+        """The ``foreachBatch`` callable of this node.
+
+        Under Spark Connect it holds only picklable plain data (no metrics, no session, no
+        in-memory outputs) and writes a record per batch into the checkpoint instead."""
         from kappa.engines.spark.batch import NodeBatchFunction
 
+        if self.connect:
+            reader = InputReader(self.node, self.profile, {})
+            return NodeBatchFunction(self.plan, self.node, self.profile, None, reader, {}, False, record_to=self.checkpoint_location)
         return NodeBatchFunction(self.plan, self.node, self.profile, self.metrics, self._read_input, self.memory, keeps_output(self.node))
+
+    def batch_log(self):
+        """Under Spark Connect: the reader of this node's batch records (None otherwise)."""
+        from kappa.engines.spark.batch_log import BatchLog
+
+        return BatchLog(self.checkpoint_location, self.metrics) if self.connect else None
 
     def _read_input(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "DataFrame | None"]:
         """The node's input of one micro-batch and its dead letters (Kafka values decoded on the
         executors); what the decoder persisted is appended to ``release``."""
-        from kappa.engines.spark.sources import read_static
-
-        source = self.node.source
-        if self.reads_per_run:
-            if source is None:
-                return spark.range(0).drop("id"), None
-            frame = read_static(spark, source, self.profile, self.memory)
-        else:
-            frame = batch_df
-        if source is not None and source.kind == "kafka" and source.spec.value_format != "raw":
-            from kappa.engines.spark.decode import decode_kafka_frame
-
-            decoded = decode_kafka_frame(spark, frame, source.spec, self.node.checkpoint)
-            release.append(decoded)
-            return decoded.rows, decoded.dead
-        return frame, None
+        return InputReader(self.node, self.profile, self.memory)(spark, batch_df, release)
 
     def input_stream(self) -> "DataFrame":
         """The streaming DataFrame the query consumes (raises SourceNotReady before its table exists)."""
@@ -194,6 +198,56 @@ class CompiledNode:
             .trigger(**trigger_kwargs(trigger))
         )
         return writer.start()
+
+
+@dataclass(frozen=True, eq=False)
+class InputReader:
+    """Turns a micro-batch into a node's input (plain data: picklable for Spark Connect)."""
+
+    node: "NodePlan"
+    profile: str
+    memory: dict[str, Any]
+
+    def __call__(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "DataFrame | None"]:
+        from kappa.engines.spark.sources import read_static
+
+        source = self.node.source
+        if reads_per_run(self.node):
+            if source is None:
+                return spark.range(0).drop("id"), None
+            frame = read_static(spark, source, self.profile, self.memory)
+        else:
+            frame = batch_df
+        if source is not None and source.kind == "kafka" and source.spec.value_format != "raw":
+            from kappa.engines.spark.decode import decode_kafka_frame
+
+            decoded = decode_kafka_frame(spark, frame, source.spec, self.node.checkpoint)
+            release.append(decoded)
+            return decoded.rows, decoded.dead
+        return frame, None
+
+
+def refuse_for_connect(nodes: Any) -> None:
+    """Under Spark Connect, refuse (before anything starts) a node whose output lives only in
+    the driver's memory, or that reads such an output: the batch function runs in a server
+    worker, whose DataFrames the client and the other nodes' workers cannot see."""
+    from kappa.engines.spark.batch_log import ConnectRefused
+
+    for node in nodes:
+        if node.skipped:
+            continue
+        if keeps_output(node):
+            raise ConnectRefused(
+                f"node {node.name!r} has no Delta or file sink: its output would be kept in memory for "
+                "downstream nodes, which Spark Connect cannot do (the batch runs in a server worker); "
+                "give it a Delta sink, or run without spark.remote/SPARK_REMOTE"
+            )
+        for src in [node.source, *node.ref_sources.values()]:
+            if src is not None and src.kind == "memory":
+                raise ConnectRefused(
+                    f"node {node.name!r} reads node {src.upstream!r} from memory, which Spark Connect cannot do; "
+                    f"give {src.upstream!r} a Delta sink, or run without spark.remote/SPARK_REMOTE"
+                )
 
 
 def compile_node(spark: "SparkSession", plan: "PipelinePlan", node: "NodePlan", profile: str, memory: dict[str, Any] | None = None) -> CompiledNode:

@@ -8,6 +8,10 @@ no commit for the failed batch, so the next run re-runs it (idempotent sinks wri
 The run holds the pipeline lock (:mod:`kappa.checkpoint.lock`) from before the SparkSession
 starts, and before any node runs applies :func:`kappa.checkpoint.guard.prepare_run` (verdicts,
 ``--full-refresh``, engine ownership); sinks' app ids carry the engine (``kappa:spark:...``).
+
+Under Spark Connect (``spark.remote``/``SPARK_REMOTE``) the batch functions run on the server:
+each node's counts and error come from the per-batch records of its checkpoint
+(:mod:`kappa.engines.spark.batch_log`), and nodes kept in memory are refused before the run.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def run_node(compiled: "CompiledNode") -> NodeRunSummary:
     from kappa.models import Trigger
 
     started = time.perf_counter()
+    log = compiled.batch_log()
     try:
         query = compiled.start(Trigger(kind="available_now"))
     except SourceNotReady:
@@ -91,6 +96,10 @@ def run_node(compiled: "CompiledNode") -> NodeRunSummary:
         error = exc
     if error is None:
         error = query.exception()
+    if log is not None:  # Spark Connect: counts and errors come from the checkpoint's records
+        log.refresh()
+        if error is not None:
+            log.load_error()
     ns = compiled.metrics.to_summary()
     ns.seconds = time.perf_counter() - started
     if error is not None or compiled.metrics.exception is not None:
@@ -143,7 +152,8 @@ class SparkEngine:
     def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str]) -> PipelineRunSummary:
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
-        from kappa.engines.spark.compiler import compile_node
+        from kappa.engines.spark.batch_log import is_connect
+        from kappa.engines.spark.compiler import compile_node, refuse_for_connect
         from kappa.engines.spark.fingerprint import describe_plan
 
         summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
@@ -151,6 +161,8 @@ class SparkEngine:
         memory: dict[str, Any] = {}
         # the same checkpoint-safety check as `kappa stream start` and `kappa replay`: refuse
         # what Spark cannot resume or what the other engine owns, reset what --full-refresh names
+        if is_connect(spark):
+            refuse_for_connect(plan.nodes)
         prepare_run(plan, self.name, describe_plan(plan, profile), full_refresh)
         for node in plan.nodes:
             if node.skipped:  # e.g. Debezium merge defaults not learnable yet (kappa.plan)

@@ -77,7 +77,11 @@ def stream_trigger(trigger: "Trigger", interval: str) -> "Trigger":
 
 
 def start_query(compiled: "CompiledNode", trigger: "Trigger", gate: BatchGate) -> "StreamingQuery":
-    """Start a compiled node's query with its ``foreachBatch`` function behind ``gate``."""
+    """Start a compiled node's query with its ``foreachBatch`` function behind ``gate``.
+
+    Under Spark Connect the function runs in a server worker, where a gate (locks, a condition)
+    can neither be pickled nor be closed by the client: the function runs ungated and a stop
+    waits between batches through the checkpoint (:mod:`kappa.engines.spark.streaming`)."""
     from kappa.engines.spark.compiler import trigger_kwargs
 
     if compiled.reads_per_run:
@@ -86,7 +90,7 @@ def start_query(compiled: "CompiledNode", trigger: "Trigger", gate: BatchGate) -
         compiled.input_stream()
         .writeStream.queryName(compiled.query_name)
         .option("checkpointLocation", compiled.checkpoint_location)
-        .foreachBatch(gate.wrap(compiled.batch_function()))
+        .foreachBatch(compiled.batch_function() if compiled.connect else gate.wrap(compiled.batch_function()))
         .trigger(**trigger_kwargs(trigger))
     )
     return writer.start()

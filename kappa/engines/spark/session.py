@@ -41,6 +41,9 @@ BASE_CONF: Mapping[str, str] = {
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
 }
 
+# Base settings a Spark Connect client does not pass on (it warns "NOT supported in Spark Connect").
+CONNECT_UNSUPPORTED = ("spark.sql.execution.arrow.pyspark.fallback.enabled",)
+
 # Extra settings for a local master: a small machine, a short-lived JVM.
 LOCAL_CONF: Mapping[str, str] = {
     "spark.sql.shuffle.partitions": "4",
@@ -198,6 +201,9 @@ def get_or_create_session(
         if remote == "local" or remote.startswith("local["):
             _prepare_local_env()  # pyspark starts a local Spark Connect server in this process
         settings = build_conf(None, conf, jars, packages)
+        for key in CONNECT_UNSUPPORTED:  # the client warns about them; the server decides
+            if settings.get(key) == BASE_CONF.get(key) and key not in (conf or {}):
+                settings.pop(key)
         builder = SparkSession.builder.remote(remote).appName(app_name)
     else:
         master = master or DEFAULT_MASTER

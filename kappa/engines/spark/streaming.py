@@ -28,6 +28,14 @@ batch id); a batch already inside runs to its end; (3) wait for that batch's com
 ``query.stop()``. ``query.stop()`` therefore never interrupts a batch. A second signal skips
 the waiting. Ctrl-C in a terminal reaches the JVM too, but PySpark starts it ignoring SIGINT.
 
+Under Spark Connect the ``foreachBatch`` function runs in a worker of the server, where no gate
+can be closed from the client: a stop waits (through the checkpoint) until no batch is pending,
+then stops the query. A batch that Spark plans in the short window between that check and
+``query.stop()`` may be interrupted; it has no commit, so the next start re-runs it with the same
+id and offsets (sinks are idempotent per batch id). Counts and errors come from the per-batch
+records of the checkpoint (:mod:`kappa.engines.spark.batch_log`), read on every refresh; nodes
+kept in memory (no Delta or file sink) are refused before anything starts.
+
 Until idle: a node is idle when no trigger is active and no data is pending in Spark's status,
 its upstream nodes are idle, its checkpoint has no uncommitted batch, and its source is caught
 up: Kafka: committed offsets equal the topics' end offsets; kappa's Delta source: the committed
@@ -80,6 +88,7 @@ class _Node:
     compiled: "CompiledNode"
     gate: BatchGate
     query: "StreamingQuery | None" = None
+    log: Any = None  # Spark Connect: the node's BatchLog
     state: str = "waiting"
     lag: int | None = None
     upstream_batches: tuple = ()
@@ -97,6 +106,15 @@ def _parse_ts(text: str | None) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def _input_rows(progress: Any) -> int:
+    """A progress event's input rows (Spark Connect leaves the top-level field out of the JSON:
+    the StreamingQueryProgress property sums the sources then)."""
+    try:
+        return int(progress.numInputRows or 0)
+    except (AttributeError, KeyError, TypeError):
+        return int(progress.get("numInputRows") or 0)
 
 
 class StreamRunner:
@@ -156,15 +174,17 @@ class StreamRunner:
         import logging
 
         from kappa.checkpoint.guard import prepare_run
-        from kappa.engines.spark.compiler import compile_plan
+        from kappa.engines.spark.compiler import compile_plan, refuse_for_connect
 
         compiled = compile_plan(self.spark, self.plan, self.profile)
         descriptions = {c.node.name: c.description for c in compiled}
         verdicts = plan_verdicts(self.plan, descriptions, "spark")
         if self.on_verdicts:
             self.on_verdicts(verdicts)
+        if compiled and compiled[0].connect:
+            refuse_for_connect(self.plan.nodes)
         prepare_run(self.plan, "spark", descriptions, self.full_refresh)
-        self.nodes = [_Node(c, BatchGate()) for c in compiled]
+        self.nodes = [_Node(c, BatchGate(), log=c.batch_log()) for c in compiled]
         self._started = time.perf_counter()
         # A progress event on every trigger (also without data) tells until_idle a node looked.
         self.spark.conf.set("spark.sql.streaming.noDataProgressEventInterval", "0")
@@ -251,6 +271,7 @@ class StreamRunner:
 
     def _refresh(self) -> bool:
         """Update rates and lags; True when every node has consumed all its input."""
+        self._read_logs()
         all_idle = True
         upstream_idle: dict[str, bool] = {}
         for n in self.nodes:
@@ -260,6 +281,12 @@ class StreamRunner:
             upstream_idle[n.compiled.node.name] = idle
             all_idle = all_idle and idle
         return all_idle
+
+    def _read_logs(self) -> None:
+        """Spark Connect: add the batches committed since the last refresh to the counters."""
+        for n in self.nodes:
+            if n.log is not None:
+                n.log.refresh()
 
     def _rate(self, n: _Node) -> None:
         now = time.monotonic()
@@ -310,7 +337,7 @@ class StreamRunner:
             return False
         progress = n.query.lastProgress or {}
         ts = _parse_ts(progress.get("timestamp"))
-        return ts is not None and ts > n.quiet_since and int(progress.get("numInputRows", 0)) == 0 and ck.pending_batch_id is None
+        return ts is not None and ts > n.quiet_since and _input_rows(progress) == 0 and ck.pending_batch_id is None
 
     def _request_run(self, n: _Node) -> bool:
         """Ask a node that re-reads its source per run for a run when its input changed.
@@ -382,6 +409,7 @@ class StreamRunner:
 
     def summary(self) -> PipelineRunSummary:
         summary = PipelineRunSummary(pipeline=self.plan.pipeline, engine="spark (stream)")
+        self._read_logs()
         for n in self.nodes:
             ns = n.compiled.metrics.to_summary()
             ns.seconds = time.perf_counter() - self._started
@@ -398,6 +426,8 @@ class StreamRunner:
             exc = n.query.exception() if n.query is not None else None
         except Exception as e:  # noqa: BLE001
             exc = e
+        if n.log is not None:
+            n.log.load_error()
         err = SparkNodeError(n.compiled.node.name, _cause(n.compiled, exc) or "query stopped")
         summary.node(n.compiled.node.name).error = str(err.cause)
         err.summary = summary  # type: ignore[attr-defined]

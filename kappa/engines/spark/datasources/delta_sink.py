@@ -289,8 +289,8 @@ def write_delta_frame(
             raise
     except KappaError:
         raise
-    except Exception as exc:  # deltalake raises plain exceptions too
-        raise _write_error(table_uri, exc, delta_write_error) from exc
+    except Exception as exc:  # deltalake raises plain exceptions too (driver side: no Spark text)
+        raise delta_write_error(table_uri, exc) from exc
     rows, outcome = _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options, create_empty)
     if outcome is None:  # no result file (e.g. Spark Connect: the commit ran on another host)
         table = open_table(table_uri, resolved)
@@ -362,6 +362,9 @@ def _write_error(table_uri: str, exc: BaseException, delta_write_error) -> Delta
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception): ", line)]
     if errors:
-        cause = errors[-1].split(": ", 1)[1]
+        from kappa.delta.writer import explain_failure
+
+        # a local path that cannot be a table (a file on the way) is named as such
+        cause = explain_failure(table_uri, Exception(errors[-1].split(": ", 1)[1]))
         return DeltaWriteError(f"cannot write Delta table {table_uri}: {cause}")
     return delta_write_error(table_uri, exc)
