@@ -29,11 +29,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kappa.delta.arrow import DeltaWriteError, normalize_arrow_type
+from kappa.delta.writer import COMMIT_RETRIES, commit_conflict_error, commit_properties
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-COMMIT_RETRIES = 5
 
 
 def open_table(table_uri: str, storage_options: Mapping[str, str] | None):
@@ -137,7 +137,7 @@ def commit_adds(
     """Commit ``actions`` (deltalake ``AddAction``s holding ``rows`` rows) as batch
     ``batch_id`` of ``app_id``: ``"committed"``, ``"skipped"`` (already committed) or
     ``"empty"`` (an empty append to an existing table: nothing to commit)."""
-    from deltalake import CommitProperties, Schema, Transaction, write_deltalake
+    from deltalake import Schema, write_deltalake
     from deltalake.exceptions import CommitFailedError
     from deltalake.transaction import create_table_with_add_actions
 
@@ -151,12 +151,7 @@ def commit_adds(
                 return "skipped"
             if rows == 0 and mode == "append":
                 return "empty"
-        metadata = {"kappa.appId": app_id, "kappa.batchId": str(batch_id)}
-        metadata.update({str(k): str(v) for k, v in (custom_metadata or {}).items()})
-        props = CommitProperties(
-            custom_metadata=metadata,
-            app_transactions=[Transaction(app_id, batch_id, int(time.time() * 1000))],
-        )
+        props = commit_properties(app_id, batch_id, custom_metadata)
         try:
             if table is None:
                 create_table_with_add_actions(
@@ -173,11 +168,7 @@ def commit_adds(
             return "committed"
         except CommitFailedError as exc:  # a concurrent writer won; re-check and retry
             if attempt == COMMIT_RETRIES - 1:
-                raise DeltaWriteError(
-                    f"cannot write Delta table {table_uri}: batch {batch_id} of {app_id!r} "
-                    f"could not be committed after {COMMIT_RETRIES} attempts (concurrent writers): "
-                    + " ".join(str(exc).split())
-                ) from exc
+                raise commit_conflict_error(table_uri, app_id, batch_id, exc) from exc
         except Exception as exc:  # a table created meanwhile: retry as an append
             if table is not None or "already exists" not in str(exc) or attempt == COMMIT_RETRIES - 1:
                 raise

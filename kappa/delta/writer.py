@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 WriteMode = Literal["append", "overwrite"]
-_COMMIT_RETRIES = 5
+COMMIT_RETRIES = 5
 
 
 def _local_path(uri: str) -> str | None:
@@ -73,6 +73,28 @@ def delta_failures() -> tuple[type[BaseException], ...]:
     ``DeltaError``s, ``OSError`` and, for some data errors (a cast), a bare ``Exception``.
     Catch ``KappaError`` before these."""
     return (Exception,)
+
+
+def commit_properties(app_id: str, batch_id: int, custom_metadata: Mapping[str, Any] | None = None):
+    """deltalake ``CommitProperties`` of kappa's batch commit: the app transaction
+    ``(app_id, batch_id)`` and the ``kappa.appId``/``kappa.batchId`` commit metadata."""
+    from deltalake import CommitProperties, Transaction
+
+    metadata = {"kappa.appId": app_id, "kappa.batchId": str(batch_id)}
+    metadata.update({str(k): str(v) for k, v in (custom_metadata or {}).items()})
+    return CommitProperties(
+        custom_metadata=metadata,
+        app_transactions=[Transaction(app_id, batch_id, int(time.time() * 1000))],
+    )
+
+
+def commit_conflict_error(uri: str, app_id: str, batch_id: int, exc: BaseException) -> DeltaWriteError:
+    """The error of a batch that lost every commit attempt to concurrent writers."""
+    return DeltaWriteError(
+        f"cannot write Delta table {uri}: batch {batch_id} of {app_id!r} "
+        f"could not be committed after {COMMIT_RETRIES} attempts (concurrent writers): "
+        + " ".join(str(exc).split())
+    )
 
 
 @dataclass(frozen=True)
@@ -137,11 +159,11 @@ class DeltaWriter:
         return dict(self.storage_options) if self.storage_options else None
 
     def _write_arrow(self, data: "pa.Table", batch_id: int) -> bool:
-        from deltalake import CommitProperties, Transaction, write_deltalake
+        from deltalake import write_deltalake
         from deltalake.exceptions import CommitFailedError
 
         normalized = None
-        for attempt in range(_COMMIT_RETRIES):
+        for attempt in range(COMMIT_RETRIES):
             table = self._open()
             if table is not None:
                 done = table.transaction_version(self.app_id)
@@ -151,12 +173,7 @@ class DeltaWriter:
                     return False
             if normalized is None:
                 normalized = normalize_arrow_table(data)
-            metadata = {"kappa.appId": self.app_id, "kappa.batchId": str(batch_id)}
-            metadata.update({str(k): str(v) for k, v in self.custom_metadata.items()})
-            props = CommitProperties(
-                custom_metadata=metadata,
-                app_transactions=[Transaction(self.app_id, batch_id, int(time.time() * 1000))],
-            )
+            props = commit_properties(self.app_id, batch_id, self.custom_metadata)
             try:
                 write_deltalake(
                     table if table is not None else self.table_uri,
@@ -169,11 +186,7 @@ class DeltaWriter:
                 )
                 return True
             except CommitFailedError as exc:  # a concurrent writer won; re-check and retry
-                if attempt == _COMMIT_RETRIES - 1:
-                    raise DeltaWriteError(
-                        f"cannot write Delta table {self.table_uri}: batch {batch_id} of {self.app_id!r} "
-                        f"could not be committed after {_COMMIT_RETRIES} attempts (concurrent writers): "
-                        + " ".join(str(exc).split())
-                    ) from exc
+                if attempt == COMMIT_RETRIES - 1:
+                    raise commit_conflict_error(self.table_uri, self.app_id, batch_id, exc) from exc
                 time.sleep(0.05 * (attempt + 1))
         return False  # pragma: no cover - loop always returns or raises
