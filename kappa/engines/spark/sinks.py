@@ -64,16 +64,6 @@ def jvm_kafka_writer_options(spec: Any) -> dict[str, str]:
     return opts
 
 
-def observed_rows(df: "DataFrame") -> tuple["DataFrame", Any]:
-    """``df`` with an observed row count, and a function reading it once ``df`` was written."""
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
-    obs = Observation()
-    observed = df.observe(obs, F.count(F.lit(1)).alias("rows"))
-    return observed, lambda: int(obs.get.get("rows", 0))
-
-
 def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
     """Write one micro-batch to one sink; returns the rows written (0 when skipped as a replay)."""
     from kappa.config.variables import resolve_secret_refs
@@ -89,9 +79,11 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
         if profile == "jvm":
             from kappa.engines.spark.delta_writer import jvm_delta_write
 
-            observed, rows = observed_rows(df)
-            jvm_delta_write(observed, batch_id, sink.path, sink.mode, sink.app_id, list(spec.partition_by) or None, spec.schema_mode != "strict")
-            return rows()
+            from kappa.engines.spark.datasources.sink_support import observed, observed_rows
+
+            frame, obs = observed(df)
+            jvm_delta_write(frame, batch_id, sink.path, sink.mode, sink.app_id, list(spec.partition_by) or None, spec.schema_mode != "strict")
+            return observed_rows(obs)
         from kappa.engines.spark.datasources.delta_sink import write_delta_frame
 
         return write_delta_frame(
@@ -110,9 +102,11 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
         return write_files_frame(df, sink.path, spec.format, sink.mode, batch_id)
     if sink.kind == "kafka":
         if profile == "jvm":
-            observed, rows = observed_rows(kafka_sink_frame(df, spec))
-            observed.write.format("kafka").options(**jvm_kafka_writer_options(spec)).save()
-            return rows()
+            from kappa.engines.spark.datasources.sink_support import observed, observed_rows
+
+            frame, obs = observed(kafka_sink_frame(df, spec))
+            frame.write.format("kafka").options(**jvm_kafka_writer_options(spec)).save()
+            return observed_rows(obs)
         from kappa.engines.spark.datasources.kafka_sink import write_kafka_frame
 
         return write_kafka_frame(df, spec)

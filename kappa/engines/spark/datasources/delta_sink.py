@@ -309,10 +309,8 @@ def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_opt
     """Run the Spark write job: (rows observed, the commit's outcome or None if unknown)."""
     import tempfile
 
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
     from kappa.delta.writer import delta_write_error
+    from kappa.engines.spark.datasources.sink_support import observed, observed_rows
 
     options = {
         "mode": mode, "appId": app_id, "batchId": str(int(batch_id)),
@@ -323,11 +321,10 @@ def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_opt
     handle, result_file = tempfile.mkstemp(prefix="kappa-delta-sink-", suffix=".json")
     os.close(handle)
     options["resultFile"] = result_file
-    observation = Observation(f"kappa_delta_sink_{uuid.uuid4().hex}")
     try:
-        observed = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+        frame, observation = observed(df)
         try:
-            observed.write.format(SINK_NAME).mode("append").options(**options).save(table_uri)
+            frame.write.format(SINK_NAME).mode("append").options(**options).save(table_uri)
         except Exception as exc:  # noqa: BLE001 - Spark wraps the Python error in its own
             result = _read_result(result_file)
             if result.get("outcome") == "error":
@@ -336,7 +333,7 @@ def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_opt
         result = _read_result(result_file)
     finally:
         os.unlink(result_file)
-    return int(observation.get.get("rows", 0)), result.get("outcome")
+    return observed_rows(observation), result.get("outcome")
 
 
 def _read_result(path: str) -> dict:
