@@ -18,11 +18,10 @@ from kappa.sql._formats import has_zone, java_to_chrono
 from kappa.sql.errors import UnsupportedSql
 
 from kappa.sql._rewrite_text_time import TextTimeRules
-from kappa.sql._rewrite_util import (  # noqa: F401
+from kappa.sql._rewrite_util import (
     _EXTRACT,
     _FALSE_STRINGS,
     _TRUE_STRINGS,
-    _TRUNC_UNITS,
     _c,
     _cast,
     _decimal_params,

@@ -10,22 +10,17 @@ import datetime as _dt
 
 from sqlglot import exp
 
-from kappa.sql import _types as ty  # noqa: F401
+from kappa.sql import _types as ty
 from kappa.sql._decimal import int_literal as _int_literal
-from kappa.sql._rewrite_util import (  # noqa: F401
+from kappa.sql._rewrite_util import (
     _EXTRACT,
-    _FALSE_STRINGS,
-    _TRUE_STRINGS,
     _TRUNC_UNITS,
     _c,
     _cast,
-    _decimal_params,
     _fn,
     _lit,
 )
-from kappa.sql._dialect import dtype  # noqa: F401
-from kappa.sql._formats import has_zone, java_to_chrono  # noqa: F401
-from kappa.sql.errors import UnsupportedSql  # noqa: F401
+from kappa.sql.errors import UnsupportedSql
 
 
 class TextTimeRules:

@@ -69,7 +69,8 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError
 
 from kappa.sql._dialect import PolarsOut, SparkIn
-from kappa.sql._rewrite import _EXTRACT, Rewriter
+from kappa.sql._rewrite import Rewriter
+from kappa.sql._rewrite_util import _EXTRACT
 from kappa.sql.errors import SqlError, UnsupportedSql
 
 __all__ = ["to_polars_sql", "validate_spark_sql", "UnsupportedSql", "SqlError", "parse_spark"]
