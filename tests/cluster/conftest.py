@@ -43,15 +43,21 @@ def example_with_spark(path: Path, spark: dict[str, Any]) -> Path:
     return path
 
 
-def kappa_run(pipeline: Path, vars_: dict[str, str], timeout_s: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python -m kappa.cli run PIPELINE --profile python --var ...`` in a subprocess."""
-    cmd = [sys.executable, "-m", "kappa.cli", "run", str(pipeline), "--profile", "python"]
+def kappa_cli(command: list[str], pipeline: Path, vars_: dict[str, str], options: list[str] = (), timeout_s: float = 240,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m kappa.cli COMMAND PIPELINE --profile python OPTIONS --var ...`` in a subprocess."""
+    cmd = [sys.executable, "-m", "kappa.cli", *command, str(pipeline), "--profile", "python", *options]
     cmd += [f"--var={k}={v}" for k, v in vars_.items()]
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
                 "PYARROW_IGNORE_TIMEZONE": "1", **(env or {})}
     if "SPARK_REMOTE" not in (env or {}):
         full_env.pop("SPARK_REMOTE", None)
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout_s, cwd=str(REPO), check=False)
+
+
+def kappa_run(pipeline: Path, vars_: dict[str, str], timeout_s: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m kappa.cli run PIPELINE --profile python --var ...`` in a subprocess."""
+    return kappa_cli(["run"], pipeline, vars_, timeout_s=timeout_s, env=env)
 
 
 def node_counts(stdout: str) -> dict[str, list[str]]:

@@ -29,6 +29,7 @@ import pytest
 from kappa.config.loader import load_pipeline_file
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce
+from tests.spark_engine.helpers import CRASH_PIPELINE as PIPELINE
 
 from .conftest import REPO, delta_rows
 
@@ -37,33 +38,6 @@ pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster, pytest.
 TOTAL = 600
 SINKS = ("brz", "brz_copy", "slv")
 
-PIPELINE = """
-name: crash
-checkpoint_root: {root}/checkpoints
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-    max_offsets_per_trigger: 100
-  transformer:
-  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-  - format: DELTA
-    path: {root}/brz_copy
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  transformer:
-  - expr: SELECT id, id * 2 AS twice FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-"""
 
 
 def write_pipeline(path: Path, root: Path, bootstrap: str, topic: str, spark: dict | None = None) -> Path:

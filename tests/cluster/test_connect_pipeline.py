@@ -58,19 +58,11 @@ def test_example_through_spark_connect_equals_polars_replay(spark_connect, gen, 
         assert spark_counts[node][1:] == polars_counts[node][1:], (node, spark_counts[node], polars_counts[node])
 
 
-def kappa_stream_until_idle(pipeline, vars_: dict[str, str], timeout_s: float = 240) -> "subprocess.CompletedProcess":
+def kappa_stream_until_idle(pipeline, vars_: dict[str, str], timeout_s: float = 240):
     """``python -m kappa.cli stream start PIPELINE --until-idle --profile python`` in a subprocess."""
-    import os
-    import subprocess
-    import sys
+    from .conftest import kappa_cli
 
-    from .conftest import REPO
-
-    cmd = [sys.executable, "-m", "kappa.cli", "stream", "start", str(pipeline), "--until-idle", "--profile", "python", "--refresh", "0.5"]
-    cmd += [f"--var={k}={v}" for k, v in vars_.items()]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "PYARROW_IGNORE_TIMEZONE": "1"}
-    env.pop("SPARK_REMOTE", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, cwd=str(REPO), check=False)
+    return kappa_cli(["stream", "start"], pipeline, vars_, ["--until-idle", "--refresh", "0.5"], timeout_s=timeout_s)
 
 
 @pytest.mark.slow

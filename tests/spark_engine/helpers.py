@@ -59,3 +59,34 @@ def assert_same_delta(polars_root: Path, spark_root: Path, name: str, drop: tupl
     assert s_schema == p_schema, f"{name}: schemas differ\npolars: {p_schema}\nspark:  {s_schema}"
     assert s_rows == p_rows, f"{name}: rows differ"
     return p_rows
+
+
+# The kill -9 tests' pipeline (a Kafka bronze node with two Delta sinks and a streaming silver
+# node), shared by tests/spark_engine/test_crash.py and tests/cluster/test_cluster_crash.py.
+CRASH_PIPELINE = """
+name: crash
+checkpoint_root: {root}/checkpoints
+nodes:
+- name: brz
+  source:
+    bootstrap_servers: {bootstrap}
+    topic: {topic}
+    schema: "id BIGINT"
+    max_offsets_per_trigger: 100
+  transformer:
+  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
+  sinks:
+  - format: DELTA
+    path: {root}/brz
+  - format: DELTA
+    path: {root}/brz_copy
+- name: slv
+  source:
+    node_name: brz
+    as_stream: true
+  transformer:
+  - expr: SELECT id, id * 2 AS twice FROM {{df}}
+  sinks:
+  - format: DELTA
+    path: {root}/slv
+"""

@@ -18,38 +18,12 @@ import pytest
 
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
+from tests.spark_engine.helpers import CRASH_PIPELINE as PIPELINE
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
 
-PIPELINE = """
-name: crash
-checkpoint_root: {root}/checkpoints
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-    max_offsets_per_trigger: 100
-  transformer:
-  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-  - format: DELTA
-    path: {root}/brz_copy
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  transformer:
-  - expr: SELECT id, id * 2 AS twice FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-"""
 
 
 def _ids(path: Path) -> list[int]:
