@@ -34,10 +34,14 @@ Four measurements, each with its target:
    ``--max-result-size`` (a batch whose data went through the driver fails there). A thread of
    the child samples psutil RSS every 100 ms: the driver = the Python process + its JVM; the
    JVM's Python workers (which decode and write on the executors' side) are reported apart.
-   In local mode the JVM also hosts the executors, so its RSS includes executor memory (its
-   heap is capped by ``spark.driver.memory``, 1g by default); the Python process alone is where
-   a batch collected to the driver (``toArrow``/``collect``) would land. Peak during the
-   measured run (after a warm-up query), and that run's rows/s.
+   By default (``--rss-master standalone``) the child's driver runs against a standalone
+   cluster of two one-core workers started from pyspark's own classes
+   (:mod:`kappa.testing.spark_cluster`), so the driver JVM holds no executor and the driver's
+   RSS is the driver's alone. With ``--rss-master local`` (``local[2]``) the JVM also hosts the
+   executors, so its RSS includes executor memory (heap capped by ``spark.driver.memory``, 1g by
+   default) and grows with the batch for that reason; the Python process alone is where a batch
+   collected to the driver (``toArrow``/``collect``) would land. Peak during the measured run
+   (after a warm-up query), and that run's rows/s.
 4. **produce-to-visible latency** with a 1 s processing-time trigger (target: p50 < 2 s): a
    steady producer (``--rate`` msg/s for ``--seconds``) while ``kappa stream start``'s runner
    runs the node. Each event carries its produce time; its latency is the mtime of the Delta
@@ -280,11 +284,11 @@ class Progress:
 
 
 # ------------------------------------------------------------------ the measured runs
-def session(conf: dict | None = None):
+def session(conf: dict | None = None, master: str = "local[2]"):
     from kappa.engines.spark.profiles import has_connectors, local_jars
     from kappa.engines.spark.session import get_or_create_session
 
-    spark = get_or_create_session(master="local[2]", app_name="kappa-bench", conf=conf, jars=local_jars())
+    spark = get_or_create_session(master=master, app_name="kappa-bench", conf=conf, jars=local_jars())
     spark.range(10).count()
     return spark, has_connectors(spark)
 
@@ -413,7 +417,16 @@ def rss_child(args) -> None:
     """One size in a fresh process: warm-up query, then one micro-batch of ``args.events`` events."""
     work = Path(args.work)
     conf = {"spark.driver.maxResultSize": args.max_result_size} if args.max_result_size else {}
-    spark, _ = session(conf)
+    master = "local[2]"
+    if args.master_url:  # a standalone cluster: the executors run in other JVMs
+        from kappa.testing.spark_cluster import driver_conf
+
+        conf = {**driver_conf(), "spark.executor.memory": "1g", **conf}
+        master = args.master_url
+        # kappa sets these itself only for a local master (a remote cluster's Python may live elsewhere)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    spark, _ = session(conf, master)
     kappa_run(spark, "python", "rss_warm", args.bootstrap, "warm", work)
     sampler = RssSampler()
     before = sampler.sample()
@@ -438,6 +451,18 @@ def rss_child(args) -> None:
 
 
 def rss_sizes(boot: str, work: Path, args) -> list[dict]:
+    """Each size in a child process, on ``local[2]`` or (``--rss-master standalone``) on a
+    standalone cluster of two one-core workers started here, so the driver JVM holds no executor."""
+    import contextlib
+
+    from kappa.testing.spark_cluster import spark_cluster
+
+    cluster = spark_cluster(workers=2, cores=1, memory="1500m") if args.rss_master == "standalone" else contextlib.nullcontext()
+    with cluster as running:
+        return _rss_sizes(boot, work, args, running.master_url if running is not None else None)
+
+
+def _rss_sizes(boot: str, work: Path, args, master_url: str | None) -> list[dict]:
     from kappa.kafka.writer import create_topic
 
     out = []
@@ -448,7 +473,7 @@ def rss_sizes(boot: str, work: Path, args) -> list[dict]:
         sub = work / topic
         sub.mkdir()
         cmd = [sys.executable, __file__, "--rss-child", "--bootstrap", boot, "--topic", topic, "--events", str(n),
-               "--work", str(sub), "--max-result-size", args.max_result_size]
+               "--work", str(sub), "--max-result-size", args.max_result_size, *(["--master-url", master_url] if master_url else [])]
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=1800)
         found = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
         log = ROOT / "benchmarks" / ".work" / f"rss_child_{n}.log"
@@ -479,7 +504,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seconds", type=float, help="latency: producer duration (default 30; --quick 5)")
     ap.add_argument("--bootstrap", help="an existing Kafka (default: start kappa's embedded broker)")
     ap.add_argument("--parts", default="throughput,jvm,latency,rss", help="what to measure (default all): throughput,jvm,latency,rss")
+    ap.add_argument("--rss-master", choices=("standalone", "local"), default="standalone",
+                    help="rss: a standalone cluster of two workers started here (default; the driver JVM hosts no "
+                         "executor) or local[2] (the driver JVM also hosts the executors)")
     ap.add_argument("--output")
+    ap.add_argument("--master-url", help=argparse.SUPPRESS)
     ap.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--topic", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -584,7 +613,8 @@ def main() -> None:
             sizes = rss_sizes(boot, work, args)
             ok = [s for s in sizes if "error" not in s]
             flat = ok[-1]["peak_rss_mb"]["driver"] / ok[0]["peak_rss_mb"]["driver"] if len(ok) == len(sizes) >= 2 else None
-            results["driver_rss"] = {"sizes": sizes, "max_result_size": args.max_result_size or None, "largest_over_smallest_driver_peak": flat}
+            results["driver_rss"] = {"sizes": sizes, "max_result_size": args.max_result_size or None, "largest_over_smallest_driver_peak": flat,
+                                     "master": args.rss_master}
     finally:
         if broker is not None:
             broker.stop()
@@ -632,7 +662,8 @@ def report_rows(results: dict) -> list[tuple[str, str]]:
                       f"executor JVMs {p.get('executor_jvms', 0):,.0f} MB, Python workers {p['workers']:,.0f} MB; {s['rows_per_s']:,.0f} rows/s; load {s['load_average']:.1f}")))
     if rss:
         flat = rss["largest_over_smallest_driver_peak"]
-        rows.append((f"driver peak largest / smallest size (target <= {RSS_FLAT_RATIO})", "n/a" if flat is None else f"{flat:.2f}x"))
+        rows.append((f"driver peak largest / smallest size, {rss.get('master', 'local')} master (target <= {RSS_FLAT_RATIO})",
+                     "n/a" if flat is None else f"{flat:.2f}x"))
     return rows
 
 

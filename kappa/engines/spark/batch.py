@@ -11,9 +11,12 @@ For each micro-batch of a node's query, in this order (the Polars engine's order
 3. the expectations (:func:`kappa.quality.spark_eval.check_batch`): flag columns of the same
    plan, counted by Spark's observed metrics; a ``fail`` expectation stops the batch before any
    write;
-4. dead letters, then every sink (:mod:`kappa.engines.spark.sinks`): executors write, the driver
-   commits; each write is idempotent per ``(sink, batch_id)``, so a batch Spark replays after a
-   crash writes nothing twice.
+4. every sink (:mod:`kappa.engines.spark.sinks`), then the dead letters: executors write, the
+   driver commits; each write is idempotent per ``(sink, batch_id)``, so a batch Spark replays
+   after a crash writes nothing twice (which of the writes comes first changes no table). The
+   dead letters come last because a frame decoded in the Kafka reader counts them while the
+   sinks read the rows: a batch without any writes none and reads Kafka once
+   (:meth:`kappa.engines.spark.decode.Decoded.dead_to_write`).
 
 Nothing here brings the batch's rows to the driver: the driver only builds plans, reads observed
 metrics and commits (the python profile's CDC MERGE is the one documented exception,
@@ -40,6 +43,7 @@ from kappa.faults import failpoint
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
+    from kappa.engines.spark.decode import Decoded
     from kappa.engines.spark.metrics import NodeMetrics
     from kappa.plan import NodePlan, PipelinePlan
 
@@ -74,7 +78,7 @@ def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs:
 class NodeBatchFunction:
     """The callable handed to ``foreachBatch`` for one node.
 
-    ``read_input(spark, batch_df, release) -> (frame, dead_letters)`` turns the micro-batch into
+    ``read_input(spark, batch_df, release) -> (frame, decoded)`` turns the micro-batch into
     the node's input (decoding Kafka, or reading a whole source for run-per-trigger nodes); it
     appends to ``release`` what must be let go of once the batch is written. ``memory`` receives
     the node's last output (a DataFrame checkpointed on the executors) when ``keep_output`` is
@@ -88,7 +92,7 @@ class NodeBatchFunction:
         node: "NodePlan",
         profile: str,
         metrics: "NodeMetrics | None",
-        read_input: Callable[["SparkSession", "DataFrame", list], tuple["DataFrame", "DataFrame | None"]],
+        read_input: Callable[["SparkSession", "DataFrame", list], tuple["DataFrame", "Decoded | None"]],
         memory: dict[str, Any],
         keep_output: bool = False,
         record_to: str | None = None,
@@ -151,7 +155,7 @@ class NodeBatchFunction:
         views: list[str] = []
         release: list[Any] = []
         try:
-            frame, dead = self.read_input(spark, batch_df, release)
+            frame, decoded = self.read_input(spark, batch_df, release)
             frame = transform(spark, self.node, frame, self._refs(spark), views)
             expectations = list(self.node.expectations)
             readers = len(self.node.sinks) + (1 if self.keep_output else 0)
@@ -162,7 +166,6 @@ class NodeBatchFunction:
             persist = readers > 1 or bool(expectations) or file_sink
             checked = check_batch(frame, expectations, self.node.name, lazy_counts=not expectations and not file_sink, persist=persist)
             release.append(checked)
-            dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             sink_rows: dict[str, int] = {}
             for sink in self.node.sinks:
                 df = checked.quarantine if sink.quarantine else checked.output
@@ -177,6 +180,8 @@ class NodeBatchFunction:
             if self.keep_output:
                 # kept on the executors (Spark's cleaner drops the previous one once unreferenced)
                 self.memory[self.node.name] = checked.output.localCheckpoint(eager=True)
+            dead = decoded.dead_to_write() if decoded is not None else None
+            dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             failpoint("before_commit")
             if self.metrics is not None:
                 self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows)

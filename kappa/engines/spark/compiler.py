@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
+    from kappa.engines.spark.decode import Decoded
     from kappa.models import Trigger
     from kappa.plan import NodePlan, PipelinePlan, SinkPlan
 
@@ -165,7 +166,7 @@ class CompiledNode:
 
         return BatchLog(self.checkpoint_location, self.metrics) if self.connect else None
 
-    def _read_input(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "DataFrame | None"]:
+    def _read_input(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "Decoded | None"]:
         """The node's input of one micro-batch and its dead letters (Kafka values decoded on the
         executors); what the decoder persisted is appended to ``release``."""
         return InputReader(self.node, self.profile, self.memory)(spark, batch_df, release)
@@ -208,14 +209,14 @@ class InputReader:
     profile: str
     memory: dict[str, Any]
 
-    def __call__(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "DataFrame | None"]:
+    def __call__(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "Decoded | None"]:
         from kappa.engines.spark.sources import read_static
 
         source = self.node.source
         if reads_per_run(self.node):
             if source is None:
                 return spark.range(0).drop("id"), None
-            frame = read_static(spark, source, self.profile, self.memory)
+            frame = read_static(spark, source, self.profile, self.memory, decode=True)
         else:
             frame = batch_df
         if source is not None and source.kind == "kafka" and source.spec.value_format != "raw":
@@ -223,7 +224,7 @@ class InputReader:
 
             decoded = decode_kafka_frame(spark, frame, source.spec, self.node.checkpoint)
             release.append(decoded)
-            return decoded.rows, decoded.dead
+            return decoded.rows, decoded
         return frame, None
 
 

@@ -35,6 +35,18 @@ the work is done in two phases (the raw batch is persisted in between, so Kafka 
   :mod:`kappa.cdc.nulls` describes), and phase 2 casts each partition's changes to that schema.
   Columns null everywhere stay ``NullType`` columns, as on the driver path.
 
+**Decoding in the reader (python profile, JSON with a declared schema).** The output schema is
+then known before any data is read and every record decodes on its own, so the ``kappa_kafka``
+reader decodes each Arrow batch it fetches, in the same Python worker (option
+:data:`DECODE_OPTION`, :func:`decode_option`; :class:`~.decode_tasks.ReaderDecode`): the combined frame comes
+straight out of the source, one Python pass instead of a Kafka read, a ``mapInArrow`` and a
+cache (measured: half the CPU of the ``mapInArrow`` path on the benchmark's bronze node). That
+frame is not cached: the rows are read once by the writes, which observe the dead-letter count
+on the way (:meth:`Decoded.dead_to_write`); only a batch that had dead letters reads its offset
+range again to write them (the Kafka records of a planned range do not change). Under Spark
+Connect (no completion check for an observation) the frame is cached as before. The jvm profile
+reads with Spark's own Kafka source and decodes with ``mapInArrow``, the same function.
+
 ``dead`` is a frame for every decoding format (possibly empty: its size is known only once a
 job runs; count it with an observation). Known limits: the Debezium column order is the union of the partitions' orders (the driver
 path orders after-columns before before-only columns over the whole batch) and nested struct
@@ -45,28 +57,49 @@ Postgres (``lsn``) and MySQL (``file``/``pos``) sequence columns keeps both.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kappa.engines.spark.decode_tasks import (
+    DECODE_OPTION,
+    DL as _DL,
+    FLAG,
+    _DebeziumDecode,
+    _DebeziumSchema,
+    _JsonDecode,
+    _JsonKinds,
+    _out_schemas,
+    _spark_type,
+)
+from kappa.kafka.batch_types import KindConflict, fold_kinds, unify_changes
+
 if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
-
-from kappa.kafka.batch_types import KindConflict, fold_kinds, unify_changes, unify_types  # noqa: F401
-
-FLAG = "__kappa_dead"
-_DL = "__kappa_dl_"  # prefix of the dead-letter columns in the combined frame
 
 
 @dataclass
 class Decoded:
-    """The decoded rows, the dead letters (None for ``raw``), and what to unpersist after."""
+    """The decoded rows, the dead letters (None for ``raw``), and what to unpersist after.
+
+    ``dead_observation`` (a frame decoded in the reader) counts the dead letters while the rows
+    are read: see :meth:`dead_to_write`."""
 
     rows: "DataFrame"
     dead: "DataFrame | None"
     persisted: list = field(default_factory=list)
+    dead_observation: Any = None
+
+    def dead_to_write(self) -> "DataFrame | None":
+        """The dead letters to write, or None when there are none to write: the frame is
+        returned unless the observation made while the rows were read counted zero (if no
+        job read the rows, the count is unknown and the frame is returned)."""
+        obs = self.dead_observation
+        if self.dead is None or obs is None:
+            return self.dead
+        if obs._jo.future().isCompleted() and not int(obs.get.get("dead") or 0):
+            return None
+        return self.dead
 
     def release(self) -> None:
         """Unpersist the frames this decode persisted."""
@@ -74,177 +107,15 @@ class Decoded:
             self.persisted.pop().unpersist()
 
 
-# --------------------------------------------------------------------------- executor side
+def decode_option(spec: Any) -> dict[str, str]:
+    """The ``kappa_kafka`` option that decodes in the reader, for a JSON source with a declared
+    schema (empty otherwise: an inferred schema or Debezium needs the whole batch first)."""
+    from kappa.kafka.json_checks import DEFAULT_MAX_RECORD_BYTES
 
-
-def _partition_table(batches) -> "pa.Table | None":
-    import pyarrow as pa
-
-    batches = [b for b in batches if b.num_rows]
-    return pa.Table.from_batches(batches).combine_chunks() if batches else None
-
-
-def _first_key(table: "pa.Table") -> tuple:
-    return (table.column("topic")[0].as_py(), table.column("partition")[0].as_py(), table.column("offset")[0].as_py())
-
-
-def conform(array: "pa.Array", target: "pa.DataType") -> "pa.Array":
-    """``array`` cast to ``target`` by field name (missing struct fields become nulls)."""
-    import pyarrow as pa
-
-    if array.type == target:
-        return array
-    if pa.types.is_null(target):
-        return pa.nulls(len(array))
-    if pa.types.is_null(array.type):
-        return pa.nulls(len(array), target)
-    if pa.types.is_struct(target) and pa.types.is_struct(array.type):
-        names = {array.type.field(i).name for i in range(array.type.num_fields)}
-        children = [conform(array.field(f.name), f.type) if f.name in names else pa.nulls(len(array), f.type) for f in target]
-        mask = array.is_null() if array.null_count else None
-        return pa.StructArray.from_arrays(children, fields=list(target), mask=mask)
-    if pa.types.is_list(target) and (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
-        if pa.types.is_large_list(array.type):
-            array = array.cast(pa.list_(array.type.value_field))
-        values = conform(array.values, target.value_type)
-        mask = array.is_null() if array.null_count else None
-        return pa.ListArray.from_arrays(array.offsets, values, type=target, mask=mask)
-    return array.cast(target)
-
-
-def _combined(data: "pa.Table", dead: "pa.Table | None", schema: "pa.Schema") -> "pa.RecordBatch":
-    """Good rows then dead letters in one batch of ``schema`` (the other side's columns null)."""
-    import pyarrow as pa
-
-    n, m = data.num_rows, dead.num_rows if dead is not None else 0
-    columns = []
-    for f in schema:
-        if f.name == FLAG:
-            columns.append(pa.array([False] * n + [True] * m, pa.bool_()))
-        elif f.name.startswith(_DL):
-            tail = dead.column(f.name[len(_DL):]).combine_chunks().cast(f.type) if m else pa.nulls(0, f.type)
-            columns.append(pa.concat_arrays([pa.nulls(n, f.type), tail]))
-        else:
-            if f.name in data.column_names:
-                head = conform(data.column(f.name).combine_chunks(), f.type)
-            else:  # a column only other partitions have
-                head = pa.nulls(n, f.type)
-            columns.append(pa.concat_arrays([head, pa.nulls(m, f.type)]))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-#: dead-letter reasons that do not depend on the kinds seen before (the record is dead anyway)
-_KIND_FREE = ("null value (tombstone)", "record is ", "value is not UTF-8", "invalid JSON", "JSON value is", "JSON nested")
-
-
-class _JsonKinds:
-    """Phase 1 of an inferred JSON schema: per partition, the distinct record kinds in order of
-    first occurrence; or, when the partition decodes with no kind conflict (``summary``), its
-    kinds as one (the driver asks again record by record if that one conflicts, see
-    :func:`fold_kinds`)."""
-
-    def __init__(self, limit: int, per_record: bool):
-        self.limit, self.per_record = limit, per_record
-
-    def __call__(self, batches):
-        import pyarrow as pa
-
-        from kappa.kafka.decode import decode_json_values
-        from kappa.kafka.json_checks import arrow_to_kind
-
-        table = _partition_table(batches)
-        if table is None:
-            return
-        sigs, summary = None, False
-        if not self.per_record:
-            decoded, dead = decode_json_values(table, None, known=None, max_record_bytes=self.limit)
-            if all(r.startswith(_KIND_FREE) for r in dead.column("error").to_pylist()):
-                sigs, summary = [json.dumps(arrow_to_kind(decoded.schema.field("value").type), sort_keys=True)], True
-        if sigs is None:
-            sigs = self._record_kinds(table)
-        topic, part, offset = _first_key(table)
-        yield pa.RecordBatch.from_pylist(
-            [{"topic": topic, "partition": part, "offset": offset, "kinds": json.dumps(sigs), "summary": summary}],
-            schema=pa.schema([("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
-                              ("kinds", pa.string()), ("summary", pa.bool_())]),
-        )
-
-    def _record_kinds(self, table) -> list:
-        import pyarrow as pa
-
-        from kappa.kafka.json_checks import MAX_JSON_DEPTH, Mismatch, check_record, merge_value
-
-        keys = table.column("key").to_pylist() if "key" in table.column_names else [None] * table.num_rows
-        seen: dict[str, None] = {}
-        for key, value in zip(keys, table.column("value").cast(pa.binary()).to_pylist()):
-            if value is None or len(value) + len(key or b"") > self.limit:
-                continue
-            err, obj = check_record(value, MAX_JSON_DEPTH)
-            if err is not None:
-                continue
-            try:
-                kind = merge_value(None, obj, "")
-            except Mismatch:  # conflicts with itself: a dead letter whatever came before
-                continue
-            seen.setdefault(json.dumps(kind, sort_keys=True), None)
-        return list(seen)
-
-
-class _JsonDecode:
-    """Phase 2 (or the only phase): decode each partition with kappa's JSON decoder."""
-
-    def __init__(self, schema, starts: dict | None, default: Any, value_type, limit: int, out: "pa.Schema"):
-        self.schema, self.starts, self.default = schema, starts, default
-        self.value_type, self.limit, self.out = value_type, limit, out
-
-    def __call__(self, batches):
-        from kappa.kafka.decode import decode_json_values
-
-        table = _partition_table(batches)
-        if table is None:
-            return
-        known = None
-        if self.schema is None:
-            known = (self.starts or {}).get(json.dumps(list(_first_key(table))), self.default)
-        decoded, dead = decode_json_values(table, self.schema, known=known, max_record_bytes=self.limit)
-        yield _combined(decoded, dead, self.out)
-
-
-class _DebeziumSchema:
-    """Phase 1 of Debezium: each partition's change-table schema and first Connect types."""
-
-    def __call__(self, batches):
-        import pyarrow as pa
-
-        from kappa.cdc.debezium import _connect_types, decode_debezium
-
-        table = _partition_table(batches)
-        if table is None:
-            return
-        changes = decode_debezium(table, declared_nulls=False).changes
-        values = table.column("value").drop_null()
-        topic, part, offset = _first_key(table)
-        row = {"topic": topic, "partition": part, "offset": offset,
-               "schema": base64.b64encode(changes.schema.serialize().to_pybytes()).decode(),
-               "live": len(values) > 0,
-               "connect": json.dumps(_connect_types(values[0].as_py()) if len(values) else {})}
-        yield pa.RecordBatch.from_pylist([row], schema=pa.schema(
-            [("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64()),
-             ("schema", pa.string()), ("live", pa.bool_()), ("connect", pa.string())]))
-
-
-class _DebeziumDecode:
-    def __init__(self, changes: "pa.Schema", out: "pa.Schema"):
-        self.changes, self.out = changes, out
-
-    def __call__(self, batches):
-        from kappa.cdc.debezium import decode_debezium
-
-        table = _partition_table(batches)
-        if table is None:
-            return
-        decoded = decode_debezium(table)
-        yield _combined(decoded.changes, decoded.dead_letters, self.out)
+    if spec.value_format != "json" or not getattr(spec, "schema_", None):
+        return {}
+    limit = getattr(spec, "max_record_bytes", None) or DEFAULT_MAX_RECORD_BYTES
+    return {DECODE_OPTION: json.dumps({"format": "json", "schema": spec.schema_, "max_record_bytes": limit}, sort_keys=True)}
 
 
 # --------------------------------------------------------------------------- driver side
@@ -266,34 +137,6 @@ def _phase1_kinds(source: "DataFrame", known, limit: int):
     raise AssertionError("unreachable: a record-by-record fold never conflicts")
 
 
-def _spark_type(dtype: "pa.DataType"):
-    """Spark type of an Arrow type as the driver path's ``arrow_frame`` gives it."""
-    import pyarrow as pa
-    from pyspark.sql.types import NullType
-
-    from kappa.engines.spark.sources import spark_schema_of_arrow
-
-    if pa.types.is_null(dtype):
-        return NullType()
-    return spark_schema_of_arrow(pa.schema([pa.field("c", dtype)]))["c"].dataType
-
-
-def _out_schemas(data: list[tuple[str, Any]]):
-    """(Spark schema, Arrow schema) of the combined frame: data columns, dead letters, flag."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_type
-    from pyspark.sql.types import BooleanType, StructField, StructType
-
-    from kappa.kafka.dead_letters import dead_letter_schema
-
-    fields = [StructField(name, st, True) for name, st in data]
-    fields += [StructField(_DL + f.name, _spark_type(f.type), True) for f in dead_letter_schema()]
-    fields.append(StructField(FLAG, BooleanType(), True))
-    spark_schema = StructType(fields)
-    arrow = pa.schema([pa.field(f.name, to_arrow_type(f.dataType, timezone="UTC", prefers_large_types=False)) for f in fields])
-    return spark_schema, arrow
-
-
 def _split(combined: "DataFrame", data_names: list[str], persisted: list) -> Decoded:
     from pyspark.sql import functions as F
 
@@ -311,9 +154,29 @@ def decode_kafka_frame(spark: "SparkSession", batch_df: "DataFrame", spec: Any, 
     :func:`kappa.engines.spark.batch.decode_kafka` (module doc)."""
     if spec.value_format == "raw":
         return Decoded(batch_df, None)
+    if FLAG in batch_df.columns:  # decoded in the reader (decode_option)
+        return _split_decoded(batch_df)
     if spec.value_format == "json":
         return _decode_json(batch_df, spec, state_dir)
     return _decode_debezium(batch_df)
+
+
+def _split_decoded(combined: "DataFrame") -> Decoded:
+    """Rows and dead letters of a frame the reader decoded (module doc): not cached; the dead
+    letters are counted while the rows are read. Under Spark Connect: cached (:func:`_split`)."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from kappa.kafka.dead_letters import dead_letter_schema
+
+    names = [c for c in combined.columns if c != FLAG and not c.startswith(_DL)]
+    if getattr(combined, "_jdf", None) is None:
+        return _split(combined, names, [])
+    obs = Observation()
+    observed = combined.observe(obs, F.count_if(F.col(FLAG)).alias("dead"))
+    rows = observed.filter(~F.col(FLAG)).select(*[F.col(f"`{n}`") for n in names])
+    dead = combined.filter(F.col(FLAG)).select(*[F.col(_DL + f.name).alias(f.name) for f in dead_letter_schema()])
+    return Decoded(rows, dead, [], obs)
 
 
 def _decode_json(batch_df: "DataFrame", spec: Any, state_dir: str | None) -> Decoded:

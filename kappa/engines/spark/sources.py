@@ -232,7 +232,7 @@ def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, chec
 
     spec = source.spec
     if source.kind == "kafka":
-        options = {**kafka_options(spec), **_initial_option(profile, checkpoint_location)}
+        options = {**kafka_options(spec), **_initial_option(profile, checkpoint_location), **_decode_option(spec, profile)}
         return spark.readStream.format(FORMATS[("kafka", profile)]).options(**options).load()
     if source.kind == "delta":
         if not _delta_exists(source.path, spec.storage_options):
@@ -246,8 +246,19 @@ def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, chec
     raise ConfigError(f"a {source.kind} source cannot be streamed")
 
 
-def read_static(spark: "SparkSession", source: "SourcePlan", profile: str, memory: Mapping[str, Any]) -> "DataFrame":
-    """Everything a source holds now, as a batch DataFrame."""
+def _decode_option(spec: Any, profile: str) -> dict[str, str]:
+    """python profile: the reader decodes a JSON source with a declared schema (not part of the
+    description, so not of the fingerprint: it changes where decoding runs, not what it gives)."""
+    if profile != "python":
+        return {}
+    from kappa.engines.spark.decode import decode_option
+
+    return decode_option(spec)
+
+
+def read_static(spark: "SparkSession", source: "SourcePlan", profile: str, memory: Mapping[str, Any], decode: bool = False) -> "DataFrame":
+    """Everything a source holds now, as a batch DataFrame (``decode``: a Kafka source as the
+    node's input, decoded in the reader where it can be, see :func:`_decode_option`)."""
     from kappa.engines.spark.datasources.readers import FORMATS
 
     spec = source.spec
@@ -256,7 +267,8 @@ def read_static(spark: "SparkSession", source: "SourcePlan", profile: str, memor
             raise KappaError(f"node {source.upstream!r} has no sink, so its output exists only within one run: select it too")
         return memory[source.upstream]  # a DataFrame checkpointed on the executors
     if source.kind == "kafka":
-        return spark.read.format(FORMATS[("kafka", profile)]).options(**kafka_options(spec, batch=True)).load()
+        options = {**kafka_options(spec, batch=True), **(_decode_option(spec, profile) if decode else {})}
+        return spark.read.format(FORMATS[("kafka", profile)]).options(**options).load()
     if source.kind == "delta":
         if not _delta_exists(source.path, spec.storage_options):
             raise KappaError(f"Delta table {source.path} does not exist (yet)")

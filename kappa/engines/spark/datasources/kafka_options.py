@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kappa.engines.spark.datasources.initial import CHECKPOINT_OPTION
+from kappa.engines.spark.decode_tasks import DECODE_OPTION
 from kappa.engines.spark.datasources.options import SourceOptions
 from kappa.errors import ConfigError
 from kappa.kafka.offsets import rate_limit  # noqa: F401  (re-exported: the Kafka data source uses it)
@@ -60,6 +61,7 @@ class KafkaOptions:
     include_headers: bool = False
     fail_on_data_loss: bool = True
     checkpoint_location: str | None = None  # kept initial offset (see .initial)
+    decode: str | None = None  # kappa's own: decode in the reader (kappa.engines.spark.decode)
 
     @classmethod
     def parse(cls, options: Mapping[str, object]) -> "KafkaOptions":
@@ -117,6 +119,7 @@ class KafkaOptions:
             include_headers=opts.get_bool("includeheaders", False),
             fail_on_data_loss=opts.get_bool("failondataloss", True),
             checkpoint_location=opts.get(CHECKPOINT_OPTION) or None,
+            decode=opts.get(DECODE_OPTION) or None,
         )
 
     def client_conf(self) -> dict:

@@ -75,11 +75,20 @@ class _KafkaReaderBase:
         self.options = options
 
     def read(self, partition: KafkaRangePartition) -> Iterator:
-        """Runs in an executor: read the range with confluent-kafka, yield Arrow batches."""
-        from kappa.kafka.reader import iter_range_batches
-
+        """Runs in an executor: read the range with confluent-kafka, yield Arrow batches
+        (decoded into rows and dead letters with the ``kappa.decode`` option)."""
         if not isinstance(partition, KafkaRangePartition):
             return  # Spark plans one placeholder partition when partitions() is empty
+        batches = self._read(partition)
+        if self.options.decode:
+            from kappa.engines.spark.decode_tasks import ReaderDecode
+
+            batches = ReaderDecode(self.options.decode, self.options.include_headers)(batches)
+        yield from batches
+
+    def _read(self, partition: KafkaRangePartition) -> Iterator:
+        from kappa.kafka.reader import iter_range_batches
+
         conf = self.options.client_conf()
         start = partition.start
         if not self.options.fail_on_data_loss:
@@ -247,7 +256,11 @@ class KafkaDataSource(DataSource):
         super().__init__(options)
         self.kafka_options = KafkaOptions.parse(options)
 
-    def schema(self) -> str:
+    def schema(self):
+        if self.kafka_options.decode:  # decoded in the reader: rows and dead letters
+            from kappa.engines.spark.decode_tasks import ReaderDecode
+
+            return ReaderDecode(self.kafka_options.decode, self.kafka_options.include_headers).spark_schema
         return kafka_ddl(self.kafka_options.include_headers)
 
     def reader(self, schema):
