@@ -64,15 +64,17 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _to_batch(msgs: list, include_headers: bool) -> "pa.RecordBatch":
+def _to_batch(msgs: list, include_headers: bool, topic: str, partition: int) -> "pa.RecordBatch":
+    """Records of one partition as a batch (topic and partition are constant columns)."""
     import pyarrow as pa
 
+    n = len(msgs)
     stamps = [m.timestamp() for m in msgs]
     columns = [
         pa.array([m.key() for m in msgs], pa.binary()),
         pa.array([m.value() for m in msgs], pa.binary()),
-        pa.array([m.topic() for m in msgs], pa.string()),
-        pa.array([m.partition() for m in msgs], pa.int32()),
+        pa.repeat(pa.scalar(topic, pa.string()), n),
+        pa.repeat(pa.scalar(partition, pa.int32()), n),
         pa.array([m.offset() for m in msgs], pa.int64()),
         pa.array(
             [ts * 1000 if kind else None for kind, ts in stamps], pa.timestamp("us", tz="UTC")
@@ -171,36 +173,48 @@ def iter_range_batches(
         transient = None  # the last retriable error since the last progress
         while pending:
             msgs = consumer.consume(num_messages=batch_size, timeout=_POLL_TIMEOUT_S)
-            keep: list = []
+            kept: dict[TopicPartition, list] = {}  # per partition, in offset order
             finished: list[TopicPartition] = []
+            current, bucket, start, end = None, None, 0, 0
             for msg in msgs:
-                key = (msg.topic(), msg.partition())
                 err = msg.error()
                 if err is not None:
+                    key = (msg.topic(), msg.partition())
                     if err.code() == KafkaError._PARTITION_EOF:
                         if key in pending:
                             pending.discard(key)
                             finished.append(key)
+                            if key == current:
+                                bucket = None
                         continue
                     if _is_transient(err):
                         transient = err
                         continue
                     raise KafkaReadError(_error_text(key, msg.offset(), err))
-                if key not in pending:
+                key = (msg.topic(), msg.partition())
+                if key != current:  # records come in runs of one partition
+                    current = key
+                    bucket = kept.setdefault(key, []) if key in pending else None
+                    if bucket is not None:
+                        start, end = work[key]
+                if bucket is None:
                     continue
-                start, end = work[key]
                 offset = msg.offset()
                 if offset >= end:
                     pending.discard(key)
                     finished.append(key)
+                    bucket = None
                     continue
                 if offset < start:
                     continue
-                keep.append(msg)
-                position[key] = offset + 1
+                bucket.append(msg)
                 if offset == end - 1:
                     pending.discard(key)
                     finished.append(key)
+                    bucket = None
+            for key, records in kept.items():
+                if records:
+                    position[key] = records[-1].offset() + 1
             finished.extend(_at_log_end(consumer, pending, position, work))
             # error messages are no progress: a broker that stays down must not keep it alive
             if finished or any(m.error() is None for m in msgs):
@@ -214,8 +228,9 @@ def iter_range_batches(
                 )
             if finished and pending:
                 consumer.incremental_unassign([KTP(t, p) for t, p in finished])
-            if keep:
-                yield _to_batch(keep, include_headers)
+            for (topic, part), records in kept.items():
+                if records:
+                    yield _to_batch(records, include_headers, topic, part)
     finally:
         consumer.close()
 
