@@ -1,13 +1,14 @@
 """CDC merge on the jvm profile: the Spark SQL that applies one micro-batch with delta-spark.
 
-NOT RUN AGAINST DELTA, NOT WIRED. delta-spark's jars cannot be had on the machines kappa is
+NOT RUN AGAINST DELTA; WIRED ONLY BEHIND AN OPT-IN (``spark.kappa.cdc.jvmMerge=true``, see
+:mod:`kappa.engines.spark.jvm_merge_sink`). delta-spark's jars cannot be had on the machines kappa is
 built on (no Maven). What was run: the planning SQL (the events view, the SCD1 source, the SCD2
 history) on a real local Spark with the state/log as temp views, against the AUTO CDC oracle
 over many batches (tests/spark/test_jvm_merge_semantics.py), and every statement through
 Spark's SQL parser. What never ran: everything Delta does -- ``CREATE TABLE ... USING DELTA``
 on a path, ``MERGE [WITH SCHEMA EVOLUTION]`` (whether it adds a new column named only in
 explicit ``UPDATE SET``/``INSERT`` lists is unverified), the ``txnAppId``/``txnVersion`` session
-settings on a MERGE, ``VERSION AS OF``, the appends. The engine keeps using
+settings on a MERGE, ``VERSION AS OF``, the appends. Without the opt-in the engine keeps using
 :func:`kappa.cdc.merge.apply_changes` (deltalake) for merge sinks on both profiles until this
 plan has run against delta-spark and matched it.
 

@@ -9,7 +9,9 @@ comes from an observed metric of the write itself (no count job, no collection).
   :func:`~kappa.engines.spark.delta_writer.jvm_delta_write` (``txnAppId``/``txnVersion``).
 - Delta CDC merge: :func:`kappa.cdc.merge.apply_changes` (deltalake, both profiles: it keeps
   its own state table and app transaction, so the result is the Polars engine's exactly). This
-  is the one driver-side write: the batch of changes is collected as Arrow for the MERGE.
+  is the one driver-side write: the batch of changes is collected as Arrow for the MERGE. On
+  the jvm profile, ``spark.kappa.cdc.jvmMerge=true`` opts into the distributed delta-spark MERGE
+  instead (:mod:`kappa.engines.spark.jvm_merge_sink`; unverified against delta-spark here).
 - Files: :func:`~kappa.engines.spark.datasources.file_sink.write_files_frame`, one executor task
   per batch running the Polars engine's writer (``part-<batch_id>.<ext>``), so files are identical.
 - Kafka: ``python`` produces from the executors with confluent-kafka
@@ -71,10 +73,15 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
     spec = sink.spec
     if sink.kind == "delta":
         if sink.mode == "merge":
+            from kappa.engines.spark import jvm_merge_sink
+
+            so = resolve_secret_refs(spec.storage_options) or None
+            if jvm_merge_sink.enabled(df.sparkSession, profile):  # opt-in distributed MERGE (its module doc)
+                return jvm_merge_sink.jvm_merge_write(df, sink.path, spec.merge, sink.app_id, batch_id, so)
             from kappa.cdc.merge import apply_changes
 
             table = df.toArrow()  # the documented driver-side write (see the module doc)
-            stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
+            stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=so)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else table.num_rows
         if profile == "jvm":
             from kappa.engines.spark.delta_writer import jvm_delta_write
