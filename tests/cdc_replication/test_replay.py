@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from repl_util import customer, order, read_table, snapshot_and_changes, write_config
+from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config
 from typer.testing import CliRunner
 
 from kappa.cdc.replication import load_replication, plan_replication

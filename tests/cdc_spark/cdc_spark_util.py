@@ -13,14 +13,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cdc_oracle as oracle
-from cdc_util import scd2_expected, sort_rows
-from spark_engine.helpers import delta_rows, pipeline_for
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import scd2_expected, sort_rows
+from tests.helpers.pipelines import pipeline_for
+from tests.helpers.tables import delta_rows
 
 #: Spark DDL of the change feed's records.
 SCHEMA = "id BIGINT, seq BIGINT, op STRING, a BIGINT, b STRING"
 COLUMNS = ["id", "seq", "a", "b"]  # the target's columns: the feed without ``op``
 BASE = "keys: [id], sequence_by: seq, apply_as_deletes: \"op = 'D'\", except_column_list: [op]"
+
+
+def _up(i: int, seq: int, a, b) -> dict:
+    return {"id": i, "seq": seq, "op": "upsert", "a": a, "b": b}
+
+
+def _del(i: int, seq: int) -> dict:
+    return {"id": i, "seq": seq, "op": "delete", "a": None, "b": None}
+
+
+#: Two parts of a change feed with every awkward case AUTO CDC has to get right.
+PART1 = [
+    _up(1, 1, 10, "x"),
+    _up(2, 1, 20, "y"),
+    _up(1, 3, 11, "x"),
+    _up(1, 2, 99, "z"),   # out of order: older than the update before it
+    _del(3, 5),           # delete of a key never seen
+    _up(3, 4, 30, "w"),   # ... whose older insert arrives after the delete
+    _up(2, 1, 20, "y"),   # exact duplicate
+    _up(4, 1, 40, "v"),
+]
+PART2 = [
+    _up(4, 2, None, "u"),  # null update
+    _del(2, 2),
+    _up(2, 3, 21, "y2"),   # re-insert after the delete
+    _up(5, 7, 50, "t"),
+    _up(5, 7, 51, "t"),    # same-sequence tie: the later arrival wins
+    _up(1, 3, 11, "x"),    # duplicate re-delivered in a later run
+    _up(4, 3, 41, None),
+]
+EVENTS = PART1 + PART2
 
 
 @dataclass(frozen=True)

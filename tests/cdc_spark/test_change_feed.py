@@ -21,6 +21,8 @@ from kappa.testing.kafka import produce
 
 from .cdc_spark_util import (
     ALL_SINKS,
+    EVENTS,
+    PART1,
     SCD1,
     assert_tables,
     feed_records,
@@ -30,37 +32,6 @@ from .cdc_spark_util import (
 )
 
 pytestmark = pytest.mark.spark
-
-
-def _up(i: int, seq: int, a, b) -> dict:
-    return {"id": i, "seq": seq, "op": "upsert", "a": a, "b": b}
-
-
-def _del(i: int, seq: int) -> dict:
-    return {"id": i, "seq": seq, "op": "delete", "a": None, "b": None}
-
-
-#: Two parts of a change feed with every awkward case AUTO CDC has to get right.
-PART1 = [
-    _up(1, 1, 10, "x"),
-    _up(2, 1, 20, "y"),
-    _up(1, 3, 11, "x"),
-    _up(1, 2, 99, "z"),   # out of order: older than the update before it
-    _del(3, 5),           # delete of a key never seen
-    _up(3, 4, 30, "w"),   # ... whose older insert arrives after the delete
-    _up(2, 1, 20, "y"),   # exact duplicate
-    _up(4, 1, 40, "v"),
-]
-PART2 = [
-    _up(4, 2, None, "u"),  # null update
-    _del(2, 2),
-    _up(2, 3, 21, "y2"),   # re-insert after the delete
-    _up(5, 7, 50, "t"),
-    _up(5, 7, 51, "t"),    # same-sequence tie: the later arrival wins
-    _up(1, 3, 11, "x"),    # duplicate re-delivered in a later run
-    _up(4, 3, 41, None),
-]
-EVENTS = PART1 + PART2
 
 
 def _versions(root: Path) -> dict[str, int]:

@@ -8,7 +8,7 @@ import pytest
 
 from kappa.cli import main
 from kappa.engines.spark import status as st
-from .helpers import write_checkpoint
+from tests.helpers.checkpoints import write_checkpoint
 
 PIPELINE = """
 name: st

@@ -1,10 +1,12 @@
-"""Fixtures of the CDC replication tests: realistic Debezium Postgres records on a real broker.
+"""Realistic Debezium Postgres records on a real broker (the CDC replication tests' data).
 
 Two tables (``customers``, ``orders``) of a Postgres database ``inventory`` on two topics
 ``<prefix>.public.customers`` / ``<prefix>.public.orders`` (a fresh prefix per test). Records
 are what Debezium's Postgres connector with the JSON converter writes: snapshot ``r``, then
 ``c``/``u``/``d`` each with its own LSN, a tombstone (null value) after each delete; the
 customers topic with the ``{"schema", "payload"}`` wrapper, the orders topic without.
+The ``inventory`` fixture is registered for the whole suite by tests/conftest.py;
+:func:`write_config` builds the replication config of its topics.
 """
 
 from __future__ import annotations
