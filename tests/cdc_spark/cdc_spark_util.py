@@ -63,6 +63,17 @@ class SinkCase:
     options: str
     expected: Callable[[list[dict]], list[dict]]
 
+    @property
+    def schema(self):
+        """The target's Arrow schema on every engine: the feed's columns without ``op`` (all
+        BIGINT but ``b``), and on SCD2 the ``__START_AT`` / ``__END_AT`` of the one sequence."""
+        import pyarrow as pa
+
+        fields = [("id", pa.int64()), ("seq", pa.int64()), ("a", pa.int64()), ("b", pa.string())]
+        if "stored_as_scd_type: 2" in self.options:
+            fields += [("__START_AT", pa.int64()), ("__END_AT", pa.int64())]
+        return pa.schema(fields)
+
 
 def _scd1(ignore_null: bool) -> Callable[[list[dict]], list[dict]]:
     def expected(events: list[dict]) -> list[dict]:
@@ -161,8 +172,9 @@ def table_rows(root: Path, name: str) -> tuple[Any, list[dict]]:
 
 
 def assert_tables(events: list[dict], roots: dict[str, Path], sinks: tuple[SinkCase, ...],
-                  context: str = "") -> None:
-    """Every sink's table is the oracle's table under every root, and the schemas agree."""
+                  context: str = "", *, exact_schema: bool = False) -> None:
+    """Every sink's table is the oracle's table under every root, and the schemas agree (with
+    ``exact_schema``: each is the sink's :attr:`SinkCase.schema`)."""
     for sink in sinks:
         want = sink.expected(events)
         schemas = {}
@@ -176,3 +188,5 @@ def assert_tables(events: list[dict], roots: dict[str, Path], sinks: tuple[SinkC
         for engine, schema in schemas.items():
             if want:
                 assert schema == first, f"{context}{sink.name}: schema on {engine} differs:\n{schema}\nvs\n{first}"
+                if exact_schema:
+                    assert schema == sink.schema, f"{context}{sink.name}: schema on {engine}:\n{schema}\nexpected:\n{sink.schema}"

@@ -120,6 +120,23 @@ def snapshot_and_changes(customers: DebeziumTopic, orders: DebeziumTopic) -> Non
     orders.send()
 
 
+def seq(lsn: int, ts: int, offset: int) -> dict:
+    """A mirror row's sequence struct (``__START_AT`` / ``__END_AT`` of an SCD2 table)."""
+    return {"_seq_lsn": lsn, "_seq_ts_ms": ts, "_seq_offset": offset}
+
+
+#: The mirror tables after :func:`snapshot_and_changes` (customers SCD2, orders SCD1), sorted
+#: like ``read_table(customers, ["id", "__START_AT"])`` / ``read_table(orders, ["id"])``.
+CUSTOMERS_ROUND_1 = [
+    dict(customer(1001, "Sally", "Thomas", "sally@example.com"), __START_AT=seq(100, 1000, 0), __END_AT=seq(200, 2000, 3)),
+    dict(customer(1001, "Sally", "Thomas", "sally.t@example.com"), __START_AT=seq(200, 2000, 3), __END_AT=None),
+    dict(customer(1002, "George", "Bailey", "gb@example.com"), __START_AT=seq(100, 1001, 1), __END_AT=seq(240, 2400, 5)),
+    dict(customer(1003, "Edward", "Walker", "ed@example.com"), __START_AT=seq(100, 1002, 2), __END_AT=None),
+    dict(customer(1004, "Anne", "Kretchmar", "annek@example.com"), __START_AT=seq(220, 2200, 4), __END_AT=None),
+]
+ORDERS_ROUND_1 = [order(1, 1001, "19.99", "shipped"), order(3, 1001, "120.50", "new"), order(4, 1004, "7.25", "new")]
+
+
 def write_config(tmp_path: Path, bootstrap: str, prefix: str, extra: str = "", tables: str | None = None) -> Path:
     """A replication YAML for the ``inventory`` fixture's topics, mirror tables under tmp_path."""
     tables = tables if tables is not None else (
