@@ -1,6 +1,8 @@
 """Builders of the pipeline shapes the tests repeat: YAML templates rendered under a test's
 folder (``{root}`` and the other ``str.format`` fields filled in; ``{{df}}`` stays ``{df}``).
 
+- :func:`kafka_bronze` (+ :func:`downstream`): a Kafka bronze node into one Delta table, and
+  nodes reading a node (the one-topic pipelines of the stream, CLI and checkpoint tests);
 - :data:`KAFKA_BRONZE_SILVER`: Kafka JSON -> bronze (two Delta sinks) -> streaming silver with
   a drop and a quarantine expectation (:func:`tests.helpers.records.price_records` feeds it);
 - :data:`CRASH_PIPELINE`: the kill -9 tests' Kafka bronze (two Delta sinks) -> silver;
@@ -36,6 +38,41 @@ def write_pipeline(template: str, root: Path, name: str = "pipeline.yaml", **fmt
     path = Path(root) / name
     path.write_text(render(template, root, **fmt))
     return path
+
+
+def kafka_bronze(name: str, source: tuple[tuple[str, str], ...] = (), select: str | None = None,
+                 expectations: tuple[tuple[str, str, str], ...] = (), downstream: str = "",
+                 trigger: str | None = None, node: str = "brz") -> str:
+    """The template of a pipeline ``name`` (checkpoints ``{root}/ck``) whose first node ``node``
+    reads topic ``{topic}`` of ``{bootstrap}`` (plus the ``source`` options, in order: e.g.
+    ``("schema", '"id BIGINT"')``), runs the SQL step ``select`` (``{{df}}``), checks
+    ``expectations`` (name, expr, action) and appends to the Delta table ``{root}/<node>``;
+    ``downstream`` (nodes from :func:`downstream`) follows, ``trigger`` is the pipeline's
+    processing time."""
+    lines = ["", f"name: {name}", "checkpoint_root: {root}/ck"]
+    if trigger:
+        lines += ["trigger:", f"  processing_time: {trigger}"]
+    lines += ["nodes:", f"- name: {node}", "  source:", "    bootstrap_servers: {bootstrap}", "    topic: {topic}"]
+    lines += [f"    {key}: {value}" for key, value in source]
+    if select:
+        lines += ["  transformer:", f"  - expr: {select}"]
+    if expectations:
+        lines += ["  expectations:"]
+        for exp_name, expr, action in expectations:
+            lines += [f"  - name: {exp_name}", f"    expr: {expr}", f"    action: {action}"]
+    lines += ["  sinks:", "  - format: DELTA", f"    path: {{root}}/{node}"]
+    return "\n".join(lines) + "\n" + downstream
+
+
+def downstream(name: str, source_node: str, select: str | None = None, as_stream: bool = True,
+               table: str | None = None) -> str:
+    """A template node ``name`` reading node ``source_node`` (as a stream or whole), with the SQL
+    step ``select``, into the Delta table ``{root}/<table or name>``."""
+    lines = [f"- name: {name}", "  source:", f"    node_name: {source_node}", f"    as_stream: {str(as_stream).lower()}"]
+    if select:
+        lines += ["  transformer:", f"  - expr: {select}"]
+    lines += ["  sinks:", "  - format: DELTA", f"    path: {{root}}/{table or name}"]
+    return "\n".join(lines) + "\n"
 
 
 #: Kafka JSON (``id, symbol, price``; bootstrap through a variable) -> bronze ``brz`` (Delta

@@ -16,24 +16,12 @@ from kappa.cli import main
 from kappa.delta.read import read_delta
 from kappa.kafka.data_loss import DataLossError, OffsetGap, find_gaps, resume_offsets
 from kappa.testing.kafka import conf_for, produce
+from tests.helpers.pipelines import kafka_bronze
 
 HINT = "set fail_on_data_loss: false (Spark option failOnDataLoss) to continue from the earliest offset"
 
-PIPELINE = """
-name: loss
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"{extra}
-  transformer:
-  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-"""
+PIPELINE = kafka_bronze("loss", source=(("schema", '"id BIGINT"{extra}'),),
+                        select="SELECT value.id AS id, `partition`, `offset` FROM {{df}}")
 
 
 # ---------------------------------------------------------------- the shared check
