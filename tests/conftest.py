@@ -28,6 +28,10 @@ def pytest_addoption(parser) -> None:
     )
 
 
+def pytest_configure(config) -> None:
+    selected_engines(config)  # an unknown --engines name stops the run before collection
+
+
 def selected_engines(config) -> list[str]:
     """The engines of ``--engines``, in the fixture's order; an unknown name is a usage error."""
     names = [n.strip() for n in config.getoption("--engines").split(",") if n.strip()]
