@@ -1,4 +1,12 @@
-"""Shared fixtures. One SparkSession per pytest session."""
+"""Shared fixtures. One SparkSession per pytest session.
+
+``engine`` runs a test once per engine (narwhals' ``constructor`` pattern): a test that takes
+the ``engine`` fixture is parametrised over the engines ``--engines`` names (default
+``polars,spark``), the Spark case marked ``spark`` (so ``-m "not spark"`` deselects it) and
+handed the session's SparkSession. Write the test once against
+:class:`tests.helpers.engines.Engine` (``engine.run(pipeline)``, ``engine.name``) and one
+expected table.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +14,58 @@ import os
 
 import pytest
 
+from tests.helpers.debezium import inventory  # noqa: F401 - the fixture: two fresh Debezium topics
+from tests.helpers.engines import ENGINES, Engine
+
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--engines", default=",".join(ENGINES),
+        help=f"comma-separated engines the `engine` fixture runs each test on (default: {','.join(ENGINES)})",
+    )
+
+
+def pytest_configure(config) -> None:
+    selected_engines(config)  # an unknown --engines name stops the run before collection
+
+
+def selected_engines(config) -> list[str]:
+    """The engines of ``--engines``, in the fixture's order; an unknown name is a usage error."""
+    names = [n.strip() for n in config.getoption("--engines").split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ENGINES))
+    if unknown:
+        raise pytest.UsageError(f"--engines: unknown engine(s) {', '.join(unknown)}; known: {', '.join(ENGINES)}")
+    return [e for e in ENGINES if e in names]
+
+
+def _parametrises_engine(metafunc) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if "engine" in ([n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)):
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrise every test that takes ``engine`` over the selected engines (Spark: ``spark``
+    marker), unless the test parametrises ``engine`` itself."""
+    if "engine" not in metafunc.fixturenames or _parametrises_engine(metafunc):
+        return
+    params = [pytest.param(name, id=name, marks=[pytest.mark.spark] if name == "spark" else [])
+              for name in selected_engines(metafunc.config)]
+    metafunc.parametrize("engine", params, indirect=True)
+
+
+@pytest.fixture
+def engine(request) -> Engine:
+    """The engine this case runs on (see the module docstring); on Spark, ``engine.spark`` (or
+    ``engine.run``) starts the session's SparkSession."""
+    if request.param == "spark":
+        return Engine("spark", lambda: request.getfixturevalue("spark"))
+    return Engine(request.param)
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +79,11 @@ def spark():
     session = get_or_create_session(master="local[2]", app_name="kappa-tests", conf={"spark.driver.maxResultSize": "8m"})
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def gen():
+    """The stock-prices example's ``generator`` module (:mod:`tests.helpers.examples`)."""
+    from tests.helpers.examples import load_generator
+
+    return load_generator()

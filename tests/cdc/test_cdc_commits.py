@@ -12,14 +12,14 @@ from deltalake import DeltaTable, write_deltalake
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cdc_oracle as oracle
-from cdc_util import read_rows, scd2_expected, sort_rows, to_table
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import read_rows, scd2_expected, sort_rows, to_table
 from kappa.cdc import deltaio
 from kappa.cdc.merge import apply_changes
 from kappa.cdc.state import state_uri
 from kappa.errors import KappaError
 from kappa.models.cdc import CdcMerge
-from test_cdc_properties import streams
+from tests.helpers.cdc_events import streams
 
 SPEC1 = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
                  except_column_list=["op"])

@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from cdc_util import read_rows
+from tests.helpers.cdc_events import read_rows
 from kappa.cdc.debezium import decode_debezium, dead_letter_schema
 from kappa.cdc.defaults import merge_options_for
 from kappa.cdc.merge import apply_changes

@@ -13,84 +13,22 @@ comparison reads it as null. On a failure hypothesis prints the example and its 
 
 from __future__ import annotations
 
-import json
 import tempfile
 
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cdc_oracle as oracle
-from cdc_util import read_rows, sort_rows
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import COLUMNS, SEQ, changes, read_rows, render, sort_rows
 from kappa.cdc.debezium import decode_debezium
 from kappa.cdc.defaults import merge_options
 from kappa.cdc.merge import apply_changes
 
-SEQ = ["_seq_lsn", "_seq_ts_ms", "_seq_offset"]
-COLUMNS = ["id", "a", "b"]
 KAFKA = pa.schema([("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
                    ("partition", pa.int32()), ("offset", pa.int64()),
                    ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32())])
-ROW_SCHEMA = {"type": "struct", "optional": True, "fields": [
-    {"type": "int32", "optional": False, "field": "id"},
-    {"type": "int64", "optional": True, "field": "a"},
-    {"type": "string", "optional": True, "field": "b"}]}
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
-
-
-def _wrap(doc: dict, schema: dict, with_schema: bool) -> bytes:
-    return json.dumps({"schema": schema, "payload": doc} if with_schema else doc).encode()
-
-
-def _envelope(op: str, before, after, lsn: int, with_schema: bool) -> bytes:
-    payload = {"before": before, "after": after, "op": op, "ts_ms": lsn,
-               "source": {"connector": "postgresql", "db": "shop", "schema": "public",
-                          "table": "items", "lsn": lsn}}
-    schema = {"type": "struct", "optional": False, "fields": [
-        dict(ROW_SCHEMA, field="before"), dict(ROW_SCHEMA, field="after"),
-        {"type": "struct", "fields": [], "optional": False, "field": "source"},
-        {"type": "string", "optional": False, "field": "op"},
-        {"type": "int64", "optional": True, "field": "ts_ms"}]}
-    return _wrap(payload, schema, with_schema)
-
-
-def _key(i: int, with_schema: bool) -> bytes:
-    schema = {"type": "struct", "optional": False, "fields": [{"type": "int32", "optional": False, "field": "id"}]}
-    return _wrap({"id": i}, schema, with_schema)
-
-
-@st.composite
-def changes(draw, max_events: int = 14, min_events: int = 0):
-    """A random table history: ``(op, row, lsn, tombstone)`` items, ``op`` in c/u/r/d."""
-    sparse = st.none() | st.none() | st.integers(0, 2)  # nulls are common: whole batches of them
-    items = []
-    lsn = 10
-    for _ in range(draw(st.integers(min_events, max_events))):
-        i, op = draw(st.integers(0, 3)), draw(st.sampled_from(["c", "u", "u", "r", "d"]))
-        lsn = max(0, lsn + draw(st.integers(-2, 3)))
-        row = {"id": i, "a": draw(sparse), "b": draw(st.none() | st.none() | st.sampled_from(["x", "y"]))}
-        items.append((op, row, lsn, op == "d" and draw(st.integers(0, 3)) > 0))  # most deletes: + tombstone
-    return items
-
-
-def render(items: list, *, with_schema: bool, full_before: bool, first_offset: int = 0):
-    """(records, events): the items as Kafka records of one partition from ``first_offset`` on,
-    and as the oracle's events (the sequence is ``(lsn, ts_ms = lsn, Kafka offset)``)."""
-    records: list[tuple[bytes, bytes | None]] = []
-    events: list[dict] = []
-    for op, row, lsn, tombstone in items:
-        seq = {"_seq_lsn": lsn, "_seq_ts_ms": lsn, "_seq_offset": first_offset + len(records)}
-        key = _key(row["id"], with_schema)
-        if op == "d":
-            before = row if full_before else {"id": row["id"], "a": None, "b": None}
-            records.append((key, _envelope("d", before, None, lsn, with_schema)))
-            events.append({"id": row["id"], "op": "delete", "a": None, "b": None, **seq})
-            if tombstone:
-                records.append((key, None))
-        else:
-            records.append((key, _envelope(op, None, row, lsn, with_schema)))
-            events.append({**row, "op": "upsert", **seq})
-    return records, events
 
 
 @st.composite

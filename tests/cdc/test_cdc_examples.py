@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import kappa.models.cdc as cdc_model
-from cdc_util import read_rows, sort_rows
+from tests.helpers.cdc_events import read_rows, sort_rows
 from kappa.cdc.merge import apply_changes
 from kappa.errors import KappaError
 from kappa.models.cdc import CdcMerge

@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
-from test_cdc_properties import streams
+from tests.helpers.cdc_events import streams
 
-import cdc_oracle as oracle
-from cdc_util import read_rows, scd2_expected, sort_rows
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import read_rows, scd2_expected, sort_rows
 from kappa.models import Pipeline
 from kappa.run import execute_pipeline
 

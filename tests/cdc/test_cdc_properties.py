@@ -13,8 +13,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cdc_oracle as oracle
-from cdc_util import SCHEMA, apply_batches, read_rows, scd2_expected, sort_rows
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import SCHEMA, apply_batches, read_rows, scd2_expected, sort_rows, streams
 from kappa.cdc import state as state_mod
 from kappa.models.cdc import CdcMerge
 
@@ -35,27 +35,7 @@ def compaction_every(files: int | None):
         state_mod.COMPACT_FILES = saved
 
 
-@st.composite
-def streams(draw, *, truncates: bool = False, two_seq: bool = False, max_events: int = 18):
-    """(events, cuts): a random change stream and where to cut it into batches."""
-    ops = ["upsert", "upsert", "upsert", "delete"] + (["truncate"] if truncates else [])
-    n = draw(st.integers(0, max_events))
-    events = []
-    for _ in range(n):
-        e = {"id": draw(st.integers(0, 4)), "op": draw(st.sampled_from(ops)),
-             "a": draw(st.none() | st.integers(0, 2)),
-             "b": draw(st.none() | st.sampled_from(["x", "y"]))}
-        if two_seq:
-            e["s1"] = draw(st.integers(0, 3))
-            e["s2"] = draw(st.sampled_from(["a", "b", "c"]))
-        else:
-            e["seq"] = draw(st.integers(0, 6))
-        events.append(e)
-    for _ in range(draw(st.integers(0, 3)) if events else 0):  # exact duplicates, re-delivered
-        src = draw(st.integers(0, len(events) - 1))
-        events.insert(draw(st.integers(src, len(events))), dict(events[src]))
-    cuts = draw(st.lists(st.integers(1, max(len(events), 1)), max_size=5))
-    return events, cuts
+
 
 
 @settings(max_examples=150, **SETTINGS)

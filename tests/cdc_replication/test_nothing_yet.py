@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from repl_util import order, read_table, write_config
+from tests.helpers.debezium import order, read_table, write_config
 from typer.testing import CliRunner
 
 from kappa.cli.app import app

@@ -18,30 +18,19 @@ profile, trigger-once), batch by batch, and asserts the exact mirror tables.
 from __future__ import annotations
 
 import pytest
-from repl_util import customer, order, read_table, write_config
+from tests.helpers.debezium import customer, order, read_table, write_config
 
 from kappa.cdc.replication import load_replication, plan_replication
-from kappa.plan import build_plan
-from kappa.run import execute_pipeline
 
 pytestmark = pytest.mark.kafka
-
-ENGINES = ["polars", pytest.param("spark", marks=pytest.mark.spark)]
 
 
 def seq(lsn: int, ts: int, offset: int) -> dict:
     return {"_seq_lsn": lsn, "_seq_ts_ms": ts, "_seq_offset": offset}
 
 
-def _run(engine: str, config, request) -> None:
-    pipeline = plan_replication(load_replication(str(config))).pipeline
-    if engine == "polars":
-        summary = execute_pipeline(pipeline, engine="polars")
-    else:
-        from kappa.engines.spark.engine import SparkEngine
-
-        spark = request.getfixturevalue("spark")
-        summary = SparkEngine(spark=spark, profile="python").run(pipeline, build_plan(pipeline))
+def _run(engine, config) -> None:
+    summary = engine.run(plan_replication(load_replication(str(config))).pipeline)
     assert summary.ok, summary.render()
 
 
@@ -53,24 +42,22 @@ def _send_without_tombstone(topic) -> None:
     topic.pending.append(tombstone)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_tombstone_only_batch_does_not_wedge_the_node(engine, inventory, kafka_bootstrap, tmp_path, request):
+def test_tombstone_only_batch_does_not_wedge_the_node(engine, inventory, kafka_bootstrap, tmp_path):
     prefix, _customers, orders = inventory
     config = write_config(tmp_path, kafka_bootstrap, prefix, tables="tables:\n  orders:\n    scd_type: 1\n"
                           "  customers:\n    enabled: false\n")
     orders.event("c", None, order(2, 1002, "5.00", "new"), 3900, 3900)
     orders.event("d", order(2, 1002, "5.00", "new"), None, 3970, 3970)
     _send_without_tombstone(orders)
-    _run(engine, config, request)
+    _run(engine, config)
     orders.send()  # batch 1: the tombstone alone
-    _run(engine, config, request)
+    _run(engine, config)
     orders.event("c", None, order(3, 1003, "9.00", "new"), 4000, 4000).send()
-    _run(engine, config, request)
+    _run(engine, config)
     assert read_table(tmp_path / "mirror" / "public" / "orders", ["id"]) == [order(3, 1003, "9.00", "new")]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_a_column_null_throughout_a_batch_is_a_null_value(engine, inventory, kafka_bootstrap, tmp_path, request):
+def test_a_column_null_throughout_a_batch_is_a_null_value(engine, inventory, kafka_bootstrap, tmp_path):
     prefix, customers, orders = inventory
     config = write_config(tmp_path, kafka_bootstrap, prefix)  # customers SCD2, orders SCD1
     ann2, ann3 = customer(1, "Ann", "Lee", "a2@x"), customer(1, "Ann", "Lee", "a3@x")
@@ -81,13 +68,13 @@ def test_a_column_null_throughout_a_batch_is_a_null_value(engine, inventory, kaf
     orders.event("c", None, order(7, 1, "5.00", "new"), 100, 100)
     customers.send()
     orders.send()
-    _run(engine, config, request)
+    _run(engine, config)
     # next batches: every record has email / status null; a delete whose before-image is null
     customers.event("u", None, cy, 120, 120)  # replica identity default: no before-image
     customers.event("d", {"id": 2, "first_name": None, "last_name": None, "email": None}, None, 125, 125)
     _send_without_tombstone(customers)
     orders.event("u", None, order(7, 1, "5.00", None), 110, 110).send()
-    _run(engine, config, request)
+    _run(engine, config)
     mirror = tmp_path / "mirror" / "public"
     assert read_table(mirror / "orders", ["id"]) == [order(7, 1, "5.00", None)]
     assert read_table(mirror / "customers", ["id", "__START_AT"]) == [
@@ -99,15 +86,14 @@ def test_a_column_null_throughout_a_batch_is_a_null_value(engine, inventory, kaf
     ]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-def test_a_column_null_in_the_first_batch_exists_in_the_target(engine, inventory, kafka_bootstrap, tmp_path, request):
+def test_a_column_null_in_the_first_batch_exists_in_the_target(engine, inventory, kafka_bootstrap, tmp_path):
     prefix, customers, orders = inventory
     tables = ("tables:\n  customers:\n    scd_type: 2\n    track_history_except_column_list: [email]\n"
               "  orders:\n    scd_type: 1\n")
     config = write_config(tmp_path, kafka_bootstrap, prefix, tables=tables)
     customers.event("c", None, customer(1, "Ann", "Lee", None), 100, 100).send()
     orders.event("c", None, {"id": 5, "customer_id": None, "amount": "1.00", "status": "new"}, 100, 100).send()
-    _run(engine, config, request)
+    _run(engine, config)
     mirror = tmp_path / "mirror" / "public"
     # orders has no schema wrapper: customer_id has no type yet, so it is not in the table yet
     assert read_table(mirror / "orders", ["id"]) == [{"id": 5, "amount": "1.00", "status": "new"}]
@@ -116,7 +102,7 @@ def test_a_column_null_in_the_first_batch_exists_in_the_target(engine, inventory
         dict(customer(1, "Ann", "Lee", None), __START_AT=seq(100, 100, 0), __END_AT=None)]
     customers.event("u", customer(1, "Ann", "Lee", None), customer(1, "Ann", "Lee", "ann@x"), 110, 110).send()
     orders.event("c", None, order(6, 1001, "2.00", "new"), 110, 110).send()
-    _run(engine, config, request)
+    _run(engine, config)
     assert read_table(mirror / "orders", ["id"]) == [
         {"id": 5, "amount": "1.00", "status": "new", "customer_id": None},
         {"id": 6, "amount": "2.00", "status": "new", "customer_id": 1001},

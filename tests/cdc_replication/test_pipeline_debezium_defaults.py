@@ -9,7 +9,7 @@ a located config error (``kappa validate`` exits 2).
 from __future__ import annotations
 
 import pytest
-from repl_util import customer, order, read_table, snapshot_and_changes, write_config
+from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config
 
 from kappa.cdc.replication import load_replication, plan_replication
 from kappa.models import Pipeline
@@ -41,15 +41,8 @@ def pipeline_yaml(tmp_path, bootstrap: str, prefix: str, name: str = "invp") -> 
     return Pipeline.model_validate_yaml(path.read_text(), path=str(path))
 
 
-def run(engine: str, pipeline, spark=None):
-    if engine == "polars":
-        from kappa.run import execute_pipeline
-
-        summary = execute_pipeline(pipeline, engine="polars")
-    else:
-        from kappa.engines.spark.engine import SparkEngine
-
-        summary = SparkEngine(spark=spark, profile="python").run(pipeline, build_plan(pipeline))
+def run(engine, pipeline):
+    summary = engine.run(pipeline)
     assert summary.ok
     return summary
 
@@ -63,20 +56,7 @@ def mirrors(tmp_path) -> tuple[dict, dict]:
     return pipe, repl
 
 
-@pytest.fixture
-def engine_session(request):
-    """(engine name, SparkSession or None): the Spark session only for the Spark param."""
-    if request.param == "spark":
-        return "spark", request.getfixturevalue("spark")
-    return "polars", None
-
-
-ENGINES = [pytest.param("polars"), pytest.param("spark", marks=pytest.mark.spark)]
-
-
-@pytest.mark.parametrize("engine_session", ENGINES, indirect=True)
-def test_merge_sinks_without_options_mirror_like_a_replication_config(engine_session, inventory, kafka_bootstrap, tmp_path):
-    engine, spark = engine_session
+def test_merge_sinks_without_options_mirror_like_a_replication_config(engine, inventory, kafka_bootstrap, tmp_path):
     prefix, customers, orders = inventory
     snapshot_and_changes(customers, orders)
     pipeline = pipeline_yaml(tmp_path, kafka_bootstrap, prefix)
@@ -95,8 +75,8 @@ def test_merge_sinks_without_options_mirror_like_a_replication_config(engine_ses
     assert by_table["orders"].except_column_list == ["_op", "_seq_lsn", "_seq_ts_ms", "_seq_offset"]
     assert by_table["customers"].stored_as_scd_type == 2
 
-    run(engine, pipeline, spark)
-    run(engine, rplan.pipeline, spark)
+    run(engine, pipeline)
+    run(engine, rplan.pipeline)
     pipe, repl = mirrors(tmp_path)
     assert pipe == repl
     assert len(pipe["customers"]) == 5 and [o["id"] for o in pipe["orders"]] == [1, 3, 4]
@@ -109,23 +89,21 @@ def test_merge_sinks_without_options_mirror_like_a_replication_config(engine_ses
     orders.event("c", None, order(2, 1002, "5.00", "new"), 340, 3400)
     customers.send()
     orders.send()
-    run(engine, pipeline_yaml(tmp_path, kafka_bootstrap, prefix), spark)
-    run(engine, plan_replication(load_replication(str(config))).pipeline, spark)
+    run(engine, pipeline_yaml(tmp_path, kafka_bootstrap, prefix))
+    run(engine, plan_replication(load_replication(str(config))).pipeline)
     pipe, repl = mirrors(tmp_path)
     assert pipe == repl
     assert len(pipe["customers"]) == 6 and [o["id"] for o in pipe["orders"]] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("engine_session", ENGINES, indirect=True)
-def test_empty_topic_skips_the_node_with_the_reason_then_data_is_merged(engine_session, inventory, kafka_bootstrap, tmp_path):
-    engine, spark = engine_session
+def test_empty_topic_skips_the_node_with_the_reason_then_data_is_merged(engine, inventory, kafka_bootstrap, tmp_path):
     prefix, customers, orders = inventory
     customers.raw(customers.key(7), None).send()  # only a tombstone: nothing decodable yet
     pipeline = pipeline_yaml(tmp_path, kafka_bootstrap, prefix)
     plan = build_plan(pipeline)
     assert plan.node("customers").skipped == SKIP_REASON
     assert plan.node("orders").skipped == SKIP_REASON  # empty topic
-    summary = run(engine, pipeline, spark)
+    summary = run(engine, pipeline)
     assert [(n.node, n.batches, n.skipped) for n in summary.nodes] == [
         ("customers", 0, SKIP_REASON), ("orders", 0, SKIP_REASON)]
     assert not (tmp_path / "pmirror").exists()
@@ -136,7 +114,7 @@ def test_empty_topic_skips_the_node_with_the_reason_then_data_is_merged(engine_s
     orders.event("c", None, order(2, 1002, "5.00", "new"), 120, 1200)
     orders.event("d", order(2, 1002, "5.00", "new"), None, 130, 1300)
     orders.send()
-    summary = run(engine, pipeline_yaml(tmp_path, kafka_bootstrap, prefix), spark)
+    summary = run(engine, pipeline_yaml(tmp_path, kafka_bootstrap, prefix))
     assert [(n.node, n.skipped) for n in summary.nodes] == [("customers", SKIP_REASON), ("orders", None)]
     assert summary.node("orders").batches == 1
     assert read_table(tmp_path / "pmirror" / "orders", ["id"]) == [order(1, 1001, "19.99", "shipped")]

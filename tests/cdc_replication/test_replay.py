@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from repl_util import customer, order, read_table, snapshot_and_changes, write_config
+from tests.helpers.debezium import (
+    CUSTOMERS_ROUND_1,
+    ORDERS_ROUND_1,
+    customer,
+    order,
+    read_table,
+    seq,
+    snapshot_and_changes,
+    write_config,
+)
 from typer.testing import CliRunner
 
 from kappa.cdc.replication import load_replication, plan_replication
@@ -12,20 +21,6 @@ from kappa.errors import KappaError
 from kappa.run import execute_pipeline
 
 pytestmark = pytest.mark.kafka
-
-
-def seq(lsn: int, ts: int, offset: int) -> dict:
-    return {"_seq_lsn": lsn, "_seq_ts_ms": ts, "_seq_offset": offset}
-
-
-CUSTOMERS_ROUND_1 = [
-    dict(customer(1001, "Sally", "Thomas", "sally@example.com"), __START_AT=seq(100, 1000, 0), __END_AT=seq(200, 2000, 3)),
-    dict(customer(1001, "Sally", "Thomas", "sally.t@example.com"), __START_AT=seq(200, 2000, 3), __END_AT=None),
-    dict(customer(1002, "George", "Bailey", "gb@example.com"), __START_AT=seq(100, 1001, 1), __END_AT=seq(240, 2400, 5)),
-    dict(customer(1003, "Edward", "Walker", "ed@example.com"), __START_AT=seq(100, 1002, 2), __END_AT=None),
-    dict(customer(1004, "Anne", "Kretchmar", "annek@example.com"), __START_AT=seq(220, 2200, 4), __END_AT=None),
-]
-ORDERS_ROUND_1 = [order(1, 1001, "19.99", "shipped"), order(3, 1001, "120.50", "new"), order(4, 1004, "7.25", "new")]
 
 
 def replay(config) -> str:

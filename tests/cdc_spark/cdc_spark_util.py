@@ -13,14 +13,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cdc_oracle as oracle
-from cdc_util import scd2_expected, sort_rows
-from spark_engine.helpers import delta_rows, pipeline_for
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import scd2_expected, sort_rows
+from tests.helpers.pipelines import pipeline_for
+from tests.helpers.tables import delta_rows
 
 #: Spark DDL of the change feed's records.
 SCHEMA = "id BIGINT, seq BIGINT, op STRING, a BIGINT, b STRING"
 COLUMNS = ["id", "seq", "a", "b"]  # the target's columns: the feed without ``op``
 BASE = "keys: [id], sequence_by: seq, apply_as_deletes: \"op = 'D'\", except_column_list: [op]"
+
+
+def _up(i: int, seq: int, a, b) -> dict:
+    return {"id": i, "seq": seq, "op": "upsert", "a": a, "b": b}
+
+
+def _del(i: int, seq: int) -> dict:
+    return {"id": i, "seq": seq, "op": "delete", "a": None, "b": None}
+
+
+#: Two parts of a change feed with every awkward case AUTO CDC has to get right.
+PART1 = [
+    _up(1, 1, 10, "x"),
+    _up(2, 1, 20, "y"),
+    _up(1, 3, 11, "x"),
+    _up(1, 2, 99, "z"),   # out of order: older than the update before it
+    _del(3, 5),           # delete of a key never seen
+    _up(3, 4, 30, "w"),   # ... whose older insert arrives after the delete
+    _up(2, 1, 20, "y"),   # exact duplicate
+    _up(4, 1, 40, "v"),
+]
+PART2 = [
+    _up(4, 2, None, "u"),  # null update
+    _del(2, 2),
+    _up(2, 3, 21, "y2"),   # re-insert after the delete
+    _up(5, 7, 50, "t"),
+    _up(5, 7, 51, "t"),    # same-sequence tie: the later arrival wins
+    _up(1, 3, 11, "x"),    # duplicate re-delivered in a later run
+    _up(4, 3, 41, None),
+]
+EVENTS = PART1 + PART2
 
 
 @dataclass(frozen=True)
@@ -30,6 +62,17 @@ class SinkCase:
     name: str
     options: str
     expected: Callable[[list[dict]], list[dict]]
+
+    @property
+    def schema(self):
+        """The target's Arrow schema on every engine: the feed's columns without ``op`` (all
+        BIGINT but ``b``), and on SCD2 the ``__START_AT`` / ``__END_AT`` of the one sequence."""
+        import pyarrow as pa
+
+        fields = [("id", pa.int64()), ("seq", pa.int64()), ("a", pa.int64()), ("b", pa.string())]
+        if "stored_as_scd_type: 2" in self.options:
+            fields += [("__START_AT", pa.int64()), ("__END_AT", pa.int64())]
+        return pa.schema(fields)
 
 
 def _scd1(ignore_null: bool) -> Callable[[list[dict]], list[dict]]:
@@ -129,8 +172,9 @@ def table_rows(root: Path, name: str) -> tuple[Any, list[dict]]:
 
 
 def assert_tables(events: list[dict], roots: dict[str, Path], sinks: tuple[SinkCase, ...],
-                  context: str = "") -> None:
-    """Every sink's table is the oracle's table under every root, and the schemas agree."""
+                  context: str = "", *, exact_schema: bool = False) -> None:
+    """Every sink's table is the oracle's table under every root, and the schemas agree (with
+    ``exact_schema``: each is the sink's :attr:`SinkCase.schema`)."""
     for sink in sinks:
         want = sink.expected(events)
         schemas = {}
@@ -144,3 +188,5 @@ def assert_tables(events: list[dict], roots: dict[str, Path], sinks: tuple[SinkC
         for engine, schema in schemas.items():
             if want:
                 assert schema == first, f"{context}{sink.name}: schema on {engine} differs:\n{schema}\nvs\n{first}"
+                if exact_schema:
+                    assert schema == sink.schema, f"{context}{sink.name}: schema on {engine}:\n{schema}\nexpected:\n{sink.schema}"

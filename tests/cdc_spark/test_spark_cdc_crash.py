@@ -19,8 +19,7 @@ from kappa.plan import build_plan
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce
 
-from .cdc_spark_util import ALL_SINKS, assert_tables, feed_records, merge_pipeline
-from .test_change_feed import EVENTS
+from .cdc_spark_util import ALL_SINKS, EVENTS, assert_tables, feed_records, merge_pipeline
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 

@@ -21,7 +21,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_cdc_properties import streams
+from tests.helpers.cdc_events import streams
 
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce

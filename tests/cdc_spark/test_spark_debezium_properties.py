@@ -1,6 +1,6 @@
 """Property test on both engines over Debezium topics: what found the JSON-typed-feed defects.
 
-Random table histories (``tests/cdc/test_cdc_debezium_properties.py``'s generator: envelopes
+Random table histories (``tests.helpers.cdc_events.changes``: envelopes
 with or without the schema wrapper, null before-images, tombstones after most deletes, value
 columns null throughout a batch, no declared schema) are packed ``STREAMS_PER_TOPIC`` to a
 topic on disjoint keys, produced in 1-3 parts, each part followed by a run of a
@@ -16,12 +16,12 @@ import itertools
 import math
 
 import pytest
-from cdc_util import read_rows, sort_rows
+from tests.helpers.cdc_events import read_rows, sort_rows
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from test_cdc_debezium_properties import COLUMNS, SEQ, changes, render
+from tests.helpers.cdc_events import COLUMNS, SEQ, changes, render
 
-import cdc_oracle as oracle
+from tests.helpers import cdc_oracle as oracle
 from kappa.models import Pipeline
 from kappa.run import execute_pipeline
 

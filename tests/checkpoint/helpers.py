@@ -8,6 +8,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
+from kappa.cli import main
+
 FILES = """
 name: ck
 checkpoint_root: {root}/ck
@@ -64,3 +66,15 @@ def rows(path: Path, key: str = "id") -> list[dict]:
 
 def version(path: Path) -> int | None:
     return DeltaTable(str(path)).version() if (path / "_delta_log").is_dir() else None
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """``kappa ARGV`` in this process: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -9,20 +9,8 @@ import textwrap
 
 import pytest
 
-from kappa.cli import main
 
-from .helpers import add_file, rows, version, write_pipeline
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from .helpers import add_file, rows, run, version, write_pipeline
 
 
 def versions(root) -> tuple:

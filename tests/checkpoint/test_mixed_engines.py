@@ -20,42 +20,15 @@ from deltalake import DeltaTable
 from kappa.checkpoint.ownership import planned_batch
 from kappa.cli import main
 from kappa.testing.kafka import produce
+from tests.helpers.pipelines import downstream, kafka_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 
-PIPELINE = """
-name: mx
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT, name STRING"
-  transformer:
-  - expr: SELECT value.id AS id, value.name AS name FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  transformer:
-  - expr: SELECT id, upper(name) AS name FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-- name: gold
-  source:
-    node_name: slv
-    as_stream: false
-  transformer:
-  - expr: SELECT count(*) AS n, max(id) AS top FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/gold
-"""
+PIPELINE = kafka_bronze(
+    "mx", source=(("schema", '"id BIGINT, name STRING"'),), select="SELECT value.id AS id, value.name AS name FROM {{df}}",
+    downstream=downstream("slv", "brz", "SELECT id, upper(name) AS name FROM {{df}}")
+    + downstream("gold", "slv", "SELECT count(*) AS n, max(id) AS top FROM {{df}}", as_stream=False),
+)
 
 TABLES = ("brz", "slv", "gold")
 

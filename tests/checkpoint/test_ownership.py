@@ -11,8 +11,7 @@ from kappa.cli import main
 from kappa.config.loader import load_pipeline_file
 from kappa.plan import build_plan
 
-from .helpers import add_file, rows, version, write_pipeline
-from .test_change_management import run
+from .helpers import add_file, rows, run, version, write_pipeline
 
 
 def test_app_ids_carry_the_engine(tmp_path, capsys):

@@ -1,5 +1,5 @@
 """A CDC replication on a multi-process Spark standalone cluster: Debezium topics (the
-``inventory`` fixture of tests/cdc_replication: an SCD2 ``customers`` and an SCD1 ``orders``
+``inventory`` fixture of tests.helpers.debezium: an SCD2 ``customers`` and an SCD1 ``orders``
 table) replicated by ``kappa cdc run`` in a subprocess whose config has a ``spark:`` section
 pointing at the cluster. Its mirror tables (and dead letters) equal the Polars replay's row by
 row, with the same Delta schemas, and stay equal after a second round of changes.
@@ -12,37 +12,25 @@ small ``spark.driver.maxResultSize``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdc_replication"))
-import repl_util
-from repl_util import customer, order, read_table, snapshot_and_changes, write_config
-
 from kappa.cdc.replication import load_replication, plan_replication
 from kappa.run import execute_pipeline
-
-from .conftest import REPO
+from tests.helpers.cli import kappa_cli
+from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster, pytest.mark.slow]  # ~60 s
-
-inventory = repl_util.inventory  # the fixture: two fresh Debezium topics
 
 SORT = {"customers": ["id", "__START_AT"], "orders": ["id"]}
 
 
 def cdc_run(config: Path, timeout_s: float = 240) -> subprocess.CompletedProcess:
     """``python -m kappa.cli cdc run CONFIG --profile python`` in a subprocess."""
-    cmd = [sys.executable, "-m", "kappa.cli", "cdc", "run", str(config), "--profile", "python"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-           "PYARROW_IGNORE_TIMEZONE": "1"}
-    env.pop("SPARK_REMOTE", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s, cwd=str(REPO), check=False)
+    return kappa_cli(["cdc", "run"], config, {}, timeout_s=timeout_s)
 
 
 def mirror(root: Path) -> dict[str, tuple[str, list[dict]]]:

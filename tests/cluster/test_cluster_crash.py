@@ -29,9 +29,10 @@ import pytest
 from kappa.config.loader import load_pipeline_file
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce
-from tests.spark_engine.helpers import CRASH_PIPELINE as PIPELINE
+from tests.helpers.pipelines import CRASH_PIPELINE as PIPELINE
 
-from .conftest import REPO, delta_rows
+from tests.helpers.cli import REPO, cli_env
+from tests.helpers.tables import delta_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.cluster, pytest.mark.slow]
 
@@ -51,9 +52,7 @@ def write_pipeline(path: Path, root: Path, bootstrap: str, topic: str, spark: di
 def run_driver(pipeline: Path, failpoints: str | None, timeout_s: float = 240) -> tuple[subprocess.CompletedProcess, float]:
     """``python -m kappa.cli run PIPELINE --profile python`` in its own process group, which is
     killed (the driver's JVM too) once the driver exits or after ``timeout_s``."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-           "PYARROW_IGNORE_TIMEZONE": "1"}
-    env.pop("SPARK_REMOTE", None)
+    env = cli_env()
     env.pop("KAPPA_FAILPOINTS", None)
     if failpoints:
         env["KAPPA_FAILPOINTS"] = failpoints

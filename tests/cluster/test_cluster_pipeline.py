@@ -11,11 +11,11 @@ import pytest
 from kappa.config.loader import load_pipeline_file
 from kappa.run import execute_pipeline
 
-from .conftest import (
+from tests.helpers.cli import kappa_run
+from tests.helpers.examples import (
     EXAMPLE,
     assert_same_tables,
     example_with_spark,
-    kappa_run,
     node_counts,
     summary_counts,
     variables,

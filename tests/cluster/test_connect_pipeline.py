@@ -9,11 +9,11 @@ import pytest
 from kappa.config.loader import load_pipeline_file
 from kappa.run import execute_pipeline
 
-from .conftest import (
+from tests.helpers.cli import kappa_cli, kappa_run
+from tests.helpers.examples import (
     EXAMPLE,
     assert_same_tables,
     example_with_spark,
-    kappa_run,
     node_counts,
     summary_counts,
     variables,
@@ -60,8 +60,6 @@ def test_example_through_spark_connect_equals_polars_replay(spark_connect, gen, 
 
 def kappa_stream_until_idle(pipeline, vars_: dict[str, str], timeout_s: float = 240):
     """``python -m kappa.cli stream start PIPELINE --until-idle --profile python`` in a subprocess."""
-    from .conftest import kappa_cli
-
     return kappa_cli(["stream", "start"], pipeline, vars_, ["--until-idle", "--refresh", "0.5"], timeout_s=timeout_s)
 
 

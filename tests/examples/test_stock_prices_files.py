@@ -9,7 +9,7 @@ import pytest
 
 from kappa import models
 
-from .conftest import EXAMPLE, expected_silver, sorted_rows
+from tests.helpers.examples import EXAMPLE, expected_silver, sorted_rows
 
 N, SEED = 2000, 3
 

@@ -15,7 +15,7 @@ from kappa.config.loader import load_pipeline_file
 from kappa.delta.read import read_delta
 from kappa.run import execute_pipeline
 
-from .conftest import EXAMPLE, expected_silver, sorted_rows
+from tests.helpers.examples import EXAMPLE, expected_silver, sorted_rows
 
 pytestmark = pytest.mark.kafka
 

@@ -16,24 +16,12 @@ from kappa.cli import main
 from kappa.delta.read import read_delta
 from kappa.kafka.data_loss import DataLossError, OffsetGap, find_gaps, resume_offsets
 from kappa.testing.kafka import conf_for, produce
+from tests.helpers.pipelines import kafka_bronze
 
 HINT = "set fail_on_data_loss: false (Spark option failOnDataLoss) to continue from the earliest offset"
 
-PIPELINE = """
-name: loss
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"{extra}
-  transformer:
-  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-"""
+PIPELINE = kafka_bronze("loss", source=(("schema", '"id BIGINT"{extra}'),),
+                        select="SELECT value.id AS id, `partition`, `offset` FROM {{df}}")
 
 
 # ---------------------------------------------------------------- the shared check
@@ -90,10 +78,9 @@ def _bronze(root) -> list[tuple[int, int]]:
 
 
 @pytest.mark.kafka
-@pytest.mark.parametrize("engine", ["polars", pytest.param("spark", marks=pytest.mark.spark)])
-def test_offsets_past_the_log_end(engine, request, tmp_path, kafka_bootstrap, make_topic, capsys):
-    if engine == "spark":
-        request.getfixturevalue("spark")
+def test_offsets_past_the_log_end(engine, tmp_path, kafka_bootstrap, make_topic, capsys):
+    if engine.name == "spark":
+        assert engine.spark is not None  # started here: the CLI's ``run`` reuses this SparkSession
     topic = make_topic(partitions=1)
     path = tmp_path / "pipeline.yaml"
 
@@ -102,7 +89,7 @@ def test_offsets_past_the_log_end(engine, request, tmp_path, kafka_bootstrap, ma
         return str(path)
 
     produce(kafka_bootstrap, topic, [{"id": i} for i in range(10)])
-    _run(engine, write())
+    _run(engine.name, write())
     assert _bronze(tmp_path) == [(i, i) for i in range(10)]
 
     # the broker "lost its log": 4 new records at offsets 0..3, the checkpoint says 10
@@ -110,39 +97,39 @@ def test_offsets_past_the_log_end(engine, request, tmp_path, kafka_bootstrap, ma
     produce(kafka_bootstrap, topic, [{"id": 100 + i} for i in range(4)])
     capsys.readouterr()
     with pytest.raises(SystemExit) as info:
-        _run(engine, write())
+        _run(engine.name, write())
     assert info.value.code == 1
     message = (
         f"topic '{topic}' partition 0: committed offset 10 is past the log end 4 (earliest 0): the topic was "
         f"re-created, truncated or the broker lost its log; {HINT}"
     )
-    prefix = "node 'brz': " if engine == "polars" else "node 'brz' failed: "
+    prefix = "node 'brz': " if engine.name == "polars" else "node 'brz' failed: "
     assert capsys.readouterr().err.splitlines()[-1] == f"error: {prefix}{message}"
     assert _bronze(tmp_path) == [(i, i) for i in range(10)]
 
-    if engine == "spark":
+    if engine.name == "spark":
         main(["stream", "status", write(), "--select", "brz"])
         out = capsys.readouterr().out
         assert f"  data loss: {message.split('; ')[0]}; the next start fails" in out
 
     # fail_on_data_loss: false -> the new log is read from its earliest offset, and reported
-    _run(engine, write("\n    fail_on_data_loss: false"))
+    _run(engine.name, write("\n    fail_on_data_loss: false"))
     assert _bronze(tmp_path) == [(i, i) for i in range(10)] + [(100 + i, i) for i in range(4)]
     out = capsys.readouterr().out
-    if engine == "polars":
+    if engine.name == "polars":
         assert f"    data loss: {message.split('; ')[0]}; continued from the earliest offset" in out.splitlines()
         assert "offset(s) skipped" not in out  # a re-created log is read whole: nothing skipped
 
     # and it goes on normally from there
     produce(kafka_bootstrap, topic, [{"id": 200}])
-    _run(engine, write("\n    fail_on_data_loss: false"))
+    _run(engine.name, write("\n    fail_on_data_loss: false"))
     assert _bronze(tmp_path)[-1] == (200, 4)
     assert len(_bronze(tmp_path)) == 15
 
 
 @pytest.mark.kafka
 def test_status_shows_offsets_out_of_range(tmp_path, kafka_bootstrap, make_topic, capsys):
-    from tests.spark_stream.helpers import write_checkpoint
+    from tests.helpers.checkpoints import write_checkpoint
 
     topic = make_topic(partitions=1)
     produce(kafka_bootstrap, topic, [{"id": i} for i in range(3)])

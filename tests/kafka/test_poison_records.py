@@ -96,16 +96,13 @@ def _produce(bootstrap: str, topic: str, records: list[tuple]) -> None:
 
 
 @pytest.mark.kafka
-@pytest.mark.parametrize("engine", ["polars", pytest.param("spark", marks=pytest.mark.spark)])
-def test_poison_records_are_dead_letters_and_the_node_goes_on(engine, request, tmp_path, kafka_bootstrap, make_topic):
-    from tests.spark_engine.helpers import pipeline_for, run_polars, run_spark
+def test_poison_records_are_dead_letters_and_the_node_goes_on(engine, tmp_path, kafka_bootstrap, make_topic):
+    from tests.helpers.pipelines import pipeline_for
 
     topic = make_topic(1)
-    spark = request.getfixturevalue("spark") if engine == "spark" else None
 
     def run():
-        pipeline = pipeline_for(PIPELINE, tmp_path, bootstrap=kafka_bootstrap, topic=topic)
-        summary = run_polars(pipeline) if engine == "polars" else run_spark(spark, pipeline)
+        summary = engine.run(pipeline_for(PIPELINE, tmp_path, bootstrap=kafka_bootstrap, topic=topic))
         assert [n.error for n in summary.nodes] == [None, None]
         return summary
 

@@ -22,7 +22,7 @@ from kappa.run import execute_pipeline
 from kappa.testing.kafka import conf_for, consume_all, produce
 from kappa.testing.steady import SteadyProducer
 
-from .conftest import records
+from tests.helpers.records import price_records as records
 
 pytestmark = pytest.mark.kafka
 

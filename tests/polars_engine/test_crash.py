@@ -20,7 +20,8 @@ from kappa.config.loader import load_pipeline_file
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
 
-from .conftest import expected, records
+from tests.helpers.records import price_expected as expected
+from tests.helpers.records import price_records as records
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -81,7 +81,8 @@ def test_writer_errors_are_one_line_naming_the_table(tmp_path):
 @pytest.mark.spark
 def test_spark_python_profile_names_node_sink_and_path(spark, tmp_path):
     from kappa.errors import KappaError
-    from tests.spark_engine.helpers import pipeline_for, run_spark
+    from tests.helpers.engines import run_spark
+    from tests.helpers.pipelines import pipeline_for
 
     (tmp_path / "input").mkdir()
     (tmp_path / "input" / "a.jsonl").write_text('{"id": 1, "name": "a"}\n')

@@ -11,7 +11,8 @@ from kappa.delta.read import read_delta
 from kappa.run import execute_pipeline
 from kappa.testing.kafka import produce
 
-from .conftest import expected, records
+from tests.helpers.records import price_expected as expected
+from tests.helpers.records import price_records as records
 
 pytestmark = pytest.mark.kafka
 

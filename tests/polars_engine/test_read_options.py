@@ -41,18 +41,14 @@ nodes:
 """
 
 
-@pytest.mark.parametrize("engine", ["polars", pytest.param("spark", marks=pytest.mark.spark)])
-def test_a_spark_read_option_without_a_schema_runs_on_both_engines(engine, tmp_path, request):
-    from spark_engine.helpers import delta_rows, pipeline_for, run_polars, run_spark
+def test_a_spark_read_option_without_a_schema_runs_on_both_engines(engine, tmp_path):
+    from tests.helpers.pipelines import pipeline_for
+    from tests.helpers.tables import delta_rows
 
     (tmp_path / "in").mkdir()
     for i in range(2):
         (tmp_path / "in" / f"p{i}.jsonl").write_text(json.dumps({"id": i, "v": "x"}) + "\n")
-    pipeline = pipeline_for(PIPELINE, tmp_path)
-    if engine == "polars":
-        summary = run_polars(pipeline)
-    else:
-        summary = run_spark(request.getfixturevalue("spark"), pipeline)
+    summary = engine.run(pipeline_for(PIPELINE, tmp_path))
     assert summary.ok
     assert delta_rows(tmp_path / "raw")[1] == [{"id": 0, "v": "x"}, {"id": 1, "v": "x"}]
 

@@ -15,8 +15,8 @@ import random
 import pyarrow as pa
 import pytest
 
-import cdc_oracle as oracle
-from cdc_util import SCHEMA, scd2_expected, sort_rows, to_table
+from tests.helpers import cdc_oracle as oracle
+from tests.helpers.cdc_events import SCHEMA, scd2_expected, sort_rows, to_table
 from kappa.engines.spark import jvm_merge as jm
 from kappa.models.cdc import CdcMerge
 

@@ -11,28 +11,13 @@ from deltalake import DeltaTable
 from kappa.cli import main
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import conf_for, produce
+from tests.helpers.pipelines import kafka_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 
-PIPELINE = """
-name: cli-run
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT, name STRING"
-  transformer:
-  - expr: SELECT value.id AS id, value.name AS name FROM {{df}}
-  expectations:
-  - name: named
-    expr: name IS NOT NULL
-    action: {action}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-"""
+PIPELINE = kafka_bronze("cli-run", source=(("schema", '"id BIGINT, name STRING"'),),
+                        select="SELECT value.id AS id, value.name AS name FROM {{df}}",
+                        expectations=(("named", "name IS NOT NULL", "{action}"),))
 
 
 def _write(tmp_path, name, **fmt):

@@ -18,7 +18,7 @@ import pytest
 
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
-from tests.spark_engine.helpers import CRASH_PIPELINE as PIPELINE
+from tests.helpers.pipelines import CRASH_PIPELINE as PIPELINE
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 

@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from .helpers import assert_same_delta, file_rows, pipeline_for, run_polars, run_spark
+from tests.helpers.engines import run_polars, run_spark
+from tests.helpers.pipelines import pipeline_for
+from tests.helpers.tables import assert_same_delta, file_rows
 
 pytestmark = pytest.mark.spark
 

@@ -9,7 +9,9 @@ from deltalake import DeltaTable
 from kappa.kafka.writer import produce_table
 from kappa.testing.kafka import produce
 
-from .helpers import assert_same_delta, pipeline_for, run_polars, run_spark
+from tests.helpers.engines import run_polars, run_spark
+from tests.helpers.pipelines import pipeline_for
+from tests.helpers.tables import assert_same_delta
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 

@@ -17,6 +17,7 @@ from kappa.cli import main
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import consume_all, produce
 from kappa.testing.steady import SteadyProducer
+from tests.helpers.pipelines import kafka_bronze
 
 pytestmark = pytest.mark.kafka
 
@@ -60,22 +61,8 @@ def test_reader_keeps_its_initial_offset(tmp_path, kafka_bootstrap, make_topic):
     assert late.latestOffset(start) == start
 
 
-PIPELINE = """
-name: latest
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    starting_offsets: latest
-    schema: "id BIGINT, name STRING"
-  transformer:
-  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-"""
+PIPELINE = kafka_bronze("latest", source=(("starting_offsets", "latest"), ("schema", '"id BIGINT, name STRING"')),
+                        select="SELECT value.id AS id, `partition`, `offset` FROM {{df}}")
 
 
 def _committed_end(root, topic: str) -> dict[str, int]:

@@ -8,34 +8,10 @@ import pytest
 
 from kappa.cli import main
 from kappa.engines.spark import status as st
-from .helpers import write_checkpoint
+from tests.helpers.checkpoints import write_checkpoint
+from tests.helpers.pipelines import downstream, kafka_bronze
 
-PIPELINE = """
-name: st
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-- name: gold
-  source:
-    node_name: slv
-    as_stream: true
-  sinks:
-  - format: DELTA
-    path: {root}/gold
-"""
+PIPELINE = kafka_bronze("st", downstream=downstream("slv", "brz") + downstream("gold", "slv"))
 
 
 def test_status_of_known_checkpoints_without_lag(tmp_path, write_pipeline, capsys):

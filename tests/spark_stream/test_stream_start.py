@@ -8,33 +8,14 @@ from deltalake import DeltaTable
 
 from kappa.cli import main
 from kappa.testing.kafka import produce
+from tests.helpers.pipelines import downstream, kafka_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 
-PIPELINE = """
-name: st
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT, name STRING"
-  transformer:
-  - expr: SELECT value.id AS id, value.name AS name FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-- name: {silver}
-  source:
-    node_name: brz
-    as_stream: true
-  transformer:
-  - expr: SELECT id, upper(name) AS name{extra} FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-"""
+PIPELINE = kafka_bronze(
+    "st", source=(("schema", '"id BIGINT, name STRING"'),), select="SELECT value.id AS id, value.name AS name FROM {{df}}",
+    downstream=downstream("{silver}", "brz", "SELECT id, upper(name) AS name{extra} FROM {{df}}", table="slv"),
+)
 
 
 def rows(path) -> list[dict]:
@@ -115,25 +96,8 @@ def test_until_idle_verdicts_refusal_and_full_refresh(spark, tmp_path, write_pip
     assert rows(tmp_path / "slv") == [{"id": 100 + i, "name": f"M{i}", "len": 2} for i in range(3)]
     assert plan(path, capsys) == ["  brz: unchanged", "  silver: unchanged"]
 
-FAILING = """
-name: fail
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-  transformer:
-  - expr: SELECT value.id AS id FROM {{df}}
-  expectations:
-  - name: positive
-    expr: id > 0
-    action: fail
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-"""
+FAILING = kafka_bronze("fail", source=(("schema", '"id BIGINT"'),), select="SELECT value.id AS id FROM {{df}}",
+                       expectations=(("positive", "id > 0", "fail"),))
 
 
 def test_a_failing_node_stops_the_stream_with_its_error(spark, tmp_path, write_pipeline, kafka_bootstrap, make_topic, capsys):
@@ -148,30 +112,8 @@ def test_a_failing_node_stops_the_stream_with_its_error(spark, tmp_path, write_p
     assert not (tmp_path / "brz").exists()
 
 
-PER_RUN = """
-name: perrun
-checkpoint_root: {root}/ck
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-  transformer:
-  - expr: SELECT value.id AS id FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-- name: total
-  source:
-    node_name: brz
-    as_stream: false
-  transformer:
-  - expr: SELECT count(*) AS n, sum(id) AS s FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/total
-"""
+PER_RUN = kafka_bronze("perrun", source=(("schema", '"id BIGINT"'),), select="SELECT value.id AS id FROM {{df}}",
+                       downstream=downstream("total", "brz", "SELECT count(*) AS n, sum(id) AS s FROM {{df}}", as_stream=False))
 
 
 def test_a_node_that_rereads_its_source_follows_its_upstream(spark, tmp_path, write_pipeline, kafka_bootstrap, make_topic, capsys):

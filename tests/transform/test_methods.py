@@ -19,17 +19,18 @@ DATA = pa.table(
 )
 
 
-@pytest.fixture(params=["polars", "polars-eager", "spark"])
-def engine(request):
+@pytest.fixture(params=["polars", "polars-eager", pytest.param("spark", marks=pytest.mark.spark)])
+def backend(request):
+    """The frame a method step applies to (a lazy or eager Polars frame, a Spark DataFrame)."""
     return request.param
 
 
-def _native(engine, request):
-    if engine == "spark":
+def _native(backend, request):
+    if backend == "spark":
         spark = request.getfixturevalue("spark")
         return spark.createDataFrame(DATA)
     df = pl.from_arrow(DATA)
-    return df if engine == "polars-eager" else df.lazy()
+    return df if backend == "polars-eager" else df.lazy()
 
 
 def _collect(out) -> pl.DataFrame:
@@ -70,8 +71,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("method,args,kwargs,expect", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_method(engine, request, method, args, kwargs, expect):
-    native = _native(engine, request)
+def test_method(backend, request, method, args, kwargs, expect):
+    native = _native(backend, request)
     out = apply_method(native, method, args, kwargs)
     assert type(out) is type(native)
     df = _collect(out)

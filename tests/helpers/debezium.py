@@ -1,10 +1,12 @@
-"""Fixtures of the CDC replication tests: realistic Debezium Postgres records on a real broker.
+"""Realistic Debezium Postgres records on a real broker (the CDC replication tests' data).
 
 Two tables (``customers``, ``orders``) of a Postgres database ``inventory`` on two topics
 ``<prefix>.public.customers`` / ``<prefix>.public.orders`` (a fresh prefix per test). Records
 are what Debezium's Postgres connector with the JSON converter writes: snapshot ``r``, then
 ``c``/``u``/``d`` each with its own LSN, a tombstone (null value) after each delete; the
 customers topic with the ``{"schema", "payload"}`` wrapper, the orders topic without.
+The ``inventory`` fixture is registered for the whole suite by tests/conftest.py;
+:func:`write_config` builds the replication config of its topics.
 """
 
 from __future__ import annotations
@@ -116,6 +118,23 @@ def snapshot_and_changes(customers: DebeziumTopic, orders: DebeziumTopic) -> Non
     orders.event("d", order(2, 1002, "5.00", "new"), None, 250, 2500)
     customers.send()
     orders.send()
+
+
+def seq(lsn: int, ts: int, offset: int) -> dict:
+    """A mirror row's sequence struct (``__START_AT`` / ``__END_AT`` of an SCD2 table)."""
+    return {"_seq_lsn": lsn, "_seq_ts_ms": ts, "_seq_offset": offset}
+
+
+#: The mirror tables after :func:`snapshot_and_changes` (customers SCD2, orders SCD1), sorted
+#: like ``read_table(customers, ["id", "__START_AT"])`` / ``read_table(orders, ["id"])``.
+CUSTOMERS_ROUND_1 = [
+    dict(customer(1001, "Sally", "Thomas", "sally@example.com"), __START_AT=seq(100, 1000, 0), __END_AT=seq(200, 2000, 3)),
+    dict(customer(1001, "Sally", "Thomas", "sally.t@example.com"), __START_AT=seq(200, 2000, 3), __END_AT=None),
+    dict(customer(1002, "George", "Bailey", "gb@example.com"), __START_AT=seq(100, 1001, 1), __END_AT=seq(240, 2400, 5)),
+    dict(customer(1003, "Edward", "Walker", "ed@example.com"), __START_AT=seq(100, 1002, 2), __END_AT=None),
+    dict(customer(1004, "Anne", "Kretchmar", "annek@example.com"), __START_AT=seq(220, 2200, 4), __END_AT=None),
+]
+ORDERS_ROUND_1 = [order(1, 1001, "19.99", "shipped"), order(3, 1001, "120.50", "new"), order(4, 1004, "7.25", "new")]
 
 
 def write_config(tmp_path: Path, bootstrap: str, prefix: str, extra: str = "", tables: str | None = None) -> Path:

@@ -1,28 +1,25 @@
-"""Helpers of the cluster tests: the stock-prices example run by ``kappa run`` in a subprocess
-(a test session holds one SparkContext; a cluster or Connect driver needs its own process),
-the Polars replay of the same pipeline, and an exact comparison of their Delta tables."""
+"""The stock-prices example (examples/stock_prices) in tests: its generator, the rows its
+silver table must hold, and the cluster tests' comparison of a Spark run's tables with the
+Polars replay's (the ``gen`` fixture of tests/conftest.py loads the generator)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.helpers.cli import REPO
+from tests.helpers.tables import delta_rows
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "stock_prices"
 TABLES = ("brz_stock_prices", "slv_stock_prices", "slv_stock_prices_quarantine", "gld_stock_performances")
 DEAD_LETTERS = Path("checkpoints") / "stock-prices" / "brz_stock_prices" / "dead_letters"
 
 
-@pytest.fixture(scope="session")
-def gen():
-    """The example's ``generator`` module."""
+def load_generator():
+    """The example's ``generator`` module (loaded once, as ``stock_prices_generator``)."""
     name = "stock_prices_generator"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, EXAMPLE / "generator.py")
@@ -32,7 +29,31 @@ def gen():
     return sys.modules[name]
 
 
+def expected_silver(gen, n: int, seed: int = 42, start: int = 0, keep_bad: bool = False):
+    """The rows silver must hold for events ``[start, start + n)``, straight from the generator:
+    duplicates removed and (unless ``keep_bad``) null symbols and negative prices removed."""
+    import polars as pl
+
+    f = gen.frame(n, seed, start, with_meta=True)
+    kinds = ["normal"] + (["null_symbol", "negative"] if keep_bad else [])
+    return (
+        f.filter(pl.col("_kind").is_in(kinds))
+        .unnest("data")
+        .select(
+            pl.col("created_at").str.to_datetime("%Y-%m-%dT%H:%M:%S", time_unit="us", time_zone="UTC"),
+            pl.col("symbol").alias("name"),
+            "symbol", "open", "close", "high", "low", "volume",
+        )
+    )
+
+
+def sorted_rows(df):
+    """A frame sorted on every column (row order is not part of a table's contents)."""
+    return df.sort(df.columns, nulls_last=True)
+
+
 def variables(bootstrap: str, topic: str, root: Path) -> dict[str, str]:
+    """The example pipeline's ``--var`` values."""
     return {"bootstrap": bootstrap, "topic": topic, "data_root": str(root)}
 
 
@@ -41,23 +62,6 @@ def example_with_spark(path: Path, spark: dict[str, Any]) -> Path:
     text = (EXAMPLE / "pipeline.yaml").read_text()
     path.write_text(f"{text}\nspark: {json.dumps(spark)}\n")  # JSON is YAML
     return path
-
-
-def kappa_cli(command: list[str], pipeline: Path, vars_: dict[str, str], options: list[str] = (), timeout_s: float = 240,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python -m kappa.cli COMMAND PIPELINE --profile python OPTIONS --var ...`` in a subprocess."""
-    cmd = [sys.executable, "-m", "kappa.cli", *command, str(pipeline), "--profile", "python", *options]
-    cmd += [f"--var={k}={v}" for k, v in vars_.items()]
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-                "PYARROW_IGNORE_TIMEZONE": "1", **(env or {})}
-    if "SPARK_REMOTE" not in (env or {}):
-        full_env.pop("SPARK_REMOTE", None)
-    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout_s, cwd=str(REPO), check=False)
-
-
-def kappa_run(pipeline: Path, vars_: dict[str, str], timeout_s: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python -m kappa.cli run PIPELINE --profile python --var ...`` in a subprocess."""
-    return kappa_cli(["run"], pipeline, vars_, timeout_s=timeout_s, env=env)
 
 
 def node_counts(stdout: str) -> dict[str, list[str]]:
@@ -71,19 +75,9 @@ def node_counts(stdout: str) -> dict[str, list[str]]:
 
 
 def summary_counts(summary) -> dict[str, list[str]]:
+    """The same counts as :func:`node_counts`, from a run summary object."""
     return {n.node: [str(x) for x in (n.batches, n.input_rows, n.output_rows, n.dropped_rows, n.quarantined_rows, n.dead_letter_rows)]
             for n in summary.nodes}
-
-
-def _key(row: dict) -> str:
-    return json.dumps(row, sort_keys=True, default=str)
-
-
-def delta_rows(path: Path) -> tuple[Any, list[dict]]:
-    from kappa.delta.read import read_delta
-
-    table = read_delta(str(path))
-    return table.schema, sorted(table.to_pylist(), key=_key)
 
 
 def assert_same_tables(polars_root: Path, spark_root: Path) -> dict[str, int]:

@@ -1,0 +1,38 @@
+"""``python -m kappa.cli`` in a subprocess, from the repository root.
+
+A test session holds one SparkContext: a run that needs its own driver (a cluster or Spark
+Connect driver, a process to kill) runs the CLI in a child process. Its environment puts the
+repository first on ``PYTHONPATH`` and the executors' Python on the test's interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: this one, the repository on ``PYTHONPATH``, Spark on
+    127.0.0.1, no ``SPARK_REMOTE`` unless ``env`` sets one; ``env`` on top."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
+                "PYARROW_IGNORE_TIMEZONE": "1", **(env or {})}
+    if "SPARK_REMOTE" not in (env or {}):
+        full_env.pop("SPARK_REMOTE", None)
+    return full_env
+
+
+def kappa_cli(command: list[str], pipeline: Path, vars_: dict[str, str], options: list[str] = (), timeout_s: float = 240,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m kappa.cli COMMAND PIPELINE --profile python OPTIONS --var ...`` in a subprocess."""
+    cmd = [sys.executable, "-m", "kappa.cli", *command, str(pipeline), "--profile", "python", *options]
+    cmd += [f"--var={k}={v}" for k, v in vars_.items()]
+    return subprocess.run(cmd, capture_output=True, text=True, env=cli_env(env), timeout=timeout_s, cwd=str(REPO), check=False)
+
+
+def kappa_run(pipeline: Path, vars_: dict[str, str], timeout_s: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m kappa.cli run PIPELINE --profile python --var ...`` in a subprocess."""
+    return kappa_cli(["run"], pipeline, vars_, timeout_s=timeout_s, env=env)
