@@ -22,7 +22,7 @@ from repl_util import customer, order, read_table, write_config
 
 from kappa.cdc.replication import load_replication, plan_replication
 from kappa.plan import build_plan
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 pytestmark = pytest.mark.kafka
 

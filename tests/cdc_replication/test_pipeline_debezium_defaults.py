@@ -12,7 +12,7 @@ import pytest
 from repl_util import customer, order, read_table, snapshot_and_changes, write_config
 
 from kappa.cdc.replication import load_replication, plan_replication
-from kappa.models import Pipeline
+from kappa.api import Pipeline
 from kappa.plan import build_plan
 
 pytestmark = pytest.mark.kafka
@@ -43,7 +43,7 @@ def pipeline_yaml(tmp_path, bootstrap: str, prefix: str, name: str = "invp") -> 
 
 def run(engine: str, pipeline, spark=None):
     if engine == "polars":
-        from kappa.run import execute_pipeline
+        from kappa.runner import execute_pipeline
 
         summary = execute_pipeline(pipeline, engine="polars")
     else:

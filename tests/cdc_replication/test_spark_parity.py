@@ -7,7 +7,7 @@ from repl_util import customer, order, read_table, snapshot_and_changes, write_c
 
 from kappa.cdc.replication import load_replication, plan_replication
 from kappa.plan import build_plan
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 

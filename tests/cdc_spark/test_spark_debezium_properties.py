@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from test_cdc_debezium_properties import COLUMNS, SEQ, changes, render
 
 import cdc_oracle as oracle
-from kappa.models import Pipeline
-from kappa.run import execute_pipeline
+from kappa.api import Pipeline
+from kappa.runner import execute_pipeline
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 

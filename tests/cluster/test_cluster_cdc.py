@@ -25,7 +25,7 @@ import repl_util
 from repl_util import customer, order, read_table, snapshot_and_changes, write_config
 
 from kappa.cdc.replication import load_replication, plan_replication
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 from .conftest import REPO
 

@@ -28,7 +28,7 @@ def run_spark(spark, pipeline, select=None, full_refresh=()):
 
 
 def run_polars(pipeline, select=None):
-    from kappa.run import execute_pipeline
+    from kappa.runner import execute_pipeline
 
     return execute_pipeline(pipeline, select=select, engine="polars")
 
