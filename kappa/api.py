@@ -14,7 +14,8 @@ Design note: the spec models (:mod:`kappa.models`) know nothing of YAML files, r
 This module is the one place that joins them for users: :class:`Pipeline` subclasses the spec
 model with YAML loading (:mod:`kappa.config.loader`), ``execute()`` (through
 :mod:`kappa.runner`) and the last run's result. Node outputs are never written into the models:
-``nodes_dict`` hands out :class:`PipelineNode` views that read them from that result. Every
+``nodes_dict`` hands out :class:`PipelineNode` views that read them from that result (a view
+shares the node's field values and equals it). Every
 other spec model is re-exported here, so ``from kappa import api as models`` reads like
 laktory's ``from laktory import models``.
 """
@@ -55,6 +56,14 @@ class PipelineNode(models.PipelineNode):
     pipeline's last ``execute()``. Build pipelines with either class: they validate the same."""
 
     _result: RunResult | None = PrivateAttr(None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a spec node with the same fields (of either class; the run is not compared)."""
+        if not isinstance(other, models.PipelineNode):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @classmethod
     def _view(cls, node: models.PipelineNode, result: RunResult | None) -> "PipelineNode":
