@@ -83,3 +83,4 @@ class RunFailed(KappaError):
         if getattr(error, "issues", None) is not None:
             self.issues = error.issues  # type: ignore[attr-defined]
         super().__init__(str(error))
+        self.__cause__ = error

@@ -39,7 +39,6 @@ def _echo_skipped(rplan) -> bool:
 
 def register(app: typer.Typer) -> None:
     """Add the ``cdc`` sub-app to the Typer app."""
-
     app.add_typer(cdc_app, name="cdc")
 
     @cdc_app.command("validate")

@@ -64,7 +64,6 @@ def render_description(desc: dict[str, Any]) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add ``run`` and ``explain`` to the Typer app."""
-
     @app.command()
     def run(
         pipeline: str = typer.Argument(..., help="Pipeline YAML file."),

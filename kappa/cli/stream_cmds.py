@@ -1,7 +1,7 @@
 """``kappa stream start``, ``kappa stream status`` and ``kappa plan``.
 
-pyspark is imported inside the commands only; ``kappa plan`` and ``kappa stream status`` start
-no Spark at all.
+Runs and reports go through :mod:`kappa.runner` (imported inside the commands); ``kappa plan``
+and ``kappa stream status`` start no Spark at all.
 
 ``kappa plan`` prints each selected node's verdict for the engine whose checkpoint it has (the
 replay engine when only a replay checkpoint exists, else Spark; ``--engine`` forces one),
@@ -25,7 +25,6 @@ __all__ = ["LiveBoard", "register"]  # LiveBoard: kappa.cli.board's, kept import
 
 def register(app: typer.Typer) -> None:
     """Add ``stream start``, ``stream status`` and ``plan`` to the Typer app."""
-
     stream_app = typer.Typer(help="Long-running Spark streaming of a pipeline.", no_args_is_help=True)
     app.add_typer(stream_app, name="stream")
 
