@@ -61,7 +61,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql.streaming import StreamingQuery
 
     from kappa.engines.spark.compiler import CompiledNode
-    from kappa.models import Pipeline
     from kappa.plan import PipelinePlan
 
 
@@ -321,8 +320,3 @@ class StreamRunner(IdleDetection):
         err = SparkNodeError(n.compiled.node.name, _cause(n.compiled, exc) or "query stopped")
         summary.node(n.compiled.node.name).error = str(err.cause)
         return RunFailed(err, summary)
-
-
-def stream_pipeline(pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, **kwargs: Any) -> PipelineRunSummary:
-    """Run ``plan`` with a :class:`StreamRunner` (keyword arguments as its constructor's)."""
-    return StreamRunner(spark, plan, profile, **kwargs).run()
