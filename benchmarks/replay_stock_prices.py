@@ -101,8 +101,8 @@ nodes:
 # ------------------------------------------------------------------------------ the two sides
 def run_kappa(input_dir: Path, out: Path) -> dict:
     """The kappa side: the YAML pipeline on the Polars replay engine."""
-    from kappa.models import Pipeline
-    from kappa.run import execute_pipeline
+    from kappa.api import Pipeline
+    from kappa.runner import execute_pipeline
 
     text = PIPELINE.format(input=input_dir, out=out, schema=SCHEMA)
     summary = execute_pipeline(Pipeline.model_validate_yaml(text), engine="polars")

@@ -64,3 +64,23 @@ class RecordError(KappaError):
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return f"{self.topic}[{self.partition}]@{self.offset}: {self.reason}"
+
+
+class RunFailed(KappaError):
+    """A run stopped on a node's error; carries the run's summary up to that point.
+
+    Design note: the engines raise it around the error that stopped the node (kept as
+    ``error`` and as ``__cause__``), so the CLI prints the per-node summary then one line
+    naming the node. The message, ``node``, ``exit_code`` (and a config error's ``issues``) are
+    the error's own, so a run failure reads exactly as the error that caused it.
+    """
+
+    def __init__(self, error: BaseException, summary: object, node: str | None = None):
+        self.error = error
+        self.summary = summary
+        self.node = node if getattr(error, "node", None) is None else error.node  # type: ignore[attr-defined]
+        self.exit_code = int(getattr(error, "exit_code", KappaError.exit_code))
+        if getattr(error, "issues", None) is not None:
+            self.issues = error.issues  # type: ignore[attr-defined]
+        super().__init__(str(error))
+        self.__cause__ = error

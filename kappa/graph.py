@@ -2,7 +2,8 @@
 
 Edges run upstream -> downstream. Selection follows dbt: ``name`` (the node), ``+name`` (with
 everything upstream), ``name+`` (with everything downstream), ``+name+`` (both); several
-selectors may be given separated by spaces or commas.
+selectors may be given separated by spaces or commas. The edges and the spec checks
+(:func:`check_pipeline`: names, references, cycles) are the models' own (:mod:`kappa.models.checks`).
 
 >>> g = PipelineGraph(nodes=("a", "b", "c"), edges=(Edge("a", "b", "source"), Edge("b", "c", "sql")))
 >>> g.topological_order()
@@ -19,7 +20,8 @@ import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Literal
 
-from kappa.errors import ConfigError, ConfigIssue
+from kappa.errors import ConfigError
+from kappa.models.checks import check_pipeline, find_cycle, pipeline_edges
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.models import Pipeline
@@ -49,29 +51,7 @@ class PipelineGraph:
 
     def find_cycle(self) -> list[str] | None:
         """A cycle as a list of names (first == last), or None."""
-        state: dict[str, int] = {}
-        stack: list[str] = []
-
-        def visit(n: str) -> list[str] | None:
-            state[n] = 1
-            stack.append(n)
-            for d in self.downstream_of(n):
-                if state.get(d) == 1:
-                    return stack[stack.index(d):] + [d]
-                if d not in state:
-                    found = visit(d)
-                    if found:
-                        return found
-            stack.pop()
-            state[n] = 2
-            return None
-
-        for n in self.nodes:
-            if n not in state:
-                found = visit(n)
-                if found:
-                    return found
-        return None
+        return find_cycle(self.nodes, ((e.upstream, e.downstream, e.kind) for e in self.edges))
 
     def topological_order(self) -> list[str]:
         """Nodes in an order where every node comes after its upstreams (stable: declaration order)."""
@@ -153,81 +133,10 @@ def _mid(name: str) -> str:
     return "n_" + "".join(c if c.isalnum() else "_" for c in name)
 
 
-def _sql_refs(node) -> list[tuple[int, str]]:
-    from kappa.sql.refs import node_refs
-
-    out = []
-    for i, step in enumerate(node.steps):
-        expr = getattr(step, "expr", None)
-        if expr:
-            out.extend((i, r) for r in node_refs(expr))
-    return out
-
-
 def build_graph(pipeline: "Pipeline") -> PipelineGraph:
     """The graph of a pipeline whose references were checked by :func:`check_pipeline`."""
     names = tuple(n.name for n in pipeline.nodes)
-    edges: list[Edge] = []
-    for node in pipeline.nodes:
-        src = node.source
-        if src is not None and src.type == "node":
-            edges.append(Edge(src.node_name, node.name, "source"))
-        for _, ref in _sql_refs(node):
-            e = Edge(ref, node.name, "sql")
-            if e not in edges and Edge(ref, node.name, "source") not in edges:
-                edges.append(e)
-    return PipelineGraph(nodes=names, edges=tuple(edges))
+    return PipelineGraph(nodes=names, edges=tuple(Edge(*e) for e in pipeline_edges(pipeline)))
 
 
-def check_pipeline(pipeline: "Pipeline") -> list[ConfigIssue]:
-    """Semantic checks that a single field cannot make: names, references, cycles, quarantine."""
-    issues: list[ConfigIssue] = []
-    seen: dict[str, int] = {}
-    for i, node in enumerate(pipeline.nodes):
-        if node.name in seen:
-            issues.append(ConfigIssue(f"duplicate node name {node.name!r} (also nodes[{seen[node.name]}])", path=f"nodes[{i}].name"))
-        else:
-            seen[node.name] = i
-    for i, node in enumerate(pipeline.nodes):
-        src = node.source
-        if src is not None and src.type == "node":
-            if src.node_name not in seen:
-                issues.append(ConfigIssue(f"node source {src.node_name!r} is not a node of this pipeline{_hint(src.node_name, seen)} ({_known(seen)})", path=f"nodes[{i}].source.node_name"))
-            elif src.node_name == node.name:
-                issues.append(ConfigIssue("a node cannot read itself", path=f"nodes[{i}].source.node_name"))
-        for step_i, ref in _sql_refs(node):
-            if ref not in seen:
-                issues.append(ConfigIssue(f"{{nodes.{ref}}} is not a node of this pipeline{_hint(ref, seen)} ({_known(seen)})", path=f"nodes[{i}].transformer.nodes[{step_i}].expr"))
-        names = [e.name for e in node.expectations]
-        for j, name in enumerate(names):
-            if name in names[:j]:
-                issues.append(ConfigIssue(f"duplicate expectation name {name!r}", path=f"nodes[{i}].expectations[{j}].name"))
-        has_quarantine = any(e.action == "quarantine" for e in node.expectations)
-        if node.quarantine_sinks and not has_quarantine:
-            j = next(k for k, s in enumerate(node.sinks) if s.is_quarantine)
-            issues.append(ConfigIssue("a quarantine sink needs at least one expectation with action `quarantine`", path=f"nodes[{i}].sinks[{j}].is_quarantine"))
-        if has_quarantine and node.output_sinks and not node.quarantine_sinks:
-            j = next(k for k, e in enumerate(node.expectations) if e.action == "quarantine")
-            issues.append(ConfigIssue("quarantine expectations need a sink with `is_quarantine: true`, or quarantined rows would be lost", path=f"nodes[{i}].expectations[{j}].action"))
-        if node.source is None and not any(getattr(s, "expr", None) for s in node.steps):
-            issues.append(ConfigIssue("a node needs a `source` or a SQL step that reads `{nodes.x}`", path=f"nodes[{i}]"))
-    from kappa.cdc.sink_defaults import check_merge_sinks
-
-    issues += check_merge_sinks(pipeline)
-    if not issues:
-        cycle = build_graph(pipeline).find_cycle()
-        if cycle:
-            idx = seen[cycle[0]]
-            issues.append(ConfigIssue(f"cycle: {' -> '.join(cycle)}", path=f"nodes[{idx}]"))
-    return issues
-
-
-def _known(seen: dict[str, int]) -> str:
-    return "nodes: " + ", ".join(seen)
-
-
-def _hint(name: str, seen: dict[str, int]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(seen), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+__all__ = ["Edge", "PipelineGraph", "build_graph", "check_pipeline"]

@@ -44,7 +44,7 @@ def load_pipeline(bootstrap: str, data_root: Path):
 
 def replay(bootstrap: str, data_root: Path):
     """``kappa replay pipeline.yaml`` in-process; returns the run summary."""
-    from kappa.run import execute_pipeline
+    from kappa.runner import execute_pipeline
 
     started = time.perf_counter()
     summary = execute_pipeline(load_pipeline(bootstrap, data_root), engine="polars")

@@ -19,7 +19,7 @@ is filled exactly as a replication config fills it (:func:`kappa.cdc.defaults.de
 Why only nodes without transformer steps: steps may rename, drop or compute the decoded
 columns, and then the message key's fields or the ``_seq_*`` columns are no longer what the
 merge would see. Such a node (and any node whose source is not Debezium) must set ``keys``
-and ``sequence_by``; :func:`check_merge_sinks` makes that a located config error. Expectations
+and ``sequence_by``; :func:`kappa.models.checks.check_merge_sinks` makes that a located config error. Expectations
 do not change columns and do not matter here.
 
 The resolution happens in :func:`kappa.plan.build_plan`, so both engines, ``kappa plan`` /
@@ -32,46 +32,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import ConfigError, ConfigIssue
+from kappa.models.checks import debezium_defaults_apply, merge_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.cdc.debezium import DebeziumBatch
-    from kappa.models import Pipeline, PipelineNode
+    from kappa.models import PipelineNode
     from kappa.models.cdc import CdcMerge
-
-
-def debezium_defaults_apply(node: "PipelineNode") -> bool:
-    """Whether ``node``'s merge sinks get the Debezium defaults (see the module doc)."""
-    src = node.source
-    return (src is not None and src.type == "kafka" and src.value_format == "debezium"
-            and not node.steps)
-
-
-def _merge_of(sink: Any) -> "CdcMerge | None":
-    return getattr(sink, "merge", None) if getattr(sink, "type", None) == "delta" else None
-
-
-def check_merge_sinks(pipeline: "Pipeline") -> list[ConfigIssue]:
-    """Merge sinks without ``keys`` / ``sequence_by`` where no default can fill them."""
-    issues = []
-    for i, node in enumerate(pipeline.nodes):
-        if debezium_defaults_apply(node):
-            continue
-        for j, sink in enumerate(node.sinks):
-            merge = _merge_of(sink)
-            if merge is None:
-                continue
-            missing = [f for f in ("keys", "sequence_by") if getattr(merge, f) is None]
-            if not missing:
-                continue
-            what = " and ".join(missing) + (" are" if len(missing) > 1 else " is")
-            src = node.source
-            if src is not None and src.type == "kafka" and src.value_format == "debezium":
-                why = (": the Debezium defaults apply only to a node without transformer steps "
-                       "(steps may rename the decoded columns)")
-            else:
-                why = " unless the node's source is value_format: debezium"
-            issues.append(ConfigIssue(f"{what} required{why}", path=f"nodes[{i}].sinks[{j}].merge"))
-    return issues
 
 
 def overrides_of(merge: "CdcMerge") -> dict[str, Any]:
@@ -110,7 +76,7 @@ def resolve_sinks(node: "PipelineNode", index: int | None = None) -> tuple[list[
     peeked: list["DebeziumBatch | None"] = []
     out = []
     for j, sink in enumerate(sinks):
-        merge = _merge_of(sink)
+        merge = merge_of(sink)
         if merge is None:
             out.append(sink)
             continue

@@ -1,7 +1,8 @@
 """One run at a time per pipeline and checkpoint root.
 
 Every command that writes (``kappa replay``, ``kappa run``, ``kappa stream start``, the ``kappa
-cdc`` runners, :meth:`kappa.models.Pipeline.execute`) holds an exclusive ``fcntl.flock`` on
+cdc`` runners, :meth:`kappa.api.Pipeline.execute`; :mod:`kappa.runner` takes it for all of
+them, before Spark starts) holds an exclusive ``fcntl.flock`` on
 ``<checkpoint_root>/<pipeline>/.kappa.lock`` for the whole run. A second run fails at once
 (:class:`PipelineBusy`, exit 1) naming the holder, which the holder writes into the lock file
 (pid, host, start time, command) right after taking the lock.
@@ -10,8 +11,8 @@ A killed holder needs no cleanup: the kernel releases a ``flock`` when its proce
 the next run takes the lock over and rewrites the holder information. The lock file itself is
 never deleted (unlinking a locked file lets a third process lock a new inode).
 
-The lock is re-entrant within one thread (the CLI takes it before starting Spark, the engine
-again inside); another thread of the same process is refused like another process.
+The lock is re-entrant within one thread (a caller may hold it around a run); another thread
+of the same process is refused like another process.
 """
 
 from __future__ import annotations

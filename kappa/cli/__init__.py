@@ -18,58 +18,12 @@ from __future__ import annotations
 import os
 import sys
 
+from kappa.cli.logs import configure_logging
+from kappa.runner import debug_enabled
+
 EXIT_RUN_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-_TRUE = ("1", "true", "yes", "on")
-
-
-def debug_enabled() -> bool:
-    """True when ``--debug`` was given or ``KAPPA_DEBUG`` is set: tracebacks are printed."""
-    return os.environ.get("KAPPA_DEBUG", "").strip().lower() in _TRUE
-
-
-def configure_logging(debug: bool = False, verbose: bool = False) -> None:
-    """Route kappa's logging (librdkafka's log included) to stderr when asked; silent otherwise.
-
-    ``--debug`` shows everything down to DEBUG, ``--verbose`` INFO and up. Without either,
-    librdkafka's own log lines (``kappa.librdkafka``) are dropped: its failures reach the user
-    as one kappa error instead.
-    """
-    import logging
-
-    if debug:
-        os.environ["KAPPA_DEBUG"] = "1"  # Spark's Python workers inherit it
-    if debug or verbose:
-        logging.basicConfig(
-            level=logging.DEBUG if debug else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        logging.getLogger("kappa.librdkafka").setLevel(logging.DEBUG if debug else logging.INFO)
-        # py4j logs every gateway call at DEBUG: far too much even for --debug
-        logging.getLogger("py4j").setLevel(logging.INFO)
-    else:
-        logging.getLogger("kappa.librdkafka").setLevel(logging.CRITICAL + 1)
-
-
-def quiet_spark_logs(spark):
-    """Silence Spark's streaming-execution log (unless ``--debug``) and return ``spark``.
-
-    A failed query is logged there at ERROR with its whole Java stack (~50 lines) although
-    kappa reports the failure itself in one line naming the node and the cause.
-    """
-    if debug_enabled():
-        return spark
-    try:
-        jvm = spark._jvm  # absent on Spark Connect sessions: nothing to silence here
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-            "org.apache.spark.sql.execution.streaming", jvm.org.apache.logging.log4j.Level.FATAL
-        )
-    except Exception:  # noqa: BLE001, S110 - logging setup is best effort
-        pass
-    return spark
 
 
 def _err(line: str) -> None:
@@ -133,7 +87,7 @@ def _run(argv: list[str] | None) -> int:
             import traceback
 
             traceback.print_exc()
-        summary = getattr(exc, "summary", None)
+        summary = getattr(exc, "summary", None)  # a RunFailed carries the run's summary
         if summary is not None:
             _err(summary.render())
         _err(_kappa_error_text(exc))

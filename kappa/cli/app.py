@@ -1,4 +1,9 @@
-"""Typer commands. Keep this module light: import engines inside the commands."""
+"""The Typer app: the root commands (``validate``, ``graph``, ``replay``, ``broker start``) and
+the registration of the command modules (:mod:`.spark_cmds`, :mod:`.stream_cmds`, :mod:`.cdc_cmds`).
+
+Keep this module light: runs go through :mod:`kappa.runner`, imported inside the commands. The
+command modules import :mod:`kappa.cli.options`, never this module (no import cycle).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from kappa import __version__
+from kappa.cli.options import SelectOpt, VarOpt, YesOpt, confirm, load
 
 app = typer.Typer(
     name="kappa",
@@ -17,9 +23,6 @@ app = typer.Typer(
 )
 broker_app = typer.Typer(help="The embedded Kafka-compatible broker (Tansu).", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
-
-VarOpt = typer.Option(None, "--var", help="Variable override `name=value` (repeatable).")
-SelectOpt = typer.Option(None, "--select", "-s", help="dbt-style selection: `node`, `+node`, `node+` (repeatable).")
 
 
 def _version(value: bool) -> None:
@@ -35,30 +38,9 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print info logs (librdkafka's too)."),
 ) -> None:
     """kappa command line."""
-    from kappa.cli import configure_logging
+    from kappa.cli.logs import configure_logging
 
     configure_logging(debug=debug, verbose=verbose)
-
-
-def _vars(pairs: Optional[List[str]]) -> dict:
-    """``--var name=value`` pairs as :class:`~kappa.config.variables.Overrides`: the loader
-    rejects names the file neither declares nor uses."""
-    from kappa.config.variables import Overrides
-    from kappa.errors import ConfigError
-
-    out = Overrides()
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ConfigError(f"--var {pair!r}: expected name=value")
-        k, v = pair.split("=", 1)
-        out[k.strip()] = v
-    return out
-
-
-def load(path: str, variables: Optional[List[str]] = None):
-    from kappa.config.loader import load_pipeline_file
-
-    return load_pipeline_file(path, variables=_vars(variables))
 
 
 @app.command()
@@ -95,18 +77,13 @@ def replay(
     select: Optional[List[str]] = SelectOpt,
     full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and sinks first (repeatable)."),
     var: Optional[List[str]] = VarOpt,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Delete what --full-refresh lists without asking (needed when stdin is not a terminal)."),
+    yes: bool = YesOpt,
 ) -> None:
     """Run the selected nodes on Polars over bounded input (incremental, exactly once)."""
-    from kappa.cli.safety import prepare_command
-    from kappa.engines.polars.engine import PolarsEngine
-    from kappa.plan import build_plan
+    from kappa import runner
 
-    pl = load(pipeline, var)
-    plan = build_plan(pl, select)
-    names = prepare_command(plan, "kappa replay", full_refresh, yes)
-    summary = PolarsEngine(keep_outputs=False).run(pl, plan, full_refresh=names)
-    typer.echo(summary.render())
+    result = runner.replay(load(pipeline, var), select, prepare=confirm("kappa replay", full_refresh, yes))
+    typer.echo(result.render())
 
 
 @broker_app.command("start")

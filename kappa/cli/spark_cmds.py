@@ -1,6 +1,7 @@
 """``kappa run`` and ``kappa explain``: the Spark engine from the command line.
 
-pyspark is imported inside the commands only (``kappa --help`` stays fast).
+Both go through :mod:`kappa.runner` (imported inside the commands: ``kappa --help`` stays fast);
+this module only parses options and prints.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any, List, Optional
 
 import typer
 
-ProfileOpt = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python.")
+from kappa.cli.options import ProfileOpt, SelectOpt, VarOpt, YesOpt, confirm, load
 
 
 def _fmt(value: Any) -> str:
@@ -61,30 +62,8 @@ def render_description(desc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def explain_plan(pipeline: Any, select: Optional[List[str]], profile: str) -> list[dict[str, Any]]:
-    """Descriptions of the selected nodes; a Spark session is started only to probe ``auto``."""
-    import os
-
-    from kappa.engines.spark.compiler import describe_node
-    from kappa.engines.spark.profiles import ENV_PROFILE, resolve_profile
-    from kappa.plan import build_plan
-
-    plan = build_plan(pipeline, select).for_engine("spark")
-    choice = profile if profile != "auto" else (os.environ.get(ENV_PROFILE) or pipeline.spark.connector_profile)
-    if choice.strip().lower() == "auto":
-        from kappa.engines.spark.engine import session_for
-
-        choice = resolve_profile(session_for(pipeline, "auto"), "auto")
-    else:
-        choice = resolve_profile(None, choice)  # validates the name; no session needed
-    return [describe_node(plan, n, choice, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes]
-
-
 def register(app: typer.Typer) -> None:
     """Add ``run`` and ``explain`` to the Typer app."""
-    from kappa.cli.app import SelectOpt, VarOpt, load
-    from kappa.cli.safety import YesOpt
-
     @app.command()
     def run(
         pipeline: str = typer.Argument(..., help="Pipeline YAML file."),
@@ -95,20 +74,11 @@ def register(app: typer.Typer) -> None:
         yes: bool = YesOpt,
     ) -> None:
         """Run the selected nodes once on Spark (availableNow: everything new, then stop)."""
-        from kappa.checkpoint.lock import pipeline_lock
-        from kappa.cli import quiet_spark_logs
-        from kappa.cli.safety import prepare_command
-        from kappa.engines.spark.engine import SparkEngine, session_for
-        from kappa.plan import build_plan
+        from kappa import runner
 
-        pl = load(pipeline, var)
-        plan = build_plan(pl, select)
-        names = prepare_command(plan, "kappa run", full_refresh, yes)
-        with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
-            requested = None if profile == "auto" else profile
-            engine = SparkEngine(spark=quiet_spark_logs(session_for(pl, requested)), profile=requested)
-            summary = engine.run(pl, plan, full_refresh=names)
-        typer.echo(summary.render())
+        result = runner.run_spark(load(pipeline, var), select, profile=profile, quiet=True,
+                                  prepare=confirm("kappa run", full_refresh, yes))
+        typer.echo(result.render())
 
     @app.command()
     def explain(
@@ -119,6 +89,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the descriptions as JSON."),
     ) -> None:
         """Print each node's streaming query without running anything."""
+        from kappa.runner.describe import explain_plan
+
         descs = explain_plan(load(pipeline, var), select, profile)
         if as_json:
             typer.echo(json.dumps(descs, indent=2, sort_keys=True))

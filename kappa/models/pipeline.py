@@ -9,22 +9,26 @@
 >>> pl = Pipeline(name="demo", nodes=[node])
 >>> list(pl.nodes_dict)
 ['brz']
+
+Design note: these are the spec only. They import pydantic, their siblings, :mod:`kappa.errors`
+and the SQL reference parser (through :mod:`kappa.models.checks`), never the runtime (config
+loading, plan, runner, engines: ``.importlinter``). Loading YAML, ``execute()`` and node outputs
+are the Python API's (:mod:`kappa.api`, ``from kappa import Pipeline``), which subclasses them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from kappa.errors import ConfigError
 from kappa.models.base import KappaModel
+from kappa.models.checks import check_pipeline
 from kappa.models.expectations import Expectation
 from kappa.models.sinks import DataSink
 from kappa.models.sources import DataSource
 from kappa.models.transformer import Transformer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kappa.run import PipelineRunSummary
 
 
 class Trigger(KappaModel):
@@ -81,25 +85,12 @@ class PipelineNode(KappaModel):
     trigger: Trigger | None = Field(None, description="Micro-batch trigger; default: the pipeline's.")
     comment: str | None = Field(None, description="Free text describing the node.")
 
-    _output_df: Any = PrivateAttr(None)
-    _quarantine_df: Any = PrivateAttr(None)
-
     @field_validator("transformer", mode="before")
     @classmethod
     def _list_transformer(cls, value: Any) -> Any:
         if isinstance(value, list):
             return {"nodes": value}
         return value
-
-    @property
-    def output_df(self) -> Any:
-        """The node's output after ``Pipeline.execute()`` (a Polars LazyFrame on the Polars engine)."""
-        return self._output_df
-
-    @property
-    def quarantine_df(self) -> Any:
-        """Rows that failed a quarantine expectation in the last execution, or None."""
-        return self._quarantine_df
 
     @property
     def steps(self) -> list:
@@ -117,8 +108,9 @@ class PipelineNode(KappaModel):
 class Pipeline(KappaModel):
     """A named DAG of nodes.
 
-    Build it in Python, or load YAML with :meth:`model_validate_yaml` (which also substitutes
-    ``${vars.x}`` / ``${env.X}`` and reports errors with file, line and field).
+    Build it in Python, or load YAML with :func:`kappa.config.loader.load_pipeline_file` (or the
+    API's ``Pipeline.model_validate_yaml``, which also substitute ``${vars.x}`` / ``${env.X}`` and
+    report errors with file, line and field).
     """
 
     name: str = Field(..., pattern=r"^[A-Za-z0-9_][A-Za-z0-9_\-\.]*$", description="Pipeline name; names the checkpoint folder.")
@@ -138,11 +130,10 @@ class Pipeline(KappaModel):
     trigger: Trigger = Field(default_factory=Trigger, description="Default trigger of every node.")
     spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark session settings.")
 
-    _last_run: Any = PrivateAttr(None)
     _base_dir: str | None = PrivateAttr(None)  # folder of the YAML file it was loaded from
 
     def __eq__(self, other: object) -> bool:
-        """Equal specs: the file a pipeline was loaded from and its last run are not compared."""
+        """Equal specs: the file a pipeline was loaded from (and the API's last run) are not compared."""
         if not isinstance(other, Pipeline):
             return NotImplemented
         return self.__dict__ == other.__dict__
@@ -156,50 +147,12 @@ class Pipeline(KappaModel):
 
     @model_validator(mode="after")
     def _check_graph(self) -> "Pipeline":
-        from kappa.graph import check_pipeline
-        from kappa.errors import ConfigError
-
         issues = check_pipeline(self)
         if issues:
             raise ConfigError(issues)
         return self
 
-    # ---- laktory-compatible API -------------------------------------------------------
     @property
     def nodes_dict(self) -> dict[str, PipelineNode]:
         """Nodes by name."""
         return {n.name: n for n in self.nodes}
-
-    @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> "Pipeline":  # type: ignore[override]
-        """Validate a mapping, or (as laktory allows) an open YAML file."""
-        if hasattr(obj, "read"):
-            return cls.model_validate_yaml(obj)
-        return super().model_validate(obj, *args, **kwargs)
-
-    @classmethod
-    def model_validate_yaml(cls, source: Any, *, path: str | None = None, variables: dict[str, Any] | None = None) -> "Pipeline":
-        """Load YAML text or an open file; errors name file, line and field."""
-        from kappa.config.loader import load_pipeline_text, with_base_dir
-
-        file_name = None
-        if hasattr(source, "read"):
-            file_name = getattr(source, "name", None)
-            path = path or file_name
-            source = source.read()
-        pipeline = load_pipeline_text(source, path=path, variables=variables)
-        return with_base_dir(pipeline, file_name) if isinstance(file_name, str) else pipeline
-
-    def model_dump_yaml(self) -> str:
-        """Serialise to YAML (the inverse of :meth:`model_validate_yaml`)."""
-        from kappa.config.loader import dump_yaml
-
-        return dump_yaml(self)
-
-    def execute(self, select: list[str] | None = None, engine: str | None = None, full_refresh: bool = False) -> "PipelineRunSummary":
-        """Run the pipeline once (Polars replay by default); node outputs land on ``nodes_dict[name].output_df``."""
-        from kappa.run import execute_pipeline
-
-        summary = execute_pipeline(self, select=select, engine=engine, full_refresh=full_refresh)
-        self._last_run = summary
-        return summary

@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from kappa.models import Pipeline
-    from kappa.run import PipelineRunSummary
+    from kappa.summary import RunResult
 
 
 def load(pipeline: "Pipeline | str | Path", variables: Mapping[str, Any] | None = None) -> "Pipeline":
@@ -49,10 +49,10 @@ def replay_pipeline(
     """Run the pipeline once and return, per selected node, the table its first output sink holds
     (or its in-memory output when it has no sink). Quarantine tables come as ``<node>__quarantine``."""
     from kappa.plan import build_plan
-    from kappa.run import execute_pipeline
+    from kappa.runner import execute_pipeline
 
     pl_model = load(pipeline, variables)
-    summary = execute_pipeline(pl_model, select=select, engine=engine)
+    result = execute_pipeline(pl_model, select=select, engine=engine, keep_outputs=True)
     plan = build_plan(pl_model, select)
     out: dict[str, "pl.DataFrame"] = {}
     for node in plan.nodes:
@@ -60,11 +60,11 @@ def replay_pipeline(
         if readable:
             s = readable[0]
             out[node.name] = read_sink_table(s.path, s.kind, getattr(s.spec, "format", None))
-        elif pl_model.nodes_dict[node.name].output_df is not None:
-            out[node.name] = pl_model.nodes_dict[node.name].output_df.to_native().collect()
+        elif result.output_df(node.name) is not None:
+            out[node.name] = result.output_df(node.name).to_native().collect()
         for q in node.quarantine_sinks[:1]:
             if q.kind in ("delta", "file") and Path(q.path).exists():
                 out[f"{node.name}__quarantine"] = read_sink_table(q.path, q.kind, getattr(q.spec, "format", None))
-    out_summary: "PipelineRunSummary" = summary
-    replay_pipeline.last_summary = out_summary  # type: ignore[attr-defined]
+    last: "RunResult" = result  # reads like the summary (ok, node(), render())
+    replay_pipeline.last_summary = last  # type: ignore[attr-defined]
     return out

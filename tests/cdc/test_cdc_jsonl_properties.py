@@ -21,8 +21,8 @@ from tests.helpers.cdc_events import streams
 
 from tests.helpers import cdc_oracle as oracle
 from tests.helpers.cdc_events import read_rows, scd2_expected, sort_rows
-from kappa.models import Pipeline
-from kappa.run import execute_pipeline
+from kappa.api import Pipeline
+from kappa.runner import execute_pipeline
 
 COLUMNS = ["id", "seq", "a", "b"]
 MERGE = "keys: [id], sequence_by: seq, apply_as_deletes: \"op = 'D'\", except_column_list: [op]"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kappa.cdc.replication import load_replication, plan_replication
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from tests.helpers.debezium import (
     CUSTOMERS_ROUND_1,
     ORDERS_ROUND_1,

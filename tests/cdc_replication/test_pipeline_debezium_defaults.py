@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config
 
 from kappa.cdc.replication import load_replication, plan_replication
-from kappa.models import Pipeline
+from kappa.api import Pipeline
 from kappa.plan import build_plan
 
 pytestmark = pytest.mark.kafka

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from kappa.cdc.replication import load_replication, plan_replication
 from kappa.cli.app import app
 from kappa.errors import KappaError
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 pytestmark = pytest.mark.kafka
 

@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from kappa.kafka.writer import produce_table
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
 
 from .cdc_spark_util import (

@@ -16,7 +16,7 @@ from deltalake import DeltaTable
 
 from kappa.cdc.deltaio import META_VERSION
 from kappa.plan import build_plan
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
 
 from .cdc_spark_util import ALL_SINKS, EVENTS, assert_tables, feed_records, merge_pipeline

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from tests.helpers.cdc_events import streams
 
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
 
 from .cdc_spark_util import ALL_SINKS, assert_tables, feed_records, merge_pipeline

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from tests.helpers.cdc_events import COLUMNS, SEQ, changes, render
 
 from tests.helpers import cdc_oracle as oracle
-from kappa.models import Pipeline
-from kappa.run import execute_pipeline
+from kappa.api import Pipeline
+from kappa.runner import execute_pipeline
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 

@@ -66,7 +66,7 @@ def test_a_second_run_fails_at_once_naming_the_holder(tmp_path, capsys, command)
         assert err.strip().splitlines() == [expected]
         assert version(tmp_path / "brz") is None  # nothing written
         # the Python API takes the same lock
-        from kappa.config.loader import load_pipeline_file
+        from kappa.api import load_pipeline_file
 
         with pytest.raises(PipelineBusy):
             load_pipeline_file(path).execute()

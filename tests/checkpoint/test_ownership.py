@@ -44,7 +44,7 @@ def test_another_engines_checkpoint_is_refused(tmp_path, capsys):
 def legacy_replay(path: str) -> None:
     """A replay as kappa wrote it before app ids carried the engine (engine-less ids)."""
     from kappa.engines.polars.engine import run_node
-    from kappa.run import NodeRunSummary
+    from kappa.summary import NodeRunSummary
 
     plan = build_plan(load_pipeline_file(path))
     memory: dict = {}

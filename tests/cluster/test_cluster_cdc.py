@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kappa.cdc.replication import load_replication, plan_replication
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from tests.helpers.cli import kappa_cli
 from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from kappa.config.loader import load_pipeline_file
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
 from tests.helpers.pipelines import CRASH_PIPELINE as PIPELINE
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from kappa.config.loader import load_pipeline_file
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 from tests.helpers.cli import kappa_run
 from tests.helpers.examples import (

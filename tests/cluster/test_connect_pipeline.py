@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kappa.config.loader import load_pipeline_file
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 from tests.helpers.cli import kappa_cli, kappa_run
 from tests.helpers.examples import (

@@ -96,7 +96,7 @@ def test_every_issue_names_file_line_and_field(capsys, in_invalid_dir):
 def test_model_validate_open_file_reports_the_same(name, in_invalid_dir):
     """laktory-style ``Pipeline.model_validate(open_file)`` raises the same located issues."""
     from kappa.errors import ConfigError
-    from kappa.models import Pipeline
+    from kappa.api import Pipeline
 
     with open(f"{name}.yaml") as fp, pytest.raises(ConfigError) as exc:
         Pipeline.model_validate(fp)

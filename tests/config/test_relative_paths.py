@@ -20,7 +20,7 @@ from deltalake import DeltaTable
 
 from kappa.config.loader import load_pipeline_file
 from kappa.delta.read import read_delta
-from kappa.models import Pipeline
+from kappa.api import Pipeline
 from kappa.plan import build_plan
 
 PIPELINE = """\

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kappa.cli import main
-from kappa.config.loader import load_pipeline_file, load_pipeline_text
+from kappa.api import load_pipeline_file, load_pipeline_text
 from kappa.config.variables import resolve_secret_refs, substitute
 from kappa.errors import ConfigError
 

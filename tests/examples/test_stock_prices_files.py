@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from kappa import models
+from kappa import api as models  # the spec models plus YAML loading and execute()
 
 from tests.helpers.examples import EXAMPLE, expected_silver, sorted_rows
 

@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 
 from kappa.config.loader import load_pipeline_file
 from kappa.delta.read import read_delta
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 
 from tests.helpers.examples import EXAMPLE, expected_silver, sorted_rows
 

@@ -26,7 +26,7 @@ def run_spark(spark, pipeline, select=None, full_refresh=()):
 
 def run_polars(pipeline, select=None, full_refresh=()):
     """Run ``pipeline`` on the Polars engine (the replay) in this process."""
-    from kappa.run import execute_pipeline
+    from kappa.runner import execute_pipeline
 
     return execute_pipeline(pipeline, select=select, engine="polars", full_refresh=full_refresh)
 

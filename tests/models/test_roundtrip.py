@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kappa import models
-from kappa.config.loader import load_pipeline_file, load_pipeline_text
+from kappa import api as models  # the spec models plus YAML loading and execute()
+from kappa.api import load_pipeline_file, load_pipeline_text
 
 RICH = Path(__file__).parents[1] / "config" / "valid" / "rich.yaml"
 SECRETS = {"KAPPA_TEST_SASL_PASSWORD": "sasl-pw-4f1c", "KAPPA_TEST_S3_SECRET": "s3-secret-9b2e"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kappa import models
-from kappa.config.loader import load_pipeline_file, load_pipeline_text
+from kappa import api as models  # the spec models plus YAML loading and execute()
+from kappa.api import load_pipeline_file, load_pipeline_text
 from kappa.graph import build_graph
 
 SEED = Path(__file__).parents[1] / "config" / "valid" / "seed_pl_stock_prices.yaml"

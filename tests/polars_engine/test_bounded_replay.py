@@ -18,7 +18,7 @@ from kappa.delta.read import read_delta
 from kappa.engines.polars.state import ReplayCheckpoint
 from kappa.kafka.offsets import end_offsets
 from kappa.plan import build_plan
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from kappa.testing.kafka import conf_for, consume_all, produce
 from kappa.testing.steady import SteadyProducer
 

@@ -8,7 +8,7 @@ from deltalake import DeltaTable
 
 from kappa.config.loader import load_pipeline_file
 from kappa.delta.read import read_delta
-from kappa.run import execute_pipeline
+from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
 
 from tests.helpers.records import price_expected as expected

@@ -15,21 +15,26 @@ planning step of the run (several batches when ``max_offsets_per_trigger`` bound
 :class:`~kappa.engines.polars.readers.RunBound`): a replay is bounded however fast records keep
 arriving. A batch node runs one batch per run.
 
-Before the first node runs, under the pipeline lock (:mod:`kappa.checkpoint.lock`: one run per
+Before the first node runs (under the pipeline lock :mod:`kappa.runner` takes: one run per
 pipeline and checkpoint root), :func:`kappa.checkpoint.guard.prepare_run` applies the
 checkpoint-safety verdicts (fingerprints in ``<node checkpoint>/replay_fingerprint.json``), the
 ``--full-refresh`` resets and the engine-ownership check; the sinks' app ids carry the engine
 (``kappa:polars:<pipeline>:<node>:sink<i>``, :mod:`kappa.checkpoint.ownership`).
+
+The engine never writes into the spec models: after each node it hands the node's output and
+quarantine to ``on_output`` when given (:mod:`kappa.runner` builds the API's run result from
+them); without it a node's output is freed before the next node runs. A node's error stops the
+run as :class:`~kappa.errors.RunFailed` carrying the summary so far.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from kappa.errors import KappaError
+from kappa.errors import KappaError, RunFailed
 from kappa.faults import failpoint
-from kappa.run import NodeRunSummary, PipelineRunSummary
+from kappa.summary import NodeRunSummary, PipelineRunSummary
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -43,18 +48,15 @@ class PolarsEngine:
 
     name = "polars"
 
-    def __init__(self, keep_outputs: bool = True):
-        #: publish each node's output on ``pipeline.nodes_dict[name].output_df`` (the Python
-        #: API); the CLI turns it off so a node's output is freed before the next node runs.
-        self.keep_outputs = keep_outputs
+    def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
+            on_output: "Callable[[str, Any, Any], None] | None" = None) -> PipelineRunSummary:
+        """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
-    def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
-        from kappa.checkpoint.lock import pipeline_lock
+        ``on_output(node, output, quarantine)`` receives each node's last output and
+        quarantine (Polars LazyFrames, or None)."""
+        return self._run(plan.for_engine(self.name), full_refresh, on_output)
 
-        with pipeline_lock(plan.checkpoint_root, plan.pipeline):
-            return self._run(pipeline, plan.for_engine(self.name), full_refresh)
-
-    def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", full_refresh: Sequence[str]) -> PipelineRunSummary:
+    def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None") -> PipelineRunSummary:
         from kappa.checkpoint.describe import describe_node
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
@@ -76,26 +78,13 @@ class PolarsEngine:
             except KappaError as exc:
                 ns.error = str(exc)
                 ns.seconds = time.perf_counter() - started
-                exc.summary = summary  # type: ignore[attr-defined]
-                if getattr(exc, "node", None) is None:
-                    exc.node = node.name  # type: ignore[attr-defined]  # the CLI names it
-                raise
+                raise RunFailed(exc, summary, node=node.name) from exc  # the CLI names the node
             ns.seconds = time.perf_counter() - started
-            if self.keep_outputs:
-                _publish(pipeline, node.name, output, quarantine)
+            if on_output is not None:
+                on_output(node.name, output.lazy() if output is not None else None,
+                          quarantine.lazy() if quarantine is not None else None)
             output = quarantine = None
         return summary
-
-
-def _publish(pipeline: "Pipeline", name: str, output: Any, quarantine: Any) -> None:
-    import narwhals as nw
-
-    model = pipeline.nodes_dict.get(name)
-    if model is None:
-        return
-    if output is not None:
-        model._output_df = nw.from_native(output.lazy())
-    model._quarantine_df = nw.from_native(quarantine.lazy()) if quarantine is not None else None
 
 
 def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:

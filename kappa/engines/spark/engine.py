@@ -5,23 +5,26 @@ source holds now (in as many micro-batches as its rate limits ask) and stops. A 
 query fails stops the run with a :class:`SparkNodeError` naming the node; its checkpoint has
 no commit for the failed batch, so the next run re-runs it (idempotent sinks write it once).
 
-The run holds the pipeline lock (:mod:`kappa.checkpoint.lock`) from before the SparkSession
-starts, and before any node runs applies :func:`kappa.checkpoint.guard.prepare_run` (verdicts,
+The caller (:mod:`kappa.runner`) holds the pipeline lock (:mod:`kappa.checkpoint.lock`) from
+before the SparkSession starts; the engine, before any node runs, applies :func:`kappa.checkpoint.guard.prepare_run` (verdicts,
 ``--full-refresh``, engine ownership); sinks' app ids carry the engine (``kappa:spark:...``).
 
 Under Spark Connect (``spark.remote``/``SPARK_REMOTE``) the batch functions run on the server:
 each node's counts and error come from the per-batch records of its checkpoint
 (:mod:`kappa.engines.spark.batch_log`), and nodes kept in memory are refused before the run.
+
+The engine never writes into the spec models: a node kept in memory is handed to ``on_output``
+when given; a failed node stops the run as :class:`~kappa.errors.RunFailed` carrying the summary.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from kappa.errors import KappaError
-from kappa.run import NodeRunSummary, PipelineRunSummary
+from kappa.errors import KappaError, RunFailed
+from kappa.summary import NodeRunSummary, PipelineRunSummary
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -130,13 +133,12 @@ class SparkEngine:
         spark = self.spark or session_for(pipeline, requested)
         return spark, resolve_profile(spark, requested)
 
-    def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
-        from kappa.checkpoint.lock import pipeline_lock
+    def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
+            on_output: "Callable[[str, Any, Any], None] | None" = None) -> PipelineRunSummary:
+        """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
-        with pipeline_lock(plan.checkpoint_root, plan.pipeline):
-            return self._locked_run(pipeline, plan.for_engine(self.name), full_refresh)
-
-    def _locked_run(self, pipeline: "Pipeline", plan: "PipelinePlan", full_refresh: Sequence[str]) -> PipelineRunSummary:
+        ``on_output(node, output, None)`` receives the output of each node kept in memory (a
+        Spark DataFrame checkpointed on the executors)."""
         import logging
 
         spark, profile = self.resolve(pipeline)
@@ -145,19 +147,19 @@ class SparkEngine:
         level = py4j_log.level
         py4j_log.setLevel(logging.CRITICAL)
         try:
-            return self._run(pipeline, plan, spark, profile, full_refresh)
+            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output)
         finally:
             py4j_log.setLevel(level)
 
-    def _run(self, pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str]) -> PipelineRunSummary:
+    def _run(self, plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str],
+             on_output: "Callable[[str, Any, Any], None] | None") -> PipelineRunSummary:
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
         from kappa.engines.spark.batch_log import is_connect
         from kappa.engines.spark.compiler import compile_node, refuse_for_connect
         from kappa.engines.spark.fingerprint import describe_plan
 
-        summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name)
-        summary.profile = profile  # type: ignore[attr-defined]
+        summary = PipelineRunSummary(pipeline=plan.pipeline, engine=self.name, profile=profile)
         memory: dict[str, Any] = {}
         # the same checkpoint-safety check as `kappa stream start` and `kappa replay`: refuse
         # what Spark cannot resume or what the other engine owns, reset what --full-refresh names
@@ -175,20 +177,9 @@ class SparkEngine:
                 ns = compiled.metrics.to_summary()
                 ns.error = str(exc.cause)
                 summary.nodes.append(ns)
-                exc.summary = summary  # type: ignore[attr-defined]
-                raise
+                raise RunFailed(exc, summary) from exc
             summary.nodes.append(ns)
             write_fingerprint(node.checkpoint, compiled.description, self.name)
-            _publish(pipeline, node.name, memory)
+            if on_output is not None and node.name in memory:
+                on_output(node.name, memory[node.name], None)
         return summary
-
-
-def _publish(pipeline: "Pipeline", name: str, memory: dict[str, Any]) -> None:
-    """Set the node's ``output_df`` to its last output when it was kept in memory (a lazy
-    narwhals frame over the Spark DataFrame checkpointed on the executors)."""
-    model = pipeline.nodes_dict.get(name)
-    if model is None or name not in memory:
-        return
-    import narwhals as nw
-
-    model._output_df = nw.from_native(memory[name])

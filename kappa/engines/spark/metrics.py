@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kappa.run import NodeRunSummary
+from kappa.summary import NodeRunSummary
 
 
 @dataclass

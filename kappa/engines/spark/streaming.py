@@ -2,7 +2,8 @@
 
 Order of work:
 
-1. **Verdicts before anything runs**, under the pipeline lock (:mod:`kappa.checkpoint.lock`).
+1. **Verdicts before anything runs**, under the pipeline lock (:mod:`kappa.checkpoint.lock`,
+   taken by :mod:`kappa.runner`).
    Each node's compiled description is compared with the fingerprint stored next to its
    checkpoint (:mod:`kappa.checkpoint.verdicts`), and checkpoints of nodes that no longer exist
    are reported. A change Spark cannot resume from raises :class:`StreamRefused`, a node whose
@@ -52,15 +53,14 @@ from kappa.checkpoint import verdicts as fp
 from kappa.checkpoint.verdicts import StreamRefused, plan_verdicts  # noqa: F401
 from kappa.engines.spark.idle import IdleDetection, _input_rows, _parse_ts  # noqa: F401
 from kappa.engines.spark.gate import BatchGate, StopRequested, start_query, stream_trigger  # noqa: F401
-from kappa.errors import KappaError
-from kappa.run import PipelineRunSummary
+from kappa.errors import KappaError, RunFailed
+from kappa.summary import PipelineRunSummary
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
     from kappa.engines.spark.compiler import CompiledNode
-    from kappa.models import Pipeline
     from kappa.plan import PipelinePlan
 
 
@@ -141,13 +141,9 @@ class StreamRunner(IdleDetection):
         return old
 
     def run(self) -> PipelineRunSummary:
-        """Check, start, watch and stop; returns the summary (raises SparkNodeError on a failure)."""
-        from kappa.checkpoint.lock import pipeline_lock
-
-        with pipeline_lock(self.plan.checkpoint_root, self.plan.pipeline):
-            return self._run()
-
-    def _run(self) -> PipelineRunSummary:
+        """Check, start, watch and stop; returns the summary (raises
+        :class:`~kappa.errors.RunFailed` on a failure). The caller holds the pipeline lock
+        (:mod:`kappa.runner`)."""
         import logging
 
         from kappa.checkpoint.guard import prepare_run
@@ -323,10 +319,4 @@ class StreamRunner(IdleDetection):
             n.log.load_error()
         err = SparkNodeError(n.compiled.node.name, _cause(n.compiled, exc) or "query stopped")
         summary.node(n.compiled.node.name).error = str(err.cause)
-        err.summary = summary  # type: ignore[attr-defined]
-        return err
-
-
-def stream_pipeline(pipeline: "Pipeline", plan: "PipelinePlan", spark: "SparkSession", profile: str, **kwargs: Any) -> PipelineRunSummary:
-    """Run ``plan`` with a :class:`StreamRunner` (keyword arguments as its constructor's)."""
-    return StreamRunner(spark, plan, profile, **kwargs).run()
+        return RunFailed(err, summary)

@@ -1,16 +1,16 @@
-"""Running a pipeline: the engine registry and the run summary both engines report."""
+"""What a run reports: per-node counts (:class:`PipelineRunSummary`, filled by both engines)
+and, for the Python API, the run result (:class:`RunResult`: the summary plus each node's output).
+
+Design note: engines never write into the spec models. A run's node outputs travel in a
+:class:`RunResult` that :mod:`kappa.runner` builds from the ``on_output`` callback engines call
+after each node; :mod:`kappa.api` reads ``nodes_dict[name].output_df`` from it. This module is
+engine-neutral and imports nothing of kappa.
+"""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
-
-from kappa.errors import KappaError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kappa.models import Pipeline
-    from kappa.plan import PipelinePlan
+from typing import Any, Mapping
 
 
 @dataclass
@@ -51,6 +51,8 @@ class PipelineRunSummary:
     pipeline: str
     engine: str
     nodes: list[NodeRunSummary] = field(default_factory=list)
+    #: the Spark connector profile a Spark run used (None on Polars)
+    profile: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,52 +84,57 @@ class PipelineRunSummary:
         return "\n".join(lines)
 
 
-class Engine(Protocol):
-    """What every engine implements."""
+@dataclass(frozen=True)
+class NodeOutput:
+    """A node's last output and quarantined rows of a run, as lazy narwhals frames (or None)."""
 
-    name: str
-
-    def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = ()) -> PipelineRunSummary:
-        """Run the plan's selected nodes in order; fill each node's output on the pipeline."""
-        ...
+    output: Any = None
+    quarantine: Any = None
 
 
-_ENGINES = {
-    "polars": "kappa.engines.polars.engine:PolarsEngine",
-    "spark": "kappa.engines.spark.engine:SparkEngine",
-}
-_ALIASES = {"pyspark": "spark", "polars": "polars", "spark": "spark"}
+@dataclass(frozen=True)
+class RunResult:
+    """One run of the Python API: the summary (counts per node) and each node's output.
 
-
-def get_engine(name: str) -> Engine:
-    """An engine by name (``polars`` or ``spark``), imported on first use."""
-    key = _ALIASES.get(name.lower())
-    if key is None:
-        raise KappaError(f"unknown engine {name!r}; expected one of polars, spark")
-    module, _, cls = _ENGINES[key].partition(":")
-    return getattr(importlib.import_module(module), cls)()
-
-
-def execute_pipeline(
-    pipeline: "Pipeline",
-    select: Sequence[str] | None = None,
-    engine: str | None = None,
-    full_refresh: Sequence[str] | bool = (),
-    keep_outputs: bool = True,
-) -> PipelineRunSummary:
-    """Plan and run a pipeline on an engine (default: the pipeline's ``dataframe_backend``).
-
-    ``keep_outputs=False`` does not keep node outputs on the models (``output_df``), which lets
-    an engine free each node's data before the next node runs.
+    It reads like the summary (``ok``, ``nodes``, ``node()``, ``render()``), so code written
+    against :class:`PipelineRunSummary` keeps working.
     """
-    from kappa.plan import build_plan
 
-    plan = build_plan(pipeline, select)
-    eng = get_engine(engine or pipeline.dataframe_backend)
-    if hasattr(eng, "keep_outputs"):
-        eng.keep_outputs = keep_outputs
-    if full_refresh is True:
-        full_refresh = list(plan.order)
-    elif full_refresh is False:
-        full_refresh = ()
-    return eng.run(pipeline, plan, full_refresh=tuple(full_refresh))
+    summary: PipelineRunSummary
+    outputs: Mapping[str, NodeOutput] = field(default_factory=dict)
+
+    def output_df(self, node: str) -> Any:
+        """The node's output (a lazy narwhals frame), or None when the run kept none."""
+        out = self.outputs.get(node)
+        return out.output if out is not None else None
+
+    def quarantine_df(self, node: str) -> Any:
+        """The rows a quarantine expectation set aside in the node's last batch, or None."""
+        out = self.outputs.get(node)
+        return out.quarantine if out is not None else None
+
+    @property
+    def pipeline(self) -> str:
+        return self.summary.pipeline
+
+    @property
+    def engine(self) -> str:
+        return self.summary.engine
+
+    @property
+    def profile(self) -> str | None:
+        return self.summary.profile
+
+    @property
+    def nodes(self) -> list[NodeRunSummary]:
+        return self.summary.nodes
+
+    @property
+    def ok(self) -> bool:
+        return self.summary.ok
+
+    def node(self, name: str) -> NodeRunSummary:
+        return self.summary.node(name)
+
+    def render(self) -> str:
+        return self.summary.render()

@@ -1,0 +1,98 @@
+"""The live status of ``kappa stream start`` and ``kappa cdc start``, and the streaming run
+both share (through :func:`kappa.runner.stream`).
+
+Plain text: a table redrawn in place on a TTY, else one line per change.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+
+def _num(value: Any, fmt: str = "{}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+class LiveBoard:
+    """Plain-text live status: a table redrawn in place on a TTY, else one line per change."""
+
+    HEAD = f"{'node':<24} {'state':<8} {'batches':>7} {'rows in':>10} {'rows out':>10} {'in rows/s':>10} {'lag':>8}  last error"
+
+    def __init__(self, out: TextIO, tty: bool, title: str):
+        self.out, self.tty, self.title = out, tty, title
+        self._drawn = 0
+        self._seen: dict[str, tuple] = {}
+
+    def update(self, rows: list) -> None:
+        if self.tty:
+            self._redraw(rows)
+        else:
+            self._lines(rows)
+
+    def _row(self, r: Any) -> str:
+        err = (r.last_error or "-").splitlines()[0][:80]
+        return (
+            f"{r.node:<24} {r.state:<8} {r.batches:>7} {r.input_rows:>10} {r.output_rows:>10} "
+            f"{_num(r.input_rate, '{:.1f}'):>10} {_num(r.lag):>8}  {err}"
+        )
+
+    def _redraw(self, rows: list) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        lines = [f"{self.title}  [{stamp}, Ctrl-C stops gracefully]", self.HEAD] + [self._row(r) for r in rows]
+        if self._drawn:
+            self.out.write(f"\x1b[{self._drawn}F\x1b[J")
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+        self._drawn = len(lines)
+
+    def _lines(self, rows: list) -> None:
+        for r in rows:
+            key = (r.state, r.batches, r.last_error)
+            if self._seen.get(r.node) == key:
+                continue
+            self._seen[r.node] = key
+            parts = [time.strftime("%H:%M:%S"), r.node, r.state, f"batches={r.batches}", f"in={r.input_rows}", f"out={r.output_rows}"]
+            if r.input_rate is not None:
+                parts.append(f"rate={r.input_rate:.1f}/s")
+            if r.lag is not None:
+                parts.append(f"lag={r.lag}")
+            if r.last_error:
+                parts.append(f"error={r.last_error.splitlines()[0]}")
+            self.out.write(" ".join(parts) + "\n")
+        self.out.flush()
+
+
+def render_verdicts(pipeline: str, verdicts: list) -> str:
+    lines = [f"pipeline {pipeline}: what starting the stream would do"]
+    lines += ["  " + v.render() for v in verdicts]
+    return "\n".join(lines)
+
+
+def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str, *,
+                yes: bool = False, command: str = "kappa stream start") -> None:
+    """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``).
+
+    The runner takes the pipeline lock before Spark starts, so a second run fails at once."""
+    from kappa.cli.options import confirm
+    from kappa.runner import stream
+
+    out = sys.stdout
+    boards: list[LiveBoard] = []
+
+    def start(chosen: str) -> None:
+        boards.append(LiveBoard(out, out.isatty(), f"{title} {pl.name} (profile {chosen})"))
+
+    def show_verdicts(verdicts: list) -> None:
+        out.write(render_verdicts(pl.name, verdicts) + "\n")
+        out.flush()
+
+    outcome = stream(pl, select, profile=profile, until_idle=until_idle, interval=interval, refresh=refresh,
+                     on_start=start, on_update=lambda rows: boards[-1].update(rows), on_verdicts=show_verdicts,
+                     quiet=True, prepare=confirm(command, full_refresh, yes))
+    out.write(f"stopped: {outcome.stop_reason}\n{outcome.summary.render()}\n")
+    out.flush()
+
+
+__all__ = ["LiveBoard", "render_verdicts", "run_streams"]

@@ -1,0 +1,179 @@
+"""The one place runs start: every command, the Python API and the test helpers come here.
+
+Design note. A run is: build the plan (:func:`kappa.plan.build_plan`), let the caller confirm
+it (``prepare``: the CLI lists and confirms ``--full-refresh`` and records itself as lock
+holder), take the pipeline lock (:mod:`kappa.checkpoint.lock`) *before* any SparkSession
+starts (a second run fails at once), pick the engine and, for Spark, the session
+(:func:`session`) and run. It returns the engine's :class:`~kappa.summary.PipelineRunSummary`
+inside a :class:`~kappa.summary.RunResult` (with node outputs when ``keep_outputs``); a failed
+node raises :class:`~kappa.errors.RunFailed` carrying the summary.
+
+========================  ===================================================================
+``replay``                Polars over bounded input (``kappa replay``, ``kappa cdc replay``)
+``run_spark``             Spark availableNow, trigger-once (``kappa run``, ``kappa cdc run``)
+``stream``                Spark Structured Streaming until stopped (``kappa stream start``,
+                          ``kappa cdc start``)
+``execute_pipeline``      either engine by name (``Pipeline.execute`` of :mod:`kappa.api`)
+========================  ===================================================================
+
+What the commands print about a plan without running it (``explain``, ``plan``, ``status``)
+lives in :mod:`kappa.runner.describe`; the Spark session of a run in :mod:`kappa.runner.session`. This package is the only engine-neutral code that imports
+the engines (lazily, inside functions: ``kappa --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from kappa.errors import KappaError
+from kappa.runner.session import debug_enabled, quiet_spark_logs, requested_profile, session
+from kappa.summary import NodeOutput, PipelineRunSummary, RunResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+    from kappa.models import Pipeline
+    from kappa.plan import PipelinePlan
+
+#: ``prepare(plan)`` -> the node names ``--full-refresh`` resets (the CLI confirms them)
+Prepare = Callable[["PipelinePlan"], Sequence[str]]
+
+_ALIASES = {"pyspark": "spark", "polars": "polars", "spark": "spark"}
+
+
+def engine_name(name: str) -> str:
+    """``polars`` or ``spark`` for an engine name or alias (``pyspark``)."""
+    key = _ALIASES.get(name.lower())
+    if key is None:
+        raise KappaError(f"unknown engine {name!r}; expected one of polars, spark")
+    return key
+
+
+def _plan(pipeline: "Pipeline", select: Sequence[str] | None, full_refresh: Sequence[str] | bool | None,
+          prepare: Prepare | None) -> tuple["PipelinePlan", tuple[str, ...]]:
+    from kappa.plan import build_plan
+
+    plan = build_plan(pipeline, select)
+    if prepare is not None:
+        return plan, tuple(prepare(plan))
+    if full_refresh is True:
+        return plan, tuple(plan.order)
+    return plan, tuple(full_refresh or ())
+
+
+class _Outputs:
+    """Collects node outputs (``on_output`` of the engines) as lazy narwhals frames."""
+
+    def __init__(self) -> None:
+        self.outputs: dict[str, NodeOutput] = {}
+
+    def __call__(self, node: str, output: Any, quarantine: Any) -> None:
+        import narwhals as nw
+
+        self.outputs[node] = NodeOutput(
+            output=nw.from_native(output) if output is not None else None,
+            quarantine=nw.from_native(quarantine) if quarantine is not None else None,
+        )
+
+
+def _result(summary: PipelineRunSummary, outputs: _Outputs | None) -> RunResult:
+    return RunResult(summary, dict(outputs.outputs) if outputs is not None else {})
+
+
+def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | bool | None = (),
+           *, keep_outputs: bool = False, prepare: Prepare | None = None) -> RunResult:
+    """Run the selected nodes on Polars over bounded input (incremental, exactly once).
+
+    ``keep_outputs`` keeps each node's output in the result (the Python API); without it a
+    node's output is freed before the next node runs."""
+    from kappa.checkpoint.lock import pipeline_lock
+    from kappa.engines.polars.engine import PolarsEngine
+
+    plan, names = _plan(pipeline, select, full_refresh, prepare)
+    outputs = _Outputs() if keep_outputs else None
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline):
+        summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs)
+    return _result(summary, outputs)
+
+
+def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | bool | None = (),
+              *, profile: str | None = None, spark: "SparkSession | None" = None, quiet: bool = False,
+              keep_outputs: bool = False, prepare: Prepare | None = None) -> RunResult:
+    """Run the selected nodes once on Spark (availableNow: everything new, then stop).
+
+    ``profile``: ``jvm``, ``python`` or None/``auto`` (env ``KAPPA_SPARK_PROFILE``, else the
+    pipeline's ``connector_profile``, else probed). The lock is taken before Spark starts."""
+    from kappa.checkpoint.lock import pipeline_lock
+    from kappa.engines.spark.engine import SparkEngine
+
+    requested = None if profile in (None, "auto") else profile
+    plan, names = _plan(pipeline, select, full_refresh, prepare)
+    outputs = _Outputs() if keep_outputs else None
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
+        if spark is None:
+            spark = session(pipeline, requested, quiet=quiet)
+        summary = SparkEngine(spark=spark, profile=requested).run(pipeline, plan, full_refresh=names, on_output=outputs)
+    return _result(summary, outputs)
+
+
+@dataclass(frozen=True)
+class StreamOutcome:
+    """How a stream ended: the summary and why it stopped (signal, idle, request)."""
+
+    summary: PipelineRunSummary
+    stop_reason: str | None
+    profile: str
+
+
+def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | None = (),
+           *, profile: str = "auto", until_idle: bool = False, interval: str = "1 second", refresh: float = 2.0,
+           on_start: Callable[[str], None] | None = None, on_update: Callable[[list], None] | None = None,
+           on_verdicts: Callable[[list], None] | None = None, quiet: bool = False,
+           prepare: Prepare | None = None) -> StreamOutcome:
+    """Stream the selected nodes in one Spark application until stopped (Ctrl-C/SIGTERM, or
+    ``until_idle`` once every node consumed all its input).
+
+    ``on_start(profile)`` is called with the resolved connector profile once the session is
+    up; ``on_update`` gets the live rows, ``on_verdicts`` the checkpoint verdicts."""
+    from kappa.checkpoint.lock import pipeline_lock
+    from kappa.engines.spark.profiles import resolve_profile
+    from kappa.engines.spark.streaming import StreamRunner
+
+    plan, names = _plan(pipeline, select, full_refresh, prepare)
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts
+        requested = requested_profile(pipeline, profile)
+        spark = session(pipeline, requested, quiet=quiet)
+        chosen = resolve_profile(spark, requested)
+        if on_start is not None:
+            on_start(chosen)
+        runner = StreamRunner(spark, plan, chosen, full_refresh=names, until_idle=until_idle, interval=interval,
+                              refresh_seconds=refresh, on_update=on_update, on_verdicts=on_verdicts)
+        summary = runner.run()
+    return StreamOutcome(summary, runner.stop_reason, chosen)
+
+
+def execute_pipeline(pipeline: "Pipeline", select: Sequence[str] | None = None, engine: str | None = None,
+                     full_refresh: Sequence[str] | bool = (), keep_outputs: bool = True) -> RunResult:
+    """Plan and run a pipeline once on an engine (default: the pipeline's ``dataframe_backend``):
+    Polars replay or Spark availableNow. ``full_refresh=True`` resets every selected node.
+
+    ``keep_outputs`` keeps each node's output in the result (``result.output_df(name)``)."""
+    name = engine_name(engine or pipeline.dataframe_backend)
+    if name == "polars":
+        return replay(pipeline, select, full_refresh, keep_outputs=keep_outputs)
+    return run_spark(pipeline, select, full_refresh, keep_outputs=keep_outputs)
+
+
+__all__ = [
+    "StreamOutcome",
+    "debug_enabled",
+    "engine_name",
+    "execute_pipeline",
+    "quiet_spark_logs",
+    "replay",
+    "requested_profile",
+    "run_spark",
+    "session",
+    "stream",
+]
