@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from kappa.checkpoint import CheckpointRefused, UsageError
+from kappa.plan_kinds import resolve_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import NodePlan, PipelinePlan
@@ -51,13 +52,11 @@ def _exists(path: str) -> bool:
 
 
 def _node_paths(plan: "PipelinePlan", node: "NodePlan") -> tuple[list[str], list[str]]:
-    from kappa.checkpoint.ownership import dead_letter_path
-
     local, remote = [], []
-    candidates = [node.checkpoint] + [s.path for s in node.sinks if s.path]
+    candidates = [node.layout.root] + [s.path for s in node.sinks if s.path]
     if node.source is not None and node.source.kind == "kafka":
-        dead = dead_letter_path(node, plan.root)
-        if not dead.startswith(node.checkpoint.rstrip("/") + "/"):
+        dead = node.layout.dead_letters
+        if not dead.startswith(node.layout.root + "/"):
             candidates.append(dead)
     for path in candidates:
         if "://" in path:
@@ -160,7 +159,7 @@ def _remote_table_exists(path: str, node: "NodePlan | None") -> bool:
     if node is not None:
         for sink in node.sinks:
             if sink.path == path:
-                storage = getattr(sink.spec, "storage_options", None) or None
+                storage = resolve_secrets(getattr(sink, "storage_options", None)) or None
     try:
         from deltalake import DeltaTable
 

@@ -77,7 +77,7 @@ def explain_plan(pipeline: Any, select: Optional[List[str]], profile: str) -> li
         choice = resolve_profile(session_for(pipeline, "auto"), "auto")
     else:
         choice = resolve_profile(None, choice)  # validates the name; no session needed
-    return [describe_node(plan, n, choice, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes]
+    return [describe_node(plan, n, choice, n.layout.spark) for n in plan.nodes]
 
 
 def register(app: typer.Typer) -> None:

@@ -95,10 +95,14 @@ class ReplayCheckpoint:
             )
         return newest_planned + 1 if newest_planned is not None else 0
 
-    def plan(self, batch_id: int, offsets: dict[str, Any]) -> Batch:
-        """Record what batch ``batch_id`` reads, before reading it."""
-        _atomic_write(self.root / "offsets" / f"{batch_id}.json", offsets)
-        return Batch(batch_id, offsets)
+    def plan(self, batch_id: int, offsets: Any) -> Batch:
+        """Record what batch ``batch_id`` reads (a :mod:`kappa.checkpoint.batches` description),
+        before reading it."""
+        from kappa.checkpoint.batches import batch_to_json
+
+        payload = batch_to_json(offsets)
+        _atomic_write(self.root / "offsets" / f"{batch_id}.json", payload)
+        return Batch(batch_id, payload)
 
     def commit(self, batch_id: int, info: dict[str, Any]) -> None:
         """Mark ``batch_id`` complete."""

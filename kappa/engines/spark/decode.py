@@ -323,7 +323,7 @@ def _decode_json(batch_df: "DataFrame", spec: Any, state_dir: str | None) -> Dec
     from kappa.types import parse_schema
 
     limit = getattr(spec, "max_record_bytes", None) or DEFAULT_MAX_RECORD_BYTES
-    schema = parse_schema(spec.schema_) if getattr(spec, "schema_", None) else None
+    schema = parse_schema(spec.schema) if getattr(spec, "schema", None) else None
     persisted: list = []
     source, starts, default = batch_df, None, None
     if schema is not None:
