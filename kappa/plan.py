@@ -28,6 +28,7 @@ from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
     SecretOptions,
     SinkPlan,
     SourcePlan,
+    TriggerPlan,
     resolve_secrets,
 )
 from kappa.plan_layout import CheckpointLayout
@@ -70,7 +71,7 @@ class NodePlan:
     steps: tuple[StepPlan, ...]
     expectations: tuple["Expectation", ...]
     sinks: tuple[SinkPlan, ...]
-    trigger: "Trigger"
+    trigger: TriggerPlan
     layout: CheckpointLayout
     upstreams: tuple[str, ...]
     sql_refs: tuple[str, ...]
@@ -174,6 +175,10 @@ def _sink_mode(sink: Any, streaming: bool) -> str:
     return "append" if streaming else "overwrite"
 
 
+def _trigger_plan(trigger: "Trigger") -> TriggerPlan:
+    return TriggerPlan(kind=trigger.kind, interval=trigger.interval)
+
+
 def pipeline_root(pipeline: Pipeline) -> Path:
     """The folder relative paths resolve against (like dbt's project folder).
 
@@ -250,7 +255,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             steps=tuple(steps),
             expectations=tuple(node.expectations),
             sinks=tuple(sinks),
-            trigger=node.trigger or pipeline.trigger,
+            trigger=_trigger_plan(node.trigger or pipeline.trigger),
             layout=CheckpointLayout(f"{ck_root.rstrip('/')}/{pipeline.name}/{name}", getattr(source, "dead_letter_path", None)),
             upstreams=tuple(graph.upstream_of(name)),
             sql_refs=tuple(refs),

@@ -121,7 +121,23 @@ class MemorySourcePlan(_Source):
 SourcePlan = Union[FileSourcePlan, DeltaSourcePlan, KafkaSourcePlan, MemorySourcePlan]
 
 
+# ---------------------------------------------------------------- trigger
+@dataclass(frozen=True)
+class TriggerPlan:
+    """When a node's micro-batches run (the pipeline's or the node's ``trigger``)."""
+
+    kind: Literal["available_now", "processing_time", "once"] = "available_now"
+    interval: str | None = None
+
+
 # ---------------------------------------------------------------- merge options
+#: Prefix reserved for columns kappa adds while it merges; change feeds may not use it.
+RESERVED_PREFIX = "__kappa_"
+#: History columns of an SCD type 2 target.
+START_AT = "__START_AT"
+END_AT = "__END_AT"
+
+
 @dataclass(frozen=True)
 class MergeOptions:
     """A resolved CDC MERGE (the fields, names and defaults of :class:`kappa.models.cdc.CdcMerge`).

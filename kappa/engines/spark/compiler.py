@@ -23,12 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-    from kappa.models import Trigger
+    from kappa.plan_kinds import TriggerPlan
     from kappa.checkpoint.query import QueryDescription
     from kappa.plan import NodePlan, PipelinePlan, SinkPlan
 
 
-def trigger_kwargs(trigger: "Trigger") -> dict[str, Any]:
+def trigger_kwargs(trigger: "TriggerPlan") -> dict[str, Any]:
     """``DataStreamWriter.trigger`` keyword arguments of a trigger."""
     if trigger.kind == "available_now":
         return {"availableNow": True}
@@ -180,7 +180,7 @@ class CompiledNode:
 
         return request_run(self.node) if self.reads_per_run else True
 
-    def start(self, trigger_override: "Trigger | None" = None) -> "StreamingQuery":
+    def start(self, trigger_override: "TriggerPlan | None" = None) -> "StreamingQuery":
         """Start the query (with the node's trigger unless overridden)."""
         trigger = trigger_override or self.node.trigger
         if self.reads_per_run:

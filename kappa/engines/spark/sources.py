@@ -57,13 +57,13 @@ def _is_secret(key: str) -> bool:
 
 def _values(options: Mapping[str, Any], redact: bool) -> dict[str, str]:
     """Option values as text; secret ones redacted, or ``${env.X}`` references resolved."""
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.plan_kinds import resolve_secrets
     from kappa.engines.spark.datasources.readers import option_value
 
     raw = {str(k): option_value(v) for k, v in options.items()}
     if redact:
         return {k: (REDACTED if _is_secret(k) else v) for k, v in raw.items()}
-    return resolve_secret_refs(raw)
+    return resolve_secrets(raw)
 
 
 def schema_ddl(schema: Any) -> str | None:
