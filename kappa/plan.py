@@ -117,6 +117,16 @@ class PipelinePlan:
     engine: str | None = None
 
     @property
+    def folder(self) -> str:
+        """``<checkpoint_root>/<pipeline>``: every node's checkpoint folder and the run lock."""
+        return f"{self.checkpoint_root.rstrip('/')}/{self.pipeline}"
+
+    def layout_of(self, name: str) -> CheckpointLayout:
+        """The checkpoint layout of node ``name`` (also of a node no longer in the pipeline)."""
+        node = self.all_nodes.get(name)
+        return node.layout if node is not None else CheckpointLayout(f"{self.folder}/{name}")
+
+    @property
     def nodes(self) -> list[NodePlan]:
         return [self.all_nodes[n] for n in self.order]
 

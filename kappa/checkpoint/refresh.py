@@ -70,7 +70,7 @@ def orphan_sink_paths(plan: "PipelinePlan", name: str) -> list[str]:
     """The existing local sinks an orphaned checkpoint's fingerprints recorded."""
     from kappa.checkpoint.verdicts import FINGERPRINT_FILES, read_fingerprint
 
-    folder = str(Path(plan.checkpoint_root) / plan.pipeline / name)
+    folder = plan.layout_of(name).root
     paths: list[str] = []
     for engine in FINGERPRINT_FILES:
         for sink in (read_fingerprint(folder, engine) or {}).get("sinks", []):
@@ -81,7 +81,7 @@ def orphan_sink_paths(plan: "PipelinePlan", name: str) -> list[str]:
 
 
 def _orphan_paths(plan: "PipelinePlan", name: str) -> list[str]:
-    return [str(Path(plan.checkpoint_root) / plan.pipeline / name), *orphan_sink_paths(plan, name)]
+    return [plan.layout_of(name).root, *orphan_sink_paths(plan, name)]
 
 
 def orphan_conflicts(plan: "PipelinePlan", resetting: set[str]) -> list[str]:
@@ -132,7 +132,7 @@ def refresh_plan(plan: "PipelinePlan", names: Sequence[str]) -> list[RefreshItem
             reason = "asked"
         else:
             up = node.source.upstream if node.source is not None else None
-            if not (node.streaming and up in chosen and Path(node.checkpoint).exists()):
+            if not (node.streaming and up in chosen and Path(node.layout.root).exists()):
                 continue
             reason = f"streams from {up!r}, which is rebuilt"
         local, remote = _node_paths(plan, node)

@@ -105,7 +105,7 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
     from kappa.engines.polars.readers import RunBound, plan_range
     from kappa.engines.polars.state import ReplayCheckpoint
 
-    ck = ReplayCheckpoint(node.layout.root)
+    ck = ReplayCheckpoint(node.layout)
     bound = RunBound(node.name, node.layout, ns)  # this run reads up to the ends seen first
     output = quarantine = None
     while True:

@@ -27,9 +27,12 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.plan_layout import CheckpointLayout
 
 
 class CheckpointInconsistent(KappaError):
@@ -53,8 +56,11 @@ def _atomic_write(path: Path, payload: dict[str, Any]) -> None:
 class ReplayCheckpoint:
     """Batch log of one node for the Polars engine."""
 
-    def __init__(self, checkpoint_dir: str):
-        self.root = Path(checkpoint_dir) / "replay"
+    def __init__(self, checkpoint_dir: "str | CheckpointLayout"):
+        from kappa.plan_layout import CheckpointLayout
+
+        layout = checkpoint_dir if isinstance(checkpoint_dir, CheckpointLayout) else CheckpointLayout(str(checkpoint_dir))
+        self.root = Path(layout.replay)
 
     def _ids(self, kind: str) -> list[int]:
         folder = self.root / kind
