@@ -5,6 +5,13 @@ should not have to decide: the topological order and selection, paths made absol
 pipeline root, the sink each node source actually reads (a downstream node reads its
 upstream's written Delta table or files, not the upstream's raw source), sink modes,
 idempotency ids, checkpoint folders and triggers.
+
+Design. The plan is typed and frozen: each source and sink is one dataclass of its kind
+(:mod:`kappa.plan_kinds`, built from the pydantic models by :mod:`kappa.plan_from_models`, which
+only :func:`build_plan` calls), each node carries its :class:`~kappa.plan_layout.CheckpointLayout`
+and a :class:`~kappa.plan_kinds.TriggerPlan`. Engines, checkpoint code and the CLI read these,
+never a model (an import-linter contract keeps the engines off :mod:`kappa.models`). Options
+that may hold secrets stay ``${env.NAME}`` references until :func:`resolve_secrets` at use time.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from kappa.errors import ConfigError
 from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
     DeltaSinkPlan,
     DeltaSourcePlan,
+    ExpectationPlan,
     FileSinkPlan,
     FileSourcePlan,
     KafkaSinkPlan,
@@ -34,7 +42,7 @@ from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
 from kappa.plan_layout import CheckpointLayout
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.models import Expectation, Pipeline, PipelineNode, Trigger
+    from kappa.models import Pipeline, PipelineNode, Trigger
 
 
 def is_uri(path: str) -> bool:
@@ -69,7 +77,7 @@ class NodePlan:
     name: str
     source: SourcePlan | None
     steps: tuple[StepPlan, ...]
-    expectations: tuple["Expectation", ...]
+    expectations: tuple[ExpectationPlan, ...]
     sinks: tuple[SinkPlan, ...]
     trigger: TriggerPlan
     layout: CheckpointLayout
@@ -263,7 +271,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             name=name,
             source=source,
             steps=tuple(steps),
-            expectations=tuple(node.expectations),
+            expectations=tuple(ExpectationPlan(e.name, e.expr, e.action) for e in node.expectations),
             sinks=tuple(sinks),
             trigger=_trigger_plan(node.trigger or pipeline.trigger),
             layout=CheckpointLayout(f"{ck_root.rstrip('/')}/{pipeline.name}/{name}", getattr(source, "dead_letter_path", None)),

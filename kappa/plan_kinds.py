@@ -121,7 +121,16 @@ class MemorySourcePlan(_Source):
 SourcePlan = Union[FileSourcePlan, DeltaSourcePlan, KafkaSourcePlan, MemorySourcePlan]
 
 
-# ---------------------------------------------------------------- trigger
+# ---------------------------------------------------------------- trigger, expectations
+@dataclass(frozen=True)
+class ExpectationPlan:
+    """One data-quality expectation of a node (:mod:`kappa.quality`)."""
+
+    name: str
+    expr: str
+    action: Literal["warn", "drop", "quarantine", "fail"] = "warn"
+
+
 @dataclass(frozen=True)
 class TriggerPlan:
     """When a node's micro-batches run (the pipeline's or the node's ``trigger``)."""
