@@ -247,8 +247,3 @@ class KafkaSinkPlan(_Sink):
 
 
 SinkPlan = Union[FileSinkPlan, DeltaSinkPlan, MergeSinkPlan, KafkaSinkPlan]
-
-
-def file_format(plan: Any) -> str | None:
-    """The file format of a file source or sink plan (None for other kinds)."""
-    return plan.format if plan is not None and plan.kind == "file" else None
