@@ -5,6 +5,13 @@ should not have to decide: the topological order and selection, paths made absol
 pipeline root, the sink each node source actually reads (a downstream node reads its
 upstream's written Delta table or files, not the upstream's raw source), sink modes,
 idempotency ids, checkpoint folders and triggers.
+
+Design. The plan is typed and frozen: each source and sink is one dataclass of its kind
+(:mod:`kappa.plan_kinds`, built from the pydantic models by :mod:`kappa.plan_from_models`, which
+only :func:`build_plan` calls), each node carries its :class:`~kappa.plan_layout.CheckpointLayout`
+and a :class:`~kappa.plan_kinds.TriggerPlan`. Engines, checkpoint code and the CLI read these,
+never a model (an import-linter contract keeps the engines off :mod:`kappa.models`). Options
+that may hold secrets stay ``${env.NAME}`` references until :func:`resolve_secrets` at use time.
 """
 
 from __future__ import annotations
@@ -15,9 +22,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from kappa.errors import ConfigError
+from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
+    DeltaSinkPlan,
+    DeltaSourcePlan,
+    ExpectationPlan,
+    FileSinkPlan,
+    FileSourcePlan,
+    KafkaSinkPlan,
+    KafkaSourcePlan,
+    MemorySourcePlan,
+    MergeOptions,
+    MergeSinkPlan,
+    SecretOptions,
+    SinkPlan,
+    SourcePlan,
+    TriggerPlan,
+    resolve_secrets,
+)
+from kappa.plan_layout import CheckpointLayout
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.models import Expectation, Pipeline, PipelineNode, Trigger
+    from kappa.models import Pipeline, PipelineNode, Trigger
 
 
 def is_uri(path: str) -> bool:
@@ -30,19 +55,6 @@ def resolve_path(path: str, root: Path) -> str:
         return path
     p = Path(os.path.expanduser(path))
     return str(p if p.is_absolute() else (root / p).resolve())
-
-
-@dataclass(frozen=True, eq=False)
-class SourcePlan:
-    """What a node reads. ``spec`` is a file, Delta or Kafka source model (for a node source:
-    a source model built over the upstream's sink), or None when the upstream has no sink and
-    its output is handed over in memory."""
-
-    kind: Literal["file", "delta", "kafka", "memory"]
-    spec: Any
-    streaming: bool
-    path: str | None = None
-    upstream: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,38 +71,27 @@ class StepPlan:
 
 
 @dataclass(frozen=True, eq=False)
-class SinkPlan:
-    """One sink with its resolved mode and the id its idempotent commits carry.
-
-    :func:`build_plan` gives the engine-less (legacy) id ``kappa:<pipeline>:<node>:sink<i>``;
-    every engine runs :meth:`PipelinePlan.for_engine`, whose ids carry the engine."""
-
-    index: int
-    kind: Literal["file", "delta", "kafka"]
-    spec: Any
-    mode: Literal["append", "overwrite", "merge"]
-    quarantine: bool
-    app_id: str
-    path: str | None = None
-
-
-@dataclass(frozen=True, eq=False)
 class NodePlan:
     """Everything an engine needs to run one node."""
 
     name: str
     source: SourcePlan | None
     steps: tuple[StepPlan, ...]
-    expectations: tuple["Expectation", ...]
+    expectations: tuple[ExpectationPlan, ...]
     sinks: tuple[SinkPlan, ...]
-    trigger: "Trigger"
-    checkpoint: str
+    trigger: TriggerPlan
+    layout: CheckpointLayout
     upstreams: tuple[str, ...]
     sql_refs: tuple[str, ...]
     ref_sources: dict[str, SourcePlan] = field(default_factory=dict)
     #: why the node cannot run now (engines skip it and report this), e.g. a Debezium merge
     #: whose keys and sequence no record tells yet (:mod:`kappa.cdc.sink_defaults`)
     skipped: str | None = None
+
+    @property
+    def checkpoint(self) -> str:
+        """The node's checkpoint folder (``layout.root``)."""
+        return self.layout.root
 
     @property
     def streaming(self) -> bool:
@@ -124,6 +125,16 @@ class PipelinePlan:
     engine: str | None = None
 
     @property
+    def folder(self) -> str:
+        """``<checkpoint_root>/<pipeline>``: every node's checkpoint folder and the run lock."""
+        return f"{self.checkpoint_root.rstrip('/')}/{self.pipeline}"
+
+    def layout_of(self, name: str) -> CheckpointLayout:
+        """The checkpoint layout of node ``name`` (also of a node no longer in the pipeline)."""
+        node = self.all_nodes.get(name)
+        return node.layout if node is not None else CheckpointLayout(f"{self.folder}/{name}")
+
+    @property
     def nodes(self) -> list[NodePlan]:
         return [self.all_nodes[n] for n in self.order]
 
@@ -154,14 +165,13 @@ def readable_sink(node: "PipelineNode") -> Any | None:
 
 
 def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: Path) -> SourcePlan | None:
-    from kappa.models import DeltaDataSource, FileDataSource
+    from kappa.plan_from_models import source_plan, upstream_source_plan
 
     src = node.source
     if src is None:
         return None
     if src.type != "node":
-        path = resolve_path(src.path, root) if getattr(src, "path", None) else None
-        return SourcePlan(kind=src.type, spec=src, streaming=src.streaming, path=path)
+        return source_plan(src, root)
     upstream = nodes[src.node_name]
     sink = readable_sink(upstream)
     if sink is None:
@@ -169,13 +179,8 @@ def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: P
             raise ConfigError(
                 f"node {node.name!r} streams from {upstream.name!r}, which has no Delta or file sink to stream from"
             )
-        return SourcePlan(kind="memory", spec=None, streaming=False, upstream=upstream.name)
-    path = resolve_path(sink.path, root)
-    if sink.type == "delta":
-        spec = DeltaDataSource(path=sink.path, as_stream=src.streaming, storage_options=sink.storage_options)
-    else:
-        spec = FileDataSource(path=sink.path, format=sink.format, as_stream=src.streaming)
-    return SourcePlan(kind=sink.type, spec=spec, streaming=src.streaming, path=path, upstream=upstream.name)
+        return MemorySourcePlan(streaming=False, upstream=upstream.name)
+    return upstream_source_plan(sink, upstream.name, src.streaming, root)
 
 
 def _sink_mode(sink: Any, streaming: bool) -> str:
@@ -186,6 +191,10 @@ def _sink_mode(sink: Any, streaming: bool) -> str:
     if sink.mode:
         return sink.mode
     return "append" if streaming else "overwrite"
+
+
+def _trigger_plan(trigger: "Trigger") -> TriggerPlan:
+    return TriggerPlan(kind=trigger.kind, interval=trigger.interval)
 
 
 def pipeline_root(pipeline: Pipeline) -> Path:
@@ -216,6 +225,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
     """Compile a validated pipeline into the plan both engines run."""
     from kappa.graph import build_graph
     from kappa.models import PipelineNodeDataSource
+    from kappa.plan_from_models import sink_plan
     from kappa.sql.refs import node_refs
 
     graph = build_graph(pipeline)
@@ -252,9 +262,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
                 raise ConfigError(
                     f"node {name!r} sink {i}: appending needs a folder path, not the single file {sink.path!r}"
                 )
-            sinks.append(
-                SinkPlan(index=i, kind=sink.type, spec=sink, mode=mode, quarantine=sink.is_quarantine, app_id=f"kappa:{pipeline.name}:{name}:sink{i}", path=path)
-            )
+            sinks.append(sink_plan(sink, index=i, mode=mode, app_id=f"kappa:{pipeline.name}:{name}:sink{i}", path=path))
         ref_sources = {}
         for ref in refs:
             lookup = node.model_copy(update={"source": PipelineNodeDataSource(node_name=ref, as_stream=False)})
@@ -263,10 +271,10 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             name=name,
             source=source,
             steps=tuple(steps),
-            expectations=tuple(node.expectations),
+            expectations=tuple(ExpectationPlan(e.name, e.expr, e.action) for e in node.expectations),
             sinks=tuple(sinks),
-            trigger=node.trigger or pipeline.trigger,
-            checkpoint=f"{ck_root.rstrip('/')}/{pipeline.name}/{name}",
+            trigger=_trigger_plan(node.trigger or pipeline.trigger),
+            layout=CheckpointLayout(f"{ck_root.rstrip('/')}/{pipeline.name}/{name}", getattr(source, "dead_letter_path", None)),
             upstreams=tuple(graph.upstream_of(name)),
             sql_refs=tuple(refs),
             ref_sources=ref_sources,

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from kappa.cdc import deltaio, nulls, state, target
 from kappa.cdc.prepare import BATCH, OP, TRUNCATE, prepare
 from kappa.errors import KappaError
-from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT, CdcMerge
+from kappa.plan_kinds import END_AT, RESERVED_PREFIX, START_AT, MergeOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -71,7 +71,7 @@ class MergeStats:
 def apply_changes(
     table_uri: str,
     changes: pa.Table,
-    spec: CdcMerge,
+    spec: MergeOptions,
     *,
     app_id: str,
     version: int,
@@ -79,6 +79,9 @@ def apply_changes(
     state_uri: str | None = None,
 ) -> MergeStats:
     """Apply one batch of change events to the Delta table at ``table_uri`` (see module doc).
+
+    ``spec`` is the plan's :class:`~kappa.plan_kinds.MergeOptions` (a
+    :class:`~kappa.models.cdc.CdcMerge`, with the same fields, works as well).
 
     ``version`` must increase from batch to batch of the same ``app_id``; a batch whose
     version the target already carries is skipped, and so is an empty batch. Columns null in
@@ -121,7 +124,7 @@ class _Ctx:
     uri: str
     s_uri: str
     so: dict | None
-    spec: CdcMerge
+    spec: MergeOptions
     app_id: str
     version: int
     t_done: bool

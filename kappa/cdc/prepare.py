@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from kappa.cdc.predicate import eval_predicate
 from kappa.errors import KappaError
-from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT, CdcMerge
+from kappa.plan_kinds import END_AT, RESERVED_PREFIX, START_AT, MergeOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -44,7 +44,7 @@ class Prepared:
     seq: list[str]
 
 
-def prepare(changes: pa.Table, spec: CdcMerge, *, table: str | None = None) -> Prepared:
+def prepare(changes: pa.Table, spec: MergeOptions, *, table: str | None = None) -> Prepared:
     """Check and normalise ``changes`` (see the module docstring). Raises :class:`KappaError`.
 
     ``table`` (the target's URI) only names the target in error messages.
@@ -92,7 +92,7 @@ def prepare(changes: pa.Table, spec: CdcMerge, *, table: str | None = None) -> P
     return Prepared(frame=frame, data_columns=data_columns, seq=seq)
 
 
-def _refuse_scd2_truncates(changes: pa.Table, spec: CdcMerge, table: str | None) -> None:
+def _refuse_scd2_truncates(changes: pa.Table, spec: MergeOptions, table: str | None) -> None:
     """Raise a clear error for Debezium truncate events (``_op = 'truncate'``) in an SCD2 batch.
 
     AUTO CDC applies truncates to SCD type 1 targets only (``apply_as_truncates`` is refused
@@ -117,7 +117,7 @@ def _refuse_scd2_truncates(changes: pa.Table, spec: CdcMerge, table: str | None)
         )
 
 
-def _data_columns(names: list[str], spec: CdcMerge) -> list[str]:
+def _data_columns(names: list[str], spec: MergeOptions) -> list[str]:
     if spec.column_list is not None:
         missing = [c for c in spec.column_list if c not in names]
         if missing:

@@ -96,10 +96,10 @@ class ReplicationPlan:
 
 def client_conf(config: "CdcReplication") -> dict:
     """confluent-kafka settings of the config's source (secret references resolved)."""
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.plan_kinds import resolve_secrets
     from kappa.kafka.client import client_config
 
-    return client_config(config.source.bootstrap_servers, resolve_secret_refs(config.source.options))
+    return client_config(config.source.bootstrap_servers, resolve_secrets(config.source.options))
 
 
 def match_topics(config: "CdcReplication", topics_available: list[str] | None = None) -> list[str]:

@@ -23,8 +23,9 @@ and ``sequence_by``; :func:`kappa.models.checks.check_merge_sinks` makes that a 
 do not change columns and do not matter here.
 
 The resolution happens in :func:`kappa.plan.build_plan`, so both engines, ``kappa plan`` /
-``explain`` and every CLI command see the same resolved :class:`~kappa.models.CdcMerge` on
-``SinkPlan.spec``; :func:`kappa.cdc.merge.apply_changes` never sees an unresolved one.
+``explain`` and every CLI command see the same resolved merge options (a
+:class:`~kappa.plan.MergeSinkPlan`'s ``merge``); :func:`kappa.cdc.merge.apply_changes` never sees
+an unresolved one.
 """
 
 from __future__ import annotations
@@ -48,11 +49,11 @@ def overrides_of(merge: "CdcMerge") -> dict[str, Any]:
 def peek_source(src: Any) -> "DebeziumBatch | None":
     """The first decodable batch of ``src``'s topics in their listed order, or None."""
     from kappa.cdc.replication import peek_conf
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.plan_kinds import resolve_secrets
     from kappa.kafka.client import client_config
     from kappa.kafka.offsets import OffsetError
 
-    conf = client_config(src.bootstrap_servers, resolve_secret_refs(src.options))
+    conf = client_config(src.bootstrap_servers, resolve_secrets(src.options))
     for topic in src.topics:
         try:
             batch = peek_conf(conf, topic).batch

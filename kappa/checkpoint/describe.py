@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
+from kappa.checkpoint.query import QueryDescription, node_parts
+
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import NodePlan, SinkPlan, SourcePlan
 
@@ -37,33 +39,32 @@ def _schema(schema: Any) -> str | None:
 def describe_source(source: "SourcePlan | None") -> dict[str, Any]:
     if source is None:
         return {"kind": "none", "read": "per_run", "format": None, "options": {}, "schema": None, "path": None}
-    spec = source.spec
     out: dict[str, Any] = {"kind": source.kind, "read": "stream" if source.streaming else "per_run", "path": source.path, "schema": None}
     if source.kind == "kafka":
-        start = spec.starting_offsets
+        start = source.starting_offsets
         opts = {
-            "kafka.bootstrap.servers": spec.bootstrap_servers,
-            "subscribe": ",".join(spec.topics),
+            "kafka.bootstrap.servers": source.bootstrap_servers,
+            "subscribe": ",".join(source.topics),
             "startingOffsets": start if isinstance(start, str) else json.dumps(start, separators=(",", ":"), sort_keys=True),
         }
-        if spec.max_offsets_per_trigger:
-            opts["maxOffsetsPerTrigger"] = str(spec.max_offsets_per_trigger)
-        if spec.include_headers:
+        if source.max_offsets_per_trigger:
+            opts["maxOffsetsPerTrigger"] = str(source.max_offsets_per_trigger)
+        if source.include_headers:
             opts["includeHeaders"] = "true"
-        opts.update(_options({f"kafka.{k}" if not k.startswith("kafka.") else k: v for k, v in spec.options.items()}))
-        out.update(format="kafka", options=opts, schema=_schema(spec.schema_), value_format=spec.value_format)
+        opts.update(_options({f"kafka.{k}" if not k.startswith("kafka.") else k: v for k, v in source.options.items()}))
+        out.update(format="kafka", options=opts, schema=_schema(source.schema), value_format=source.value_format)
     elif source.kind == "delta":
         opts = {}
-        if source.streaming and spec.starting_version is not None:
-            opts["startingVersion"] = str(spec.starting_version)
-        if source.streaming and spec.skip_change_commits:
+        if source.streaming and source.starting_version is not None:
+            opts["startingVersion"] = str(source.starting_version)
+        if source.streaming and source.skip_change_commits:
             opts["skipChangeCommits"] = "true"
-        if not source.streaming and spec.version is not None:
-            opts["versionAsOf"] = str(spec.version)
-        opts.update(_options({f"storage.{k}": v for k, v in (spec.storage_options or {}).items()}))
+        if not source.streaming and source.version is not None:
+            opts["versionAsOf"] = str(source.version)
+        opts.update(_options({f"storage.{k}": v for k, v in (source.storage_options or {}).items()}))
         out.update(format="delta", options=opts)
     elif source.kind == "file":
-        out.update(format=str(spec.format).lower(), options=_options(spec.read_options), schema=_schema(spec.schema_))
+        out.update(format=str(source.format).lower(), options=_options(source.read_options), schema=_schema(source.schema))
     else:
         out.update(format="memory", options={})
     if source.upstream:
@@ -72,43 +73,36 @@ def describe_source(source: "SourcePlan | None") -> dict[str, Any]:
 
 
 def describe_sink(sink: "SinkPlan") -> dict[str, Any]:
-    spec = sink.spec
     out: dict[str, Any] = {"index": sink.index, "kind": sink.kind, "mode": sink.mode, "quarantine": sink.quarantine}
     if sink.kind == "delta":
-        out.update(path=sink.path, app_id=sink.app_id, schema_mode=spec.schema_mode)
+        out.update(path=sink.path, app_id=sink.app_id, schema_mode=sink.schema_mode)
         if sink.mode == "merge":
-            out["merge"] = spec.merge.model_dump(exclude_defaults=True)
-        if spec.partition_by:
-            out["partition_by"] = list(spec.partition_by)
+            out["merge"] = sink.merge.as_dict()
+        if sink.partition_by:
+            out["partition_by"] = list(sink.partition_by)
     elif sink.kind == "file":
-        out.update(path=sink.path, format=spec.format)
+        out.update(path=sink.path, format=sink.format)
     else:
-        out.update(topic=spec.topic, bootstrap_servers=spec.bootstrap_servers)
-        if spec.key:
-            out["key"] = spec.key
-        if spec.value:
-            out["value"] = spec.value
+        out.update(topic=sink.topic, bootstrap_servers=sink.bootstrap_servers)
+        if sink.key:
+            out["key"] = sink.key
+        if sink.value:
+            out["value"] = sink.value
     return out
 
 
-def _step(step: Any) -> dict[str, Any]:
-    if step.kind == "sql":
-        return {"index": step.index, "kind": "sql", "sql": step.sql, "refs": list(step.refs)}
-    return {"index": step.index, "kind": "method", "func_name": step.func_name, "func_args": list(step.func_args), "func_kwargs": dict(step.func_kwargs)}
+def describe_query(node: "NodePlan") -> QueryDescription:
+    """The description of a node as the replay engine runs it."""
+    return QueryDescription(
+        node=node.name,
+        engine="polars",
+        source=describe_source(node.source),
+        sinks=tuple(describe_sink(s) for s in node.sinks),
+        checkpoint=node.layout.replay,
+        **node_parts(node),
+    )
 
 
 def describe_node(node: "NodePlan") -> dict[str, Any]:
     """The JSON-serialisable description of a node as the replay engine runs it."""
-    trigger = {"kind": node.trigger.kind}
-    if node.trigger.interval:
-        trigger["interval"] = node.trigger.interval
-    return {
-        "node": node.name,
-        "engine": "polars",
-        "source": describe_source(node.source),
-        "steps": [_step(s) for s in node.steps],
-        "expectations": [{"name": e.name, "expr": e.expr, "action": e.action} for e in node.expectations],
-        "sinks": [describe_sink(s) for s in node.sinks],
-        "trigger": trigger,
-        "checkpoint": f"{node.checkpoint.rstrip('/')}/replay",
-    }
+    return describe_query(node).as_dict()

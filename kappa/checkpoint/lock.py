@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 from kappa.errors import KappaError
 
-LOCK_FILE = ".kappa.lock"
+from kappa.plan_layout import LOCK_FILE  # noqa: F401 - where kappa.checkpoint.lock always had it
 
 _guard = threading.Lock()
 _held: dict[tuple[str, int], list] = {}  # (lock path, thread id) -> [fd, depth]

@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from kappa.checkpoint import CheckpointRefused
+from kappa.plan_kinds import resolve_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import NodePlan, PipelinePlan
+    from kappa.plan_layout import CheckpointLayout
 
 ENGINES = ("polars", "spark")
-#: each engine's checkpoint folder inside a node's checkpoint
-CHECKPOINT_DIRS = {"polars": "replay", "spark": "spark"}
 #: the commands that continue an engine's checkpoint
 COMMANDS = {"polars": "kappa replay", "spark": "kappa run / kappa stream start"}
 
@@ -68,13 +68,7 @@ def other_engine(engine: str) -> str:
 
 def dead_letter_path(node: "NodePlan", root: str) -> str:
     """A node's dead-letter table: the source's ``dead_letter_path`` or ``<checkpoint>/dead_letters``."""
-    spec = node.source.spec if node.source else None
-    configured = getattr(spec, "dead_letter_path", None)
-    if configured:
-        from kappa.plan import resolve_path
-
-        return resolve_path(configured, Path(root))
-    return f"{node.checkpoint}/dead_letters"
+    return node.layout.dead_letters
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -89,8 +83,11 @@ def _batch_ids(folder: Path) -> list[int]:
     return sorted(out)
 
 
-def checkpoint_dir(node_checkpoint: str, engine: str) -> Path:
-    return Path(node_checkpoint) / CHECKPOINT_DIRS[engine]
+def checkpoint_dir(node_checkpoint: "str | CheckpointLayout", engine: str) -> Path:
+    from kappa.plan_layout import CheckpointLayout
+
+    layout = node_checkpoint if isinstance(node_checkpoint, CheckpointLayout) else CheckpointLayout(node_checkpoint)
+    return Path(layout.engine_dir(engine))
 
 
 def planned_batch(node_checkpoint: str, engine: str) -> int | None:
@@ -123,7 +120,7 @@ class NodeTable:
 def node_tables(node: "NodePlan", root: str) -> Iterator[NodeTable]:
     for sink in node.sinks:
         if sink.kind == "delta" and sink.path:
-            opts = getattr(sink.spec, "storage_options", None) or None
+            opts = resolve_secrets(sink.storage_options) or None
             yield NodeTable(f"sink {sink.index}", sink.path, f"sink{sink.index}", opts)
     if node.source is not None and node.source.kind == "kafka":
         yield NodeTable("dead letters", dead_letter_path(node, root), "dead_letters")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from kappa.checkpoint import CheckpointRefused, UsageError
+from kappa.plan_kinds import resolve_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import NodePlan, PipelinePlan
@@ -51,13 +52,11 @@ def _exists(path: str) -> bool:
 
 
 def _node_paths(plan: "PipelinePlan", node: "NodePlan") -> tuple[list[str], list[str]]:
-    from kappa.checkpoint.ownership import dead_letter_path
-
     local, remote = [], []
-    candidates = [node.checkpoint] + [s.path for s in node.sinks if s.path]
+    candidates = [node.layout.root] + [s.path for s in node.sinks if s.path]
     if node.source is not None and node.source.kind == "kafka":
-        dead = dead_letter_path(node, plan.root)
-        if not dead.startswith(node.checkpoint.rstrip("/") + "/"):
+        dead = node.layout.dead_letters
+        if not dead.startswith(node.layout.root + "/"):
             candidates.append(dead)
     for path in candidates:
         if "://" in path:
@@ -71,7 +70,7 @@ def orphan_sink_paths(plan: "PipelinePlan", name: str) -> list[str]:
     """The existing local sinks an orphaned checkpoint's fingerprints recorded."""
     from kappa.checkpoint.verdicts import FINGERPRINT_FILES, read_fingerprint
 
-    folder = str(Path(plan.checkpoint_root) / plan.pipeline / name)
+    folder = plan.layout_of(name).root
     paths: list[str] = []
     for engine in FINGERPRINT_FILES:
         for sink in (read_fingerprint(folder, engine) or {}).get("sinks", []):
@@ -82,7 +81,7 @@ def orphan_sink_paths(plan: "PipelinePlan", name: str) -> list[str]:
 
 
 def _orphan_paths(plan: "PipelinePlan", name: str) -> list[str]:
-    return [str(Path(plan.checkpoint_root) / plan.pipeline / name), *orphan_sink_paths(plan, name)]
+    return [plan.layout_of(name).root, *orphan_sink_paths(plan, name)]
 
 
 def orphan_conflicts(plan: "PipelinePlan", resetting: set[str]) -> list[str]:
@@ -133,7 +132,7 @@ def refresh_plan(plan: "PipelinePlan", names: Sequence[str]) -> list[RefreshItem
             reason = "asked"
         else:
             up = node.source.upstream if node.source is not None else None
-            if not (node.streaming and up in chosen and Path(node.checkpoint).exists()):
+            if not (node.streaming and up in chosen and Path(node.layout.root).exists()):
                 continue
             reason = f"streams from {up!r}, which is rebuilt"
         local, remote = _node_paths(plan, node)
@@ -160,7 +159,7 @@ def _remote_table_exists(path: str, node: "NodePlan | None") -> bool:
     if node is not None:
         for sink in node.sinks:
             if sink.path == path:
-                storage = getattr(sink.spec, "storage_options", None) or None
+                storage = resolve_secrets(getattr(sink, "storage_options", None)) or None
     try:
         from deltalake import DeltaTable
 

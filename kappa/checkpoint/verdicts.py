@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from kappa.checkpoint import CheckpointRefused
+from kappa.plan_layout import FINGERPRINT_FILES, CheckpointLayout
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import PipelinePlan
 
-FINGERPRINT_FILES = {"spark": "spark_fingerprint.json", "polars": "replay_fingerprint.json"}
 FINGERPRINT_FILE = FINGERPRINT_FILES["spark"]
 FINGERPRINT_VERSION = 1
 
@@ -305,9 +305,10 @@ def orphan_verdict(name: str) -> Verdict:
 
 
 # ---------------------------------------------------------------- files
-def fingerprint_path(node_checkpoint: str, engine: str = "spark") -> Path:
+def fingerprint_path(node_checkpoint: "str | CheckpointLayout", engine: str = "spark") -> Path:
     """Where a node's fingerprint of ``engine`` lives: next to that engine's checkpoint."""
-    return Path(node_checkpoint) / FINGERPRINT_FILES[engine]
+    layout = node_checkpoint if isinstance(node_checkpoint, CheckpointLayout) else CheckpointLayout(node_checkpoint)
+    return Path(layout.fingerprint(engine))
 
 
 def read_fingerprint(node_checkpoint: str, engine: str = "spark") -> dict[str, Any] | None:
@@ -338,7 +339,7 @@ def checkpoint_exists(node_checkpoint: str, engine: str = "spark") -> bool:
 # ---------------------------------------------------------------- plan checks
 def orphan_checkpoints(plan: "PipelinePlan") -> list[str]:
     """Names of checkpoint folders under ``<root>/<pipeline>/`` with no node of that name."""
-    folder = Path(plan.checkpoint_root) / plan.pipeline
+    folder = Path(plan.folder)
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in plan.all_nodes)

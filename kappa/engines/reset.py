@@ -17,12 +17,9 @@ def reset_node(node: "NodePlan", plan: "PipelinePlan | None" = None) -> None:
     import shutil
     from pathlib import Path
 
-    paths = [node.checkpoint] + [s.path for s in node.sinks if s.path and "://" not in s.path]
-    if plan is not None:
-        from kappa.checkpoint.ownership import dead_letter_path
-
-        if node.source is not None and node.source.kind == "kafka":
-            paths.append(dead_letter_path(node, plan.root))
+    paths = [node.layout.root] + [s.path for s in node.sinks if s.path and "://" not in s.path]
+    if plan is not None and node.source is not None and node.source.kind == "kafka":
+        paths.append(node.layout.dead_letters)
     for path in paths:
         p = Path(path)
         if p.is_dir():

@@ -241,7 +241,7 @@ def list_topics(conf: Mapping[str, Any], timeout: float | None = None, role: str
 
 
 def kafka_conf(spec: Any) -> dict:
-    """The client settings of a Kafka source or sink model (secret references resolved)."""
-    from kappa.config.variables import resolve_secret_refs
+    """The client settings of a Kafka source or sink plan (secret references resolved)."""
+    from kappa.plan_kinds import resolve_secrets
 
-    return client_config(spec.bootstrap_servers, resolve_secret_refs(spec.options))
+    return client_config(spec.bootstrap_servers, resolve_secrets(spec.options))

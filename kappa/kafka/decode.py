@@ -389,7 +389,7 @@ def decode_json_source(records: "pa.Table", spec: Any, state_dir: str | None = N
     from kappa.kafka.json_checks import load_kinds, save_kinds
     from kappa.types import parse_schema
 
-    schema = parse_schema(spec.schema_) if getattr(spec, "schema_", None) else None
+    schema = parse_schema(spec.schema) if getattr(spec, "schema", None) else None
     known = load_kinds(state_dir) if schema is None else None
     limit = getattr(spec, "max_record_bytes", None) or DEFAULT_MAX_RECORD_BYTES
     decoded, dead = decode_json_values(records, schema, known=known, max_record_bytes=limit)

@@ -24,6 +24,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+#: the file under a node's checkpoint folder holding the value types inferred so far
+from kappa.plan_layout import INFERRED_FILE
+
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
@@ -31,8 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_JSON_DEPTH = 64
 #: Largest record (key + value bytes) decoded by default: the ``max_record_bytes`` source option.
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
-#: File under a node's checkpoint folder holding the value types inferred so far.
-INFERRED_FILE = "inferred_value_schema.json"
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(rb"[\[\]{}]")

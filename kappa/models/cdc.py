@@ -13,12 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from kappa.models.base import KappaModel
-
-#: Prefix reserved for columns kappa adds while it merges; change feeds may not use it.
-RESERVED_PREFIX = "__kappa_"
-#: History columns of an SCD type 2 target.
-START_AT = "__START_AT"
-END_AT = "__END_AT"
+from kappa.merge_columns import END_AT, RESERVED_PREFIX, START_AT  # noqa: F401 - the merge target's column names
 
 
 class CdcMerge(KappaModel):

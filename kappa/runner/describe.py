@@ -32,7 +32,7 @@ def explain_plan(pipeline: "Pipeline", select: Sequence[str] | None, profile: st
         choice = resolve_profile(session(pipeline, "auto"), "auto")
     else:
         choice = resolve_profile(None, choice)  # validates the name; no session needed
-    return [describe_node(plan, n, choice, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes]
+    return [describe_node(plan, n, choice, n.layout.spark) for n in plan.nodes]
 
 
 def plan_profile(pipeline: "Pipeline", plan: "PipelinePlan", profile: str) -> str:

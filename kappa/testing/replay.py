@@ -59,12 +59,12 @@ def replay_pipeline(
         readable = [s for s in node.output_sinks if s.kind in ("delta", "file")]
         if readable:
             s = readable[0]
-            out[node.name] = read_sink_table(s.path, s.kind, getattr(s.spec, "format", None))
+            out[node.name] = read_sink_table(s.path, s.kind, getattr(s, "format", None))
         elif result.output_df(node.name) is not None:
             out[node.name] = result.output_df(node.name).to_native().collect()
         for q in node.quarantine_sinks[:1]:
             if q.kind in ("delta", "file") and Path(q.path).exists():
-                out[f"{node.name}__quarantine"] = read_sink_table(q.path, q.kind, getattr(q.spec, "format", None))
+                out[f"{node.name}__quarantine"] = read_sink_table(q.path, q.kind, getattr(q, "format", None))
     last: "RunResult" = result  # reads like the summary (ok, node(), render())
     replay_pipeline.last_summary = last  # type: ignore[attr-defined]
     return out

@@ -14,6 +14,7 @@ from tests.helpers.debezium import customer, order, read_table, snapshot_and_cha
 from kappa.cdc.replication import load_replication, plan_replication
 from kappa.api import Pipeline
 from kappa.plan import build_plan
+from kappa.plan_from_models import merge_options
 
 pytestmark = pytest.mark.kafka
 
@@ -68,7 +69,7 @@ def test_merge_sinks_without_options_mirror_like_a_replication_config(engine, in
     by_table = {t.topic.rsplit(".", 1)[1]: t.merge for t in rplan.tables}
     for table in ("customers", "orders"):
         assert plan.node(table).skipped is None
-        assert plan.node(table).sinks[0].spec.merge == by_table[table]
+        assert plan.node(table).sinks[0].merge == merge_options(by_table[table])
     assert by_table["orders"].keys == ["id"]
     assert by_table["orders"].sequence_by == ["_seq_lsn", "_seq_ts_ms", "_seq_offset"]
     assert by_table["orders"].apply_as_deletes == "_op = 'delete'"
@@ -126,7 +127,7 @@ def test_keys_and_sequence_given_run_before_any_record(inventory, kafka_bootstra
     text = (tmp_path / "pipeline.yaml").read_text().replace(
         "merge: {}", "merge: {keys: [id], sequence_by: [_seq_lsn, _seq_ts_ms, _seq_offset]}")
     pipeline = Pipeline.model_validate_yaml(text)
-    merge = build_plan(pipeline).node("orders").sinks[0].spec.merge
+    merge = build_plan(pipeline).node("orders").sinks[0].merge
     assert (merge.keys, merge.sequence_by, merge.apply_as_deletes, merge.apply_as_truncates) == (
         ["id"], ["_seq_lsn", "_seq_ts_ms", "_seq_offset"], "_op = 'delete'", "_op = 'truncate'")
     assert merge.except_column_list == ["_op", "_seq_lsn", "_seq_file", "_seq_pos", "_seq_ts_ms", "_seq_offset"]

@@ -24,15 +24,15 @@ def main(state: str) -> None:
         F.lit("t").alias("topic"), F.spark_partition_id().alias("partition"), F.col("id").alias("offset"),
         F.lit("2026-01-01 00:00:00").cast("timestamp").alias("timestamp"), F.lit(0).alias("timestampType"))
     out = {}
-    for name, spec in (("inferred", SimpleNamespace(value_format="json", schema_=None, max_record_bytes=None)),
-                       ("declared", SimpleNamespace(value_format="json", schema_="i BIGINT, s STRING", max_record_bytes=None))):
+    for name, spec in (("inferred", SimpleNamespace(value_format="json", schema=None, max_record_bytes=None)),
+                       ("declared", SimpleNamespace(value_format="json", schema="i BIGINT, s STRING", max_record_bytes=None))):
         t = time.time()
         decoded = decode_kafka_frame(spark, frame, spec, state)
         out[name] = [decoded.rows.count(), decoded.dead.count(), round(time.time() - t, 1)]
         decoded.release()
     try:
         # the driver path batch.decode_kafka took before issue 9
-        decode_json_source(frame.toArrow(), SimpleNamespace(value_format="json", schema_="i BIGINT, s STRING", max_record_bytes=None))
+        decode_json_source(frame.toArrow(), SimpleNamespace(value_format="json", schema="i BIGINT, s STRING", max_record_bytes=None))
         out["driver_path"] = "ok"
     except Exception as exc:  # noqa: BLE001
         out["driver_path"] = "maxResultSize" if "maxResultSize" in str(exc) else str(exc)[:300]

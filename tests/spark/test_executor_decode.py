@@ -110,7 +110,7 @@ def _dead_spark():
 
 
 def json_spec(schema=None, **kw):
-    return SimpleNamespace(value_format="json", schema_=schema, max_record_bytes=kw.get("max_record_bytes"))
+    return SimpleNamespace(value_format="json", schema=schema, max_record_bytes=kw.get("max_record_bytes"))
 
 
 DEEP = b'{"a":' + b"[" * 70 + b"1" + b"]" * 70 + b"}"

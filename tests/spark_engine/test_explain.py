@@ -132,7 +132,7 @@ def test_reader_options_resolve_secrets_only_when_reading(pipeline_file):
     from kappa.plan import build_plan
 
     plan = build_plan(load_pipeline_file(pipeline_file))
-    spec = plan.node("brz").source.spec
+    spec = plan.node("brz").source
     assert kafka_options(spec) == {
         "kafka.bootstrap.servers": "broker:9092", "subscribe": "prices", "startingOffsets": "earliest",
         "maxOffsetsPerTrigger": "500", "kafka.security.protocol": "SASL_SSL", "kafka.sasl.password": "hunter2",

@@ -39,6 +39,7 @@ from kappa.summary import NodeRunSummary, PipelineRunSummary
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
+    from kappa.checkpoint.batches import BatchDescription
     from kappa.models import Pipeline
     from kappa.plan import NodePlan, PipelinePlan
 
@@ -89,20 +90,21 @@ class PolarsEngine:
 
 def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:
     """Run every batch a node has to run now; returns the last batch's output and quarantine."""
+    from kappa.checkpoint.batches import NoSourceBatch, batch_from_json
     from kappa.engines.polars.readers import RunBound, plan_range
     from kappa.engines.polars.state import ReplayCheckpoint
 
-    ck = ReplayCheckpoint(node.checkpoint)
-    bound = RunBound(node.name, node.checkpoint, ns)  # this run reads up to the ends seen first
+    ck = ReplayCheckpoint(node.layout)
+    bound = RunBound(node.name, node.layout, ns)  # this run reads up to the ends seen first
     output = quarantine = None
     while True:
         batch = ck.pending()
         if batch is None:
             last = ck.last_committed()
             if node.source is None:
-                offsets = {"kind": "none"}
+                offsets = NoSourceBatch()
             else:
-                previous = last.offsets if (last and node.streaming) else None
+                previous = batch_from_json(last.offsets) if (last and node.streaming) else None
                 offsets = plan_range(node.source, previous, bound)
             if offsets is None:
                 if ns.batches == 0:
@@ -110,7 +112,7 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
                 break
             batch = ck.plan(ck.next_batch_id(), offsets)
             failpoint("after_plan")
-        output, quarantine, info = run_batch(node, plan, memory, batch.batch_id, batch.offsets, ns)
+        output, quarantine, info = run_batch(node, plan, memory, batch.batch_id, batch_from_json(batch.offsets), ns)
         failpoint("before_commit")
         ck.commit(batch.batch_id, info)
         failpoint("after_commit")
@@ -145,7 +147,7 @@ def transform(node: "NodePlan", frame: "pl.LazyFrame", refs: dict[str, "pl.LazyF
     return frame
 
 
-def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: int, offsets: dict, ns: NodeRunSummary):
+def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: int, offsets: "BatchDescription", ns: NodeRunSummary):
     """Read, transform, check and write one batch; returns (output, quarantine, commit info)."""
     import polars as pl
 
@@ -157,12 +159,12 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     if node.source is None:
         read = ReadResult(pl.LazyFrame())
     else:
-        read = read_range(node.source, offsets, memory, node.checkpoint)
+        read = read_range(node.source, offsets, memory, node.layout.state_dir)
     frame = transform(node, read.frame, _ref_frames(node, memory))
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)
     if read.dead_letters is not None:
-        path = dead_letter_path(node, plan.root)
+        path = node.layout.dead_letters
         app_id = dead_letter_app_id("polars", plan.pipeline, node.name)
         ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, app_id, batch_id, node.name)
     for sink in node.sinks:
@@ -178,6 +180,4 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
 
 def dead_letter_path(node: "NodePlan", root: str) -> str:
     """A node's dead-letter table (see :func:`kappa.checkpoint.ownership.dead_letter_path`)."""
-    from kappa.checkpoint.ownership import dead_letter_path as path_of
-
-    return path_of(node, root)
+    return node.layout.dead_letters

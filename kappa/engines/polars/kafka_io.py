@@ -14,7 +14,8 @@ from kappa.kafka.client import kafka_conf
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.engines.polars.readers import ReadResult, RunBound
-    from kappa.models import KafkaDataSource
+    from kappa.checkpoint.batches import KafkaRange
+    from kappa.plan import KafkaSourcePlan
 
 
 def _to_json(offsets: dict[tuple[str, int], int]) -> dict[str, dict[str, int]]:
@@ -28,7 +29,7 @@ def _from_json(data: dict[str, dict[str, int]]) -> dict[tuple[str, int], int]:
     return {(t, int(p)): int(o) for t, parts in data.items() for p, o in parts.items()}
 
 
-def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, streaming: bool, bound: "RunBound | None" = None) -> dict[str, Any] | None:
+def plan_kafka_range(spec: "KafkaSourcePlan", previous: Any, streaming: bool, bound: "RunBound | None" = None) -> "KafkaRange | None":
     """The next batch's ``start``/``end`` offsets (None when a stream has nothing new).
 
     The partitions' ``(earliest, end)`` offsets are read once per run (``bound``) and every
@@ -38,6 +39,7 @@ def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, s
     ``starting_offsets`` -- kept in the checkpoint when it involves ``latest``, so a first run
     that found nothing makes the next run continue from there, not from a later "latest".
     """
+    from kappa.checkpoint.batches import KafkaRange
     from kappa.engines.polars.readers import RunBound
     from kappa.kafka.data_loss import resume_offsets
     from kappa.kafka.offsets import list_partitions, log_bounds, rate_limit
@@ -45,8 +47,8 @@ def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, s
     bound = bound or RunBound()
     conf = kafka_conf(spec)
     bounds = bound.capture(lambda: log_bounds(conf, list_partitions(conf, spec.topics)))
-    if streaming and previous:
-        given, what = _from_json(previous["end"]), "committed offset"
+    if streaming and isinstance(previous, KafkaRange):
+        given, what = _from_json(previous.end), "committed offset"
     else:
         given, what = _initial_starts(spec, bounds, bound if streaming else None), "starting offset"
     resumed = resume_offsets(given, bounds, fail_on_data_loss=spec.fail_on_data_loss, node=bound.node, what=what)
@@ -60,10 +62,10 @@ def plan_kafka_range(spec: "KafkaDataSource", previous: dict[str, Any] | None, s
         ends = rate_limit(starts, ends, spec.max_offsets_per_trigger)
     if streaming and all(ends[tp] <= starts[tp] for tp in bounds):
         return None
-    return {"kind": "kafka", "start": _to_json(starts), "end": _to_json(ends)}
+    return KafkaRange(_to_json(starts), _to_json(ends))
 
 
-def _initial_starts(spec: "KafkaDataSource", bounds: dict, bound: "RunBound | None") -> dict[tuple[str, int], int]:
+def _initial_starts(spec: "KafkaSourcePlan", bounds: dict, bound: "RunBound | None") -> dict[tuple[str, int], int]:
     """``starting_offsets`` resolved over ``bounds``; a stream's "latest" is decided once and
     kept in ``<checkpoint>/replay/initial_offsets.json``."""
     from kappa.kafka.offsets import mentions_latest, starting_from_bounds
@@ -71,22 +73,22 @@ def _initial_starts(spec: "KafkaDataSource", bounds: dict, bound: "RunBound | No
     def resolve() -> dict:
         return _to_json(starting_from_bounds(spec.starting_offsets, bounds))
 
-    if bound is None or not bound.checkpoint or not mentions_latest(spec.starting_offsets):
+    if bound is None or bound.layout is None or not mentions_latest(spec.starting_offsets):
         return _from_json(resolve())
     from kappa.initial import decide_once
 
-    return _from_json(decide_once(f"{bound.checkpoint}/replay/initial_offsets.json", resolve))
+    return _from_json(decide_once(bound.layout.replay_initial_offsets, resolve))
 
 
-def read_kafka_range(spec: "KafkaDataSource", offsets: dict[str, Any], state_dir: str | None = None) -> "ReadResult":
-    """The records of ``offsets``, decoded; ``state_dir`` (the node's checkpoint folder) keeps
+def read_kafka_range(spec: "KafkaSourcePlan", batch: "KafkaRange", state_dir: str | None = None) -> "ReadResult":
+    """The records of ``batch``, decoded; ``state_dir`` (the node's checkpoint folder) keeps
     the types inferred for a JSON value without a declared schema."""
     import polars as pl
 
     from kappa.engines.polars.readers import ReadResult
     from kappa.kafka.reader import read_range
 
-    starts, ends = _from_json(offsets["start"]), _from_json(offsets["end"])
+    starts, ends = _from_json(batch.start), _from_json(batch.end)
     ranges = {tp: (starts[tp], ends[tp]) for tp in ends if ends[tp] > starts[tp]}
     records = read_range(kafka_conf(spec), ranges, include_headers=spec.include_headers)
     dead = None

@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING, Any
 from kappa.delta.read import delta_version
 from kappa.errors import KappaError
 from kappa.files import list_files, scan_files
+from kappa.plan_kinds import resolve_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
     import pyarrow as pa
 
+    from kappa.checkpoint.batches import BatchDescription
     from kappa.plan import SourcePlan
+    from kappa.plan_layout import CheckpointLayout
 
 
 @dataclass
@@ -87,12 +90,12 @@ class RunBound:
     captures each source's end -- Kafka ``(earliest, end)`` offsets, a Delta table's version,
     the files present -- and every later batch of the run stops there, however fast records
     keep arriving; what arrives meanwhile is left for the next run. The bound also carries the
-    node's name, checkpoint folder (where a ``latest`` start is kept) and run summary (offsets
+    node's name, checkpoint layout (where a ``latest`` start is kept) and run summary (offsets
     skipped with ``fail_on_data_loss: false``).
     """
 
     node: str | None = None
-    checkpoint: str | None = None
+    layout: "CheckpointLayout | None" = None
     summary: Any = None
     captured: Any = None
 
@@ -103,74 +106,78 @@ class RunBound:
         return self.captured
 
 
-def plan_range(source: "SourcePlan", previous: dict[str, Any] | None, bound: RunBound | None = None) -> dict[str, Any] | None:
-    """Offsets of the next batch, given the previous batch's (None: nothing new to read),
-    never past the ends ``bound`` captured (none: what is available now)."""
-    spec = source.spec
+def plan_range(source: "SourcePlan", previous: "BatchDescription | None", bound: RunBound | None = None) -> "BatchDescription | None":
+    """What the next batch reads, given the previous batch's description (None: nothing new to
+    read), never past the ends ``bound`` captured (none: what is available now)."""
+    from kappa.checkpoint.batches import DeltaRange, DeltaSnapshot, FileBatch, MemoryBatch
+
     bound = bound or RunBound()
     if source.kind == "memory":
-        return {"kind": "memory"}
+        return MemoryBatch()
     if source.kind == "file":
         if not source.streaming:
-            return {"kind": "file", "files": list_files(source.path, spec.format)}
-        files = bound.capture(lambda: list_files(source.path, spec.format))
-        seen = set(previous.get("seen", [])) if previous else set()
+            return FileBatch(tuple(list_files(source.path, source.format)))
+        files = bound.capture(lambda: list_files(source.path, source.format))
+        seen = set(previous.seen or ()) if isinstance(previous, FileBatch) else set()
         new = [f for f in files if f not in seen]
         if not new:
             return None
-        return {"kind": "file", "files": new, "seen": sorted(seen | set(new))}
+        return FileBatch(tuple(new), tuple(sorted(seen | set(new))))
     if source.kind == "delta":
         if not source.streaming:
-            return {"kind": "delta", "version": spec.version}
-        current = bound.capture(lambda: delta_version(source.path, spec.storage_options))
+            return DeltaSnapshot(source.version)
+        current = bound.capture(lambda: delta_version(source.path, resolve_secrets(source.storage_options)))
         if current is None:
             bound.captured = None  # no table yet: look again next time
             return None
-        start = previous["end"] + 1 if previous else (spec.starting_version or 0)
+        start = previous.end + 1 if isinstance(previous, DeltaRange) else (source.starting_version or 0)
         if start > current:
             return None
-        return {"kind": "delta", "start": start, "end": current}
+        return DeltaRange(start, current)
     if source.kind == "kafka":
         from kappa.engines.polars.kafka_io import plan_kafka_range
 
-        return plan_kafka_range(spec, previous, source.streaming, bound)
+        return plan_kafka_range(source, previous, source.streaming, bound)
     raise KappaError(f"cannot read source kind {source.kind}")
 
 
-def read_range(source: "SourcePlan", offsets: dict[str, Any], memory: dict[str, "pl.LazyFrame"], state_dir: str | None = None) -> ReadResult:
-    """The rows of exactly ``offsets`` (``state_dir``: the node's checkpoint folder)."""
-    spec = source.spec
-    kind = offsets["kind"]
-    if kind == "memory":
+def read_range(source: "SourcePlan", batch: "BatchDescription", memory: dict[str, "pl.LazyFrame"], state_dir: str | None = None) -> ReadResult:
+    """The rows of exactly ``batch`` (``state_dir``: the node's checkpoint folder)."""
+    from kappa.checkpoint.batches import DeltaRange, DeltaSnapshot, FileBatch, KafkaRange, MemoryBatch
+
+    if isinstance(batch, MemoryBatch):
         if source.upstream not in memory:
             raise KappaError(
                 f"node {source.upstream!r} has no sink, so its output exists only within one run: select it too"
             )
         return ReadResult(memory[source.upstream])
-    if kind == "file":
-        return ReadResult(scan_files(offsets["files"], spec.format, spec.schema_, spec.read_options))
-    if kind == "delta":
-        if "start" in offsets:
-            files = delta_new_files(source.path, offsets["start"], offsets["end"], spec.storage_options, spec.skip_change_commits)
-            return ReadResult(scan_delta_files(source.path, files, spec.storage_options))
-        if delta_version(source.path, spec.storage_options) is None:
+    if isinstance(batch, FileBatch):
+        return ReadResult(scan_files(list(batch.files), source.format, source.schema, source.read_options))
+    if isinstance(batch, (DeltaRange, DeltaSnapshot)):
+        storage = resolve_secrets(source.storage_options)
+        if isinstance(batch, DeltaRange):
+            files = delta_new_files(source.path, batch.start, batch.end, storage, source.skip_change_commits)
+            return ReadResult(scan_delta_files(source.path, files, storage))
+        if delta_version(source.path, storage) is None:
             raise KappaError(f"Delta table {source.path} does not exist (yet)")
-        return ReadResult(scan_delta(source.path, offsets.get("version"), spec.storage_options))
-    if kind == "kafka":
+        return ReadResult(scan_delta(source.path, batch.version, storage))
+    if isinstance(batch, KafkaRange):
         from kappa.engines.polars.kafka_io import read_kafka_range
 
-        return read_kafka_range(spec, offsets, state_dir)
-    raise KappaError(f"cannot read offsets of kind {kind}")
+        return read_kafka_range(source, batch, state_dir)
+    raise KappaError(f"cannot read a batch of kind {batch.kind}")
 
 
 def read_full(source: "SourcePlan", memory: dict[str, "pl.LazyFrame"]) -> "pl.LazyFrame":
     """Everything a source holds now (used for ``{nodes.x}`` lookups: a stream-static join)."""
+    from kappa.checkpoint.batches import MemoryBatch
+
     if source.kind == "memory":
-        return read_range(source, {"kind": "memory"}, memory).frame
+        return read_range(source, MemoryBatch(), memory).frame
     if source.kind == "file":
-        return scan_files(list_files(source.path, source.spec.format), source.spec.format, source.spec.schema_, source.spec.read_options)
+        return scan_files(list_files(source.path, source.format), source.format, source.schema, source.read_options)
     if source.kind == "delta":
-        return scan_delta(source.path, None, source.spec.storage_options)
+        return scan_delta(source.path, None, resolve_secrets(source.storage_options))
     raise KappaError(f"cannot look up a {source.kind} source as a table")
 
 

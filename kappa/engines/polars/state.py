@@ -27,9 +27,12 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.plan_layout import CheckpointLayout
 
 
 class CheckpointInconsistent(KappaError):
@@ -53,8 +56,11 @@ def _atomic_write(path: Path, payload: dict[str, Any]) -> None:
 class ReplayCheckpoint:
     """Batch log of one node for the Polars engine."""
 
-    def __init__(self, checkpoint_dir: str):
-        self.root = Path(checkpoint_dir) / "replay"
+    def __init__(self, checkpoint_dir: "str | CheckpointLayout"):
+        from kappa.plan_layout import CheckpointLayout
+
+        layout = checkpoint_dir if isinstance(checkpoint_dir, CheckpointLayout) else CheckpointLayout(str(checkpoint_dir))
+        self.root = Path(layout.replay)
 
     def _ids(self, kind: str) -> list[int]:
         folder = self.root / kind
@@ -95,10 +101,14 @@ class ReplayCheckpoint:
             )
         return newest_planned + 1 if newest_planned is not None else 0
 
-    def plan(self, batch_id: int, offsets: dict[str, Any]) -> Batch:
-        """Record what batch ``batch_id`` reads, before reading it."""
-        _atomic_write(self.root / "offsets" / f"{batch_id}.json", offsets)
-        return Batch(batch_id, offsets)
+    def plan(self, batch_id: int, offsets: Any) -> Batch:
+        """Record what batch ``batch_id`` reads (a :mod:`kappa.checkpoint.batches` description),
+        before reading it."""
+        from kappa.checkpoint.batches import batch_to_json
+
+        payload = batch_to_json(offsets)
+        _atomic_write(self.root / "offsets" / f"{batch_id}.json", payload)
+        return Batch(batch_id, payload)
 
     def commit(self, batch_id: int, info: dict[str, Any]) -> None:
         """Mark ``batch_id`` complete."""

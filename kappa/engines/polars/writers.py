@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from kappa.errors import KappaError
 from kappa.files import write_files
+from kappa.plan_kinds import resolve_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -76,24 +77,20 @@ def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int, node: str | 
 
 
 def _write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
-    spec = sink.spec
     if sink.kind == "delta":
         if sink.mode == "merge":
             from kappa.cdc.merge import apply_changes
-            from kappa.config.variables import resolve_secret_refs
 
             # apply_changes normalises the Arrow data itself (keeping all-null columns)
-            stats = apply_changes(sink.path, df.to_arrow(), spec.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secret_refs(spec.storage_options) or None)
+            stats = apply_changes(sink.path, df.to_arrow(), sink.merge, app_id=sink.app_id, version=batch_id, storage_options=resolve_secrets(sink.storage_options) or None)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else df.height
-        from kappa.config.variables import resolve_secret_refs
-
-        written = write_delta(sink.path, df.to_arrow(), sink.mode, sink.app_id, batch_id, spec.partition_by, spec.schema_mode, resolve_secret_refs(spec.storage_options))
+        written = write_delta(sink.path, df.to_arrow(), sink.mode, sink.app_id, batch_id, sink.partition_by, sink.schema_mode, resolve_secrets(sink.storage_options))
         return df.height if written else 0
     if sink.kind == "file":
-        write_files(sink.path, df, spec.format, sink.mode, batch_id)
+        write_files(sink.path, df, sink.format, sink.mode, batch_id)
         return df.height
     if sink.kind == "kafka":
-        return write_kafka(spec, df)
+        return write_kafka(sink, df)
     raise KappaError(f"unknown sink kind {sink.kind}")
 
 

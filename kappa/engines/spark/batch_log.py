@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
+from kappa.plan_layout import BATCH_RECORDS as FOLDER
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.engines.spark.metrics import NodeMetrics
 
-FOLDER = "kappa_batches"
 
 
 def record_path(checkpoint_location: str, batch_id: int) -> Path:

@@ -23,12 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
+    from kappa.checkpoint.query import QueryDescription
     from kappa.engines.spark.decode import Decoded
-    from kappa.models import Trigger
+    from kappa.plan_kinds import TriggerPlan
     from kappa.plan import NodePlan, PipelinePlan, SinkPlan
 
 
-def trigger_kwargs(trigger: "Trigger") -> dict[str, Any]:
+def trigger_kwargs(trigger: "TriggerPlan") -> dict[str, Any]:
     """``DataStreamWriter.trigger`` keyword arguments of a trigger."""
     if trigger.kind == "available_now":
         return {"availableNow": True}
@@ -50,70 +51,64 @@ def keeps_output(node: "NodePlan") -> bool:
 
 
 # ---------------------------------------------------------------- description
-def _step_description(step: Any) -> dict[str, Any]:
-    if step.kind == "sql":
-        return {"index": step.index, "kind": "sql", "sql": step.sql, "refs": list(step.refs)}
-    return {"index": step.index, "kind": "method", "func_name": step.func_name, "func_args": list(step.func_args), "func_kwargs": dict(step.func_kwargs)}
-
-
 def sink_description(sink: "SinkPlan", profile: str) -> dict[str, Any]:
     """A sink as ``kappa explain`` shows it (secrets redacted)."""
     from kappa.engines.spark.sources import _values
 
-    spec = sink.spec
     out: dict[str, Any] = {"index": sink.index, "kind": sink.kind, "mode": sink.mode, "quarantine": sink.quarantine}
     if sink.kind == "delta":
         out["path"] = sink.path
         out["app_id"] = sink.app_id
         if sink.mode == "merge":
             out["writer"] = "kappa.cdc.merge.apply_changes (deltalake MERGE of the batch collected on the driver)"
-            out["merge"] = spec.merge.model_dump(exclude_defaults=True)
+            out["merge"] = sink.merge.as_dict()
         elif profile == "jvm":
             out["writer"] = "delta-spark (txnAppId/txnVersion)"
         else:
             out["writer"] = "kappa_delta_sink (executors write Parquet, the driver commits them with the app transaction)"
-        if spec.partition_by:
-            out["partition_by"] = list(spec.partition_by)
-        out["schema_mode"] = spec.schema_mode
-        if spec.storage_options:
-            out["storage_options"] = _values(spec.storage_options, True)
+        if sink.partition_by:
+            out["partition_by"] = list(sink.partition_by)
+        out["schema_mode"] = sink.schema_mode
+        if sink.storage_options:
+            out["storage_options"] = _values(sink.storage_options, True)
     elif sink.kind == "file":
         out["path"] = sink.path
-        out["format"] = spec.format
+        out["format"] = sink.format
         single = bool(PurePath(sink.path).suffix)
         out["writer"] = ("single file, replaced" if single else "part files named by batch id") + ", written by one executor task"
     else:
-        out["topic"] = spec.topic
-        out["bootstrap_servers"] = spec.bootstrap_servers
+        out["topic"] = sink.topic
+        out["bootstrap_servers"] = sink.bootstrap_servers
         out["writer"] = "format(kafka)" if profile == "jvm" else "kappa_kafka_sink (confluent-kafka producers on the executors)"
-        if spec.key:
-            out["key"] = spec.key
-        if spec.value:
-            out["value"] = spec.value
-        if spec.options:
-            out["options"] = _values(spec.options, True)
+        if sink.key:
+            out["key"] = sink.key
+        if sink.value:
+            out["value"] = sink.value
+        if sink.options:
+            out["options"] = _values(sink.options, True)
     return out
 
 
-def describe_node(plan: "PipelinePlan", node: "NodePlan", profile: str, checkpoint: str) -> dict[str, Any]:
-    """The JSON-serialisable description of a node's query (secrets redacted)."""
+def describe_query(plan: "PipelinePlan", node: "NodePlan", profile: str, checkpoint: str) -> "QueryDescription":
+    """The description of a node's compiled query (secrets redacted)."""
+    from kappa.checkpoint.query import QueryDescription, node_parts
     from kappa.engines.spark.sources import describe_source
 
     source = describe_source(node.source, profile)
     source["read"] = "per_run" if reads_per_run(node) else "stream"
-    trigger = {"kind": node.trigger.kind}
-    if node.trigger.interval:
-        trigger["interval"] = node.trigger.interval
-    return {
-        "node": node.name,
-        "profile": profile,
-        "source": source,
-        "steps": [_step_description(s) for s in node.steps],
-        "expectations": [{"name": e.name, "expr": e.expr, "action": e.action} for e in node.expectations],
-        "sinks": [sink_description(s, profile) for s in node.sinks],
-        "trigger": trigger,
-        "checkpoint": checkpoint,
-    }
+    return QueryDescription(
+        node=node.name,
+        profile=profile,
+        source=source,
+        sinks=tuple(sink_description(s, profile) for s in node.sinks),
+        checkpoint=checkpoint,
+        **node_parts(node),
+    )
+
+
+def describe_node(plan: "PipelinePlan", node: "NodePlan", profile: str, checkpoint: str) -> dict[str, Any]:
+    """The JSON-serialisable description of a node's query (secrets redacted)."""
+    return describe_query(plan, node, profile, checkpoint).as_dict()
 
 
 # ---------------------------------------------------------------- compiled node
@@ -186,7 +181,7 @@ class CompiledNode:
 
         return request_run(self.node) if self.reads_per_run else True
 
-    def start(self, trigger_override: "Trigger | None" = None) -> "StreamingQuery":
+    def start(self, trigger_override: "TriggerPlan | None" = None) -> "StreamingQuery":
         """Start the query (with the node's trigger unless overridden)."""
         trigger = trigger_override or self.node.trigger
         if self.reads_per_run:
@@ -219,10 +214,10 @@ class InputReader:
             frame = read_static(spark, source, self.profile, self.memory, decode=True)
         else:
             frame = batch_df
-        if source is not None and source.kind == "kafka" and source.spec.value_format != "raw":
+        if source is not None and source.kind == "kafka" and source.value_format != "raw":
             from kappa.engines.spark.decode import decode_kafka_frame
 
-            decoded = decode_kafka_frame(spark, frame, source.spec, self.node.checkpoint)
+            decoded = decode_kafka_frame(spark, frame, source, self.node.layout.state_dir)
             release.append(decoded)
             return decoded.rows, decoded
         return frame, None
@@ -255,7 +250,7 @@ def compile_node(spark: "SparkSession", plan: "PipelinePlan", node: "NodePlan", 
     """Compile one node of ``plan`` for connector ``profile`` (``jvm`` or ``python``)."""
     if profile not in ("jvm", "python"):
         raise ConfigError(f"unknown Spark connector profile {profile!r}; use jvm or python")
-    checkpoint = f"{node.checkpoint.rstrip('/')}/spark"
+    checkpoint = node.layout.spark
     return CompiledNode(
         node=node,
         profile=profile,

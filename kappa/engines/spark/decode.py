@@ -77,6 +77,8 @@ from kappa.kafka.batch_types import KindConflict, fold_kinds, unify_changes
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
+    from kappa.plan_kinds import KafkaSourcePlan
+
 
 @dataclass
 class Decoded:
@@ -107,15 +109,13 @@ class Decoded:
             self.persisted.pop().unpersist()
 
 
-def decode_option(spec: Any) -> dict[str, str]:
+def decode_option(source: "KafkaSourcePlan") -> dict[str, str]:
     """The ``kappa_kafka`` option that decodes in the reader, for a JSON source with a declared
     schema (empty otherwise: an inferred schema or Debezium needs the whole batch first)."""
-    from kappa.kafka.json_checks import DEFAULT_MAX_RECORD_BYTES
-
-    if spec.value_format != "json" or not getattr(spec, "schema_", None):
+    if source.value_format != "json" or not source.schema:
         return {}
-    limit = getattr(spec, "max_record_bytes", None) or DEFAULT_MAX_RECORD_BYTES
-    return {DECODE_OPTION: json.dumps({"format": "json", "schema": spec.schema_, "max_record_bytes": limit}, sort_keys=True)}
+    payload = {"format": "json", "schema": source.schema, "max_record_bytes": source.max_record_bytes}
+    return {DECODE_OPTION: json.dumps(payload, sort_keys=True)}
 
 
 # --------------------------------------------------------------------------- driver side
@@ -186,7 +186,7 @@ def _decode_json(batch_df: "DataFrame", spec: Any, state_dir: str | None) -> Dec
     from kappa.types import parse_schema
 
     limit = getattr(spec, "max_record_bytes", None) or DEFAULT_MAX_RECORD_BYTES
-    schema = parse_schema(spec.schema_) if getattr(spec, "schema_", None) else None
+    schema = parse_schema(spec.schema) if getattr(spec, "schema", None) else None
     persisted: list = []
     source, starts, default = batch_df, None, None
     if schema is not None:

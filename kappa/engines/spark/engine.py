@@ -81,12 +81,12 @@ def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException
 def run_node(compiled: "CompiledNode") -> NodeRunSummary:
     """Run one compiled node with availableNow until it stops; returns its summary."""
     from kappa.engines.spark.sources import SourceNotReady
-    from kappa.models import Trigger
+    from kappa.plan_kinds import TriggerPlan
 
     started = time.perf_counter()
     log = compiled.batch_log()
     try:
-        query = compiled.start(Trigger(kind="available_now"))
+        query = compiled.start(TriggerPlan(kind="available_now"))
     except SourceNotReady:
         ns = compiled.metrics.to_summary()
         ns.skipped = "no new data"

@@ -23,4 +23,4 @@ def describe_plan(plan: "PipelinePlan", profile: str) -> dict[str, dict[str, Any
     from kappa.engines.spark.compiler import describe_node
 
     plan = plan.for_engine(ENGINE)
-    return {n.name: describe_node(plan, n, profile, f"{n.checkpoint.rstrip('/')}/spark") for n in plan.nodes}
+    return {n.name: describe_node(plan, n, profile, n.layout.spark) for n in plan.nodes}

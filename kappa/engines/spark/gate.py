@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql.streaming import StreamingQuery
 
     from kappa.engines.spark.compiler import CompiledNode
-    from kappa.models import Trigger
+    from kappa.plan_kinds import TriggerPlan
 
 
 class StopRequested(KappaError):
@@ -67,16 +67,16 @@ class BatchGate:
             return self._cond.wait_for(lambda: not self._running, timeout)
 
 
-def stream_trigger(trigger: "Trigger", interval: str) -> "Trigger":
+def stream_trigger(trigger: "TriggerPlan", interval: str) -> "TriggerPlan":
     """The trigger a node runs with under ``stream start`` (run-style triggers become periodic)."""
-    from kappa.models import Trigger
+    from kappa.plan_kinds import TriggerPlan
 
     if trigger.kind == "processing_time":
         return trigger
-    return Trigger(kind="processing_time", interval=interval)
+    return TriggerPlan(kind="processing_time", interval=interval)
 
 
-def start_query(compiled: "CompiledNode", trigger: "Trigger", gate: BatchGate) -> "StreamingQuery":
+def start_query(compiled: "CompiledNode", trigger: "TriggerPlan", gate: BatchGate) -> "StreamingQuery":
     """Start a compiled node's query with its ``foreachBatch`` function behind ``gate``.
 
     Under Spark Connect the function runs in a server worker, where a gate (locks, a condition)

@@ -12,7 +12,7 @@ settings on a MERGE, ``VERSION AS OF``, the appends. Without the opt-in the engi
 :func:`kappa.cdc.merge.apply_changes` (deltalake) for merge sinks on both profiles until this
 plan has run against delta-spark and matched it.
 
-Design. :func:`merge_plan` turns a :class:`~kappa.models.cdc.CdcMerge` and the facts the
+Design. :func:`merge_plan` turns a :class:`~kappa.plan_kinds.MergeOptions` and the facts the
 driver reads from the Delta logs (does the target/state exist, has this batch been committed
 there: app transactions) into an ordered list of :class:`Step`: SQL statements and DataFrame
 appends that run on the executors (the driver only issues them). It mirrors
@@ -57,7 +57,7 @@ from kappa.errors import KappaError
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-    from kappa.models.cdc import CdcMerge
+    from kappa.plan_kinds import MergeOptions
 
 TXN_APP_CONF = "spark.databricks.delta.write.txnAppId"
 TXN_VERSION_CONF = "spark.databricks.delta.write.txnVersion"
@@ -104,7 +104,7 @@ def _lex_ge(left: list[str], right: list[str]) -> str:
     return out
 
 
-def _check(spec: CdcMerge) -> None:
+def _check(spec: MergeOptions) -> None:
     if not spec.resolved:
         raise KappaError("CDC merge: keys and sequence_by are not resolved")
     if spec.apply_as_truncates:
@@ -113,7 +113,7 @@ def _check(spec: CdcMerge) -> None:
         raise JvmMergeUnsupported("jvm CDC MERGE: ignore_null_updates is not built; use the deltalake merge")
 
 
-def events_sql(spec: CdcMerge, changes_view: str, columns: list[str], version: int) -> tuple[str, list[str]]:
+def events_sql(spec: MergeOptions, changes_view: str, columns: list[str], version: int) -> tuple[str, list[str]]:
     """SELECT normalising the batch view, and the data columns it keeps (as :func:`prepare`)."""
     from kappa.cdc.prepare import BATCH, OP, ROW, _data_columns, seq_names
 
@@ -128,7 +128,7 @@ def events_sql(spec: CdcMerge, changes_view: str, columns: list[str], version: i
     return f"SELECT {', '.join(parts)} FROM {q(changes_view)}", data
 
 
-def checks_sql(spec: CdcMerge, events_view: str) -> str:
+def checks_sql(spec: MergeOptions, events_view: str) -> str:
     """One row: events with a null sequence, events with a null key (both must be 0)."""
     from kappa.cdc.prepare import seq_names
 
@@ -138,7 +138,7 @@ def checks_sql(spec: CdcMerge, events_view: str) -> str:
             f"FROM {q(events_view)}")
 
 
-def scd1_source_sql(spec: CdcMerge, events_view: str, data: list[str], state: str | None) -> str:
+def scd1_source_sql(spec: MergeOptions, events_view: str, data: list[str], state: str | None) -> str:
     """The SCD1 MERGE source: each key's applied winner, with ``__kappa_action``.
 
     ``state`` is the state table reference (:func:`table`) or None when there is none."""
@@ -168,7 +168,7 @@ def scd1_source_sql(spec: CdcMerge, events_view: str, data: list[str], state: st
             f"WHERE (s.{first} IS NULL OR {s_ge}) AND (m.{q(seq[0])} IS NULL OR {wm_ge})")
 
 
-def scd1_merge_sql(spec: CdcMerge, target: str, source_view: str, data: list[str]) -> str:
+def scd1_merge_sql(spec: MergeOptions, target: str, source_view: str, data: list[str]) -> str:
     """MERGE of the SCD1 source into the target (as :func:`kappa.cdc.target.write_scd1`)."""
     keys = list(spec.keys or [])
     values = [c for c in data if c not in keys]
@@ -184,7 +184,7 @@ def scd1_merge_sql(spec: CdcMerge, target: str, source_view: str, data: list[str
     return "\n".join(out)
 
 
-def scd1_state_sql(spec: CdcMerge, source_view: str, version: int) -> str:
+def scd1_state_sql(spec: MergeOptions, source_view: str, version: int) -> str:
     """The state rows a batch appends: applied keys, their sequence, deleted or not."""
     from kappa.cdc.prepare import BATCH, DELETED, KIND, seq_names
 
@@ -193,14 +193,14 @@ def scd1_state_sql(spec: CdcMerge, source_view: str, version: int) -> str:
             f"CAST({int(version)} AS BIGINT) AS {q(BATCH)} FROM {q(source_view)}")
 
 
-def scd2_history_sql(spec: CdcMerge, events_view: str, data: list[str], log: str | None,
+def scd2_history_sql(spec: MergeOptions, events_view: str, data: list[str], log: str | None,
                      batch_data: Sequence[str] | None = None, log_columns: Sequence[str] | None = None) -> str:
     """The touched keys' versions (data columns, ``__START_AT``, ``__END_AT``) from the logged
     events plus the batch's (:func:`kappa.cdc.scd2.history` in SQL). ``data``: every data
     column (the batch's, then the log's others); a column one side lacks is NULL there."""
     from kappa.cdc.prepare import BATCH, OP, ROW, seq_names
     from kappa.cdc.scd2 import tracked_columns
-    from kappa.models.cdc import END_AT, START_AT
+    from kappa.plan_kinds import END_AT, START_AT
 
     keys, seq = list(spec.keys or []), seq_names(len(spec.sequence_columns))
     tracked = tracked_columns(data, keys, spec.sequence_columns, spec.track_history_column_list,
@@ -255,9 +255,9 @@ def scd2_history_sql(spec: CdcMerge, events_view: str, data: list[str], log: str
             f"ON {_eq(keys, 'h', 'd')} AND h.__kappa_seg = d.__kappa_seg")
 
 
-def scd2_source_sql(spec: CdcMerge, history_view: str, events_view: str, data: list[str]) -> str:
+def scd2_source_sql(spec: MergeOptions, history_view: str, events_view: str, data: list[str]) -> str:
     """The SCD2 MERGE source: the versions to insert, one delete marker per touched key."""
-    from kappa.models.cdc import END_AT, START_AT
+    from kappa.plan_kinds import END_AT, START_AT
 
     keys = list(spec.keys or [])
     ins = ", ".join([*(q(c) for c in data), q(START_AT), q(END_AT), "'ins' AS __kappa_action"])
@@ -268,9 +268,9 @@ def scd2_source_sql(spec: CdcMerge, history_view: str, events_view: str, data: l
             f"SELECT {marker} FROM (SELECT DISTINCT {ks} FROM {q(events_view)})")
 
 
-def scd2_merge_sql(spec: CdcMerge, target: str, source_view: str, data: list[str]) -> str:
+def scd2_merge_sql(spec: MergeOptions, target: str, source_view: str, data: list[str]) -> str:
     """MERGE replacing the touched keys' history (as :func:`kappa.cdc.target.write_scd2`)."""
-    from kappa.models.cdc import END_AT, START_AT
+    from kappa.plan_kinds import END_AT, START_AT
 
     keys = list(spec.keys or [])
     evolve = " WITH SCHEMA EVOLUTION" if spec.schema_evolution == "merge" else ""
@@ -284,7 +284,7 @@ def scd2_merge_sql(spec: CdcMerge, target: str, source_view: str, data: list[str
 
 
 def merge_plan(
-    spec: CdcMerge, *, changes_view: str, columns: list[str], target: str, state: str,
+    spec: MergeOptions, *, changes_view: str, columns: list[str], target: str, state: str,
     app_id: str, version: int, target_exists: bool, state_exists: bool,
     target_done: bool = False, state_done: bool = False, state_version: int | None = None,
     log_columns: list[str] | None = None, prefix: str = "kappa_cdc",
@@ -294,7 +294,7 @@ def merge_plan(
     ``columns``: the batch view's columns; ``target``/``state``: Delta table paths;
     ``log_columns``: the SCD2 log's columns (its data columns absent from the batch are kept).
     Both done -> ``[]``."""
-    from kappa.models.cdc import END_AT, RESERVED_PREFIX, START_AT
+    from kappa.plan_kinds import END_AT, RESERVED_PREFIX, START_AT
 
     _check(spec)
     if target_done and state_done:

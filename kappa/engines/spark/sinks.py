@@ -57,7 +57,7 @@ def kafka_sink_frame(df: "DataFrame", spec: Any) -> "DataFrame":
 
 
 def jvm_kafka_writer_options(spec: Any) -> dict[str, str]:
-    """Options of Spark's Kafka sink for a Kafka sink spec (secrets resolved)."""
+    """Options of Spark's Kafka sink for a Kafka sink plan (secrets resolved)."""
     from kappa.engines.spark.sources import _values
 
     opts = {"kafka.bootstrap.servers": spec.bootstrap_servers, "topic": spec.topic}
@@ -68,20 +68,19 @@ def jvm_kafka_writer_options(spec: Any) -> dict[str, str]:
 
 def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
     """Write one micro-batch to one sink; returns the rows written (0 when skipped as a replay)."""
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.plan_kinds import resolve_secrets
 
-    spec = sink.spec
     if sink.kind == "delta":
         if sink.mode == "merge":
             from kappa.engines.spark import jvm_merge_sink
 
-            so = resolve_secret_refs(spec.storage_options) or None
+            so = resolve_secrets(sink.storage_options) or None
             if jvm_merge_sink.enabled(df.sparkSession, profile):  # opt-in distributed MERGE (its module doc)
-                return jvm_merge_sink.jvm_merge_write(df, sink.path, spec.merge, sink.app_id, batch_id, so)
+                return jvm_merge_sink.jvm_merge_write(df, sink.path, sink.merge, sink.app_id, batch_id, so)
             from kappa.cdc.merge import apply_changes
 
             table = df.toArrow()  # the documented driver-side write (see the module doc)
-            stats = apply_changes(sink.path, table, spec.merge, app_id=sink.app_id, version=batch_id, storage_options=so)
+            stats = apply_changes(sink.path, table, sink.merge, app_id=sink.app_id, version=batch_id, storage_options=so)
             return 0 if getattr(stats, "skipped_duplicate_batch", False) else table.num_rows
         if profile == "jvm":
             from kappa.engines.spark.delta_writer import jvm_delta_write
@@ -89,7 +88,7 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
             from kappa.engines.spark.datasources.sink_support import observed, observed_rows
 
             frame, obs = observed(df)
-            jvm_delta_write(frame, batch_id, sink.path, sink.mode, sink.app_id, list(spec.partition_by) or None, spec.schema_mode != "strict")
+            jvm_delta_write(frame, batch_id, sink.path, sink.mode, sink.app_id, list(sink.partition_by) or None, sink.schema_mode != "strict")
             return observed_rows(obs)
         from kappa.engines.spark.datasources.delta_sink import write_delta_frame
 
@@ -99,24 +98,24 @@ def write_sink(sink: "SinkPlan", df: "DataFrame", batch_id: int, profile: str) -
             mode=sink.mode,
             app_id=sink.app_id,
             batch_id=batch_id,
-            partition_by=list(spec.partition_by) or None,
-            storage_options=dict(spec.storage_options) or None,
-            schema_mode=delta_schema_mode(spec.schema_mode, sink.mode),
+            partition_by=list(sink.partition_by) or None,
+            storage_options=dict(sink.storage_options) or None,
+            schema_mode=delta_schema_mode(sink.schema_mode, sink.mode),
         )
     if sink.kind == "file":
         from kappa.engines.spark.datasources.file_sink import write_files_frame
 
-        return write_files_frame(df, sink.path, spec.format, sink.mode, batch_id)
+        return write_files_frame(df, sink.path, sink.format, sink.mode, batch_id)
     if sink.kind == "kafka":
         if profile == "jvm":
             from kappa.engines.spark.datasources.sink_support import observed, observed_rows
 
-            frame, obs = observed(kafka_sink_frame(df, spec))
-            frame.write.format("kafka").options(**jvm_kafka_writer_options(spec)).save()
+            frame, obs = observed(kafka_sink_frame(df, sink))
+            frame.write.format("kafka").options(**jvm_kafka_writer_options(sink)).save()
             return observed_rows(obs)
         from kappa.engines.spark.datasources.kafka_sink import write_kafka_frame
 
-        return write_kafka_frame(df, spec)
+        return write_kafka_frame(df, sink)
     raise KappaError(f"unknown sink kind {sink.kind}")
 
 

@@ -57,13 +57,13 @@ def _is_secret(key: str) -> bool:
 
 def _values(options: Mapping[str, Any], redact: bool) -> dict[str, str]:
     """Option values as text; secret ones redacted, or ``${env.X}`` references resolved."""
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.plan_kinds import resolve_secrets
     from kappa.engines.spark.datasources.readers import option_value
 
     raw = {str(k): option_value(v) for k, v in options.items()}
     if redact:
         return {k: (REDACTED if _is_secret(k) else v) for k, v in raw.items()}
-    return resolve_secret_refs(raw)
+    return resolve_secrets(raw)
 
 
 def schema_ddl(schema: Any) -> str | None:
@@ -76,7 +76,7 @@ def schema_ddl(schema: Any) -> str | None:
 
 
 def kafka_options(spec: Any, redact: bool = False, batch: bool = False) -> dict[str, str]:
-    """Spark Kafka source options of a :class:`~kappa.models.KafkaDataSource`."""
+    """Spark Kafka source options of a :class:`~kappa.plan.KafkaSourcePlan`."""
     from kappa.kafka.client import SPARK_ONLY_OPTIONS
 
     out: dict[str, str] = {"kafka.bootstrap.servers": spec.bootstrap_servers, "subscribe": ",".join(spec.topics)}
@@ -135,18 +135,17 @@ def file_read_description(source: "SourcePlan", streaming: bool) -> ReadDescript
     """The Spark file reader of a file source: format, options, path (folder or file)."""
     import os
 
-    spec = source.spec
-    opts = _file_options(spec)
+    opts = _file_options(source)
     path = source.path
     if os.path.isdir(path):
         opts["recursiveFileLookup"] = "true"
         from kappa.files import list_files
 
-        exts = _FILE_EXT[spec.format]
-        if any(f.endswith(tuple("." + e for e in exts)) for f in list_files(path, spec.format)):
+        exts = _FILE_EXT[source.format]
+        if any(f.endswith(tuple("." + e for e in exts)) for f in list_files(path, source.format)):
             pattern = exts[0] if len(exts) == 1 else "{" + ",".join(exts) + "}"
             opts["pathGlobFilter"] = f"*.{pattern}"
-    return ReadDescription(_FILE_FORMATS[spec.format], opts, path, schema_ddl(spec.schema_))
+    return ReadDescription(_FILE_FORMATS[source.format], opts, path, schema_ddl(source.schema))
 
 
 def describe_source(source: "SourcePlan | None", profile: str, redact: bool = True) -> dict[str, Any]:
@@ -155,12 +154,11 @@ def describe_source(source: "SourcePlan | None", profile: str, redact: bool = Tr
 
     if source is None:
         return {"kind": "none", "format": None, "options": {}, "schema": None, "path": None, "streaming": False}
-    spec = source.spec
     batch = not source.streaming
     if source.kind == "kafka":
-        desc = ReadDescription(FORMATS[("kafka", profile)], kafka_options(spec, redact, batch), None, schema_ddl(spec.schema_))
+        desc = ReadDescription(FORMATS[("kafka", profile)], kafka_options(source, redact, batch), None, schema_ddl(source.schema))
     elif source.kind == "delta":
-        desc = ReadDescription(FORMATS[("delta", profile)], delta_options(spec, profile, redact, batch), source.path)
+        desc = ReadDescription(FORMATS[("delta", profile)], delta_options(source, profile, redact, batch), source.path)
     elif source.kind == "file":
         desc = file_read_description(source, source.streaming)
     else:
@@ -169,7 +167,7 @@ def describe_source(source: "SourcePlan | None", profile: str, redact: bool = Tr
     if source.upstream:
         out["upstream"] = source.upstream
     if source.kind == "kafka":
-        out["value_format"] = spec.value_format
+        out["value_format"] = source.value_format
     return out
 
 
@@ -188,19 +186,18 @@ def file_schema(source: "SourcePlan"):
     """The Spark schema of a file source: declared, else inferred with Polars over its files."""
     import pyarrow as pa
 
-    spec = source.spec
-    if spec.schema_ is not None:
+    if source.schema is not None:
         from kappa.types import parse_schema
 
-        return spark_schema_of_arrow(parse_schema(spec.schema_))
+        return spark_schema_of_arrow(parse_schema(source.schema))
     import polars as pl
 
     from kappa.files import list_files, scan_files
 
-    files = list_files(source.path, spec.format)
+    files = list_files(source.path, source.format)
     if not files:
-        raise SourceNotReady(f"no {spec.format} files at {source.path} to infer a schema from (declare `schema`)")
-    inferred = scan_files(files, spec.format, None, spec.read_options).collect_schema()
+        raise SourceNotReady(f"no {source.format} files at {source.path} to infer a schema from (declare `schema`)")
+    inferred = scan_files(files, source.format, None, source.read_options).collect_schema()
     arrow = pl.DataFrame(schema=inferred).to_arrow().schema
     return spark_schema_of_arrow(pa.schema(list(arrow)))
 
@@ -230,15 +227,14 @@ def build_stream(spark: "SparkSession", source: "SourcePlan", profile: str, chec
     """
     from kappa.engines.spark.datasources.readers import FORMATS
 
-    spec = source.spec
     if source.kind == "kafka":
-        options = {**kafka_options(spec), **_initial_option(profile, checkpoint_location), **_decode_option(spec, profile)}
+        options = {**kafka_options(source), **_initial_option(profile, checkpoint_location), **_decode_option(source, profile)}
         return spark.readStream.format(FORMATS[("kafka", profile)]).options(**options).load()
     if source.kind == "delta":
-        if not _delta_exists(source.path, spec.storage_options):
+        if not _delta_exists(source.path, source.storage_options):
             raise SourceNotReady(f"Delta table {source.path} does not exist yet")
         fmt = FORMATS[("delta", profile)]
-        options = {**delta_options(spec, profile), **_initial_option(profile, checkpoint_location)}
+        options = {**delta_options(source, profile), **_initial_option(profile, checkpoint_location)}
         return spark.readStream.format(fmt).options(**options).load(source.path)
     if source.kind == "file":
         desc = file_read_description(source, True)
@@ -261,19 +257,18 @@ def read_static(spark: "SparkSession", source: "SourcePlan", profile: str, memor
     node's input, decoded in the reader where it can be, see :func:`_decode_option`)."""
     from kappa.engines.spark.datasources.readers import FORMATS
 
-    spec = source.spec
     if source.kind == "memory":
         if source.upstream not in memory:
             raise KappaError(f"node {source.upstream!r} has no sink, so its output exists only within one run: select it too")
         return memory[source.upstream]  # a DataFrame checkpointed on the executors
     if source.kind == "kafka":
-        options = {**kafka_options(spec, batch=True), **(_decode_option(spec, profile) if decode else {})}
+        options = {**kafka_options(source, batch=True), **(_decode_option(source, profile) if decode else {})}
         return spark.read.format(FORMATS[("kafka", profile)]).options(**options).load()
     if source.kind == "delta":
-        if not _delta_exists(source.path, spec.storage_options):
+        if not _delta_exists(source.path, source.storage_options):
             raise KappaError(f"Delta table {source.path} does not exist (yet)")
         fmt = FORMATS[("delta", profile)]
-        return spark.read.format(fmt).options(**delta_options(spec, profile, batch=True)).load(source.path)
+        return spark.read.format(fmt).options(**delta_options(source, profile, batch=True)).load(source.path)
     if source.kind == "file":
         desc = file_read_description(source, False)
         try:

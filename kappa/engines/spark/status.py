@@ -142,7 +142,7 @@ class NodeStatus:
 
 def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
     """The status of one node from its checkpoint (lag asks the broker / Delta table)."""
-    ck = read_checkpoint(f"{node.checkpoint.rstrip('/')}/spark")
+    ck = read_checkpoint(node.layout.spark)
     kind = node.source.kind if node.source is not None else "none"
     if not node.streaming:
         kind = f"{kind}, re-read per run"
@@ -153,9 +153,9 @@ def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
             return _kafka_status(node, kind, ck)
         if node.source.kind == "delta":
             from kappa.delta.read import delta_version
-            from kappa.engines.spark.sources import _values
+            from kappa.plan_kinds import resolve_secrets
 
-            latest = delta_version(node.source.path, _values(node.source.spec.storage_options, False))
+            latest = delta_version(node.source.path, resolve_secrets(node.source.storage_options))
             first = ck.committed_offsets[0] if ck.committed_offsets else None
             lag = delta_lag(first, latest) if first is not None else (None if latest is None else latest + 1)
             return NodeStatus(node.name, kind, ck, delta_latest=latest, delta_lag=lag)
@@ -170,8 +170,8 @@ def _kafka_status(node: "NodePlan", kind: str, ck: CheckpointState) -> NodeStatu
     from kappa.kafka.data_loss import find_gaps
     from kappa.kafka.offsets import list_partitions, log_bounds
 
-    conf = kafka_conf(node.source.spec)
-    bounds = log_bounds(conf, list_partitions(conf, node.source.spec.topics))
+    conf = kafka_conf(node.source)
+    bounds = log_bounds(conf, list_partitions(conf, node.source.topics))
     ends = {tp: end for tp, (_low, end) in bounds.items()}
     committed = kafka_offsets(ck.committed_offsets[0]) if ck.committed_offsets else {}
     starts = {tp: low for tp, (low, _end) in bounds.items() if tp not in committed}

@@ -189,7 +189,7 @@ class StreamRunner(IdleDetection):
         for src in [node.source, *node.ref_sources.values()]:
             if src is None:
                 continue
-            if src.kind == "delta" and not _delta_exists(src.path, src.spec.storage_options):
+            if src.kind == "delta" and not _delta_exists(src.path, src.storage_options):
                 return False
             if src.kind == "memory" and src.upstream not in n.compiled.memory:
                 return False

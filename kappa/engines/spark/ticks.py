@@ -30,16 +30,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def ticks_dir(node: "NodePlan") -> str:
     """Folder of a node's tick files (inside its checkpoint, so ``--full-refresh`` clears it)."""
-    return f"{node.checkpoint.rstrip('/')}/spark_ticks"
+    return node.layout.spark_ticks
 
 
 def _source_state(source: "SourcePlan") -> Any:
     """Something that changes whenever the source's content may have changed (None: unknown)."""
-    spec = source.spec
     if source.kind == "file":
         from kappa.files import list_files
 
-        files = list_files(source.path, spec.format)
+        files = list_files(source.path, source.format)
         out = []
         for f in files:
             st = os.stat(f)
@@ -47,15 +46,15 @@ def _source_state(source: "SourcePlan") -> Any:
         return out
     if source.kind == "delta":
         from kappa.delta.read import delta_version
-        from kappa.engines.spark.sources import _values
+        from kappa.plan_kinds import resolve_secrets
 
-        return [source.path, spec.version, delta_version(source.path, _values(spec.storage_options, False))]
+        return [source.path, source.version, delta_version(source.path, resolve_secrets(source.storage_options))]
     if source.kind == "kafka":
         from kappa.kafka.client import kafka_conf
         from kappa.kafka.offsets import end_offsets, list_partitions
 
-        conf = kafka_conf(spec)
-        ends = end_offsets(conf, list_partitions(conf, spec.topics))
+        conf = kafka_conf(source)
+        ends = end_offsets(conf, list_partitions(conf, source.topics))
         return sorted([t, p, o] for (t, p), o in ends.items())
     return None
 
