@@ -199,7 +199,7 @@ class ReaderDecode:
     def __init__(self, option: str, include_headers: bool):
         import pyarrow as pa
 
-        from kappa.engines.spark.sources import spark_schema_of_arrow
+        from kappa.engines.spark.arrow_schema import spark_schema_of_arrow
         from kappa.kafka.reader import kafka_schema
         from kappa.types import parse_schema
 
@@ -223,7 +223,7 @@ def _spark_type(dtype: "pa.DataType"):
     import pyarrow as pa
     from pyspark.sql.types import NullType
 
-    from kappa.engines.spark.sources import spark_schema_of_arrow
+    from kappa.engines.spark.arrow_schema import spark_schema_of_arrow
 
     if pa.types.is_null(dtype):
         return NullType()

@@ -18,10 +18,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
+from kappa.engines.spark.arrow_schema import spark_schema_of_arrow  # noqa: F401 - also this module's API
 from kappa.errors import ConfigError, KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
     from kappa.plan import SourcePlan
@@ -172,16 +172,6 @@ def describe_source(source: "SourcePlan | None", profile: str, redact: bool = Tr
 
 
 # ---------------------------------------------------------------- schemas
-def spark_schema_of_arrow(schema: "pa.Schema"):
-    """A Spark StructType for an Arrow schema (types normalised as delta-spark stores them)."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    from kappa.delta.arrow import normalize_arrow_type
-
-    return from_arrow_schema(pa.schema([pa.field(f.name, normalize_arrow_type(f.type)) for f in schema]))
-
-
 def file_schema(source: "SourcePlan"):
     """The Spark schema of a file source: declared, else inferred with Polars over its files."""
     import pyarrow as pa
