@@ -31,6 +31,7 @@ def executor_logs(cluster) -> list:
     return sorted(cluster.log_dir.glob("worker-*/app-*/*/stderr"))
 
 
+@pytest.mark.slow  # a multi-process drill (~1 min): make test-slow; keeps make test near 10 min
 def test_example_on_a_standalone_cluster_equals_polars_replay(spark_cluster, gen, kafka_bootstrap, make_topic, tmp_path):
     topic = make_topic(partitions=2)
     gen.produce_kafka(kafka_bootstrap, topic, N, SEED)

@@ -39,6 +39,7 @@ def test_connect_server_answers(spark_connect):
     assert done.stdout.strip() == "45"
 
 
+@pytest.mark.slow  # a multi-process drill (~1 min): make test-slow; keeps make test near 10 min
 def test_example_through_spark_connect_equals_polars_replay(spark_connect, gen, kafka_bootstrap, make_topic, tmp_path):
     topic = make_topic(partitions=2)
     gen.produce_kafka(kafka_bootstrap, topic, N, SEED)
