@@ -99,7 +99,7 @@ class CheckedBatch:
         """The batch's counts (with ``lazy_counts``: waits for the first action on ``output``)."""
         if self._counts is None:
             obs = self._observation
-            if not obs._jo.future().isCompleted():  # nothing read the output: run the one action
+            if not observation_done(obs):  # nothing read the output: run the one action
                 _noop_write(self.output)
             n = int(obs.get.get("n") or 0)
             self._counts = QualityCounts(n, n, 0, 0, {})
@@ -108,7 +108,7 @@ class CheckedBatch:
     @property
     def counts_pending(self) -> bool:
         """True while lazy counts wait for an action on ``output``."""
-        return self._counts is None and not self._observation._jo.future().isCompleted()
+        return self._counts is None and not observation_done(self._observation)
 
     def release(self) -> None:
         """Unpersist the flagged frame's blocks (idempotent)."""
@@ -172,6 +172,12 @@ def check_batch(
     except BaseException:
         batch.release()
         raise
+
+
+def observation_done(obs: Any) -> bool:
+    """True once a job that carried the Observation ``obs`` has finished (classic Spark: reading
+    ``obs.get`` before that would block; on a frame no job read it never completes)."""
+    return bool(obs._jo.future().isCompleted())
 
 
 def _noop_write(df: "DataFrame") -> None:

@@ -99,7 +99,9 @@ class Decoded:
         obs = self.dead_observation
         if self.dead is None or obs is None:
             return self.dead
-        if obs._jo.future().isCompleted() and not int(obs.get.get("dead") or 0):
+        from kappa.quality.spark_eval import observation_done
+
+        if observation_done(obs) and not int(obs.get.get("dead") or 0):
             return None
         return self.dead
 
@@ -137,16 +139,25 @@ def _phase1_kinds(source: "DataFrame", known, limit: int):
     raise AssertionError("unreachable: a record-by-record fold never conflicts")
 
 
-def _split(combined: "DataFrame", data_names: list[str], persisted: list) -> Decoded:
+def _dead_letters(combined: "DataFrame") -> "DataFrame":
+    """The dead-letter rows of a combined frame, with the dead-letter table's columns."""
     from pyspark.sql import functions as F
 
     from kappa.kafka.dead_letters import dead_letter_schema
 
+    return combined.filter(F.col(FLAG)).select(*[F.col(_DL + f.name).alias(f.name) for f in dead_letter_schema()])
+
+
+def _good_rows(combined: "DataFrame", data_names: list[str]) -> "DataFrame":
+    from pyspark.sql import functions as F
+
+    return combined.filter(~F.col(FLAG)).select(*[F.col(f"`{n}`") for n in data_names])
+
+
+def _split(combined: "DataFrame", data_names: list[str], persisted: list) -> Decoded:
     combined = combined.persist()
     persisted.append(combined)
-    rows = combined.filter(~F.col(FLAG)).select(*[F.col(f"`{n}`") for n in data_names])
-    dead = combined.filter(F.col(FLAG)).select(*[F.col(_DL + f.name).alias(f.name) for f in dead_letter_schema()])
-    return Decoded(rows, dead, persisted)
+    return Decoded(_good_rows(combined, data_names), _dead_letters(combined), persisted)
 
 
 def decode_kafka_frame(spark: "SparkSession", batch_df: "DataFrame", spec: Any, state_dir: str | None) -> Decoded:
@@ -167,16 +178,12 @@ def _split_decoded(combined: "DataFrame") -> Decoded:
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    from kappa.kafka.dead_letters import dead_letter_schema
-
     names = [c for c in combined.columns if c != FLAG and not c.startswith(_DL)]
     if getattr(combined, "_jdf", None) is None:
         return _split(combined, names, [])
     obs = Observation()
     observed = combined.observe(obs, F.count_if(F.col(FLAG)).alias("dead"))
-    rows = observed.filter(~F.col(FLAG)).select(*[F.col(f"`{n}`") for n in names])
-    dead = combined.filter(F.col(FLAG)).select(*[F.col(_DL + f.name).alias(f.name) for f in dead_letter_schema()])
-    return Decoded(rows, dead, [], obs)
+    return Decoded(_good_rows(observed, names), _dead_letters(combined), [], obs)
 
 
 def _decode_json(batch_df: "DataFrame", spec: Any, state_dir: str | None) -> Decoded:
