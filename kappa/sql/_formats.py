@@ -33,7 +33,7 @@ ZONE_LETTERS = frozenset("XxZ")
 
 
 def _unsupported(msg: str) -> Exception:
-    from kappa.sql.translate import UnsupportedSql
+    from kappa.sql.errors import UnsupportedSql
 
     return UnsupportedSql(msg)
 
