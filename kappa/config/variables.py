@@ -23,16 +23,26 @@ same reason.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any, Mapping
 
-from kappa.connectors.registry import secret_fields
 from kappa.substitution import REF as _REF
 from kappa.substitution import MissingVariable, Resolver
 from kappa.substitution import resolve_secret_refs  # noqa: F401 - the engines' executors import it from here
 
-#: Mappings whose ``${env.X}`` references are kept: every source/sink kind's secret-bearing
-#: options (:attr:`kappa.connectors.base.SourceKind.secret_fields`) and the Spark ``conf``.
-SECRET_MAPPINGS = frozenset({"conf", *secret_fields()})
+
+@lru_cache(maxsize=None)
+def secret_mappings() -> frozenset[str]:
+    """Mappings whose ``${env.X}`` references are kept: every source/sink kind's secret-bearing
+    options (:attr:`kappa.connectors.base.SourceKind.secret_fields`) and the Spark ``conf``.
+
+    Looked up on first use: the executors import :func:`resolve_secret_refs` from here
+    without the spec models."""
+    from kappa.connectors.registry import secret_fields
+
+    return frozenset({"conf", *secret_fields()})
+
+
 #: Top-level keys kept exactly as written (their references are checked, not resolved).
 RAW_KEYS = frozenset({"variables"})
 
@@ -82,7 +92,7 @@ def unknown_overrides(overrides: Mapping[str, Any], declared: Mapping[str, Any],
 
 
 def _resolver(variables: Mapping[str, Any], env: Mapping[str, str]) -> Resolver:
-    return Resolver(variables, env, SECRET_MAPPINGS)
+    return Resolver(variables, env, secret_mappings())
 
 
 def substitute_string(value: str, variables: Mapping[str, Any], env: Mapping[str, str], keep_env: bool = False) -> Any:
@@ -101,7 +111,7 @@ def substitute(data: Any, variables: Mapping[str, Any], env: Mapping[str, str] |
     def walk(value: Any, path: tuple, keep_env: bool, raw: bool) -> Any:
         if isinstance(value, dict):
             return {
-                k: walk(v, path + (k,), keep_env or k in SECRET_MAPPINGS, raw or (not path and k in RAW_KEYS))
+                k: walk(v, path + (k,), keep_env or k in secret_mappings(), raw or (not path and k in RAW_KEYS))
                 for k, v in value.items()
             }
         if isinstance(value, list):
@@ -129,7 +139,7 @@ def escape_refs(data: Any, _path: tuple = ()) -> Any:
     """
     if isinstance(data, dict):
         return {
-            k: v if (k in SECRET_MAPPINGS or (not _path and k in RAW_KEYS)) else escape_refs(v, _path + (k,))
+            k: v if (k in secret_mappings() or (not _path and k in RAW_KEYS)) else escape_refs(v, _path + (k,))
             for k, v in data.items()
         }
     if isinstance(data, list):
