@@ -7,8 +7,8 @@ upstream's written Delta table or files, not the upstream's raw source), sink mo
 idempotency ids, checkpoint folders and triggers.
 
 Design. The plan is typed and frozen: each source and sink is one dataclass of its kind
-(:mod:`kappa.plan_kinds`, built from the pydantic models by :mod:`kappa.plan_from_models`, which
-only :func:`build_plan` calls), each node carries its :class:`~kappa.plan_layout.CheckpointLayout`
+(:mod:`kappa.plan_kinds`, built from the pydantic models by each kind's ``plan`` hook in
+:mod:`kappa.connectors`, which only :func:`build_plan` calls), each node carries its :class:`~kappa.plan_layout.CheckpointLayout`
 and a :class:`~kappa.plan_kinds.TriggerPlan`. Engines, checkpoint code and the CLI read these,
 never a model (an import-linter contract keeps the engines off :mod:`kappa.models`). Options
 that may hold secrets stay ``${env.NAME}`` references until :func:`resolve_secrets` at use time.
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
-from kappa.errors import ConfigError
+from kappa.connectors import registry
+from kappa.connectors.base import SinkContext
 from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
     DeltaSinkPlan,
     DeltaSourcePlan,
@@ -39,7 +40,7 @@ from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
     TriggerPlan,
     resolve_secrets,
 )
-from kappa.plan_layout import CheckpointLayout
+from kappa.plan_layout import CheckpointLayout, sink_app_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.models import Pipeline, PipelineNode, Trigger
@@ -99,9 +100,9 @@ class NodePlan:
 
     @property
     def in_memory_output(self) -> bool:
-        """True when the node has no Delta/file output sink: downstream nodes read its output
-        from memory (so it must run in the same run as they do)."""
-        return not any(s.kind in ("delta", "file") for s in self.output_sinks)
+        """True when the node has no output sink downstream nodes can read (Delta, files): they
+        read its output from memory (so it must run in the same run as they do)."""
+        return not any(registry.readable(s) for s in self.output_sinks)
 
     @property
     def output_sinks(self) -> tuple[SinkPlan, ...]:
@@ -146,8 +147,6 @@ class PipelinePlan:
         :mod:`kappa.checkpoint.ownership`): each engine runs the plan it returns."""
         from dataclasses import replace
 
-        from kappa.checkpoint.ownership import sink_app_id
-
         if self.engine == engine:
             return self
         nodes = {
@@ -157,40 +156,10 @@ class PipelinePlan:
         return replace(self, all_nodes=nodes, engine=engine)
 
 
-def readable_sink(node: "PipelineNode") -> Any | None:
-    """The sink a downstream node reads: the first Delta output sink, else the first file one."""
-    outputs = [s for s in node.output_sinks if s.type in ("delta", "file")]
-    deltas = [s for s in outputs if s.type == "delta"]
-    return (deltas or outputs or [None])[0]
-
-
 def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: Path) -> SourcePlan | None:
-    from kappa.plan_from_models import source_plan, upstream_source_plan
-
-    src = node.source
-    if src is None:
+    if node.source is None:
         return None
-    if src.type != "node":
-        return source_plan(src, root)
-    upstream = nodes[src.node_name]
-    sink = readable_sink(upstream)
-    if sink is None:
-        if src.streaming:
-            raise ConfigError(
-                f"node {node.name!r} streams from {upstream.name!r}, which has no Delta or file sink to stream from"
-            )
-        return MemorySourcePlan(streaming=False, upstream=upstream.name)
-    return upstream_source_plan(sink, upstream.name, src.streaming, root)
-
-
-def _sink_mode(sink: Any, streaming: bool) -> str:
-    if sink.type == "kafka":
-        return "append"
-    if getattr(sink, "merge", None) is not None:
-        return "merge"
-    if sink.mode:
-        return sink.mode
-    return "append" if streaming else "overwrite"
+    return registry.source_plan(node.source, node=node.name, nodes=nodes, resolve=lambda p: resolve_path(p, root))
 
 
 def _trigger_plan(trigger: "Trigger") -> TriggerPlan:
@@ -225,7 +194,6 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
     """Compile a validated pipeline into the plan both engines run."""
     from kappa.graph import build_graph
     from kappa.models import PipelineNodeDataSource
-    from kappa.plan_from_models import sink_plan
     from kappa.sql.refs import node_refs
 
     graph = build_graph(pipeline)
@@ -256,13 +224,9 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             specs, skipped = resolve_sinks(node, pipeline.nodes.index(node))
         sinks = []
         for i, sink in enumerate(specs):
-            mode = _sink_mode(sink, streaming)
-            path = resolve_path(sink.path, root) if getattr(sink, "path", None) else None
-            if sink.type == "file" and mode == "append" and Path(sink.path).suffix:
-                raise ConfigError(
-                    f"node {name!r} sink {i}: appending needs a folder path, not the single file {sink.path!r}"
-                )
-            sinks.append(sink_plan(sink, index=i, mode=mode, app_id=f"kappa:{pipeline.name}:{name}:sink{i}", path=path))
+            ctx = SinkContext(node=name, index=i, streaming=streaming, app_id=f"kappa:{pipeline.name}:{name}:sink{i}",
+                              resolve=lambda p: resolve_path(p, root))
+            sinks.append(registry.sink_plan(sink, ctx))
         ref_sources = {}
         for ref in refs:
             lookup = node.model_copy(update={"source": PipelineNodeDataSource(node_name=ref, as_stream=False)})

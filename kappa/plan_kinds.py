@@ -56,7 +56,7 @@ class SecretOptions(Mapping[str, str]):
 
 def resolve_secrets(options: Mapping[str, Any] | None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The options with their ``${env.NAME}`` references resolved (call where the client is built)."""
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.substitution import resolve_secret_refs
 
     return resolve_secret_refs(dict(options or {}), env)
 
@@ -92,6 +92,10 @@ class DeltaSourcePlan(_Source):
     storage_options: SecretOptions = field(default_factory=SecretOptions)
 
 
+#: Largest record (key + value bytes) a Kafka source decodes by default (``max_record_bytes``).
+DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class KafkaSourcePlan(_Source):
     """Kafka topics, decoded with ``value_format``."""
@@ -108,7 +112,7 @@ class KafkaSourcePlan(_Source):
     options: SecretOptions = field(default_factory=SecretOptions)
     #: the dead-letter table as configured (absolute), None: ``<checkpoint>/dead_letters``
     dead_letter_path: str | None = None
-    max_record_bytes: int = 8 * 1024 * 1024
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -94,3 +94,19 @@ class CheckpointLayout:
     @property
     def pipeline_lock(self) -> str:
         return f"{self.root.rsplit('/', 1)[0]}/{LOCK_FILE}"
+
+
+# ---------------------------------------------------------------- app ids
+# The ids a node's Delta tables carry in their app transactions ``(app_id, batch id)``; why
+# they name the engine: :mod:`kappa.checkpoint.ownership`.
+def sink_app_id(engine: str, pipeline: str, node: str, index: int) -> str:
+    return f"kappa:{engine}:{pipeline}:{node}:sink{index}"
+
+
+def dead_letter_app_id(engine: str, pipeline: str, node: str) -> str:
+    return f"kappa:{engine}:{pipeline}:{node}:dead_letters"
+
+
+def legacy_app_id(pipeline: str, node: str, suffix: str) -> str:
+    """The engine-less app id kappa wrote before app ids carried the engine."""
+    return f"kappa:{pipeline}:{node}:{suffix}"

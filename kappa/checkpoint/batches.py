@@ -4,7 +4,9 @@ Design. The Polars engine plans each batch's range before reading it and records
 write-ahead log (:mod:`kappa.engines.polars.state`). Each kind of range is a frozen dataclass;
 :meth:`to_json` gives exactly the JSON kappa has always written (``{"kind": ..., ...}``, same
 keys in the same order) and :func:`batch_from_json` reads it back, so existing checkpoints keep
-resuming. Kafka offsets keep Spark's shape ``{topic: {"partition": offset}}``.
+resuming. Kafka offsets keep Spark's shape ``{topic: {"partition": offset}}``. Each kind of
+range lives with its source kind (:mod:`kappa.connectors`), which reads it back
+(``batch_from_json``); the stored ``kind`` is the source plan's.
 
 >>> d = FileBatch(files=("a.json",), seen=("a.json",))
 >>> d.to_json()
@@ -20,6 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Union
 
+from kappa.connectors.delta import DeltaRange, DeltaSnapshot
+from kappa.connectors.files import FileBatch
+from kappa.connectors.kafka import KafkaRange
+from kappa.connectors.node import MemoryBatch
+from kappa.connectors.registry import batch_kind
 from kappa.errors import KappaError
 
 
@@ -33,73 +40,6 @@ class NoSourceBatch:
         return {"kind": self.kind}
 
 
-@dataclass(frozen=True)
-class MemoryBatch:
-    """The in-memory output of an upstream node in this run."""
-
-    kind: ClassVar[str] = "memory"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind}
-
-
-@dataclass(frozen=True)
-class FileBatch:
-    """Files to read; a stream also records every file ``seen`` so far."""
-
-    files: tuple[str, ...]
-    seen: tuple[str, ...] | None = None
-    kind: ClassVar[str] = "file"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "files": list(self.files)}
-        if self.seen is not None:
-            out["seen"] = list(self.seen)
-        return out
-
-
-@dataclass(frozen=True)
-class DeltaSnapshot:
-    """A whole Delta table, at ``version`` (None: the latest)."""
-
-    version: int | None = None
-    kind: ClassVar[str] = "delta"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "version": self.version}
-
-
-@dataclass(frozen=True)
-class DeltaRange:
-    """The files Delta versions ``start..end`` (inclusive) added."""
-
-    start: int
-    end: int
-    kind: ClassVar[str] = "delta"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "start": self.start, "end": self.end}
-
-
-@dataclass(frozen=True, eq=False)
-class KafkaRange:
-    """Kafka offsets ``start`` (inclusive) to ``end`` (exclusive), ``{topic: {"partition": offset}}``."""
-
-    start: Mapping[str, Mapping[str, int]]
-    end: Mapping[str, Mapping[str, int]]
-    kind: ClassVar[str] = "kafka"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, KafkaRange) and self.to_json() == other.to_json()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "start": _plain(self.start), "end": _plain(self.end)}
-
-
-def _plain(offsets: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
-    return {str(t): {str(p): int(o) for p, o in parts.items()} for t, parts in offsets.items()}
-
-
 BatchDescription = Union[NoSourceBatch, MemoryBatch, FileBatch, DeltaSnapshot, DeltaRange, KafkaRange]
 
 
@@ -110,16 +50,10 @@ def batch_from_json(data: Mapping[str, Any] | None) -> BatchDescription | None:
     kind = data.get("kind")
     if kind == "none":
         return NoSourceBatch()
-    if kind == "memory":
-        return MemoryBatch()
-    if kind == "file":
-        seen = data.get("seen")
-        return FileBatch(tuple(data["files"]), tuple(seen) if seen is not None else None)
-    if kind == "delta":
-        return DeltaRange(int(data["start"]), int(data["end"])) if "start" in data else DeltaSnapshot(data.get("version"))
-    if kind == "kafka":
-        return KafkaRange(_plain(data["start"]), _plain(data["end"]))
-    raise KappaError(f"cannot read a batch description of kind {kind!r}")
+    source = batch_kind(str(kind))
+    if source is None or source.batch_from_json is None:
+        raise KappaError(f"cannot read a batch description of kind {kind!r}")
+    return source.batch_from_json(data)
 
 
 def batch_to_json(batch: BatchDescription | Mapping[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 Both engines write Delta sinks idempotently with app transactions ``(app_id, batch id)``, but
 each keeps its own checkpoint (``<node checkpoint>/replay`` for Polars,
 ``<node checkpoint>/spark`` for Spark) with its own batch ids. The app ids therefore carry the
-engine (:func:`sink_app_id`: ``kappa:<engine>:<pipeline>:<node>:sink<i>``,
-:func:`dead_letter_app_id`: ``...:dead_letters``), so one engine's batch N is never taken for
+engine (:func:`kappa.plan_layout.sink_app_id`: ``kappa:<engine>:<pipeline>:<node>:sink<i>``,
+:func:`kappa.plan_layout.dead_letter_app_id`: ``...:dead_letters``), so one engine's batch N is never taken for
 the other's.
 
 Before a run writes anything, :func:`check_ownership` refuses (:class:`EngineConflict`, exit 2)
@@ -29,12 +29,13 @@ the node is refused until it is rebuilt with ``--full-refresh``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from kappa.checkpoint import CheckpointRefused
-from kappa.plan_kinds import resolve_secrets
+from kappa.connectors.base import AppTable
+from kappa.connectors.registry import sink_kind_of, source_kind_of
+from kappa.plan_layout import dead_letter_app_id, legacy_app_id  # noqa: F401 - the engines import dead_letter_app_id from here
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import NodePlan, PipelinePlan
@@ -47,19 +48,6 @@ COMMANDS = {"polars": "kappa replay", "spark": "kappa run / kappa stream start"}
 
 class EngineConflict(CheckpointRefused):
     """A node's checkpoint or tables belong to the other engine (or to an unknown one)."""
-
-
-def sink_app_id(engine: str, pipeline: str, node: str, index: int) -> str:
-    return f"kappa:{engine}:{pipeline}:{node}:sink{index}"
-
-
-def dead_letter_app_id(engine: str, pipeline: str, node: str) -> str:
-    return f"kappa:{engine}:{pipeline}:{node}:dead_letters"
-
-
-def legacy_app_id(pipeline: str, node: str, suffix: str) -> str:
-    """The engine-less app id kappa wrote before app ids carried the engine."""
-    return f"kappa:{pipeline}:{node}:{suffix}"
 
 
 def other_engine(engine: str) -> str:
@@ -107,26 +95,15 @@ def has_progress(node_checkpoint: str, engine: str) -> bool:
 
 
 # ---------------------------------------------------------------- tables
-@dataclass(frozen=True)
-class NodeTable:
-    """A Delta table a node writes with app transactions: a sink or its dead-letter table."""
-
-    label: str  # "sink 0" | "dead letters"
-    path: str
-    suffix: str  # app id suffix: "sink0" | "dead_letters"
-    storage_options: dict | None = None
-
-
-def node_tables(node: "NodePlan", root: str) -> Iterator[NodeTable]:
+def node_tables(node: "NodePlan", root: str) -> Iterator[AppTable]:
+    """The Delta tables a node writes with app transactions (its kinds' ``app_tables``)."""
     for sink in node.sinks:
-        if sink.kind == "delta" and sink.path:
-            opts = resolve_secrets(sink.storage_options) or None
-            yield NodeTable(f"sink {sink.index}", sink.path, f"sink{sink.index}", opts)
-    if node.source is not None and node.source.kind == "kafka":
-        yield NodeTable("dead letters", dead_letter_path(node, root), "dead_letters")
+        yield from sink_kind_of(sink).app_tables(sink)
+    if node.source is not None:
+        yield from source_kind_of(node.source).app_tables(node.source, node.layout)
 
 
-def transaction_versions(table: NodeTable, app_ids: list[str]) -> dict[str, int]:
+def transaction_versions(table: AppTable, app_ids: list[str]) -> dict[str, int]:
     """The recorded transaction version of each app id in the table (absent ids left out)."""
     if "://" not in table.path and not (Path(table.path) / "_delta_log").is_dir():
         return {}

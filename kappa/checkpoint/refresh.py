@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from kappa.checkpoint import CheckpointRefused, UsageError
+from kappa.connectors.registry import sink_kind_of, source_kind_of
 from kappa.plan_kinds import resolve_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,11 +54,10 @@ def _exists(path: str) -> bool:
 
 def _node_paths(plan: "PipelinePlan", node: "NodePlan") -> tuple[list[str], list[str]]:
     local, remote = [], []
-    candidates = [node.layout.root] + [s.path for s in node.sinks if s.path]
-    if node.source is not None and node.source.kind == "kafka":
-        dead = node.layout.dead_letters
-        if not dead.startswith(node.layout.root + "/"):
-            candidates.append(dead)
+    candidates = [node.layout.root] + [p for s in node.sinks for p in sink_kind_of(s).owned_paths(s)]
+    if node.source is not None:  # e.g. a configured dead-letter table
+        own = source_kind_of(node.source).owned_paths(node.source, node.layout)
+        candidates += [p for p in own if not p.startswith(node.layout.root + "/")]
     for path in candidates:
         if "://" in path:
             remote.append(path)

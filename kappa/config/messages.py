@@ -16,6 +16,8 @@ import difflib
 import re
 from typing import Any, Iterable
 
+from kappa.connectors.registry import sink_tags, source_tags
+
 #: Marks "no value at this path in the YAML data".
 MISSING = object()
 
@@ -44,9 +46,10 @@ _PATTERNS = {
     r"^[A-Za-z0-9_][A-Za-z0-9_\-\.]*$": "letters, digits, `_`, `-` and `.`, starting with a letter, digit or `_`",
 }
 
+#: The discriminator errors of the source and sink unions -> (what, the kinds' ``type`` values).
 _KINDS = {
-    "source_kind": ("source", ("file", "delta", "kafka", "node")),
-    "sink_kind": ("sink", ("file", "delta", "kafka")),
+    "source_kind": ("source", source_tags()),
+    "sink_kind": ("sink", sink_tags()),
 }
 
 

@@ -8,7 +8,7 @@ formatted into it. ``$${...}`` is a literal ``${...}``. A missing variable is an
 Secrets: inside ``options``, ``storage_options`` and ``conf`` mappings (Kafka client settings,
 object-store keys, Spark settings) an ``${env.NAME}`` reference -- written there directly or
 through a variable -- is checked but kept as is; it is resolved only when a connection is made
-(:func:`resolve_secret_refs`), so secret values never enter the model, its YAML dump,
+(:func:`kappa.substitution.resolve_secret_refs`), so secret values never enter the model, its YAML dump,
 ``kappa explain`` output or logs. The ``variables`` mapping itself is kept as written, for the
 same reason.
 
@@ -23,19 +23,28 @@ same reason.
 from __future__ import annotations
 
 import os
-import re
+from functools import lru_cache
 from typing import Any, Mapping
 
-from kappa.errors import KappaError
+from kappa.substitution import REF as _REF
+from kappa.substitution import MissingVariable, Resolver
+from kappa.substitution import resolve_secret_refs  # noqa: F401 - the engines' executors import it from here
 
-_REF = re.compile(r"(\$?)\$\{\s*(vars|env)\.([A-Za-z_][A-Za-z0-9_\.\-]*)\s*\}")
-SECRET_MAPPINGS = frozenset({"options", "storage_options", "conf"})
+
+@lru_cache(maxsize=None)
+def secret_mappings() -> frozenset[str]:
+    """Mappings whose ``${env.X}`` references are kept: every source/sink kind's secret-bearing
+    options (:attr:`kappa.connectors.base.SourceKind.secret_fields`) and the Spark ``conf``.
+
+    Looked up on first use: the executors import :func:`resolve_secret_refs` from here
+    without the spec models."""
+    from kappa.connectors.registry import secret_fields
+
+    return frozenset({"conf", *secret_fields()})
+
+
 #: Top-level keys kept exactly as written (their references are checked, not resolved).
 RAW_KEYS = frozenset({"variables"})
-
-
-class MissingVariable(KappaError):
-    """A ``${vars.x}`` or ``${env.X}`` with no value (or variables that refer to each other)."""
 
 
 class Overrides(dict):
@@ -82,61 +91,13 @@ def unknown_overrides(overrides: Mapping[str, Any], declared: Mapping[str, Any],
     return out
 
 
-class _Resolver:
-    """Looks references up; resolves variables that use other references, once, with cycle checks."""
-
-    def __init__(self, variables: Mapping[str, Any], env: Mapping[str, str]):
-        self.variables, self.env = variables, env
-        self._active: list[str] = []
-
-    def lookup(self, kind: str, name: str, keep_env: bool) -> Any:
-        if kind == "env":
-            if name not in self.env:
-                raise MissingVariable(f"environment variable {name} is not set (referenced as ${{env.{name}}})")
-            return self.env[name]
-        if name not in self.variables:
-            known = ", ".join(sorted(self.variables)) or "none defined"
-            raise MissingVariable(f"undefined variable ${{vars.{name}}} (variables: {known})")
-        if name in self._active:
-            loop = self._active[self._active.index(name):]
-            start = loop.index(min(loop))  # the same text wherever the loop is entered
-            loop = loop[start:] + loop[:start]
-            chain = " -> ".join(loop + [loop[0]])
-            raise MissingVariable(f"variables refer to each other: {chain}")
-        self._active.append(name)
-        try:
-            return self.value(self.variables[name], keep_env)
-        finally:
-            self._active.pop()
-
-    def value(self, value: Any, keep_env: bool) -> Any:
-        if isinstance(value, str):
-            return self.string(value, keep_env) if "${" in value else value
-        if isinstance(value, dict):
-            return {k: self.value(v, keep_env or k in SECRET_MAPPINGS) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.value(v, keep_env) for v in value]
-        return value
-
-    def string(self, value: str, keep_env: bool) -> Any:
-        whole = _REF.fullmatch(value.strip())
-        if whole and not whole.group(1) and not (keep_env and whole.group(2) == "env"):
-            return self.lookup(whole.group(2), whole.group(3), keep_env)
-
-        def repl(m: re.Match) -> str:
-            if m.group(1):  # escaped: $${...}
-                return m.group(0)[1:]
-            if keep_env and m.group(2) == "env":
-                self.lookup("env", m.group(3), keep_env)  # must exist, but stays a reference
-                return m.group(0)
-            return str(self.lookup(m.group(2), m.group(3), keep_env))
-
-        return _REF.sub(repl, value)
+def _resolver(variables: Mapping[str, Any], env: Mapping[str, str]) -> Resolver:
+    return Resolver(variables, env, secret_mappings())
 
 
 def substitute_string(value: str, variables: Mapping[str, Any], env: Mapping[str, str], keep_env: bool = False) -> Any:
     """Substitute the references in one string (``keep_env``: check ``${env.X}`` but keep it)."""
-    return _Resolver(variables, env).string(value, keep_env)
+    return _resolver(variables, env).string(value, keep_env)
 
 
 def substitute(data: Any, variables: Mapping[str, Any], env: Mapping[str, str] | None = None) -> tuple[Any, list[tuple[tuple, str]]]:
@@ -144,13 +105,13 @@ def substitute(data: Any, variables: Mapping[str, Any], env: Mapping[str, str] |
 
     The top-level ``variables`` mapping is kept as written; its references are checked only.
     """
-    resolver = _Resolver(variables, os.environ if env is None else env)
+    resolver = _resolver(variables, os.environ if env is None else env)
     errors: list[tuple[tuple, str]] = []
 
     def walk(value: Any, path: tuple, keep_env: bool, raw: bool) -> Any:
         if isinstance(value, dict):
             return {
-                k: walk(v, path + (k,), keep_env or k in SECRET_MAPPINGS, raw or (not path and k in RAW_KEYS))
+                k: walk(v, path + (k,), keep_env or k in secret_mappings(), raw or (not path and k in RAW_KEYS))
                 for k, v in value.items()
             }
         if isinstance(value, list):
@@ -178,7 +139,7 @@ def escape_refs(data: Any, _path: tuple = ()) -> Any:
     """
     if isinstance(data, dict):
         return {
-            k: v if (k in SECRET_MAPPINGS or (not _path and k in RAW_KEYS)) else escape_refs(v, _path + (k,))
+            k: v if (k in secret_mappings() or (not _path and k in RAW_KEYS)) else escape_refs(v, _path + (k,))
             for k, v in data.items()
         }
     if isinstance(data, list):
@@ -186,9 +147,3 @@ def escape_refs(data: Any, _path: tuple = ()) -> Any:
     if isinstance(data, str) and "${" in data:
         return _REF.sub(lambda m: "$" + m.group(0), data)
     return data
-
-
-def resolve_secret_refs(options: Mapping[str, str], env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Resolve ``${env.NAME}`` references kept in an options mapping, at connection time."""
-    resolver = _Resolver({}, os.environ if env is None else env)
-    return {k: str(resolver.string(v, False)) if isinstance(v, str) else v for k, v in options.items()}

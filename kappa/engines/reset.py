@@ -17,9 +17,11 @@ def reset_node(node: "NodePlan", plan: "PipelinePlan | None" = None) -> None:
     import shutil
     from pathlib import Path
 
-    paths = [node.layout.root] + [s.path for s in node.sinks if s.path and "://" not in s.path]
-    if plan is not None and node.source is not None and node.source.kind == "kafka":
-        paths.append(node.layout.dead_letters)
+    from kappa.connectors.registry import sink_kind_of, source_kind_of
+
+    paths = [node.layout.root] + [p for s in node.sinks for p in sink_kind_of(s).owned_paths(s) if "://" not in p]
+    if plan is not None and node.source is not None:  # e.g. a configured dead-letter table
+        paths += source_kind_of(node.source).owned_paths(node.source, node.layout)
     for path in paths:
         p = Path(path)
         if p.is_dir():

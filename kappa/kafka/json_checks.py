@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING, Any
 #: the file under a node's checkpoint folder holding the value types inferred so far
 from kappa.plan_layout import INFERRED_FILE
 
+#: Largest record (key + value bytes) decoded by default: the Kafka source's ``max_record_bytes``
+#: (the default of its plan, :class:`kappa.plan_kinds.KafkaSourcePlan`)
+from kappa.plan_kinds import DEFAULT_MAX_RECORD_BYTES  # noqa: F401 - the decoders import it from here
+
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 #: Deepest nesting of objects/arrays a value may have (the top-level object is level 1).
 MAX_JSON_DEPTH = 64
-#: Largest record (key + value bytes) decoded by default: the ``max_record_bytes`` source option.
-DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(rb"[\[\]{}]")

@@ -2,8 +2,9 @@
 cycles, quarantine sinks, merge sinks without keys.
 
 Design note: this runs inside :class:`~kappa.models.Pipeline`'s validator, so it belongs to the
-spec and imports only what the models may (pydantic models, :mod:`kappa.errors` and the SQL
-reference parser :mod:`kappa.sql.refs`). :mod:`kappa.graph` builds the DAG from the same edges
+spec and imports only what the models may (pydantic models, :mod:`kappa.errors`, the SQL
+reference parser :mod:`kappa.sql.refs` and the connector registry, whose kinds tell the node a
+source reads). :mod:`kappa.graph` builds the DAG from the same edges
 (:func:`pipeline_edges`) and finds cycles with the same :func:`find_cycle`; the Debezium merge
 defaults (:mod:`kappa.cdc.sink_defaults`) use :func:`debezium_defaults_apply`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterable, Literal
 
+from kappa.connectors.registry import upstream_of
 from kappa.errors import ConfigIssue
 from kappa.sql.refs import node_refs
 
@@ -38,9 +40,9 @@ def pipeline_edges(pipeline: _Pipeline) -> list[tuple[str, str, EdgeKind]]:
     also the node's source; in declaration order, without duplicates."""
     edges: list[tuple[str, str, EdgeKind]] = []
     for node in pipeline.nodes:
-        src = node.source
-        if src is not None and src.type == "node":
-            edges.append((src.node_name, node.name, "source"))
+        upstream = upstream_of(node.source) if node.source is not None else None
+        if upstream is not None:
+            edges.append((upstream, node.name, "source"))
         for _, ref in sql_refs(node):
             e = (ref, node.name, "sql")
             if e not in edges and (ref, node.name, "source") not in edges:

@@ -48,6 +48,7 @@ def replay_pipeline(
 ) -> dict[str, "pl.DataFrame"]:
     """Run the pipeline once and return, per selected node, the table its first output sink holds
     (or its in-memory output when it has no sink). Quarantine tables come as ``<node>__quarantine``."""
+    from kappa.connectors.registry import readable
     from kappa.plan import build_plan
     from kappa.runner import execute_pipeline
 
@@ -56,14 +57,14 @@ def replay_pipeline(
     plan = build_plan(pl_model, select)
     out: dict[str, "pl.DataFrame"] = {}
     for node in plan.nodes:
-        readable = [s for s in node.output_sinks if s.kind in ("delta", "file")]
-        if readable:
-            s = readable[0]
+        tables = [s for s in node.output_sinks if readable(s)]
+        if tables:
+            s = tables[0]
             out[node.name] = read_sink_table(s.path, s.kind, getattr(s, "format", None))
         elif result.output_df(node.name) is not None:
             out[node.name] = result.output_df(node.name).to_native().collect()
         for q in node.quarantine_sinks[:1]:
-            if q.kind in ("delta", "file") and Path(q.path).exists():
+            if readable(q) and Path(q.path).exists():
                 out[f"{node.name}__quarantine"] = read_sink_table(q.path, q.kind, getattr(q, "format", None))
     last: "RunResult" = result  # reads like the summary (ok, node(), render())
     replay_pipeline.last_summary = last  # type: ignore[attr-defined]

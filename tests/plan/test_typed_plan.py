@@ -24,7 +24,7 @@ from kappa.plan import (
     build_plan,
     resolve_secrets,
 )
-from kappa.plan_from_models import merge_options
+from kappa.connectors.cdc_merge import merge_options
 from tests.plan.pipelines_for_fingerprints import PIPELINES
 
 
