@@ -60,7 +60,7 @@ def _arrow_frame(spark, table):
     from pyspark.sql import functions as F
 
     from kappa.delta.arrow import normalize_arrow_table
-    from kappa.engines.spark.sources import spark_schema_of_arrow
+    from kappa.engines.spark.arrow_schema import spark_schema_of_arrow
 
     names = table.column_names
     nulls = {f.name for f in table.schema if pa.types.is_null(f.type)}
@@ -104,7 +104,7 @@ def compare(spark, tmp_path: Path, frame, spec, kinds: dict | None = None):
 
 
 def _dead_spark():
-    from kappa.engines.spark.sources import spark_schema_of_arrow
+    from kappa.engines.spark.arrow_schema import spark_schema_of_arrow
 
     return spark_schema_of_arrow(dead_letter_schema())
 

@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from kappa.cli import main
-from kappa.engines.spark.sources import delta_options, kafka_options
+from kappa.engines.spark.connectors.delta import delta_options
+from kappa.engines.spark.connectors.kafka import kafka_options
 
 PIPELINE = """
 name: explained
@@ -149,7 +150,7 @@ def test_reader_options_resolve_secrets_only_when_reading(pipeline_file):
 
 @pytest.mark.spark
 def test_jvm_kafka_sink_frame_and_options(spark):
-    from kappa.engines.spark.sinks import jvm_kafka_writer_options, kafka_sink_frame
+    from kappa.engines.spark.connectors.kafka import jvm_kafka_writer_options, kafka_sink_frame
     from kappa.models import KafkaDataSink
 
     df = spark.createDataFrame([(1, "a", 2.5)], "id BIGINT, sym STRING, px DOUBLE")

@@ -12,7 +12,7 @@ For every selected node, in topological order:
 
 A streaming node repeats this until it reached the ends its sources had at the node's first
 planning step of the run (several batches when ``max_offsets_per_trigger`` bounds them; see
-:class:`~kappa.engines.polars.readers.RunBound`): a replay is bounded however fast records keep
+:class:`~kappa.engines.polars.connectors.base.RunBound`): a replay is bounded however fast records keep
 arriving. A batch node runs one batch per run.
 
 Before the first node runs (under the pipeline lock :mod:`kappa.runner` takes: one run per
@@ -91,7 +91,8 @@ class PolarsEngine:
 def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:
     """Run every batch a node has to run now; returns the last batch's output and quarantine."""
     from kappa.checkpoint.batches import NoSourceBatch, batch_from_json
-    from kappa.engines.polars.readers import RunBound, plan_range
+    from kappa.engines.polars.connectors import source_reader
+    from kappa.engines.polars.connectors.base import RunBound
     from kappa.engines.polars.state import ReplayCheckpoint
 
     ck = ReplayCheckpoint(node.layout)
@@ -105,7 +106,7 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
                 offsets = NoSourceBatch()
             else:
                 previous = batch_from_json(last.offsets) if (last and node.streaming) else None
-                offsets = plan_range(node.source, previous, bound)
+                offsets = source_reader(node.source).plan_range(node.source, previous, bound)
             if offsets is None:
                 if ns.batches == 0:
                     ns.skipped = "no new data"
@@ -125,9 +126,9 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
 
 
 def _ref_frames(node: "NodePlan", memory: dict) -> dict[str, "pl.LazyFrame"]:
-    from kappa.engines.polars.readers import read_full
+    from kappa.engines.polars.connectors import source_reader
 
-    return {ref: (memory[ref] if ref in memory else read_full(src, memory)) for ref, src in node.ref_sources.items()}
+    return {ref: (memory[ref] if ref in memory else source_reader(src).read_full(src, memory)) for ref, src in node.ref_sources.items()}
 
 
 def transform(node: "NodePlan", frame: "pl.LazyFrame", refs: dict[str, "pl.LazyFrame"]) -> "pl.LazyFrame":
@@ -152,14 +153,15 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     import polars as pl
 
     from kappa.checkpoint.ownership import dead_letter_app_id
-    from kappa.engines.polars.readers import ReadResult, read_range
+    from kappa.engines.polars.connectors import source_reader
+    from kappa.engines.polars.connectors.base import ReadResult
     from kappa.engines.polars.writers import write_dead_letters, write_sink
     from kappa.quality.polars_eval import apply_expectations
 
     if node.source is None:
         read = ReadResult(pl.LazyFrame())
     else:
-        read = read_range(node.source, offsets, memory, node.layout.state_dir)
+        read = source_reader(node.source).read_range(node.source, offsets, memory, node.layout.state_dir)
     frame = transform(node, read.frame, _ref_frames(node, memory))
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)

@@ -11,7 +11,7 @@ For each micro-batch of a node's query, in this order (the Polars engine's order
 3. the expectations (:func:`kappa.quality.spark_eval.check_batch`): flag columns of the same
    plan, counted by Spark's observed metrics; a ``fail`` expectation stops the batch before any
    write;
-4. every sink (:mod:`kappa.engines.spark.sinks`), then the dead letters: executors write, the
+4. every sink (:mod:`kappa.engines.spark.connectors`), then the dead letters: executors write, the
    driver commits; each write is idempotent per ``(sink, batch_id)``, so a batch Spark replays
    after a crash writes nothing twice (which of the writes comes first changes no table). The
    dead letters come last because a frame decoded in the Kafka reader counts them while the
@@ -20,7 +20,7 @@ For each micro-batch of a node's query, in this order (the Polars engine's order
 
 Nothing here brings the batch's rows to the driver: the driver only builds plans, reads observed
 metrics and commits (the python profile's CDC MERGE is the one documented exception,
-:mod:`kappa.engines.spark.sinks`). What several writes read is persisted on the executors for the
+:mod:`kappa.engines.spark.connectors.merge`). What several writes read is persisted on the executors for the
 batch and released at its end.
 
 An error is recorded on the node's metrics and re-raised: the query stops with it and no
@@ -117,9 +117,9 @@ class NodeBatchFunction:
             raise
 
     def _refs(self, spark: "SparkSession") -> dict[str, "DataFrame"]:
-        from kappa.engines.spark.sources import read_static
+        from kappa.engines.spark.connectors import source_reader
 
-        return {ref: read_static(spark, src, self.profile, self.memory) for ref, src in self.node.ref_sources.items()}
+        return {ref: source_reader(src).read_static(spark, src, self.profile, self.memory, False) for ref, src in self.node.ref_sources.items()}
 
     def _write_dead_letters(self, dead: "DataFrame", batch_id: int) -> int:
         from kappa.checkpoint.ownership import dead_letter_app_id, dead_letter_path
@@ -148,7 +148,7 @@ class NodeBatchFunction:
 
     def run(self, batch_df: "DataFrame", batch_id: int) -> None:
         """Read, transform, check and write one micro-batch."""
-        from kappa.engines.spark.sinks import write_sink
+        from kappa.engines.spark.connectors import sink_writer
         from kappa.quality.spark_eval import check_batch
 
         spark = batch_df.sparkSession
@@ -162,7 +162,7 @@ class NodeBatchFunction:
             # Without expectations the counts ride on the first write. The frame is persisted on
             # the executors when more than one write reads it, and materialised by all tasks
             # before a file sink (one task writes a batch's file: the work before it stays spread).
-            file_sink = any(s.kind == "file" for s in self.node.sinks)
+            file_sink = any(sink_writer(s).single_task for s in self.node.sinks)
             persist = readers > 1 or bool(expectations) or file_sink
             checked = check_batch(frame, expectations, self.node.name, lazy_counts=not expectations and not file_sink, persist=persist)
             release.append(checked)
@@ -173,8 +173,9 @@ class NodeBatchFunction:
                     continue
                 key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
                 where = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
+                writer = sink_writer(sink)
                 sink_rows[key] = sink_rows.get(key, 0) + self._guarded(
-                    where, sink.path, lambda s=sink, d=df: write_sink(s, d, batch_id, self.profile), delta=sink.kind == "delta"
+                    where, sink.path, lambda w=writer, s=sink, d=df: w.write(s, d, batch_id, self.profile), delta=writer.delta_table
                 )
                 failpoint("after_sink")
             if self.keep_output:

@@ -13,7 +13,6 @@ compiled (and explained) before its upstream tables exist.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from kappa.engines.spark.metrics import NodeMetrics
@@ -26,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kappa.checkpoint.query import QueryDescription
     from kappa.engines.spark.decode import Decoded
     from kappa.plan_kinds import TriggerPlan
-    from kappa.plan import NodePlan, PipelinePlan, SinkPlan
+    from kappa.plan import NodePlan, PipelinePlan, SinkPlan, SourcePlan
 
 
 def trigger_kwargs(trigger: "TriggerPlan") -> dict[str, Any]:
@@ -52,47 +51,31 @@ def keeps_output(node: "NodePlan") -> bool:
 
 # ---------------------------------------------------------------- description
 def sink_description(sink: "SinkPlan", profile: str) -> dict[str, Any]:
-    """A sink as ``kappa explain`` shows it (secrets redacted)."""
-    from kappa.engines.spark.sources import _values
+    """A sink as ``kappa explain`` shows it (secrets redacted; the kind's entries: its writer)."""
+    from kappa.engines.spark.connectors import sink_writer
 
     out: dict[str, Any] = {"index": sink.index, "kind": sink.kind, "mode": sink.mode, "quarantine": sink.quarantine}
-    if sink.kind == "delta":
-        out["path"] = sink.path
-        out["app_id"] = sink.app_id
-        if sink.mode == "merge":
-            out["writer"] = "kappa.cdc.merge.apply_changes (deltalake MERGE of the batch collected on the driver)"
-            out["merge"] = sink.merge.as_dict()
-        elif profile == "jvm":
-            out["writer"] = "delta-spark (txnAppId/txnVersion)"
-        else:
-            out["writer"] = "kappa_delta_sink (executors write Parquet, the driver commits them with the app transaction)"
-        if sink.partition_by:
-            out["partition_by"] = list(sink.partition_by)
-        out["schema_mode"] = sink.schema_mode
-        if sink.storage_options:
-            out["storage_options"] = _values(sink.storage_options, True)
-    elif sink.kind == "file":
-        out["path"] = sink.path
-        out["format"] = sink.format
-        single = bool(PurePath(sink.path).suffix)
-        out["writer"] = ("single file, replaced" if single else "part files named by batch id") + ", written by one executor task"
-    else:
-        out["topic"] = sink.topic
-        out["bootstrap_servers"] = sink.bootstrap_servers
-        out["writer"] = "format(kafka)" if profile == "jvm" else "kappa_kafka_sink (confluent-kafka producers on the executors)"
-        if sink.key:
-            out["key"] = sink.key
-        if sink.value:
-            out["value"] = sink.value
-        if sink.options:
-            out["options"] = _values(sink.options, True)
+    out.update(sink_writer(sink).describe(sink, profile))
+    return out
+
+
+def describe_source(source: "SourcePlan | None", profile: str, redact: bool = True) -> dict[str, Any]:
+    """The ``source`` entry of a compiled node's description (the kind's reader describes it)."""
+    from kappa.engines.spark.connectors import source_reader
+
+    if source is None:
+        return {"kind": "none", "format": None, "options": {}, "schema": None, "path": None, "streaming": False}
+    reader = source_reader(source)
+    out = {"kind": source.kind, **reader.describe(source, profile, redact).as_dict(), "streaming": source.streaming}
+    if source.upstream:
+        out["upstream"] = source.upstream
+    out.update(reader.describe_extra(source))
     return out
 
 
 def describe_query(plan: "PipelinePlan", node: "NodePlan", profile: str, checkpoint: str) -> "QueryDescription":
     """The description of a node's compiled query (secrets redacted)."""
     from kappa.checkpoint.query import QueryDescription, node_parts
-    from kappa.engines.spark.sources import describe_source
 
     source = describe_source(node.source, profile)
     source["read"] = "per_run" if reads_per_run(node) else "stream"
@@ -168,12 +151,13 @@ class CompiledNode:
 
     def input_stream(self) -> "DataFrame":
         """The streaming DataFrame the query consumes (raises SourceNotReady before its table exists)."""
-        from kappa.engines.spark.sources import build_stream
+        from kappa.engines.spark.connectors import source_reader
         from kappa.engines.spark.ticks import tick_stream
 
         if self.reads_per_run:
             return tick_stream(self.spark, self.node)
-        return build_stream(self.spark, self.node.source, self.profile, self.checkpoint_location)
+        source = self.node.source
+        return source_reader(source).build_stream(self.spark, source, self.profile, self.checkpoint_location)
 
     def request_run(self) -> bool:
         """For a node that re-reads its source per run: ask for a run if the input changed."""
@@ -205,19 +189,18 @@ class InputReader:
     memory: dict[str, Any]
 
     def __call__(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "Decoded | None"]:
-        from kappa.engines.spark.sources import read_static
+        from kappa.engines.spark.connectors import source_reader
 
         source = self.node.source
+        if source is None and reads_per_run(self.node):
+            return spark.range(0).drop("id"), None
+        reader = source_reader(source) if source is not None else None
         if reads_per_run(self.node):
-            if source is None:
-                return spark.range(0).drop("id"), None
-            frame = read_static(spark, source, self.profile, self.memory, decode=True)
+            frame = reader.read_static(spark, source, self.profile, self.memory, decode=True)
         else:
             frame = batch_df
-        if source is not None and source.kind == "kafka" and source.value_format != "raw":
-            from kappa.engines.spark.decode import decode_kafka_frame
-
-            decoded = decode_kafka_frame(spark, frame, source, self.node.layout.state_dir)
+        decoded = reader.decode(spark, frame, source, self.node.layout.state_dir) if reader is not None else None
+        if decoded is not None:
             release.append(decoded)
             return decoded.rows, decoded
         return frame, None
@@ -228,6 +211,7 @@ def refuse_for_connect(nodes: Any) -> None:
     the driver's memory, or that reads such an output: the batch function runs in a server
     worker, whose DataFrames the client and the other nodes' workers cannot see."""
     from kappa.engines.spark.batch_log import ConnectRefused
+    from kappa.engines.spark.connectors import source_reader
 
     for node in nodes:
         if node.skipped:
@@ -239,7 +223,7 @@ def refuse_for_connect(nodes: Any) -> None:
                 "give it a Delta sink, or run without spark.remote/SPARK_REMOTE"
             )
         for src in [node.source, *node.ref_sources.values()]:
-            if src is not None and src.kind == "memory":
+            if src is not None and source_reader(src).in_memory:
                 raise ConnectRefused(
                     f"node {node.name!r} reads node {src.upstream!r} from memory, which Spark Connect cannot do; "
                     f"give {src.upstream!r} a Delta sink, or run without spark.remote/SPARK_REMOTE"

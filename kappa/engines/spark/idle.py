@@ -11,10 +11,30 @@ updates every node's input rate, lag and state for the live status.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.engines.spark.streaming import _Node
+    from pyspark.sql.streaming import StreamingQuery
+
+    from kappa.engines.spark.compiler import CompiledNode
+    from kappa.engines.spark.gate import BatchGate
+
+
+@dataclass
+class _Node:
+    """One node of the runner: its compiled query, gate, and the live state a refresh updates."""
+
+    compiled: "CompiledNode"
+    gate: "BatchGate"
+    query: "StreamingQuery | None" = None
+    log: Any = None  # Spark Connect: the node's BatchLog
+    state: str = "waiting"
+    lag: int | None = None
+    upstream_batches: tuple = ()
+    quiet_since: float | None = None
+    last_rows: tuple[float, int] | None = None
+    rate: float | None = None
 
 
 def _parse_ts(text: str | None) -> float | None:

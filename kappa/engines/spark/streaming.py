@@ -47,20 +47,18 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kappa.checkpoint import verdicts as fp
 from kappa.checkpoint.verdicts import StreamRefused, plan_verdicts  # noqa: F401
-from kappa.engines.spark.idle import IdleDetection, _input_rows, _parse_ts  # noqa: F401
+from kappa.engines.spark.idle import IdleDetection, _input_rows, _Node, _parse_ts  # noqa: F401
 from kappa.engines.spark.gate import BatchGate, StopRequested, start_query, stream_trigger  # noqa: F401
 from kappa.errors import KappaError, RunFailed
 from kappa.summary import PipelineRunSummary
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
-    from pyspark.sql.streaming import StreamingQuery
 
-    from kappa.engines.spark.compiler import CompiledNode
     from kappa.plan import PipelinePlan
 
 
@@ -78,20 +76,6 @@ class NodeLive:
     lag: int | None
     last_batch_id: int | None
     last_error: str | None
-
-
-@dataclass
-class _Node:
-    compiled: "CompiledNode"
-    gate: BatchGate
-    query: "StreamingQuery | None" = None
-    log: Any = None  # Spark Connect: the node's BatchLog
-    state: str = "waiting"
-    lag: int | None = None
-    upstream_batches: tuple = ()
-    quiet_since: float | None = None
-    last_rows: tuple[float, int] | None = None
-    rate: float | None = None
 
 
 class StreamRunner(IdleDetection):
@@ -183,15 +167,13 @@ class StreamRunner(IdleDetection):
     def _inputs_ready(n: _Node) -> bool:
         """False while a Delta table the node reads (source or ``{nodes.x}``) does not exist yet,
         or an upstream it reads from memory has not produced its output."""
-        from kappa.engines.spark.sources import _delta_exists
+        from kappa.engines.spark.connectors import source_reader
 
         node = n.compiled.node
         for src in [node.source, *node.ref_sources.values()]:
             if src is None:
                 continue
-            if src.kind == "delta" and not _delta_exists(src.path, src.storage_options):
-                return False
-            if src.kind == "memory" and src.upstream not in n.compiled.memory:
+            if not source_reader(src).ready(src, n.compiled.memory):
                 return False
         return True
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,28 +34,9 @@ def ticks_dir(node: "NodePlan") -> str:
 
 def _source_state(source: "SourcePlan") -> Any:
     """Something that changes whenever the source's content may have changed (None: unknown)."""
-    if source.kind == "file":
-        from kappa.files import list_files
+    from kappa.engines.spark.connectors import source_reader
 
-        files = list_files(source.path, source.format)
-        out = []
-        for f in files:
-            st = os.stat(f)
-            out.append([f, st.st_size, st.st_mtime_ns])
-        return out
-    if source.kind == "delta":
-        from kappa.delta.read import delta_version
-        from kappa.plan_kinds import resolve_secrets
-
-        return [source.path, source.version, delta_version(source.path, resolve_secrets(source.storage_options))]
-    if source.kind == "kafka":
-        from kappa.kafka.client import kafka_conf
-        from kappa.kafka.offsets import end_offsets, list_partitions
-
-        conf = kafka_conf(source)
-        ends = end_offsets(conf, list_partitions(conf, source.topics))
-        return sorted([t, p, o] for (t, p), o in ends.items())
-    return None
+    return source_reader(source).state(source)
 
 
 def fingerprint(node: "NodePlan") -> str | None:

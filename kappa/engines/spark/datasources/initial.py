@@ -5,7 +5,7 @@ restart before batch 0 commits. A reader whose initial offset moves (Kafka ``lat
 table's current version) would then plan batch 0 from one value and run it from another:
 records skipped or read twice, or "offset went backwards". kappa's sources therefore receive
 the query's checkpoint folder as the reader option :data:`CHECKPOINT_OPTION` (set by
-:func:`kappa.engines.spark.sources.build_stream`) and keep the first resolved value in
+:meth:`kappa.engines.spark.connectors.base.SourceReader.build_stream`) and keep the first resolved value in
 ``<checkpointLocation>/kappa/initial_offset_<name>.json`` (see :mod:`kappa.initial`)::
 
     def initialOffset(self):

@@ -1,21 +1,24 @@
-"""Kafka ranges for the Polars engine: end offsets taken when the batch is planned.
+"""Kafka sources and sinks of the Polars engine: end offsets taken when the batch is planned.
 
 Offsets are stored as Spark stores them: ``{topic: {"partition": offset}}``; ``start`` is
 inclusive and ``end`` exclusive. A batch read returns the columns of Spark's Kafka source, then
 decodes ``value`` (JSON to a struct, raw bytes kept, or a Debezium envelope); undecodable
-records come back separately as dead letters.
+records come back separately as dead letters. A sink produces one record per row, at least
+once (a re-run after a crash between produce and commit produces again).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kappa.engines.polars.connectors.base import ReadResult, RunBound, SinkWriter, SourceReader, wrong_batch
 from kappa.kafka.client import kafka_conf
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.engines.polars.readers import ReadResult, RunBound
-    from kappa.checkpoint.batches import KafkaRange
-    from kappa.plan import KafkaSourcePlan
+    import polars as pl
+
+    from kappa.checkpoint.batches import BatchDescription, KafkaRange
+    from kappa.plan_kinds import KafkaSinkPlan, KafkaSourcePlan
 
 
 def _to_json(offsets: dict[tuple[str, int], int]) -> dict[str, dict[str, int]]:
@@ -40,7 +43,6 @@ def plan_kafka_range(spec: "KafkaSourcePlan", previous: Any, streaming: bool, bo
     that found nothing makes the next run continue from there, not from a later "latest".
     """
     from kappa.checkpoint.batches import KafkaRange
-    from kappa.engines.polars.readers import RunBound
     from kappa.kafka.data_loss import resume_offsets
     from kappa.kafka.offsets import list_partitions, log_bounds, rate_limit
 
@@ -85,7 +87,6 @@ def read_kafka_range(spec: "KafkaSourcePlan", batch: "KafkaRange", state_dir: st
     the types inferred for a JSON value without a declared schema."""
     import polars as pl
 
-    from kappa.engines.polars.readers import ReadResult
     from kappa.kafka.reader import read_range
 
     starts, ends = _from_json(batch.start), _from_json(batch.end)
@@ -104,3 +105,22 @@ def read_kafka_range(spec: "KafkaSourcePlan", batch: "KafkaRange", state_dir: st
     if dead is not None and dead.num_rows == 0:
         dead = None
     return ReadResult(pl.from_arrow(records).lazy(), dead)
+
+
+class KafkaReader(SourceReader):
+    def plan_range(self, source: "KafkaSourcePlan", previous: "BatchDescription | None", bound: RunBound) -> "BatchDescription | None":
+        return plan_kafka_range(source, previous, source.streaming, bound)
+
+    def read_range(self, source: "KafkaSourcePlan", batch: "BatchDescription", memory: dict[str, "pl.LazyFrame"], state_dir: str | None) -> ReadResult:
+        from kappa.checkpoint.batches import KafkaRange
+
+        if not isinstance(batch, KafkaRange):
+            raise wrong_batch(batch)
+        return read_kafka_range(source, batch, state_dir)
+
+
+class KafkaWriter(SinkWriter):
+    def write(self, sink: "KafkaSinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
+        from kappa.kafka.writer import produce_rows
+
+        return produce_rows(kafka_conf(sink), sink.topic, df.to_arrow(), key_column=sink.key, value_column=sink.value)

@@ -1,0 +1,133 @@
+"""Delta sources and sinks of the Polars engine.
+
+A source is read whole (optionally at ``version``) or, streaming, version range by version
+range: the data files the versions added (:func:`delta_new_files`; a commit that removes data
+fails the read unless ``skip_change_commits``, as Spark's Delta source does). A sink appends or
+overwrites in one commit carrying the app transaction ``(app_id, batch_id)``: a batch whose id
+the table already recorded is skipped (:func:`write_delta`, also the dead letters' writer).
+A failed write raises one line naming the node, the sink and the path
+(:func:`kappa.delta.writer.delta_write_error`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kappa.delta.read import delta_version
+from kappa.engines.polars.connectors.base import ReadResult, RunBound, SinkWriter, SourceReader, wrong_batch
+from kappa.errors import KappaError
+from kappa.plan_kinds import resolve_secrets
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+    import pyarrow as pa
+
+    from kappa.checkpoint.batches import BatchDescription
+    from kappa.plan_kinds import DeltaSinkPlan, DeltaSourcePlan
+
+
+# ---------------------------------------------------------------- reading
+def _delta_files(path: str, version: int | None, storage_options: dict) -> set[str]:
+    from deltalake import DeltaTable
+
+    return set(DeltaTable(path, version=version, storage_options=storage_options or None).file_uris())
+
+
+def delta_new_files(path: str, start: int, end: int, storage_options: dict, skip_change_commits: bool) -> list[str]:
+    """Data files added by versions ``start..end`` (inclusive); commits that remove data fail the
+    read unless ``skip_change_commits`` (then their files are skipped), as Spark's Delta source does."""
+    before = _delta_files(path, start - 1, storage_options) if start > 0 else set()
+    after = _delta_files(path, end, storage_options)
+    if before <= after:
+        return sorted(after - before)
+    new: list[str] = []
+    prev = before
+    for v in range(start, end + 1):
+        cur = _delta_files(path, v, storage_options)
+        if prev - cur:
+            if not skip_change_commits:
+                raise KappaError(
+                    f"Delta table {path}: version {v} updates or deletes rows; a streaming read only follows appends. "
+                    "Set `skip_change_commits: true` to ignore such commits, or read it as a batch source."
+                )
+        else:
+            new.extend(sorted(cur - prev))
+        prev = cur
+    return new
+
+
+def scan_delta(path: str, version: int | None, storage_options: dict) -> "pl.LazyFrame":
+    import polars as pl
+
+    from kappa.delta.read import read_delta
+
+    return pl.from_arrow(read_delta(path, version=version, storage_options=storage_options)).lazy()
+
+
+def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.LazyFrame":
+    """Rows of some of a Delta table's data files, with the table's current schema."""
+    import polars as pl
+
+    from kappa.delta.read import read_delta_files
+
+    return pl.from_arrow(read_delta_files(path, files, storage_options=storage_options)).lazy()
+
+
+class DeltaReader(SourceReader):
+    def plan_range(self, source: "DeltaSourcePlan", previous: "BatchDescription | None", bound: RunBound) -> "BatchDescription | None":
+        from kappa.checkpoint.batches import DeltaRange, DeltaSnapshot
+
+        if not source.streaming:
+            return DeltaSnapshot(source.version)
+        current = bound.capture(lambda: delta_version(source.path, resolve_secrets(source.storage_options)))
+        if current is None:
+            bound.captured = None  # no table yet: look again next time
+            return None
+        start = previous.end + 1 if isinstance(previous, DeltaRange) else (source.starting_version or 0)
+        if start > current:
+            return None
+        return DeltaRange(start, current)
+
+    def read_range(self, source: "DeltaSourcePlan", batch: "BatchDescription", memory: dict[str, "pl.LazyFrame"], state_dir: str | None) -> ReadResult:
+        from kappa.checkpoint.batches import DeltaRange, DeltaSnapshot
+
+        if not isinstance(batch, (DeltaRange, DeltaSnapshot)):
+            raise wrong_batch(batch)
+        storage = resolve_secrets(source.storage_options)
+        if isinstance(batch, DeltaRange):
+            files = delta_new_files(source.path, batch.start, batch.end, storage, source.skip_change_commits)
+            return ReadResult(scan_delta_files(source.path, files, storage))
+        if delta_version(source.path, storage) is None:
+            raise KappaError(f"Delta table {source.path} does not exist (yet)")
+        return ReadResult(scan_delta(source.path, batch.version, storage))
+
+    def read_full(self, source: "DeltaSourcePlan", memory: dict[str, "pl.LazyFrame"]) -> "pl.LazyFrame":
+        return scan_delta(source.path, None, resolve_secrets(source.storage_options))
+
+
+# ---------------------------------------------------------------- writing
+def write_delta(path: str, table: "pa.Table", mode: str, app_id: str, batch_id: int, partition_by=None, schema_mode: str = "merge", storage_options=None) -> bool:
+    """Append or overwrite with an app transaction; returns False when the batch was already written."""
+    from kappa.delta.writer import DeltaWriter
+
+    writer = DeltaWriter(
+        path,
+        mode=mode,
+        app_id=app_id,
+        partition_by=list(partition_by or []) or None,
+        storage_options=storage_options or None,
+        schema_mode=None if schema_mode == "strict" else ("overwrite" if schema_mode == "overwrite" and mode == "overwrite" else "merge"),
+    )
+    return writer.write_arrow(table, batch_id)
+
+
+class DeltaSinkWriter(SinkWriter):
+    def write(self, sink: "DeltaSinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
+        written = write_delta(sink.path, df.to_arrow(), sink.mode, sink.app_id, batch_id, sink.partition_by, sink.schema_mode, resolve_secrets(sink.storage_options))
+        return df.height if written else 0
+
+    def failure(self, sink: "DeltaSinkPlan", exc: BaseException, where: str) -> BaseException | None:
+        from kappa.delta.arrow import DeltaWriteError
+        from kappa.delta.writer import delta_write_error
+
+        return DeltaWriteError(f"{where}: {delta_write_error(sink.path, exc)}")
