@@ -38,8 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kappa.cdc import deltaio, nulls, state, target
+from kappa.cdc import nulls, state, target
 from kappa.cdc.prepare import BATCH, OP, TRUNCATE, prepare
+from kappa.delta.txn import CDC_TAGS, Txn, commit_version_of, open_table
 from kappa.errors import KappaError
 from kappa.plan_kinds import END_AT, RESERVED_PREFIX, START_AT, MergeOptions
 
@@ -96,15 +97,16 @@ def apply_changes(
         # come from the decoded rows) -- nothing to apply
         return MergeStats(0, 0, 0, 0, False)
     changes, untyped = nulls.typed_changes(changes, table_uri, s_uri, so)
-    t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version
-    st = deltaio.open_table(s_uri, so)
-    s_done = deltaio.txn_version(st, app_id) >= version
+    txn = Txn(app_id, version, CDC_TAGS)
+    t_done = txn.done(open_table(table_uri, so))
+    st = open_table(s_uri, so)
+    s_done = txn.done(st)
     if t_done and s_done:
         return MergeStats(0, 0, 0, 0, True, events=changes.num_rows)
     state_version: int | None = None
     if s_done:
         assert st is not None
-        committed = deltaio.commit_version_of(st, app_id, version)
+        committed = commit_version_of(st, app_id, version)
         if committed is None:
             raise KappaError(
                 f"CDC state {s_uri} records batch {version} of {app_id!r} but no commit of it; "
@@ -133,8 +135,8 @@ class _Ctx:
     untyped: tuple[str, ...] = ()  # all-null columns of no known type, left out (kappa.cdc.nulls)
 
     @property
-    def txn(self) -> deltaio.Txn:
-        return deltaio.Txn(self.app_id, self.version)
+    def txn(self) -> Txn:
+        return Txn(self.app_id, self.version, CDC_TAGS)
 
     def evolve(self, columns: list[str]) -> tuple[list[str] | None, bool]:
         """(target's columns or None, whether ``columns`` add some); raises if not allowed."""
