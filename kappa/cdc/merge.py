@@ -47,6 +47,7 @@ from kappa.plan_kinds import END_AT, RESERVED_PREFIX, START_AT, MergeOptions
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
     import pyarrow as pa
+    from deltalake import DeltaTable
 
 
 @dataclass(frozen=True)
@@ -97,14 +98,37 @@ def apply_changes(
         # come from the decoded rows) -- nothing to apply
         return MergeStats(0, 0, 0, 0, False)
     changes, untyped = nulls.typed_changes(changes, table_uri, s_uri, so)
-    txn = Txn(app_id, version, CDC_TAGS)
-    t_done = txn.done(open_table(table_uri, so))
-    st = open_table(s_uri, so)
-    s_done = txn.done(st)
-    if t_done and s_done:
+    done = batch_progress(table_uri, s_uri, app_id, version, so)
+    if done.target_done and done.state_done:
         return MergeStats(0, 0, 0, 0, True, events=changes.num_rows)
+    prep = prepare(changes, spec, table=table_uri)
+    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, done.target_done, done.state_done,
+               done.state_version, tuple(untyped))
+    if spec.stored_as_scd_type == 1:
+        return _scd1(ctx, prep)
+    return _scd2(ctx, prep)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where batch ``version`` of ``app_id`` stands in a CDC target and its state table."""
+
+    target: DeltaTable | None
+    state: DeltaTable | None
+    target_done: bool
+    state_done: bool
+    #: the state version to plan from when only the target lacks the batch (module doc)
     state_version: int | None = None
-    if s_done:
+
+
+def batch_progress(table_uri: str, s_uri: str, app_id: str, version: int,
+                   storage_options: dict | None) -> BatchProgress:
+    """What the two tables' app transactions say of the batch (both merge paths ask this)."""
+    txn = Txn(app_id, version, CDC_TAGS)
+    target, st = open_table(table_uri, storage_options), open_table(s_uri, storage_options)
+    t_done, s_done = txn.done(target), txn.done(st)
+    state_version: int | None = None
+    if s_done and not t_done:
         assert st is not None
         committed = commit_version_of(st, app_id, version)
         if committed is None:
@@ -113,12 +137,7 @@ def apply_changes(
                 "cannot repair the target"
             )
         state_version = committed - 1
-    prep = prepare(changes, spec, table=table_uri)
-    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, t_done, s_done, state_version,
-               tuple(untyped))
-    if spec.stored_as_scd_type == 1:
-        return _scd1(ctx, prep)
-    return _scd2(ctx, prep)
+    return BatchProgress(target, st, t_done, s_done, state_version)
 
 
 @dataclass(frozen=True)
