@@ -3,7 +3,7 @@
 Input: a ``--rows`` row Delta table (default 10,000,000; columns ``id, name, qty, price,
 updated``) and ``--events`` Debezium-shaped change events (default 1,000,000: 70% updates of
 existing keys, 20% inserts of new keys, 10% deletes of existing keys, in random order; the
-columns of :func:`kappa.cdc.debezium.decode_debezium`'s output: the row, ``_op``,
+columns of :func:`kappa.kafka.debezium.decode_debezium`'s output: the row, ``_op``,
 ``_seq_lsn``, ``_seq_ts_ms``, ``_seq_offset``). Keys repeat among the events (drawn with
 replacement), so deduplication and ordering matter.
 

@@ -5,7 +5,8 @@ inferred value types, initial offsets, run ticks) is written to a temporary name
 host, process and thread, flushed to disk, then moved into place: :func:`write_text` replaces
 (last writer wins; with ``durable`` the folder is synced too, so the rename survives a crash),
 :func:`create_text` creates only if the file does not exist yet (first writer wins, through a
-hard link; a file system without links falls back to a replace).
+hard link; a file system without links falls back to a replace); :func:`write_with` replaces
+``path`` with what a writer callback (Parquet, CSV, ...) wrote to the temporary name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import socket
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def temp_path(path: Path) -> Path:
@@ -56,6 +57,19 @@ def write_json(path: str | os.PathLike, payload: Any, *, durable: bool = False, 
     """Replace ``path`` with ``payload`` as JSON (keys sorted) atomically."""
     text = json.dumps(payload, sort_keys=True, indent=indent, default=str) + ("\n" if indent else "")
     return write_text(path, text, durable=durable)
+
+
+def write_with(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
+    """Replace ``path`` atomically with the file ``write(temporary path)`` creates."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def create_text(path: str | os.PathLike, text: str) -> bool:

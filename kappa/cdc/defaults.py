@@ -3,7 +3,7 @@
 - keys: the fields of the Kafka message key (Debezium puts the table's primary key there);
 - sequence: the source position -- Postgres ``source.lsn`` (``_seq_lsn``), MySQL binlog file
   and position (``_seq_file``, ``_seq_pos``) -- then the envelope's ``ts_ms`` (``_seq_ts_ms``)
-  and the Kafka offset (``_seq_offset``) as tie-breakers (see :mod:`kappa.cdc.debezium`);
+  and the Kafka offset (``_seq_offset``) as tie-breakers (see :mod:`kappa.kafka.debezium`);
 - deletes: ``_op = 'delete'``; truncates (SCD type 1 only): ``_op = 'truncate'``;
 - the bookkeeping columns ``_op`` and ``_seq_*`` are left out of the target (the sequence is
   still used for ordering, and SCD type 2 history columns are built from it).
@@ -13,12 +13,12 @@ Any of that can be overridden: the overrides are :class:`~kappa.models.CdcMerge`
 ``_op`` / ``_seq_*`` in the target.
 
 :func:`debezium_merge` is the one decision both users of these defaults make -- replication
-configs (:mod:`kappa.cdc.replication`) and merge sinks of pipeline nodes reading
+configs (:mod:`kappa.replication`) and merge sinks of pipeline nodes reading
 ``value_format: debezium`` (:mod:`kappa.cdc.sink_defaults`): the defaults learnt from the
 topic's first decodable records; without such records, the configured ``keys`` and
 ``sequence_by`` when both are given; else nothing yet (:data:`NO_RECORD_YET`).
 
->>> from kappa.cdc.debezium import DebeziumBatch
+>>> from kappa.kafka.debezium import DebeziumBatch
 >>> import pyarrow as pa
 >>> cols = {"id": [1], "name": ["a"], "_op": ["upsert"], "_seq_lsn": [7], "_seq_ts_ms": [1], "_seq_offset": [0]}
 >>> batch = DebeziumBatch(changes=pa.table(cols), dead_letters=pa.table({}), decoded=1, tombstones=0,
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from kappa.errors import KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.cdc.debezium import DebeziumBatch
+    from kappa.kafka.debezium import DebeziumBatch
     from kappa.models.cdc import CdcMerge
 
 OP_COLUMN = "_op"

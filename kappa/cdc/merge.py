@@ -38,14 +38,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kappa.cdc import deltaio, nulls, state, target
+from kappa.cdc import nulls, state, target
 from kappa.cdc.prepare import BATCH, OP, TRUNCATE, prepare
+from kappa.delta.txn import CDC_TAGS, Txn, commit_version_of, open_table
 from kappa.errors import KappaError
 from kappa.plan_kinds import END_AT, RESERVED_PREFIX, START_AT, MergeOptions
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
     import pyarrow as pa
+    from deltalake import DeltaTable
 
 
 @dataclass(frozen=True)
@@ -96,27 +98,46 @@ def apply_changes(
         # come from the decoded rows) -- nothing to apply
         return MergeStats(0, 0, 0, 0, False)
     changes, untyped = nulls.typed_changes(changes, table_uri, s_uri, so)
-    t_done = deltaio.txn_version(deltaio.open_table(table_uri, so), app_id) >= version
-    st = deltaio.open_table(s_uri, so)
-    s_done = deltaio.txn_version(st, app_id) >= version
-    if t_done and s_done:
+    done = batch_progress(table_uri, s_uri, app_id, version, so)
+    if done.target_done and done.state_done:
         return MergeStats(0, 0, 0, 0, True, events=changes.num_rows)
+    prep = prepare(changes, spec, table=table_uri)
+    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, done.target_done, done.state_done,
+               done.state_version, tuple(untyped))
+    if spec.stored_as_scd_type == 1:
+        return _scd1(ctx, prep)
+    return _scd2(ctx, prep)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where batch ``version`` of ``app_id`` stands in a CDC target and its state table."""
+
+    target: DeltaTable | None
+    state: DeltaTable | None
+    target_done: bool
+    state_done: bool
+    #: the state version to plan from when only the target lacks the batch (module doc)
     state_version: int | None = None
-    if s_done:
+
+
+def batch_progress(table_uri: str, s_uri: str, app_id: str, version: int,
+                   storage_options: dict | None) -> BatchProgress:
+    """What the two tables' app transactions say of the batch (both merge paths ask this)."""
+    txn = Txn(app_id, version, CDC_TAGS)
+    target, st = open_table(table_uri, storage_options), open_table(s_uri, storage_options)
+    t_done, s_done = txn.done(target), txn.done(st)
+    state_version: int | None = None
+    if s_done and not t_done:
         assert st is not None
-        committed = deltaio.commit_version_of(st, app_id, version)
+        committed = commit_version_of(st, app_id, version)
         if committed is None:
             raise KappaError(
                 f"CDC state {s_uri} records batch {version} of {app_id!r} but no commit of it; "
                 "cannot repair the target"
             )
         state_version = committed - 1
-    prep = prepare(changes, spec, table=table_uri)
-    ctx = _Ctx(table_uri, s_uri, so, spec, app_id, version, t_done, s_done, state_version,
-               tuple(untyped))
-    if spec.stored_as_scd_type == 1:
-        return _scd1(ctx, prep)
-    return _scd2(ctx, prep)
+    return BatchProgress(target, st, t_done, s_done, state_version)
 
 
 @dataclass(frozen=True)
@@ -133,8 +154,8 @@ class _Ctx:
     untyped: tuple[str, ...] = ()  # all-null columns of no known type, left out (kappa.cdc.nulls)
 
     @property
-    def txn(self) -> deltaio.Txn:
-        return deltaio.Txn(self.app_id, self.version)
+    def txn(self) -> Txn:
+        return Txn(self.app_id, self.version, CDC_TAGS)
 
     def evolve(self, columns: list[str]) -> tuple[list[str] | None, bool]:
         """(target's columns or None, whether ``columns`` add some); raises if not allowed."""

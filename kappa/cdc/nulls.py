@@ -10,7 +10,7 @@ column becomes a typed null column, its type taken from (first match wins):
 1. the target table's column of that name;
 2. the CDC state's column of that name (an SCD2 log keeps every event's columns);
 3. the type the source declared (Debezium's Connect schema, when the JSON converter wrote the
-   ``{"schema", "payload"}`` wrapper: :func:`kappa.cdc.debezium.decode_debezium` types the
+   ``{"schema", "payload"}`` wrapper: :func:`kappa.kafka.debezium.decode_debezium` types the
    column already).
 
 A column with no type known anywhere is in neither the target nor the state yet: every row the
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kappa.cdc import deltaio
+from kappa.delta.txn import open_table
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def _schema_types(uri: str, storage_options: dict | None) -> dict[str, "pa.DataType"]:
     import pyarrow as pa
 
-    table = deltaio.open_table(uri, storage_options)
+    table = open_table(uri, storage_options)
     if table is None:
         return {}
     schema = pa.schema(table.schema().to_arrow())

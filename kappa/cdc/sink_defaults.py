@@ -9,7 +9,7 @@ is filled exactly as a replication config fills it (:func:`kappa.cdc.defaults.de
 - ``keys`` and ``sequence_by`` both set: nothing is read from the broker; the other defaults
   (deletes, truncates for SCD 1, ``_op`` / ``_seq_*`` left out of the target) are added;
 - otherwise the first records of the source's topics are decoded
-  (:func:`kappa.cdc.replication.peek_conf`); the first topic, in the order the source lists
+  (:func:`kappa.kafka.debezium_peek.peek_debezium`); the first topic, in the order the source lists
   them, with a decodable change event gives the keys (the message key's fields) and the
   sequence (the source position, then ``_seq_ts_ms``, ``_seq_offset``);
 - no decodable record yet (an empty topic, only tombstones, a topic not created yet): the node
@@ -36,7 +36,7 @@ from kappa.errors import ConfigError, ConfigIssue
 from kappa.models.checks import debezium_defaults_apply, merge_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kappa.cdc.debezium import DebeziumBatch
+    from kappa.kafka.debezium import DebeziumBatch
     from kappa.models import PipelineNode
     from kappa.models.cdc import CdcMerge
 
@@ -48,15 +48,14 @@ def overrides_of(merge: "CdcMerge") -> dict[str, Any]:
 
 def peek_source(src: Any) -> "DebeziumBatch | None":
     """The first decodable batch of ``src``'s topics in their listed order, or None."""
-    from kappa.cdc.replication import peek_conf
-    from kappa.plan_kinds import resolve_secrets
-    from kappa.kafka.client import client_config
+    from kappa.kafka.client import kafka_conf
+    from kappa.kafka.debezium_peek import peek_debezium
     from kappa.kafka.offsets import OffsetError
 
-    conf = client_config(src.bootstrap_servers, resolve_secrets(src.options))
+    conf = kafka_conf(src)
     for topic in src.topics:
         try:
-            batch = peek_conf(conf, topic).batch
+            batch = peek_debezium(conf, topic).batch
         except OffsetError:  # the topic does not exist yet
             continue
         if batch is not None and batch.decoded:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from kappa.cdc import deltaio
 from kappa.cdc.prepare import BATCH, DELETED, KIND
+from kappa.delta.txn import Txn, open_table, with_retries
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -52,7 +53,7 @@ def load_scd1(
 
     cols = [*keys, *seq]
     empty = events.head(0).select(*cols, pl.lit(False).alias(DELETED))
-    if version == -1 or deltaio.open_table(uri, storage_options) is None:
+    if version == -1 or open_table(uri, storage_options) is None:
         return empty, None
     lf = deltaio.scan(uri, storage_options, version)
     rows = lf.select(*cols, DELETED, BATCH, KIND)
@@ -91,7 +92,7 @@ def _latest(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 def write_scd1(
     uri: str, storage_options: dict | None, *, state_rows: pl.DataFrame,
     watermark: pl.DataFrame | None, full_state: pl.DataFrame | None,
-    keys: list[str], txn: deltaio.Txn, retries: int,
+    keys: list[str], txn: Txn, retries: int,
 ) -> None:
     """Commit a batch's state: append the touched keys' rows (compacting now and then), or
     rewrite the whole state when a truncate applied."""
@@ -107,14 +108,14 @@ def write_scd1(
         everything = pl.concat(
             [rows, untouched.with_columns(pl.lit("key").alias(KIND)), wm], how="diagonal_relaxed"
         ).with_columns(pl.lit(txn.version, dtype=pl.Int64).alias(BATCH))
-        deltaio.with_retries(
+        with_retries(
             lambda: write_deltalake(uri, deltaio.arrow(everything), mode="overwrite",
                                     schema_mode="overwrite", storage_options=storage_options,
                                     commit_properties=txn.props()),
             retries=retries, what=f"CDC state table {uri}",
         )
         return
-    deltaio.with_retries(
+    with_retries(
         lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append", schema_mode="merge",
                                 storage_options=storage_options, commit_properties=txn.props()),
         retries=retries, what=f"CDC state table {uri}",
@@ -135,7 +136,7 @@ def maybe_compact(uri: str, storage_options: dict | None, keys: list[str]) -> bo
     import polars as pl
     from deltalake import CommitProperties, write_deltalake
 
-    table = deltaio.open_table(uri, storage_options)
+    table = open_table(uri, storage_options)
     if table is None or len(table.file_uris()) <= COMPACT_FILES:
         return False
     lf = deltaio.scan(uri, storage_options, table.version())
@@ -153,7 +154,7 @@ def load_scd2_log(
     keys: list[str],
 ) -> pl.DataFrame | None:
     """Logged events of ``events``' keys (None when there is no log yet)."""
-    if version == -1 or deltaio.open_table(uri, storage_options) is None:
+    if version == -1 or open_table(uri, storage_options) is None:
         return None
     lf = deltaio.scan(uri, storage_options, version)
     wanted = events.select(keys).unique().lazy()
@@ -162,14 +163,14 @@ def load_scd2_log(
 
 def append_scd2_log(
     uri: str, storage_options: dict | None, events: pl.DataFrame, batch: int, *,
-    txn: deltaio.Txn, retries: int,
+    txn: Txn, retries: int,
 ) -> None:
     """Append a batch's events to the SCD2 log (new columns evolve the log's schema)."""
     import polars as pl
     from deltalake import write_deltalake
 
     rows = events.with_columns(pl.lit(batch, dtype=pl.Int64).alias(BATCH))
-    deltaio.with_retries(
+    with_retries(
         lambda: write_deltalake(uri, deltaio.arrow(rows), mode="append", schema_mode="merge",
                                 storage_options=storage_options,
                                 commit_properties=txn.props()),

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from kappa.cdc import deltaio
 from kappa.cdc.scd1 import ACTION, REPLACE
+from kappa.delta.txn import Txn, open_table, with_retries
 from kappa.errors import KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -14,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def table_columns(uri: str, storage_options: dict | None) -> list[str] | None:
     """Column names of the table at ``uri`` (None when there is no table)."""
-    dt = deltaio.open_table(uri, storage_options)
+    dt = open_table(uri, storage_options)
     if dt is None:
         return None
     return [f.name for f in dt.schema().fields]
@@ -41,14 +42,14 @@ def _key_predicate(keys: list[str]) -> str:
 def _ensure_table(uri: str, storage_options: dict | None, schema: Any) -> None:
     from deltalake import DeltaTable
 
-    if deltaio.open_table(uri, storage_options) is None:
+    if open_table(uri, storage_options) is None:
         DeltaTable.create(uri, schema, mode="ignore", storage_options=storage_options)
 
 
 def write_scd1(
     uri: str, storage_options: dict | None, source: pl.DataFrame, *, keys: list[str],
     data_columns: list[str], ignore_null_updates: bool, truncate: bool, evolve: bool,
-    existing: list[str] | None, txn: deltaio.Txn, retries: int,
+    existing: list[str] | None, txn: Txn, retries: int,
 ) -> dict:
     """MERGE an SCD1 plan's source into the target; returns deltalake's merge metrics."""
     q = deltaio.quote
@@ -68,7 +69,7 @@ def write_scd1(
     inserts = {q(c): f"s.{q(c)}" for c in data_columns}
 
     def run() -> dict:
-        dt = deltaio.open_table(uri, storage_options)
+        dt = open_table(uri, storage_options)
         assert dt is not None
         if source.height == 0 and truncate:
             got = dt.delete(commit_properties=txn.props())
@@ -89,12 +90,12 @@ def write_scd1(
         txn.ensure_recorded(uri, storage_options, data.schema)
         return got
 
-    return deltaio.with_retries(run, retries=retries, what=f"CDC MERGE into {uri}")
+    return with_retries(run, retries=retries, what=f"CDC MERGE into {uri}")
 
 
 def write_scd2(
     uri: str, storage_options: dict | None, rows: pl.DataFrame, touched: pl.DataFrame, *,
-    keys: list[str], evolve: bool, txn: deltaio.Txn, retries: int,
+    keys: list[str], evolve: bool, txn: Txn, retries: int,
 ) -> dict:
     """Replace the history of the ``touched`` keys by ``rows``, in one MERGE.
 
@@ -118,7 +119,7 @@ def write_scd2(
         if source.height == 0:
             txn.ensure_recorded(uri, storage_options, data.schema)
             return {}
-        dt = deltaio.open_table(uri, storage_options)
+        dt = open_table(uri, storage_options)
         assert dt is not None
         got = (
             dt.merge(table, predicate, source_alias="s", target_alias="t",
@@ -130,4 +131,4 @@ def write_scd2(
         txn.ensure_recorded(uri, storage_options, data.schema)
         return got
 
-    return deltaio.with_retries(run, retries=retries, what=f"CDC MERGE into {uri}")
+    return with_retries(run, retries=retries, what=f"CDC MERGE into {uri}")

@@ -1,7 +1,7 @@
 """``kappa cdc ...``: replicate Debezium topics into mirror Delta tables.
 
 A replication config (``kind: cdc_replication``, :class:`kappa.models.replication.CdcReplication`)
-compiles into an ordinary pipeline (:func:`kappa.cdc.replication.plan_replication`), which the
+compiles into an ordinary pipeline (:func:`kappa.replication.compiler.plan_replication`), which the
 runner executes like any pipeline (:mod:`kappa.runner`): ``replay`` on Polars, ``run`` on Spark
 (trigger-once), ``start`` on Spark Structured Streaming. Checkpoints and status are the
 pipelines' ones. Heavy libraries are imported inside the commands.
@@ -21,8 +21,8 @@ ConfigArg = typer.Argument(..., help="Replication YAML file (kind: cdc_replicati
 
 
 def compile_config(path: str, variables: Optional[List[str]] = None):
-    """Load and compile: a :class:`kappa.cdc.replication.ReplicationPlan` (asks the broker)."""
-    from kappa.cdc.replication import plan_replication
+    """Load and compile: a :class:`kappa.replication.compiler.ReplicationPlan` (asks the broker)."""
+    from kappa.replication.compiler import plan_replication
 
     return plan_replication(load_replication(path, variables))
 
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         selector = f"topics {', '.join(cfg.source.topics)}" if cfg.source.topics else f"topic pattern {cfg.source.topic_pattern}"
         typer.echo(f"ok: replication {cfg.name}: {selector} -> {cfg.target.path}")
         if resolve:
-            from kappa.cdc.replication import plan_replication
+            from kappa.replication.compiler import plan_replication
 
             typer.echo(plan_replication(cfg).render())
 

@@ -49,7 +49,7 @@ def load(path: str, variables: Optional[List[str]] = None):
 
 def load_replication(path: str, variables: Optional[List[str]] = None):
     """The replication config of ``path`` (errors name file, line and field)."""
-    from kappa.cdc.replication import load_replication as load_config
+    from kappa.replication.load import load_replication as load_config
 
     return load_config(path, variables=parse_vars(variables))
 

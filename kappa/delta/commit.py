@@ -17,34 +17,22 @@ by one coordinator, with the same outcome as :meth:`kappa.delta.writer.DeltaWrit
    empty append to an existing table commits nothing, concurrent commits are retried. delta-rs
    only changes the schema of an append through a write, so new columns of an append are first
    committed by an empty ``write_deltalake`` (one extra metadata-only commit); an overwrite
-   replaces the files and sets the schema in its single commit.
+   replaces the files and sets the schema in its single commit. The app transaction, its
+   metadata and the retry policy are :mod:`kappa.delta.txn`'s (as for every kappa commit).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kappa.delta.arrow import DeltaWriteError, normalize_arrow_type
-from kappa.delta.writer import COMMIT_RETRIES, commit_conflict_error, commit_properties
+from kappa.delta.txn import Txn, is_conflict, open_table, with_batch_retries
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
-
-
-
-def open_table(table_uri: str, storage_options: Mapping[str, str] | None):
-    """The DeltaTable at ``table_uri`` or ``None`` when there is no table yet."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
-    try:
-        return DeltaTable(table_uri, storage_options=dict(storage_options or {}) or None)
-    except TableNotFoundError:
-        return None
 
 
 def normalized_schema(schema: pa.Schema) -> pa.Schema:
@@ -138,39 +126,37 @@ def commit_adds(
     ``batch_id`` of ``app_id``: ``"committed"``, ``"skipped"`` (already committed) or
     ``"empty"`` (an empty append to an existing table: nothing to commit)."""
     from deltalake import Schema, write_deltalake
-    from deltalake.exceptions import CommitFailedError
     from deltalake.transaction import create_table_with_add_actions
 
     options = dict(storage_options or {}) or None
     parts = list(partition_by) if partition_by else None
-    for attempt in range(COMMIT_RETRIES):
+    txn = Txn(app_id, batch_id)
+    creating = [False]  # whether the last attempt found no table
+
+    def attempt() -> str:  # a concurrent writer won: re-check and retry
         table = open_table(table_uri, options)
+        creating[0] = table is None
         if table is not None:
-            done = table.transaction_version(app_id)
-            if done is not None and done >= batch_id:
+            if txn.done(table):
                 return "skipped"
             if rows == 0 and mode == "append":
                 return "empty"
-        props = commit_properties(app_id, batch_id, custom_metadata)
-        try:
-            if table is None:
-                create_table_with_add_actions(
-                    table_uri, Schema.from_arrow(schema), actions, mode="error",
-                    partition_by=parts, storage_options=options, commit_properties=props,
-                )
-                return "committed"
-            if mode == "append" and table_schema(table) != schema:
-                write_deltalake(table, schema.empty_table(), mode="append", schema_mode="merge")
-                table.update_incremental()
-            table.create_write_transaction(
-                actions, mode, Schema.from_arrow(schema), parts, commit_properties=props
+        props = txn.props(custom_metadata)
+        if table is None:
+            create_table_with_add_actions(
+                table_uri, Schema.from_arrow(schema), actions, mode="error",
+                partition_by=parts, storage_options=options, commit_properties=props,
             )
             return "committed"
-        except CommitFailedError as exc:  # a concurrent writer won; re-check and retry
-            if attempt == COMMIT_RETRIES - 1:
-                raise commit_conflict_error(table_uri, app_id, batch_id, exc) from exc
-        except Exception as exc:  # a table created meanwhile: retry as an append
-            if table is not None or "already exists" not in str(exc) or attempt == COMMIT_RETRIES - 1:
-                raise
-        time.sleep(0.05 * (attempt + 1))
-    return "skipped"  # pragma: no cover - loop always returns or raises
+        if mode == "append" and table_schema(table) != schema:
+            write_deltalake(table, schema.empty_table(), mode="append", schema_mode="merge")
+            table.update_incremental()
+        table.create_write_transaction(
+            actions, mode, Schema.from_arrow(schema), parts, commit_properties=props
+        )
+        return "committed"
+
+    def retry_on(exc: BaseException) -> bool:  # a table created meanwhile: retry as an append
+        return is_conflict(exc) or (creating[0] and "already exists" in str(exc))
+
+    return with_batch_retries(attempt, table_uri, txn, retry_on)

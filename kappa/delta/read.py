@@ -62,10 +62,7 @@ def read_delta(table_uri: str, *, version: int | None = None, columns: Sequence[
 
 def delta_version(path: str, storage_options: dict | None) -> int | None:
     """The table's current version, or None when there is no table (yet)."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
+    from kappa.delta.txn import open_table
 
-    try:
-        return DeltaTable(path, storage_options=storage_options or None).version()
-    except TableNotFoundError:
-        return None
+    table = open_table(path, storage_options)
+    return None if table is None else table.version()

@@ -2,7 +2,9 @@
 
 Every commit carries the app transaction ``(app_id, batch_id)``; a batch whose id is not above
 the table's recorded ``transaction_version(app_id)`` is skipped, so a batch replayed after a
-crash writes nothing the second time. Concurrent commit conflicts are retried.
+crash writes nothing the second time. Concurrent commit conflicts are retried. The app
+transaction, its metadata and the retry policy are :mod:`kappa.delta.txn`'s (shared with the
+CDC merge).
 
 Every other failure of deltalake or of the file system becomes one :class:`DeltaWriteError`
 line naming the table and the cause (:func:`delta_write_error`), e.g. ``cannot write Delta table
@@ -12,19 +14,18 @@ line naming the table and the cause (:func:`delta_write_error`), e.g. ``cannot w
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from kappa.delta.arrow import DeltaWriteError, normalize_arrow_table
+from kappa.delta.txn import Txn, open_table, with_batch_retries
 from kappa.errors import ConfigError, KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 WriteMode = Literal["append", "overwrite"]
-COMMIT_RETRIES = 5
 
 
 def _local_path(uri: str) -> str | None:
@@ -75,28 +76,6 @@ def delta_failures() -> tuple[type[BaseException], ...]:
     return (Exception,)
 
 
-def commit_properties(app_id: str, batch_id: int, custom_metadata: Mapping[str, Any] | None = None):
-    """deltalake ``CommitProperties`` of kappa's batch commit: the app transaction
-    ``(app_id, batch_id)`` and the ``kappa.appId``/``kappa.batchId`` commit metadata."""
-    from deltalake import CommitProperties, Transaction
-
-    metadata = {"kappa.appId": app_id, "kappa.batchId": str(batch_id)}
-    metadata.update({str(k): str(v) for k, v in (custom_metadata or {}).items()})
-    return CommitProperties(
-        custom_metadata=metadata,
-        app_transactions=[Transaction(app_id, batch_id, int(time.time() * 1000))],
-    )
-
-
-def commit_conflict_error(uri: str, app_id: str, batch_id: int, exc: BaseException) -> DeltaWriteError:
-    """The error of a batch that lost every commit attempt to concurrent writers."""
-    return DeltaWriteError(
-        f"cannot write Delta table {uri}: batch {batch_id} of {app_id!r} "
-        f"could not be committed after {COMMIT_RETRIES} attempts (concurrent writers): "
-        + " ".join(str(exc).split())
-    )
-
-
 @dataclass(frozen=True)
 class DeltaWriter:
     """Idempotent appends/overwrites of Arrow batches to a Delta table with deltalake.
@@ -124,21 +103,12 @@ class DeltaWriter:
     def committed_version(self) -> int | None:
         """The last batch id committed by ``app_id`` (None: no table or no commit yet)."""
         try:
-            table = self._open()
+            table = open_table(self.table_uri, self.storage_options)
             return None if table is None else table.transaction_version(self.app_id)
         except KappaError:
             raise
         except delta_failures() as exc:
             raise delta_write_error(self.table_uri, exc, "read") from exc
-
-    def _open(self):
-        from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
-
-        try:
-            return DeltaTable(self.table_uri, storage_options=self._storage_options())
-        except TableNotFoundError:
-            return None
 
     def write_arrow(self, data: "pa.Table", batch_id: int) -> bool:
         """Commit ``data`` as batch ``batch_id``; False when the batch was already committed
@@ -160,33 +130,25 @@ class DeltaWriter:
 
     def _write_arrow(self, data: "pa.Table", batch_id: int) -> bool:
         from deltalake import write_deltalake
-        from deltalake.exceptions import CommitFailedError
 
-        normalized = None
-        for attempt in range(COMMIT_RETRIES):
-            table = self._open()
-            if table is not None:
-                done = table.transaction_version(self.app_id)
-                if done is not None and done >= batch_id:
-                    return False
-                if data.num_rows == 0 and self.mode == "append":
-                    return False
-            if normalized is None:
-                normalized = normalize_arrow_table(data)
-            props = commit_properties(self.app_id, batch_id, self.custom_metadata)
-            try:
-                write_deltalake(
-                    table if table is not None else self.table_uri,
-                    normalized,
-                    mode=self.mode,
-                    partition_by=list(self.partition_by) if self.partition_by else None,
-                    schema_mode=self.schema_mode,
-                    storage_options=self._storage_options(),
-                    commit_properties=props,
-                )
-                return True
-            except CommitFailedError as exc:  # a concurrent writer won; re-check and retry
-                if attempt == COMMIT_RETRIES - 1:
-                    raise commit_conflict_error(self.table_uri, self.app_id, batch_id, exc) from exc
-                time.sleep(0.05 * (attempt + 1))
-        return False  # pragma: no cover - loop always returns or raises
+        txn = Txn(self.app_id, batch_id)
+        normalized: list[pa.Table] = []
+
+        def attempt() -> bool:  # a concurrent writer won: re-check and retry
+            table = open_table(self.table_uri, self.storage_options)
+            if table is not None and (txn.done(table) or (data.num_rows == 0 and self.mode == "append")):
+                return False
+            if not normalized:
+                normalized.append(normalize_arrow_table(data))
+            write_deltalake(
+                table if table is not None else self.table_uri,
+                normalized[0],
+                mode=self.mode,
+                partition_by=list(self.partition_by) if self.partition_by else None,
+                schema_mode=self.schema_mode,
+                storage_options=self._storage_options(),
+                commit_properties=txn.props(self.custom_metadata),
+            )
+            return True
+
+        return with_batch_retries(attempt, self.table_uri, txn)

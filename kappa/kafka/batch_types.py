@@ -2,7 +2,7 @@
 
 A Kafka batch decoded in parts (one per Spark partition, on the executors) must end with the
 types the whole batch decoded at once would have (:mod:`kappa.kafka.decode`,
-:mod:`kappa.cdc.debezium`). Pure rules over JSON kinds and Arrow types, no engine:
+:mod:`kappa.kafka.debezium`). Pure rules over JSON kinds and Arrow types, no engine:
 
 - :func:`fold_kinds`: inferred JSON kinds, folded partition by partition in record order with
   the very rule of :mod:`kappa.kafka.json_checks` (first non-null value fixes a field's kind,
@@ -89,7 +89,7 @@ def unify_changes(rows: list) -> "pa.Schema":
     """The batch's change-table schema from the partitions' phase-1 rows (in record order)."""
     import pyarrow as pa
 
-    from kappa.cdc.debezium import _CONNECT_TYPES
+    from kappa.kafka.debezium import _CONNECT_TYPES
 
     live = [r for r in rows if r["live"]] or rows[:1]
     if not live:

@@ -6,7 +6,7 @@ nulled or skipped: every record that cannot become a row goes to the dead letter
 partition, offset, raw key and value bytes, reason) and the batch goes on. The reasons:
 
 - ``null value (tombstone)``: a record without a value (Debezium sources handle tombstones
-  themselves, see :mod:`kappa.cdc.debezium`);
+  themselves, see :mod:`kappa.kafka.debezium`);
 - ``record is N bytes (key + value), above max_record_bytes M``: the source option
   ``max_record_bytes``, default 8 MiB (:data:`~kappa.kafka.json_checks.DEFAULT_MAX_RECORD_BYTES`);
 - ``value is not UTF-8: ...``, ``invalid JSON: ...``, ``JSON value is an array, not an object``;

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from tests.helpers import cdc_oracle as oracle
 from tests.helpers.cdc_events import read_rows, scd2_expected, sort_rows, to_table
-from kappa.cdc import deltaio
 from kappa.cdc.merge import apply_changes
 from kappa.cdc.state import state_uri
+from kappa.delta import txn
 from kappa.errors import KappaError
 from kappa.models.cdc import CdcMerge
 from tests.helpers.cdc_events import streams
@@ -82,7 +82,7 @@ def _apply_crashing(uri: str, tables: list[pa.Table], spec, crash_at: int, lost:
 
 
 def _exists(uri: str) -> bool:
-    return deltaio.open_table(uri, None) is not None
+    return txn.open_table(uri, None) is not None
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -142,11 +142,11 @@ def test_conflicting_commit_is_retried_then_gives_up_with_kappa_error(tmp_path):
         return table.merge(pa.table({"k": [2], "v": [7]}), "t.k = s.k", source_alias="s",
                            target_alias="t").when_matched_update_all().execute()
 
-    metrics = deltaio.with_retries(merge_with_stale_snapshot, retries=3, what="t", base_delay=0.001)
+    metrics = txn.with_retries(merge_with_stale_snapshot, retries=3, what="t", base_delay=0.001)
     assert len(attempts) == 3 and metrics["num_target_rows_updated"] == 1
     attempts.clear()
     with pytest.raises(KappaError, match="still conflicting with concurrent writers after 1 retries"):
-        deltaio.with_retries(merge_with_stale_snapshot, retries=1, what="t", base_delay=0.001)
+        txn.with_retries(merge_with_stale_snapshot, retries=1, what="t", base_delay=0.001)
 
 
 def test_concurrent_sinks_on_one_target_all_land(tmp_path):

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from tests.helpers.cdc_events import read_rows
-from kappa.cdc.debezium import decode_debezium, dead_letter_schema
+from kappa.kafka.debezium import decode_debezium, dead_letter_schema
 from kappa.cdc.defaults import merge_options_for
 from kappa.cdc.merge import apply_changes
 from kappa.errors import KappaError

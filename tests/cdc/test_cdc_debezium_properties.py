@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import cdc_oracle as oracle
 from tests.helpers.cdc_events import COLUMNS, SEQ, changes, read_rows, render, sort_rows
-from kappa.cdc.debezium import decode_debezium
+from kappa.kafka.debezium import decode_debezium
 from kappa.cdc.defaults import merge_options
 from kappa.cdc.merge import apply_changes
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from kappa.cdc.replication import load_replication, plan_replication
+from kappa.replication.compiler import plan_replication
+from kappa.replication.load import load_replication
 from kappa.runner import execute_pipeline
 from tests.helpers.debezium import (
     CUSTOMERS_ROUND_1,

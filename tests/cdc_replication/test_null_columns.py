@@ -20,7 +20,8 @@ from __future__ import annotations
 import pytest
 from tests.helpers.debezium import customer, order, read_table, write_config
 
-from kappa.cdc.replication import load_replication, plan_replication
+from kappa.replication.compiler import plan_replication
+from kappa.replication.load import load_replication
 
 pytestmark = pytest.mark.kafka
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config
 
-from kappa.cdc.replication import load_replication, plan_replication
+from kappa.replication.compiler import plan_replication
+from kappa.replication.load import load_replication
 from kappa.api import Pipeline
 from kappa.plan import build_plan
 from kappa.plan_from_models import merge_options

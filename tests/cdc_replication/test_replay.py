@@ -15,7 +15,8 @@ from tests.helpers.debezium import (
 )
 from typer.testing import CliRunner
 
-from kappa.cdc.replication import load_replication, plan_replication
+from kappa.replication.compiler import plan_replication
+from kappa.replication.load import load_replication
 from kappa.cli.app import app
 from kappa.errors import KappaError
 from kappa.runner import execute_pipeline

@@ -10,11 +10,13 @@ import pyarrow as pa
 import pytest
 from pydantic import BaseModel
 
-from kappa.cdc.debezium import DebeziumBatch
 from kappa.cdc.defaults import merge_options_for
-from kappa.cdc.replication import load_replication, match_topics, path_names, render_path
 from kappa.errors import ConfigError, KappaError
+from kappa.kafka.debezium import DebeziumBatch
 from kappa.models import replication as models
+from kappa.replication.discovery import match_topics
+from kappa.replication.load import load_replication
+from kappa.replication.naming import path_names, render_path
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = "kind: cdc_replication\nname: inv\n"
@@ -30,7 +32,7 @@ def errors_of(tmp_path: Path, text: str) -> str:
     return str(info.value).replace(str(path), "bad.yaml")
 
 
-@pytest.mark.parametrize("module", ["kappa.models.replication", "kappa.cdc.defaults", "kappa.cdc.replication"])
+@pytest.mark.parametrize("module", ["kappa.models.replication", "kappa.cdc.defaults", "kappa.replication.naming"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from kappa.cdc.deltaio import META_VERSION
+from kappa.delta.txn import CDC_TAGS
 from kappa.plan import build_plan
 from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
@@ -49,7 +49,7 @@ def _drain_killed_at(yaml_path: Path, failpoint: str, timeout: float = 240) -> s
 def _batch_commits(path: Path) -> list[int]:
     """The kappa batch versions recorded by the commits of a Delta table, in commit order."""
     history = DeltaTable(str(path)).history()
-    return sorted(int(h[META_VERSION]) for h in history if META_VERSION in h)
+    return sorted(int(h[CDC_TAGS.version]) for h in history if CDC_TAGS.version in h)
 
 
 def test_crash_before_spark_commit_then_restart_is_exact(spark, tmp_path, kafka_bootstrap, make_topic):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from kappa.cdc.replication import load_replication, plan_replication
+from kappa.replication.compiler import plan_replication
+from kappa.replication.load import load_replication
 from kappa.runner import execute_pipeline
 from tests.helpers.cli import kappa_cli
 from tests.helpers.debezium import customer, order, read_table, snapshot_and_changes, write_config

@@ -173,7 +173,7 @@ def test_dead_letter_path_resolves_against_the_pipeline_folder(tmp_path, monkeyp
 
 
 def test_a_cdc_replication_config_records_its_folder(tmp_path, monkeypatch):
-    from kappa.cdc.replication import load_replication
+    from kappa.replication.load import load_replication
 
     folder = tmp_path / "cdc"
     folder.mkdir()

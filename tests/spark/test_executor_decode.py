@@ -48,7 +48,7 @@ def decode_kafka(spark, batch_df, spec, state_dir=None):
 
         records, dead = decode_json_source(batch_df.toArrow(), spec, state_dir)
     else:
-        from kappa.cdc.debezium import decode_debezium
+        from kappa.kafka.debezium import decode_debezium
 
         decoded = decode_debezium(batch_df.toArrow())
         records, dead = decoded.changes, decoded.dead_letters
