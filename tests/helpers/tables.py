@@ -4,8 +4,8 @@ Row order is not part of a table's contents, so readers sort: :func:`delta_rows`
 :func:`file_rows` by the JSON text of each row (any column types); the CDC tests' readers
 (:mod:`tests.helpers.cdc_events`, :mod:`tests.helpers.debezium`) sort on values / key columns.
 :func:`assert_delta` / :func:`assert_files` check one engine's table against an EXPECTED
-one (rows in any order, and the schema); :func:`assert_same_delta` compares one table written
-by two runs (schema and rows).
+one (rows in any order, and the schema): a behaviour test runs on every engine against one
+expected table, so the engines agree because each agrees with it.
 """
 
 from __future__ import annotations
