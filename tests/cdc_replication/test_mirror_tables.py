@@ -70,8 +70,7 @@ def test_cdc_start_until_idle_streams_the_mirror_tables(inventory, kafka_bootstr
     (tmp_path / "spark").mkdir()
     write_config(tmp_path / "spark", kafka_bootstrap, prefix)
     result = CliRunner().invoke(app, ["cdc", "start", str(tmp_path / "spark" / "replication.yaml"),
-                                      "--until-idle", "--profile", "python", "--refresh", "0.25",
-                                      "--interval", "200 milliseconds"])
+                                      "--until-idle", "--profile", "python", "--refresh", "0.5"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "stopped: " in result.output
     assert _mirror(tmp_path, "spark") == {"customers": CUSTOMERS_ROUND_1, "orders": ORDERS_ROUND_1}
