@@ -59,6 +59,14 @@ def pytest_generate_tests(metafunc) -> None:
     metafunc.parametrize("engine", params, indirect=True)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """A test that takes the ``spark`` fixture starts Spark: it is marked ``spark`` too (so
+    ``-m "not spark"`` never starts a JVM)."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
 @pytest.fixture
 def engine(request) -> Engine:
     """The engine this case runs on (see the module docstring); on Spark, ``engine.spark`` (or

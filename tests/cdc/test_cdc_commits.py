@@ -9,10 +9,11 @@ import threading
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from tests.helpers import cdc_oracle as oracle
+from tests.helpers.properties import check, depths
 from tests.helpers.cdc_events import read_rows, scd2_expected, sort_rows, to_table
 from kappa.cdc.merge import apply_changes
 from kappa.cdc.state import state_uri
@@ -85,10 +86,15 @@ def _exists(uri: str) -> bool:
     return txn.open_table(uri, None) is not None
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(stream=streams(max_events=14), crash=st.integers(1, 4), lost=st.sampled_from(["state", "target"]),
-       scd=st.sampled_from([1, 2]))
-def test_crash_between_commits_then_retry_gives_exact_table(stream, crash, lost, scd):
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@depths(10, 40)
+def test_crash_between_commits_then_retry_gives_exact_table(examples):
+    check(_crash_between_commits_then_retry_gives_exact_table, examples, SETTINGS, stream=streams(max_events=14), crash=st.integers(1, 4), lost=st.sampled_from(["state", "target"]), scd=st.sampled_from([1, 2]))
+
+
+def _crash_between_commits_then_retry_gives_exact_table(stream, crash, lost, scd):
     events, cuts = stream
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(events))), len(events)]
     tables = [to_table(events[lo:hi]) for lo, hi in zip(bounds, bounds[1:])]

@@ -16,10 +16,11 @@ from __future__ import annotations
 import tempfile
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from tests.helpers import cdc_oracle as oracle
+from tests.helpers.properties import check, depths
 from tests.helpers.cdc_events import COLUMNS, SEQ, changes, read_rows, render, sort_rows
 from kappa.kafka.debezium import decode_debezium
 from kappa.cdc.defaults import merge_options
@@ -63,9 +64,12 @@ def _table(uri: str, extra: list[str]) -> list[dict]:
     return sort_rows([{c: r.get(c) for c in COLUMNS + extra} for r in read_rows(uri)])
 
 
-@settings(max_examples=120, **SETTINGS)
-@given(feed=feeds())
-def test_debezium_scd1_any_batching_matches_oracle(feed):
+@depths(25, 120)
+def test_debezium_scd1_any_batching_matches_oracle(examples):
+    check(_debezium_scd1_any_batching_matches_oracle, examples, SETTINGS, feed=feeds())
+
+
+def _debezium_scd1_any_batching_matches_oracle(feed):
     records, events, cuts = feed
     with tempfile.TemporaryDirectory() as d:
         _replicate(f"{d}/t", records, cuts, 1)
@@ -73,9 +77,12 @@ def test_debezium_scd1_any_batching_matches_oracle(feed):
         assert _table(f"{d}/t", []) == sort_rows(expected)
 
 
-@settings(max_examples=120, **SETTINGS)
-@given(feed=feeds())
-def test_debezium_scd2_any_batching_matches_oracle(feed):
+@depths(25, 120)
+def test_debezium_scd2_any_batching_matches_oracle(examples):
+    check(_debezium_scd2_any_batching_matches_oracle, examples, SETTINGS, feed=feeds())
+
+
+def _debezium_scd2_any_batching_matches_oracle(feed):
     records, events, cuts = feed
     with tempfile.TemporaryDirectory() as d:
         _replicate(f"{d}/t", records, cuts, 2)

@@ -16,10 +16,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
 from tests.helpers.cdc_events import streams
 
 from tests.helpers import cdc_oracle as oracle
+from tests.helpers.properties import check, depths
 from tests.helpers.cdc_events import read_rows, scd2_expected, sort_rows
 from kappa.api import Pipeline
 from kappa.runner import execute_pipeline
@@ -43,9 +44,15 @@ def _rows(uri: str, extra: list[str]) -> list[dict]:
     return sort_rows([{c: r.get(c) for c in COLUMNS + extra} for r in read_rows(uri)])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
-@given(stream=streams(max_events=12))
-def test_jsonl_feed_without_schema_matches_oracle(stream):
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+
+
+@depths(12, 60)
+def test_jsonl_feed_without_schema_matches_oracle(examples):
+    check(_jsonl_feed_without_schema_matches_oracle, examples, SETTINGS, stream=streams(max_events=12))
+
+
+def _jsonl_feed_without_schema_matches_oracle(stream):
     events, cuts = stream
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(events))), len(events)]
     with tempfile.TemporaryDirectory() as d:

@@ -10,10 +10,11 @@ import contextlib
 import tempfile
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
 from tests.helpers import cdc_oracle as oracle
+from tests.helpers.properties import check, depths
 from tests.helpers.cdc_events import SCHEMA, apply_batches, read_rows, scd2_expected, sort_rows, streams
 from kappa.cdc import state as state_mod
 from kappa.models.cdc import CdcMerge
@@ -38,9 +39,12 @@ def compaction_every(files: int | None):
 
 
 
-@settings(max_examples=150, **SETTINGS)
-@given(stream=streams(), ignore_null=st.booleans(), compact=st.booleans())
-def test_scd1_any_batching_matches_oracle(stream, ignore_null, compact):
+@depths(30, 150)
+def test_scd1_any_batching_matches_oracle(examples):
+    check(_scd1_any_batching_matches_oracle, examples, SETTINGS, stream=streams(), ignore_null=st.booleans(), compact=st.booleans())
+
+
+def _scd1_any_batching_matches_oracle(stream, ignore_null, compact):
     events, cuts = stream
     spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
                     except_column_list=["op"], ignore_null_updates=ignore_null)
@@ -51,9 +55,12 @@ def test_scd1_any_batching_matches_oracle(stream, ignore_null, compact):
         assert read_rows(f"{d}/t") == sort_rows(expected)
 
 
-@settings(max_examples=60, **SETTINGS)
-@given(stream=streams(truncates=True), ignore_null=st.booleans(), compact=st.booleans())
-def test_scd1_with_truncates_matches_oracle(stream, ignore_null, compact):
+@depths(15, 60)
+def test_scd1_with_truncates_matches_oracle(examples):
+    check(_scd1_with_truncates_matches_oracle, examples, SETTINGS, stream=streams(truncates=True), ignore_null=st.booleans(), compact=st.booleans())
+
+
+def _scd1_with_truncates_matches_oracle(stream, ignore_null, compact):
     events, cuts = stream
     spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
                     apply_as_truncates="op = 't'", column_list=["a", "b"],
@@ -65,9 +72,12 @@ def test_scd1_with_truncates_matches_oracle(stream, ignore_null, compact):
         assert read_rows(f"{d}/t") == sort_rows(expected)
 
 
-@settings(max_examples=50, **SETTINGS)
-@given(stream=streams(two_seq=True), ignore_null=st.booleans())
-def test_scd1_two_sequence_columns_matches_oracle(stream, ignore_null):
+@depths(12, 50)
+def test_scd1_two_sequence_columns_matches_oracle(examples):
+    check(_scd1_two_sequence_columns_matches_oracle, examples, SETTINGS, stream=streams(two_seq=True), ignore_null=st.booleans())
+
+
+def _scd1_two_sequence_columns_matches_oracle(stream, ignore_null):
     events, cuts = stream
     spec = CdcMerge(keys=["id"], sequence_by=["s1", "s2"], apply_as_deletes="op = 'd'",
                     except_column_list=["op"], ignore_null_updates=ignore_null)
@@ -85,10 +95,12 @@ TRACKING = {
 }
 
 
-@settings(max_examples=150, **SETTINGS)
-@given(stream=streams(), ignore_null=st.booleans(), tracking=st.sampled_from(sorted(TRACKING)),
-       new_column=st.none() | st.none() | st.integers(0, 30))
-def test_scd2_any_batching_matches_oracle(stream, ignore_null, tracking, new_column):
+@depths(30, 150)
+def test_scd2_any_batching_matches_oracle(examples):
+    check(_scd2_any_batching_matches_oracle, examples, SETTINGS, stream=streams(), ignore_null=st.booleans(), tracking=st.sampled_from(sorted(TRACKING)), new_column=st.none() | st.none() | st.integers(0, 30))
+
+
+def _scd2_any_batching_matches_oracle(stream, ignore_null, tracking, new_column):
     events, cuts = stream
     options, tracked = TRACKING[tracking]
     spec = CdcMerge(keys=["id"], sequence_by="seq", apply_as_deletes="op = 'd'",
@@ -111,9 +123,12 @@ def test_scd2_any_batching_matches_oracle(stream, ignore_null, tracking, new_col
         assert read_rows(f"{d}/t") == scd2_expected(expected, single_seq=True)
 
 
-@settings(max_examples=50, **SETTINGS)
-@given(stream=streams(two_seq=True), ignore_null=st.booleans())
-def test_scd2_two_sequence_columns_matches_oracle(stream, ignore_null):
+@depths(12, 50)
+def test_scd2_two_sequence_columns_matches_oracle(examples):
+    check(_scd2_two_sequence_columns_matches_oracle, examples, SETTINGS, stream=streams(two_seq=True), ignore_null=st.booleans())
+
+
+def _scd2_two_sequence_columns_matches_oracle(stream, ignore_null):
     events, cuts = stream
     spec = CdcMerge(keys=["id"], sequence_by=["s1", "s2"], apply_as_deletes="op = 'd'",
                     column_list=["a", "b"], stored_as_scd_type=2, ignore_null_updates=ignore_null)

@@ -5,10 +5,10 @@ downstream streaming nodes, a batch node's aggregate change is safe."""
 from __future__ import annotations
 
 import sys
-import textwrap
 
 import pytest
 
+from tests.helpers.pipelines import kafka_bronze
 
 from .helpers import add_file, rows, run, version, write_pipeline
 
@@ -132,21 +132,7 @@ def test_full_refresh_lists_needs_yes_suggests_names_and_takes_downstream_stream
 def test_replay_refuses_a_changed_topic(tmp_path, capsys, kafka_bootstrap, make_topic):
     from kappa.testing.kafka import produce
 
-    template = textwrap.dedent("""
-        name: tp
-        checkpoint_root: {root}/ck
-        nodes:
-        - name: brz
-          source:
-            bootstrap_servers: {bootstrap}
-            topic: {topic}
-            schema: "id BIGINT"
-          transformer:
-          - expr: SELECT value.id AS id FROM {{df}}
-          sinks:
-          - format: DELTA
-            path: {root}/brz
-    """)
+    template = kafka_bronze("tp", source=(("schema", '"id BIGINT"'),), select="SELECT value.id AS id FROM {{df}}")
     first, second = make_topic(partitions=2), make_topic(partitions=1)
     produce(kafka_bootstrap, first, [{"id": i} for i in range(5)], key="id")
     produce(kafka_bootstrap, second, [{"id": 100 + i} for i in range(3)])

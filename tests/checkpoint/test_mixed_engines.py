@@ -18,9 +18,10 @@ import pytest
 from deltalake import DeltaTable
 
 from kappa.checkpoint.ownership import planned_batch
-from kappa.cli import main
 from kappa.testing.kafka import produce
 from tests.helpers.pipelines import downstream, kafka_bronze
+
+from .helpers import run
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 
@@ -34,13 +35,9 @@ TABLES = ("brz", "slv", "gold")
 
 
 def cli(capsys, *argv: str) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr().err
+    """``kappa ARGV`` in this process: (exit code, stderr)."""
+    code, _out, err = run(capsys, *argv)
+    return code, err
 
 
 def assert_tables(root, n: int) -> None:

@@ -5,7 +5,9 @@
 - :mod:`~tests.helpers.pipelines`: builders of the pipeline shapes the tests repeat (YAML
   templates rendered under a test's folder, Kafka -> bronze -> silver, the crash pipeline);
 - :mod:`~tests.helpers.tables`: read a Delta table / part files back as rows in a canonical
-  order, and compare two engines' tables;
+  order, and assert one engine's table equals an expected table (rows and schema);
+- :mod:`~tests.helpers.properties`: hypothesis property tests at two depths (few examples in
+  ``make test``, the full count under ``slow``);
 - :mod:`~tests.helpers.cdc_oracle`, :mod:`~tests.helpers.cdc_events`: the AUTO CDC reference
   model and change-event tables / hypothesis generators (plain and Debezium feeds);
 - :mod:`~tests.helpers.debezium`: realistic Debezium Postgres topics on a real broker (the

@@ -2,8 +2,8 @@
 
 Modelled on narwhals' ``constructor`` fixture: a test written once against :class:`Engine`
 runs once per engine named by ``--engines`` (tests/conftest.py parametrises it, marking the
-Spark case ``spark``). ``run_polars`` / ``run_spark`` stay for tests that run both engines in
-one test (parity tests comparing the two engines' tables).
+Spark case ``spark``). ``run_polars`` / ``run_spark`` run one engine directly (a test that
+needs a given engine whatever ``--engines`` says).
 """
 
 from __future__ import annotations

@@ -42,109 +42,72 @@ def write_pipeline(template: str, root: Path, name: str = "pipeline.yaml", **fmt
 
 def kafka_bronze(name: str, source: tuple[tuple[str, str], ...] = (), select: str | None = None,
                  expectations: tuple[tuple[str, str, str], ...] = (), downstream: str = "",
-                 trigger: str | None = None, node: str = "brz") -> str:
-    """The template of a pipeline ``name`` (checkpoints ``{root}/ck``) whose first node ``node``
-    reads topic ``{topic}`` of ``{bootstrap}`` (plus the ``source`` options, in order: e.g.
-    ``("schema", '"id BIGINT"')``), runs the SQL step ``select`` (``{{df}}``), checks
-    ``expectations`` (name, expr, action) and appends to the Delta table ``{root}/<node>``;
+                 trigger: str | None = None, node: str = "brz", checkpoints: str = "ck",
+                 copies: tuple[str, ...] = (), variables: tuple[tuple[str, str], ...] = (),
+                 bootstrap: str = "{bootstrap}") -> str:
+    """The template of a pipeline ``name`` (checkpoints ``{root}/<checkpoints>``, pipeline
+    ``variables`` (name, value)) whose first node ``node`` reads topic ``{topic}`` of
+    ``bootstrap`` (plus the ``source`` options, in order: e.g. ``("schema", '"id BIGINT"')``),
+    runs the SQL step ``select`` (``{{df}}``), checks ``expectations`` (name, expr, action) and
+    appends to the Delta table ``{root}/<node>`` (and ``{root}/<copy>`` for each of ``copies``);
     ``downstream`` (nodes from :func:`downstream`) follows, ``trigger`` is the pipeline's
     processing time."""
-    lines = ["", f"name: {name}", "checkpoint_root: {root}/ck"]
+    lines = ["", f"name: {name}", f"checkpoint_root: {{root}}/{checkpoints}"]
     if trigger:
         lines += ["trigger:", f"  processing_time: {trigger}"]
-    lines += ["nodes:", f"- name: {node}", "  source:", "    bootstrap_servers: {bootstrap}", "    topic: {topic}"]
+    if variables:
+        lines += ["variables:"] + [f"  {var}: {value}" for var, value in variables]
+    lines += ["nodes:", f"- name: {node}", "  source:", f"    bootstrap_servers: {bootstrap}", "    topic: {topic}"]
     lines += [f"    {key}: {value}" for key, value in source]
     if select:
         lines += ["  transformer:", f"  - expr: {select}"]
-    if expectations:
-        lines += ["  expectations:"]
-        for exp_name, expr, action in expectations:
-            lines += [f"  - name: {exp_name}", f"    expr: {expr}", f"    action: {action}"]
-    lines += ["  sinks:", "  - format: DELTA", f"    path: {{root}}/{node}"]
+    lines += _expectations(expectations)
+    lines += ["  sinks:"] + [line for table in (node, *copies) for line in ("  - format: DELTA", f"    path: {{root}}/{table}")]
     return "\n".join(lines) + "\n" + downstream
 
 
 def downstream(name: str, source_node: str, select: str | None = None, as_stream: bool = True,
-               table: str | None = None) -> str:
+               table: str | None = None, steps: tuple[str, ...] = (),
+               expectations: tuple[tuple[str, str, str], ...] = (), quarantine: str | None = None) -> str:
     """A template node ``name`` reading node ``source_node`` (as a stream or whole), with the SQL
-    step ``select``, into the Delta table ``{root}/<table or name>``."""
+    step ``select`` then the transformer ``steps`` (YAML flow mappings, e.g.
+    ``"{{func_name: unique}}"``), checking ``expectations`` (name, expr, action), into the Delta
+    table ``{root}/<table or name>`` (and its quarantined rows into ``{root}/<quarantine>``)."""
     lines = [f"- name: {name}", "  source:", f"    node_name: {source_node}", f"    as_stream: {str(as_stream).lower()}"]
-    if select:
-        lines += ["  transformer:", f"  - expr: {select}"]
+    if select or steps:
+        lines += ["  transformer:"] + ([f"  - expr: {select}"] if select else []) + [f"  - {step}" for step in steps]
+    lines += _expectations(expectations)
     lines += ["  sinks:", "  - format: DELTA", f"    path: {{root}}/{table or name}"]
+    if quarantine:
+        lines += ["  - format: DELTA", f"    path: {{root}}/{quarantine}", "    is_quarantine: true"]
     return "\n".join(lines) + "\n"
+
+
+def _expectations(expectations: tuple[tuple[str, str, str], ...]) -> list[str]:
+    lines = ["  expectations:"] if expectations else []
+    for exp_name, expr, action in expectations:
+        lines += [f"  - name: {exp_name}", f"    expr: {expr}", f"    action: {action}"]
+    return lines
 
 
 #: Kafka JSON (``id, symbol, price``; bootstrap through a variable) -> bronze ``brz`` (Delta
 #: ``brz`` and ``brz_copy``) -> streaming silver ``slv`` (upper-cased symbol; a null symbol is
 #: dropped, a price <= 0 quarantined to ``slv_quarantine``). Fields: root, bootstrap, topic.
-KAFKA_BRONZE_SILVER = """
-name: replay-test
-checkpoint_root: {root}/checkpoints
-variables:
-  bootstrap: {bootstrap}
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: ${{vars.bootstrap}}
-    topic: {topic}
-    value_format: json
-    schema: "id BIGINT, symbol STRING, price DOUBLE"
-  transformer:
-  - expr: SELECT value.id AS id, value.symbol AS symbol, value.price AS price, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-  - format: DELTA
-    path: {root}/brz_copy
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  transformer:
-  - expr: SELECT id, upper(symbol) AS symbol, price FROM {{df}}
-  expectations:
-  - name: has_symbol
-    expr: symbol IS NOT NULL
-    action: drop
-  - name: positive_price
-    expr: price > 0
-    action: quarantine
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-  - format: DELTA
-    path: {root}/slv_quarantine
-    is_quarantine: true
-"""
+KAFKA_BRONZE_SILVER = kafka_bronze(
+    "replay-test", checkpoints="checkpoints", variables=(("bootstrap", "{bootstrap}"),), bootstrap="${{vars.bootstrap}}",
+    source=(("value_format", "json"), ("schema", '"id BIGINT, symbol STRING, price DOUBLE"')),
+    select="SELECT value.id AS id, value.symbol AS symbol, value.price AS price, `partition`, `offset` FROM {{df}}",
+    copies=("brz_copy",),
+    downstream=downstream("slv", "brz", "SELECT id, upper(symbol) AS symbol, price FROM {{df}}",
+                          expectations=(("has_symbol", "symbol IS NOT NULL", "drop"), ("positive_price", "price > 0", "quarantine")),
+                          quarantine="slv_quarantine"),
+)
 
 # The kill -9 tests' pipeline (a Kafka bronze node with two Delta sinks and a streaming silver
 # node), shared by tests/spark_engine/test_crash.py and tests/cluster/test_cluster_crash.py.
 # Fields: root, bootstrap, topic.
-CRASH_PIPELINE = """
-name: crash
-checkpoint_root: {root}/checkpoints
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-    max_offsets_per_trigger: 100
-  transformer:
-  - expr: SELECT value.id AS id, `partition`, `offset` FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-  - format: DELTA
-    path: {root}/brz_copy
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  transformer:
-  - expr: SELECT id, id * 2 AS twice FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-"""
+CRASH_PIPELINE = kafka_bronze(
+    "crash", checkpoints="checkpoints", source=(("schema", '"id BIGINT"'), ("max_offsets_per_trigger", "100")),
+    select="SELECT value.id AS id, `partition`, `offset` FROM {{df}}", copies=("brz_copy",),
+    downstream=downstream("slv", "brz", "SELECT id, id * 2 AS twice FROM {{df}}"),
+)

@@ -3,8 +3,9 @@
 Row order is not part of a table's contents, so readers sort: :func:`delta_rows` /
 :func:`file_rows` by the JSON text of each row (any column types); the CDC tests' readers
 (:mod:`tests.helpers.cdc_events`, :mod:`tests.helpers.debezium`) sort on values / key columns.
-:func:`assert_same_delta` compares one table written by
-both engines (schema and rows).
+:func:`assert_delta` / :func:`assert_files` check one engine's table against an EXPECTED
+one (rows in any order, and the schema): a behaviour test runs on every engine against one
+expected table, so the engines agree because each agrees with it.
 """
 
 from __future__ import annotations
@@ -36,10 +37,21 @@ def file_rows(path: Path, fmt: str) -> tuple[Any, list[dict]]:
     return df.schema, sorted(df.to_dicts(), key=row_key)
 
 
-def assert_same_delta(polars_root: Path, spark_root: Path, name: str, drop: tuple[str, ...] = ()) -> list[dict]:
-    """The Delta table ``name`` is identical (schema and rows) under both roots; returns its rows."""
-    p_schema, p_rows = delta_rows(polars_root / name, drop)
-    s_schema, s_rows = delta_rows(spark_root / name, drop)
-    assert s_schema == p_schema, f"{name}: schemas differ\npolars: {p_schema}\nspark:  {s_schema}"
-    assert s_rows == p_rows, f"{name}: rows differ"
-    return p_rows
+def assert_delta(path: Path, rows: list[dict], schema=None, drop: tuple[str, ...] = ()) -> list[dict]:
+    """The Delta table at ``path`` (without the ``drop`` columns) holds exactly ``rows`` (any
+    order) and, given ``schema`` (an Arrow schema), has that schema; returns its rows."""
+    got_schema, got = delta_rows(path, drop)
+    if schema is not None:
+        assert got_schema == schema, f"{path}: schema\n{got_schema}\nexpected:\n{schema}"
+    assert got == sorted(rows, key=row_key), f"{path}: rows differ from the expected table"
+    return got
+
+
+def assert_files(path: Path, fmt: str, rows: list[dict], schema: dict | None = None) -> list[dict]:
+    """The part files of format ``fmt`` under ``path`` hold exactly ``rows`` (any order) and,
+    given ``schema`` (``{column: Polars dtype}``), have that schema; returns their rows."""
+    got_schema, got = file_rows(path, fmt)
+    if schema is not None:
+        assert dict(got_schema) == schema, f"{path}: schema {dict(got_schema)}, expected {schema}"
+    assert got == sorted(rows, key=row_key), f"{path}: rows differ from the expected table"
+    return got

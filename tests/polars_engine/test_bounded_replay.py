@@ -63,13 +63,16 @@ def _below(bootstrap: str, topic: str, start: dict, end: dict) -> list[int]:
     )
 
 
+BATCH = 20  # records per batch (max_offsets_per_trigger): several batches, not hundreds
+
+
 def test_replay_stops_at_the_end_seen_when_the_node_started(replay_pipeline):
     path, topic, root = replay_pipeline
-    path.write_text(path.read_text().replace("    value_format: json\n", "    value_format: json\n    max_offsets_per_trigger: 7\n", 1))
+    path.write_text(path.read_text().replace("    value_format: json\n", f"    value_format: json\n    max_offsets_per_trigger: {BATCH}\n", 1))
     bootstrap = load_pipeline_file(path).variables["bootstrap"]
     produce(bootstrap, topic, records(0, 60))
     conf = conf_for(bootstrap)
-    with SteadyProducer(bootstrap, topic, first=1000):
+    with SteadyProducer(bootstrap, topic, first=1000, per_tick=1):  # ~100 records/s
         time.sleep(0.3)
         before = end_offsets(conf, [(topic, 0), (topic, 1)])
         summary, _runner = _run_bounded(path)
@@ -81,11 +84,11 @@ def test_replay_stops_at_the_end_seen_when_the_node_started(replay_pipeline):
     # the bound was taken at brz's first planning step: after `before`, and the producer went on
     assert all(bound[str(p)] >= before[(topic, p)] for p in (0, 1))
     assert sum(after.values()) > sum(bound.values())
-    # batches of at most 7 records, each continuing where the previous ended, up to the bound
+    # batches of at most BATCH records, each continuing where the previous ended, up to the bound
     assert len(log) == summary.node("brz").batches > 1
     for prev, cur in itertools.pairwise(log):
         assert cur["start"] == prev["end"]
-    assert all(sum(b["end"][topic][p] - b["start"][topic][p] for p in ("0", "1")) <= 7 for b in log)
+    assert all(sum(b["end"][topic][p] - b["start"][topic][p] for p in ("0", "1")) <= BATCH for b in log)
 
     expected_ids = _below(bootstrap, topic, {}, bound)
     brz = read_delta(str(root / "brz"))
@@ -125,7 +128,7 @@ def test_latest_is_decided_once_and_kept_across_runs(replay_pipeline):
 
 def test_latest_under_a_live_producer(replay_pipeline):
     path, topic, root = replay_pipeline
-    text = path.read_text().replace("    value_format: json\n", LATEST + "    max_offsets_per_trigger: 5\n", 1)
+    text = path.read_text().replace("    value_format: json\n", LATEST + "    max_offsets_per_trigger: 10\n", 1)
     path.write_text(text)
     bootstrap = load_pipeline_file(path).variables["bootstrap"]
     produce(bootstrap, topic, records(0, 10))

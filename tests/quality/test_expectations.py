@@ -32,7 +32,7 @@ DATA = pa.table(
 )
 
 
-@pytest.fixture(params=["polars", "spark"])
+@pytest.fixture(params=["polars", pytest.param("spark", marks=pytest.mark.spark)])
 def run(request):
     """run(expectations, data=DATA) -> (output, quarantine, counts) as Polars frames."""
     if request.param == "polars":

@@ -15,39 +15,15 @@ import pytest
 from kappa.cli import main
 from kappa.delta.read import read_delta
 from kappa.testing.kafka import produce
+from tests.helpers.pipelines import downstream, kafka_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]  # ~2 min: a live-producer drill
 
-PIPELINE = """
-name: fresh
-checkpoint_root: {root}/ck
-trigger:
-  processing_time: 100 milliseconds
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-    max_offsets_per_trigger: 20
-  transformer:
-  - expr: SELECT value.id AS id FROM {{df}}
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-- name: slv
-  source:
-    node_name: brz
-    as_stream: true
-  expectations:
-  - {{name: not_seven, expr: "id % 10 <> 7", action: quarantine}}
-  sinks:
-  - format: DELTA
-    path: {root}/slv
-  - format: DELTA
-    path: {root}/slv_quarantine
-    is_quarantine: true
-"""
+PIPELINE = kafka_bronze(
+    "fresh", source=(("schema", '"id BIGINT"'), ("max_offsets_per_trigger", "20")), select="SELECT value.id AS id FROM {{df}}",
+    trigger="100 milliseconds",
+    downstream=downstream("slv", "brz", expectations=(("not_seven", '"id % 10 <> 7"', "quarantine"),), quarantine="slv_quarantine"),
+)
 
 
 def _ids(path) -> list[int]:

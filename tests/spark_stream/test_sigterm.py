@@ -16,31 +16,16 @@ from deltalake import DeltaTable
 from kappa.cli import main
 from kappa.engines.spark.status import kafka_offsets, read_checkpoint
 from kappa.testing.kafka import produce
+from tests.helpers.pipelines import kafka_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 
 # Five records per batch; reflect(Thread.sleep) makes each row take 150 ms, so a batch is
 # in progress most of the time and SIGTERM lands inside one.
-PIPELINE = """
-name: term
-checkpoint_root: {root}/ck
-trigger:
-  processing_time: 1 second
-nodes:
-- name: brz
-  source:
-    bootstrap_servers: {bootstrap}
-    topic: {topic}
-    schema: "id BIGINT"
-    max_offsets_per_trigger: 5
-  transformer:
-  - expr: >-
-      SELECT value.id AS id FROM {{df}}
-      WHERE coalesce(reflect('java.lang.Thread', 'sleep', CAST(150 AS BIGINT)), 'slept') IS NOT NULL
-  sinks:
-  - format: DELTA
-    path: {root}/brz
-"""
+PIPELINE = kafka_bronze(
+    "term", source=(("schema", '"id BIGINT"'), ("max_offsets_per_trigger", "5")), trigger="1 second",
+    select="SELECT value.id AS id FROM {{df}} WHERE coalesce(reflect('java.lang.Thread', 'sleep', CAST(150 AS BIGINT)), 'slept') IS NOT NULL",
+)
 
 
 def delta_ids(path) -> list[int]:
