@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-# TEMPORARY: removed at merge (kappa.engines.spark.jvm_merge_sink imports them from here)
-from kappa.delta.txn import commit_version_of, open_table, txn_version  # noqa: F401
-
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 

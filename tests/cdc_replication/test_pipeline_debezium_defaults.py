@@ -15,7 +15,7 @@ from kappa.replication.compiler import plan_replication
 from kappa.replication.load import load_replication
 from kappa.api import Pipeline
 from kappa.plan import build_plan
-from kappa.plan_from_models import merge_options
+from kappa.connectors.cdc_merge import merge_options
 
 pytestmark = pytest.mark.kafka
 

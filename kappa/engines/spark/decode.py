@@ -2,7 +2,7 @@
 
 :func:`decode_kafka_frame` keeps the batch in Spark's plan: ``batch_df.mapInArrow`` runs
 :func:`kappa.kafka.decode.decode_json_values` (``value_format: json``) or
-:func:`kappa.cdc.debezium.decode_debezium` (``debezium``) on each Spark partition (all of its
+:func:`kappa.kafka.debezium.decode_debezium` (``debezium``) on each Spark partition (all of its
 Arrow batches together) and emits rows and dead letters in one frame told apart by a flag column
 (the dead-letter columns are null on good rows and the other way round). That frame is
 persisted on the executors and split into ``rows`` and ``dead``; :meth:`Decoded.release`

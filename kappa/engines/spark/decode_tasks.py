@@ -2,7 +2,7 @@
 decoding ``kappa_kafka`` reader run on each Spark partition, and the combined schema they emit.
 
 Each function wraps one of kappa's own decoders (:func:`kappa.kafka.decode.decode_json_values`,
-:func:`kappa.cdc.debezium.decode_debezium`: the Polars engine's) and emits good rows and dead
+:func:`kappa.kafka.debezium.decode_debezium`: the Polars engine's) and emits good rows and dead
 letters in one Arrow batch told apart by the :data:`FLAG` column (the dead-letter columns,
 prefixed :data:`DL`, are null on good rows and the other way round). Everything here is plain
 data and picklable; nothing imports pyspark at module import.
@@ -161,7 +161,7 @@ class _DebeziumSchema:
     def __call__(self, batches):
         import pyarrow as pa
 
-        from kappa.cdc.debezium import _connect_types, decode_debezium
+        from kappa.kafka.debezium import _connect_types, decode_debezium
 
         table = _partition_table(batches)
         if table is None:
@@ -183,7 +183,7 @@ class _DebeziumDecode:
         self.changes, self.out = changes, out
 
     def __call__(self, batches):
-        from kappa.cdc.debezium import decode_debezium
+        from kappa.kafka.debezium import decode_debezium
 
         table = _partition_table(batches)
         if table is None:

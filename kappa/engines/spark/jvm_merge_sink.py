@@ -56,20 +56,10 @@ def merge_facts(table_uri: str, state_uri: str, app_id: str, version: int, stora
 
     A state that carries the batch while the target does not is repaired as
     :func:`kappa.cdc.merge.apply_changes` does: planned from the state as of the commit before."""
-    from kappa.cdc import deltaio
-    from kappa.errors import KappaError
+    from kappa.cdc.merge import batch_progress
 
-    target = deltaio.open_table(table_uri, storage_options)
-    st = deltaio.open_table(state_uri, storage_options)
-    t_done = deltaio.txn_version(target, app_id) >= version
-    s_done = deltaio.txn_version(st, app_id) >= version
-    state_version = None
-    if s_done and not t_done:
-        assert st is not None
-        committed = deltaio.commit_version_of(st, app_id, version)
-        if committed is None:
-            raise KappaError(f"CDC state {state_uri} records batch {version} of {app_id!r} but no commit of it; cannot repair the target")
-        state_version = committed - 1
+    p = batch_progress(table_uri, state_uri, app_id, version, storage_options)
+    target, st, t_done, s_done, state_version = p.target, p.state, p.target_done, p.state_done, p.state_version
     log_columns = [f.name for f in st.schema().fields] if st is not None else None
     return MergeFacts(target is not None, st is not None, t_done, s_done, state_version, log_columns)
 

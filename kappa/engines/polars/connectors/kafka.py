@@ -98,7 +98,7 @@ def read_kafka_range(spec: "KafkaSourcePlan", batch: "KafkaRange", state_dir: st
 
         records, dead = decode_json_source(records, spec, state_dir)
     elif spec.value_format == "debezium":
-        from kappa.cdc.debezium import decode_debezium
+        from kappa.kafka.debezium import decode_debezium
 
         decoded = decode_debezium(records)
         records, dead = decoded.changes, decoded.dead_letters

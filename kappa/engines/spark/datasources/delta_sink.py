@@ -263,7 +263,8 @@ def write_delta_frame(
     even a new table (dead letters). Failures raise one :class:`DeltaWriteError`
     ``cannot write Delta table <uri>: <cause>``."""
     from kappa.config.variables import resolve_secret_refs
-    from kappa.delta.commit import open_table, plan_write
+    from kappa.delta.commit import plan_write
+    from kappa.delta.txn import open_table
     from kappa.delta.writer import delta_write_error
     from kappa.errors import ConfigError, KappaError
 
