@@ -106,7 +106,8 @@ def replication_status(rplan: Any, lag: bool) -> str:
     replay) and its lag, the skipped topics and the orphaned checkpoints."""
     from kappa.checkpoint.verdicts import orphan_checkpoints
     from kappa.engines.polars.state import ReplayCheckpoint
-    from kappa.engines.spark.status import format_offsets, kafka_lag, kafka_offsets, node_statuses, render_node_status
+    from kappa.engines.spark.lag import kafka_lag, kafka_offsets
+    from kappa.engines.spark.status import format_offsets, node_statuses, render_node_status
     from kappa.plan import build_plan
 
     plan = build_plan(rplan.pipeline) if rplan.pipeline is not None else None

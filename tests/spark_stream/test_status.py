@@ -8,6 +8,7 @@ import pytest
 
 from kappa.cli import main
 from kappa.engines.spark import status as st
+from kappa.engines.spark import lag
 from tests.helpers.checkpoints import write_checkpoint
 from tests.helpers.pipelines import downstream, kafka_bronze
 
@@ -65,10 +66,10 @@ def test_checkpoint_parsing_edge_cases(tmp_path):
     assert entry == st.OffsetEntry(3, "v1", {"batchTimestampMs": 5}, ({"t": {"0": 1}}, None))
     with pytest.raises(ValueError, match="truncated"):
         st.parse_offset_file("v1", 0)
-    assert st.kafka_lag({("t", 0): 5}, {("t", 0): 9, ("t", 1): 4}, {("t", 1): 1}) == {("t", 0): 4, ("t", 1): 3}
-    assert st.delta_lag({"version": 3, "index": 0, "snapshot": False}, 2) == 0
-    assert st.delta_lag({"version": 3, "index": 2, "snapshot": False}, 4) == 2
-    assert st.delta_lag({"version": 0, "index": 1, "snapshot": True}, 0) == 1
+    assert lag.kafka_lag({("t", 0): 5}, {("t", 0): 9, ("t", 1): 4}, {("t", 1): 1}) == {("t", 0): 4, ("t", 1): 3}
+    assert lag.delta_lag({"version": 3, "index": 0, "snapshot": False}, 2) == 0
+    assert lag.delta_lag({"version": 3, "index": 2, "snapshot": False}, 4) == 2
+    assert lag.delta_lag({"version": 0, "index": 1, "snapshot": True}, 0) == 1
     assert st.format_ms(0) == "1970-01-01T00:00:00.000Z"
 
 

@@ -88,6 +88,7 @@ class IdleDetection:
 
     def _node_idle(self, n: "_Node", upstreams_idle: bool) -> bool:
         from kappa.engines.spark import status as st
+        from kappa.engines.spark.connectors import source_reader
 
         self._rate(n)
         node = n.compiled.node
@@ -102,14 +103,8 @@ class IdleDetection:
         n.state = "running" if busy else "idle"
         source = node.source
         try:
-            if node.streaming and source.kind == "kafka":
-                nst = st.node_status(node)
-                n.lag = nst.total_lag
-                n.state = "running" if busy else ("behind" if n.lag else "idle")
-                return not busy and upstreams_idle and n.lag == 0 and ck.pending_batch_id is None
-            if node.streaming and source.kind == "delta" and self.profile == "python":
-                nst = st.node_status(node)
-                n.lag = nst.delta_lag
+            if node.streaming and self.profile in source_reader(source).lag_profiles:
+                n.lag = st.node_status(node).backlog
                 n.state = "running" if busy else ("behind" if n.lag else "idle")
                 return not busy and upstreams_idle and n.lag == 0 and ck.pending_batch_id is None
         except Exception:  # noqa: BLE001 - lag unknown this round; try again on the next

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.plan import NodePlan
 
-TopicPartition = tuple[str, int]
+from kappa.engines.spark.lag import TopicPartition, kafka_offsets
 
 
 @dataclass(frozen=True)
@@ -100,26 +100,6 @@ def read_checkpoint(spark_checkpoint: str) -> CheckpointState:
 
 
 # ---------------------------------------------------------------- lag
-def kafka_offsets(offset: Any) -> dict[TopicPartition, int]:
-    """A Kafka source offset (``{"topic": {"0": 12}}``) as ``{(topic, 0): 12}``."""
-    if not isinstance(offset, dict):
-        return {}
-    return {(str(t), int(p)): int(o) for t, parts in offset.items() if isinstance(parts, dict) for p, o in parts.items()}
-
-
-def kafka_lag(committed: dict[TopicPartition, int], ends: dict[TopicPartition, int], starts: dict[TopicPartition, int] | None = None) -> dict[TopicPartition, int]:
-    """Per-partition lag: end offset minus committed offset (``starts`` for unread partitions)."""
-    starts = starts or {}
-    return {tp: max(0, end - committed.get(tp, starts.get(tp, 0))) for tp, end in sorted(ends.items())}
-
-
-def delta_lag(offset: Any, latest_version: int | None) -> int | None:
-    """Table versions not yet fully consumed by a kappa_delta offset (None: unknown)."""
-    if latest_version is None or not isinstance(offset, dict) or "version" not in offset:
-        return None
-    return max(0, latest_version - int(offset["version"]) + 1)
-
-
 @dataclass(frozen=True)
 class NodeStatus:
     """A node's checkpoint state and, where it can be measured, its lag."""
@@ -139,6 +119,11 @@ class NodeStatus:
     def total_lag(self) -> int | None:
         return None if self.lag is None else sum(self.lag.values())
 
+    @property
+    def backlog(self) -> int | None:
+        """What is left to read: Kafka records (all partitions) or Delta versions (None: unknown)."""
+        return self.total_lag if self.lag is not None else self.delta_lag
+
 
 def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
     """The status of one node from its checkpoint (lag asks the broker / Delta table)."""
@@ -148,35 +133,14 @@ def node_status(node: "NodePlan", with_lag: bool = True) -> NodeStatus:
         kind = f"{kind}, re-read per run"
     if not with_lag or node.source is None or not node.streaming:
         return NodeStatus(node.name, kind, ck)
-    try:
-        if node.source.kind == "kafka":
-            return _kafka_status(node, kind, ck)
-        if node.source.kind == "delta":
-            from kappa.delta.read import delta_version
-            from kappa.plan_kinds import resolve_secrets
+    from kappa.engines.spark.connectors import source_reader
 
-            latest = delta_version(node.source.path, resolve_secrets(node.source.storage_options))
-            first = ck.committed_offsets[0] if ck.committed_offsets else None
-            lag = delta_lag(first, latest) if first is not None else (None if latest is None else latest + 1)
-            return NodeStatus(node.name, kind, ck, delta_latest=latest, delta_lag=lag)
+    committed = ck.committed_offsets[0] if ck.committed_offsets else None
+    try:
+        measured = source_reader(node.source).lag(node.source, committed)
     except Exception as exc:  # noqa: BLE001 - status still shows the checkpoint
         return NodeStatus(node.name, kind, ck, error=f"lag unavailable: {exc}")
-    return NodeStatus(node.name, kind, ck)
-
-
-def _kafka_status(node: "NodePlan", kind: str, ck: CheckpointState) -> NodeStatus:
-    from kappa.kafka.client import kafka_conf
-
-    from kappa.kafka.data_loss import find_gaps
-    from kappa.kafka.offsets import list_partitions, log_bounds
-
-    conf = kafka_conf(node.source)
-    bounds = log_bounds(conf, list_partitions(conf, node.source.topics))
-    ends = {tp: end for tp, (_low, end) in bounds.items()}
-    committed = kafka_offsets(ck.committed_offsets[0]) if ck.committed_offsets else {}
-    starts = {tp: low for tp, (low, _end) in bounds.items() if tp not in committed}
-    loss = tuple(g.describe() for g in find_gaps(committed, bounds))
-    return NodeStatus(node.name, kind, ck, end_offsets=ends, lag=kafka_lag(committed, ends, starts), data_loss=loss)
+    return NodeStatus(node.name, kind, ck, **(measured or {}))
 
 
 def node_statuses(nodes: Sequence["NodePlan"], with_lag: bool = True) -> list[NodeStatus]:

@@ -61,6 +61,14 @@ class SourceReader(ABC):
         """Something that changes whenever the content may have changed (None: unknown)."""
         return None
 
+    #: the connector profiles whose checkpoint offsets :meth:`lag` understands (idle detection)
+    lag_profiles: tuple[str, ...] = ()
+
+    def lag(self, source: "SourcePlan", committed: Any) -> dict[str, Any] | None:
+        """How far the checkpoint's committed source offset is behind the source, as
+        :class:`~kappa.engines.spark.status.NodeStatus` fields (None: not measurable)."""
+        return None
+
 
 class SinkWriter(ABC):
     """Writes one sink kind on Spark."""

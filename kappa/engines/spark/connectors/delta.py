@@ -71,6 +71,17 @@ class DeltaReader(SourceReader):
     def ready(self, source: "DeltaSourcePlan", memory: Mapping[str, Any]) -> bool:
         return _delta_exists(source.path, source.storage_options)
 
+    lag_profiles = ("python",)
+
+    def lag(self, source: "DeltaSourcePlan", committed: Any) -> dict[str, Any]:
+        from kappa.delta.read import delta_version
+        from kappa.engines.spark.lag import delta_lag
+        from kappa.plan_kinds import resolve_secrets
+
+        latest = delta_version(source.path, resolve_secrets(source.storage_options))
+        lag = delta_lag(committed, latest) if committed is not None else (None if latest is None else latest + 1)
+        return {"delta_latest": latest, "delta_lag": lag}
+
     def state(self, source: "DeltaSourcePlan") -> Any:
         from kappa.delta.read import delta_version
         from kappa.plan_kinds import resolve_secrets

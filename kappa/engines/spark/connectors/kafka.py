@@ -75,6 +75,22 @@ class KafkaReader(SourceReader):
 
         return decode_kafka_frame(spark, frame, source, state_dir)
 
+    lag_profiles = ("python", "jvm")
+
+    def lag(self, source: "KafkaSourcePlan", committed: Any) -> dict[str, Any]:
+        from kappa.engines.spark.lag import kafka_lag, kafka_offsets
+        from kappa.kafka.client import kafka_conf
+        from kappa.kafka.data_loss import find_gaps
+        from kappa.kafka.offsets import list_partitions, log_bounds
+
+        conf = kafka_conf(source)
+        bounds = log_bounds(conf, list_partitions(conf, source.topics))
+        ends = {tp: end for tp, (_low, end) in bounds.items()}
+        done = kafka_offsets(committed) if committed is not None else {}
+        starts = {tp: low for tp, (low, _end) in bounds.items() if tp not in done}
+        loss = tuple(g.describe() for g in find_gaps(done, bounds))
+        return {"end_offsets": ends, "lag": kafka_lag(done, ends, starts), "data_loss": loss}
+
     def state(self, source: "KafkaSourcePlan") -> Any:
         from kappa.kafka.client import kafka_conf
         from kappa.kafka.offsets import end_offsets, list_partitions
