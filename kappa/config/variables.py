@@ -28,7 +28,6 @@ from typing import Any, Mapping
 
 from kappa.substitution import REF as _REF
 from kappa.substitution import MissingVariable, Resolver
-from kappa.substitution import resolve_secret_refs  # noqa: F401 - the engines' executors import it from here
 
 
 @lru_cache(maxsize=None)
@@ -36,8 +35,7 @@ def secret_mappings() -> frozenset[str]:
     """Mappings whose ``${env.X}`` references are kept: every source/sink kind's secret-bearing
     options (:attr:`kappa.connectors.base.SourceKind.secret_fields`) and the Spark ``conf``.
 
-    Looked up on first use: the executors import :func:`resolve_secret_refs` from here
-    without the spec models."""
+    Looked up on first use, so loading the config code does not load the spec models."""
     from kappa.connectors.registry import secret_fields
 
     return frozenset({"conf", *secret_fields()})

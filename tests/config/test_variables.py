@@ -7,7 +7,8 @@ import pytest
 
 from kappa.cli import main
 from kappa.api import load_pipeline_file, load_pipeline_text
-from kappa.config.variables import resolve_secret_refs, substitute
+from kappa.config.variables import substitute
+from kappa.substitution import resolve_secret_refs
 from kappa.errors import ConfigError
 
 PIPELINE = """\

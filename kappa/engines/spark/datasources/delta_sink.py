@@ -118,7 +118,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         self.create_empty = opts.get("createEmpty", "true") != "false"
 
     def _storage_options(self) -> dict[str, str]:
-        from kappa.config.variables import resolve_secret_refs
+        from kappa.substitution import resolve_secret_refs
 
         return resolve_secret_refs(self.storage)
 
@@ -262,7 +262,7 @@ def write_delta_frame(
     append to an existing table). ``create_empty=False``: an empty batch commits nothing, not
     even a new table (dead letters). Failures raise one :class:`DeltaWriteError`
     ``cannot write Delta table <uri>: <cause>``."""
-    from kappa.config.variables import resolve_secret_refs
+    from kappa.substitution import resolve_secret_refs
     from kappa.delta.commit import plan_write
     from kappa.delta.txn import open_table
     from kappa.delta.writer import delta_write_error

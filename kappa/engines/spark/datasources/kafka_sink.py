@@ -15,7 +15,7 @@ failed task or batch that Spark or kappa retries produces its records again.
 Options (strings): ``bootstrap.servers``, ``topic``, ``keyColumn``, ``valueColumn`` (absent:
 null keys / whole row) and ``option.<key>`` for each producer setting of the sink spec, kept
 unresolved (``${env.NAME}``): the executor builds the configuration with
-:func:`kappa.kafka.client.client_config` after :func:`kappa.config.variables.resolve_secret_refs`,
+:func:`kappa.kafka.client.client_config` after :func:`kappa.substitution.resolve_secret_refs`,
 exactly as :func:`kappa.kafka.client.kafka_conf` does on the driver, so resolved secrets never
 travel in Spark's options (Spark also redacts option keys holding ``password``/``secret``).
 Row counts come from an Observation on the written frame.
@@ -80,7 +80,7 @@ class KafkaSinkWriter(DataSourceArrowWriter):
 
     def write(self, iterator: Iterator["pa.RecordBatch"]) -> KafkaSinkCommit:
         """Runs in an executor: produce every row of the task's batches, flush, raise on errors."""
-        from kappa.config.variables import resolve_secret_refs
+        from kappa.substitution import resolve_secret_refs
         from kappa.kafka.client import client_config
         from kappa.kafka.writer import produce_batches
 
