@@ -16,6 +16,7 @@ same reason.
 {'a': 3, 'b': 'p-3'}
 >>> substitute({"options": {"sasl.password": "${env.PW}"}}, {}, {"PW": "s3cret"})[0]
 {'options': {'sasl.password': '${env.PW}'}}
+>>> from kappa.substitution import resolve_secret_refs
 >>> resolve_secret_refs({"sasl.password": "${env.PW}"}, {"PW": "s3cret"})
 {'sasl.password': 's3cret'}
 """
