@@ -43,6 +43,7 @@ from kappa.plan_kinds import (  # noqa: F401 - the plan's public names
 from kappa.plan_layout import CheckpointLayout, sink_app_id
 
 if TYPE_CHECKING:  # pragma: no cover
+    from kappa.stateful.spec import StatefulPlan
     from kappa.models import Pipeline, PipelineNode, Trigger
 
 
@@ -88,6 +89,9 @@ class NodePlan:
     #: why the node cannot run now (engines skip it and report this), e.g. a Debezium merge
     #: whose keys and sequence no record tells yet (:mod:`kappa.cdc.sink_defaults`)
     skipped: str | None = None
+    #: the streaming node's stateful operators and output mode (:mod:`kappa.stateful`); None for
+    #: a stateless or non-streaming node
+    state: "StatefulPlan | None" = None
 
     @property
     def checkpoint(self) -> str:
