@@ -33,6 +33,13 @@ class NodeRunSummary:
     #: ``fail_on_data_loss: false`` continued from the earliest offset; ``data_loss`` says where
     skipped_offsets: int = 0
     data_loss: list[str] = field(default_factory=list)
+    #: stateful nodes (:mod:`kappa.stateful`): rows dropped as later than the watermark (summed
+    #: over the run's batches), and after the last batch the watermark (ISO-8601 UTC, None before
+    #: any), the rows kept in state and the state's size in bytes (None: not stateful)
+    late_rows: int = 0
+    watermark: str | None = None
+    state_rows: int | None = None
+    state_bytes: int | None = None
 
     def add_counts(self, counts: Any) -> None:
         """Add a :class:`kappa.quality.result.QualityCounts` (or anything with the same fields)."""
