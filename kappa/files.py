@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kappa.atomic import write_with
 from kappa.errors import KappaError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,13 +105,6 @@ def scan_files(files: list[str], fmt: str, schema: Any = None, options: dict | N
     raise KappaError(f"unsupported file format {fmt}")
 
 
-def _atomic_file(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_files(path: str, df: "pl.DataFrame", fmt: str, mode: str, batch_id: int) -> None:
     p = Path(path)
     ext = {"PARQUET": ".parquet", "JSONL": ".jsonl", "CSV": ".csv"}[fmt]
@@ -124,11 +118,11 @@ def write_files(path: str, df: "pl.DataFrame", fmt: str, mode: str, batch_id: in
             df.write_csv(target)
 
     if p.suffix:  # a single file
-        _atomic_file(p, writer)
+        write_with(p, writer)
         return
     p.mkdir(parents=True, exist_ok=True)
     if mode == "overwrite":
         for child in p.iterdir():
             if child.name.startswith("part-"):
                 child.unlink() if child.is_file() else shutil.rmtree(child)
-    _atomic_file(p / f"part-{batch_id:08d}{ext}", writer)
+    write_with(p / f"part-{batch_id:08d}{ext}", writer)
