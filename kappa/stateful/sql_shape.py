@@ -201,7 +201,7 @@ def window_spec(call) -> WindowSpec:
     size_us = _us(size)
     if size_us <= 0:
         raise ShapeError(f"The window duration ({size}) must be greater than 0.")
-    slide_us = size_us
+    slide_us, slide = size_us, None
     if len(args) > 2:
         slide = _interval_text(args[2], "slide")
         slide_us = _us(slide)
@@ -214,10 +214,10 @@ def window_spec(call) -> WindowSpec:
         start = _interval_text(args[3], "start")
         start_us = _us(start)
         if abs(start_us) >= slide_us:
-            raise ShapeError(f"The absolute value of start time ({start}) must be less than the slideDuration ({_interval_text(args[2], 'slide')}).")
+            raise ShapeError(f"The absolute value of start time ({start}) must be less than the slideDuration ({slide or size}).")
     sliding = slide_us != size_us
     return WindowSpec(kind="sliding" if sliding else "tumbling", column=column, size=size, size_us=size_us,
-                      slide_us=slide_us if sliding else None, start_us=start_us)
+                      slide_us=slide_us if sliding else None, start_us=start_us, slide=slide if sliding else None)
 
 
 def _call(node, outputs: dict) -> AggregateCall:
