@@ -43,6 +43,8 @@ APPEND_NEEDS_WATERMARK = ("Append output mode not supported when there are strea
                           "DataFrames/DataSets without watermark")
 KAFKA_SOURCE = ("stateful steps need a Delta/file/node stream source: read the bronze table "
                 "(source node_name: ..., as_stream: true)")
+SESSION_NOT_UPDATE = ("Invalid streaming output mode: update. This output mode is not supported for session window "
+                      "streaming aggregations")
 MATERIALIZED_VIEW = "materialized view (full recompute)"
 
 
@@ -184,6 +186,9 @@ def analyze(node: str, steps: Sequence[Any], *, streaming: bool, source_kind: st
         problems.append(("output_mode", f"node {node!r}: output_mode must be append, update or complete, got {mode!r}"))
     elif mode == "complete" and agg is None:
         problems.append(("output_mode", f"node {node!r}: {COMPLETE_NEEDS_AGGREGATE}"))
+    elif mode == "update" and agg is not None and agg.window is not None and agg.window.kind == "session":
+        problems.append(("output_mode", f"node {node!r} step {agg.step}: {SESSION_NOT_UPDATE} (Spark's rule: use "
+                                        f"append with a watermark on the session's time column, or complete)"))
     elif mode == "append" and agg is not None and not bounded:
         problems.append(("output_mode", f"node {node!r} step {agg.step}: {APPEND_NEEDS_WATERMARK} "
                                         f"(append emits a group once, when the watermark passes it: group by a window over "

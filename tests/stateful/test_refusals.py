@@ -88,6 +88,9 @@ def q(text):
      "node 'n': Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets"),
     ([m("unique")], {"output_mode": "complete"},
      "node 'n': Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets"),
+    ([WM, q("SELECT session_window(ts, '5 minutes') AS s, count(*) AS n FROM {df} GROUP BY 1")], {"output_mode": "update"},
+     "node 'n' step 1: Invalid streaming output mode: update. This output mode is not supported for session window "
+     "streaming aggregations (Spark's rule: use append with a watermark on the session's time column, or complete)"),
     ([BY_KEY], {"output_mode": "append"}, f"node 'n' step 0: {APPEND}"),
     ([WM, BY_KEY], {"output_mode": "append"}, f"node 'n' step 1: {APPEND}"),
     ([WINDOW, WM], {"output_mode": "append"}, f"node 'n' step 0: {APPEND}"),
