@@ -68,7 +68,7 @@ class Harness:
         write_deltalake(str(self.root / "in"), frame(rows).to_arrow(), mode="append")
 
     def run(self, outputs: list | None = None) -> Any:
-        return PolarsEngine()._run(self.plan(), (), None).node("n")
+        return PolarsEngine()._run(self.plan().for_engine("polars"), (), None).node("n")
 
     def batch(self, rows) -> Any:
         self.append(rows)
