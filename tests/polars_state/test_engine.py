@@ -13,7 +13,7 @@ from kappa.stateful.spec import AggregateSpec, DedupSpec, StatefulPlan, WindowSp
 from tests.polars_state.harness import BATCHES, WM, Harness
 
 TUMBLE = WindowSpec("tumbling", "ts", "10 minutes", 600_000_000)
-AGG = {"expr": "SELECT window, count(*) AS n, sum(v) AS sv FROM {df} GROUP BY window(ts, '10 minutes')"}
+AGG = {"expr": "SELECT window(ts, '10 minutes') AS window, count(*) AS n, sum(v) AS sv FROM {df} GROUP BY window(ts, '10 minutes')"}
 
 
 def window_harness(root, mode="append"):
