@@ -116,8 +116,11 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
             else:
                 sql = render(step.sql, "__kappa_df", ref_tables)
                 tables = {"__kappa_df": data.lazy(), **{ref_tables[r]: refs[r] for r in step.refs}}
+                # a window on the watermarked column is bounded by the watermark (late rows,
+                # eviction); any other aggregate keeps every group (Spark: no watermark on its keys)
+                bounded = downstream and op.window is not None and op.window.column == wm.column
                 frame, new_state, n = _aggregate(node, op, sql, tables, prev.frames.get(name),
-                                                 late if downstream else None, evict if downstream else None)
+                                                 late if bounded else None, evict if bounded else None)
             frames[name] = new_state
             late_rows += n
         elif step.kind == "sql":
