@@ -151,3 +151,11 @@ def test_session_windows_append_merge_across_batches():
                        7: {("a", (45, 50), 1, 11), ("b", (31, 36), 1, 12), ("e", (40, 45), 1, 9)}}
     assert [r[2] for r in result] == [0, 0, 2, 0, 0, 0, 0, 0]  # h@5 and d@2: their sessions end <= 12:10
     assert [r[4] for r in result] == [3, 1, 4, 1, 4, 3, 4, 1]
+
+
+def test_group_by_an_expression_and_its_alias():
+    spec = AggregateSpec(1, ("kk",), None, None, ())
+    for group in ("upper(k)", "kk"):
+        sql = f"SELECT upper(k) AS kk, count(*) AS n, count(*) + 1 AS n1 FROM {{df}} GROUP BY {group}"
+        result = simulate(StatefulPlan("update", WM, (spec,)), [StepPlan(1, "sql", sql=sql)])
+        assert rows(result, 0) == {("A", 2, 3), ("B", 1, 2)}

@@ -71,7 +71,7 @@ def _aggregate(node: "NodePlan", op: "AggregateSpec", sql: str, tables: dict, st
     key = (sql, node.name, tuple((n, str(t)) for n, t in tables["__kappa_df"].collect_schema().items()))
     if key not in _SPLITS:
         empty = {"__kappa_df": tables["__kappa_df"].clear()}
-        split = split_aggregate(sql, node.name, namer=lambda q: run_sql(q, empty).collect_schema().names())
+        split = split_aggregate(sql, node.name, namer=lambda q: run_sql(q, empty).collect_schema().names(), columns=[k for k, _ in key[2]])
         _SPLITS.clear()  # one node's entry at a time: bounded
         _SPLITS[key] = (split, None)
     split, types = _SPLITS[key]
