@@ -159,3 +159,24 @@ def test_group_by_an_expression_and_its_alias():
         sql = f"SELECT upper(k) AS kk, count(*) AS n, count(*) + 1 AS n1 FROM {{df}} GROUP BY {group}"
         result = simulate(StatefulPlan("update", WM, (spec,)), [StepPlan(1, "sql", sql=sql)])
         assert rows(result, 0) == {("A", 2, 3), ("B", 1, 2)}
+
+
+def test_watermark_is_whole_milliseconds_like_spark():
+    import datetime as dt
+
+    import polars as pl
+
+    from kappa.engines.polars.stateful.run import run_stateful, to_ms
+    from kappa.engines.polars.stateful.store import StateSnapshot
+
+    from tests.polars_state.harness import SCHEMA, T0, us
+
+    assert (to_ms(1999), to_ms(-1999)) == (1, -1)
+    from types import SimpleNamespace
+
+    node = SimpleNamespace(name="n", sql_refs=(), state=StatefulPlan("append", WM, (DedupSpec(1, ("k",)),)),
+                           steps=(StepPlan(0, "method", func_name="with_watermark"),
+                                  StepPlan(1, "method", func_name="unique", func_kwargs={"subset": ["k"]})))
+    ts = T0 + dt.timedelta(minutes=20, microseconds=999)
+    res = run_stateful(node, pl.LazyFrame({"k": ["a"], "ts": [ts], "v": [1]}, schema=SCHEMA), {}, StateSnapshot())
+    assert res.snapshot.next_watermark == us(10)  # 12:20:00.000999 - 10 minutes, truncated to the ms

@@ -28,6 +28,11 @@ class StatefulResult:
     late_rows: int
 
 
+def to_ms(us: int) -> int:
+    """Microseconds to Spark's milliseconds (Java's long division truncates toward zero)."""
+    return us // 1000 if us >= 0 else -((-us) // 1000)
+
+
 def needs_no_data_batch(state: "StatefulPlan", snap: StateSnapshot) -> bool:
     """Spark's ``shouldRunAnotherBatch``: a watermark is defined upstream of an operator that
     evicts or emits with it, and the next batch's watermark is ahead of the last batch's."""
@@ -130,7 +135,7 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
             frame = apply_method(frame, step.func_name, step.func_args, step.func_kwargs)
     next_wm = prev.next_watermark
     if wm is not None and batch_max is not None:
-        next_wm = max(next_wm, batch_max - wm.delay_us)
+        next_wm = max(next_wm, to_ms(batch_max) * 1000 - wm.delay_us)  # Spark's watermark is in ms
     max_et = prev.max_event_time if batch_max is None else max(batch_max, prev.max_event_time or batch_max)
     snap = StateSnapshot(None, prev.next_watermark, next_wm, max_et, frames)
     return StatefulResult(frame, snap, late_rows)
