@@ -183,8 +183,9 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
         pre = assign_windows(pre, spec)
         if late is not None:
             ok = pl.col("__we") > late
-            late_rows = pre.filter(~ok)["__rid"].n_unique() - pre.filter(ok).join(pre.filter(~ok).select("__rid").unique(), on="__rid", how="semi").select("__rid").n_unique()
+            rows = pre["__rid"].n_unique()
             pre = pre.filter(ok)
+            late_rows = rows - pre["__rid"].n_unique()  # rows all of whose windows are late
         pre = pre.drop("__rid")
     parts = _partials(split, pre, keys)
     if session:
