@@ -126,6 +126,15 @@ def is_aggregate_step(sql: str) -> bool:
     return isinstance(tree, exp.Select) and _aggregates(tree)
 
 
+def _cte_reads(tree) -> dict:
+    from sqlglot import exp
+
+    ctes: dict = {}
+    for cte in tree.find_all(exp.CTE):
+        ctes[cte.alias_or_name] = _reads_df(cte.this, ctes)
+    return ctes
+
+
 def nested_stream_aggregate(sql: str) -> bool:
     """Whether a subquery, CTE or UNION branch of the step (not its outermost SELECT) aggregates ``{df}``."""
     from sqlglot import exp
@@ -133,9 +142,7 @@ def nested_stream_aggregate(sql: str) -> bool:
     tree = parse_step(sql)
     if tree is None:
         return False
-    ctes = {}
-    for cte in tree.find_all(exp.CTE):
-        ctes[cte.alias_or_name] = _reads_df(cte.this, ctes)
+    ctes = _cte_reads(tree)
     for select in tree.find_all(exp.Select):
         if select is tree:
             continue
@@ -260,12 +267,12 @@ def _match(g, items: list) -> int | None:
 
 
 def aggregate_shape(sql: str) -> AggregateShape | None:
-    """The shape of an aggregate step (None: the step does not aggregate; :class:`ShapeError` for a
-    form kappa refuses in a streaming aggregate)."""
+    """The shape of an aggregate step over ``{df}`` (None: the step does not aggregate the stream;
+    :class:`ShapeError` for a form kappa refuses in a streaming aggregate)."""
     from sqlglot import exp
 
     tree = parse_step(sql)
-    if not isinstance(tree, exp.Select) or not _aggregates(tree):
+    if not isinstance(tree, exp.Select) or not _aggregates(tree) or not _reads_df(tree, _cte_reads(tree)):
         return None
     items = list(tree.expressions)
     outputs = {id(item.this): item.alias for item in items if isinstance(item, exp.Alias)}
