@@ -26,7 +26,7 @@ nodes:
       sasl.password: ${{env.KAFKA_PW}}
   transformer:
   - expr: SELECT value.id AS id, value.price AS price FROM {{df}}
-  - func_name: unique
+  - func_name: drop_nulls
     func_kwargs: {{subset: [id]}}
   expectations:
   - name: positive
@@ -65,7 +65,7 @@ node brz  (connector profile: {profile})
     schema: id BIGINT, price DOUBLE
   steps:
     0. sql: SELECT value.id AS id, value.price AS price FROM {{df}}
-    1. method: unique(subset=["id"])
+    1. method: drop_nulls(subset=["id"])
   expectations:
     - positive: price > 0  -> quarantine
   sinks:
