@@ -26,8 +26,8 @@ tests/pipelines/test_state_oracle.py):
   operator is a dedup or an append/update aggregate (``shouldRunAnotherBatch``), also under
   availableNow; open windows stay in state at the end of the input;
 - late: a window group whose ``end <= wm_late`` (per window: a sliding-window row may be late
-  for some of its windows only), a dedup row whose ``ts <= wm_late``; complete mode drops
-  nothing;
+  for some of its windows only; it counts as a late row when late for all of them), a dedup row
+  whose ``ts <= wm_late``; complete mode drops nothing;
 - eviction: window groups with ``end <= wm_evict`` (append: emitted then removed; update: the
   touched groups are emitted first, then the expired ones removed silently); dedup keys holding
   the event time with ``ts <= wm_evict``; dedup within watermark: keys whose
@@ -208,7 +208,7 @@ class _Operator:
         for r in rows:
             groups = [(w, r["key"]) for w in windows_of(r["ts"], q.size_us, q.slide_us)] if windowed else [r["key"]]
             kept = [g for g in groups if not (drops and g[0][1] <= wm_late)]
-            late += len(kept) < len(groups)  # a row late for at least one of its windows
+            late += not kept  # a row dropped: late for every one of its windows
             for g in kept:
                 self.groups.setdefault(g, []).append(r)
                 if g not in touched:
