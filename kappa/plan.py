@@ -194,11 +194,27 @@ def checkpoint_root_of(pipeline: "Pipeline", root: Path) -> str:
     return resolve_path("checkpoints", root)
 
 
+def _with_upsert_keys(sink: SinkPlan, node: str, state: "StatefulPlan | None") -> SinkPlan:
+    """An upsert sink with its default keys: the node's streaming aggregate's grouping keys."""
+    from dataclasses import replace
+
+    from kappa.errors import ConfigError
+
+    if sink.mode != "upsert" or getattr(sink, "keys", ()):
+        return sink
+    keys = state.upsert_keys if state is not None else ()
+    if not keys:
+        raise ConfigError(f"node {node!r} sink {sink.index}: mode `upsert` needs `keys`: only a streaming aggregate node "
+                          "defaults them (to its grouping keys, window included)")
+    return replace(sink, keys=keys)
+
+
 def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> PipelinePlan:
     """Compile a validated pipeline into the plan both engines run."""
     from kappa.graph import build_graph
     from kappa.models import PipelineNodeDataSource
     from kappa.sql.refs import node_refs
+    from kappa.stateful.analyze import stateful_plan
 
     graph = build_graph(pipeline)
     order = graph.select(select)
@@ -226,11 +242,13 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             from kappa.cdc.sink_defaults import resolve_sinks
 
             specs, skipped = resolve_sinks(node, pipeline.nodes.index(node))
+        state = stateful_plan(name, steps, streaming=streaming, source_kind=getattr(source, "kind", None),
+                              output_mode=node.output_mode)
         sinks = []
         for i, sink in enumerate(specs):
             ctx = SinkContext(node=name, index=i, streaming=streaming, app_id=f"kappa:{pipeline.name}:{name}:sink{i}",
                               resolve=lambda p: resolve_path(p, root))
-            sinks.append(registry.sink_plan(sink, ctx))
+            sinks.append(_with_upsert_keys(registry.sink_plan(sink, ctx), name, state))
         ref_sources = {}
         for ref in refs:
             lookup = node.model_copy(update={"source": PipelineNodeDataSource(node_name=ref, as_stream=False)})
@@ -247,5 +265,6 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             sql_refs=tuple(refs),
             ref_sources=ref_sources,
             skipped=skipped,
+            state=state,
         )
     return PipelinePlan(pipeline=pipeline.name, root=str(root), checkpoint_root=ck_root, order=tuple(order), all_nodes=plans)

@@ -203,7 +203,7 @@ class _Sink:
     :meth:`kappa.plan.PipelinePlan.for_engine`, whose ids carry the engine."""
 
     index: int
-    mode: Literal["append", "overwrite", "merge"]
+    mode: Literal["append", "overwrite", "merge", "upsert"]
     quarantine: bool
     app_id: str
     path: str | None = None
@@ -219,12 +219,15 @@ class FileSinkPlan(_Sink):
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class DeltaSinkPlan(_Sink):
-    """A Delta table written with append or overwrite."""
+    """A Delta table written with append, overwrite or upsert (``mode == "upsert"``: each batch is
+    MERGEd on ``keys``, matched rows updated, the others inserted)."""
 
     kind: ClassVar[Literal["delta"]] = "delta"
     partition_by: tuple[str, ...] = ()
     schema_mode: Literal["merge", "overwrite", "strict"] = "merge"
     storage_options: SecretOptions = field(default_factory=SecretOptions)
+    #: ``mode == "upsert"``: the match keys (given, else the node's ``state.upsert_keys``)
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -58,9 +58,15 @@ class DeltaDataSink(SinkModel):
     type: Literal["delta"] = Field("delta", description="Sink kind; inferred from `format: DELTA`.")
     path: str = Field(..., description="Table location: a local path or an object-store URI.")
     format: Literal["DELTA"] = Field("DELTA", description="Always DELTA for this sink.")
-    mode: Literal["append", "overwrite", "merge"] | None = Field(
+    mode: Literal["append", "overwrite", "merge", "upsert"] | None = Field(
         None,
-        description="append, overwrite or merge (CDC); default: merge when `merge` is set, append for streaming nodes, overwrite otherwise.",
+        description="append, overwrite, merge (CDC) or upsert (MERGE each batch on `keys`: update-mode aggregates); "
+        "default: merge when `merge` is set, append for streaming nodes, overwrite otherwise.",
+    )
+    keys: list[str] | None = Field(
+        None,
+        description="mode upsert: the columns a row is matched on (updated when matched, inserted otherwise); "
+        "default: the node's streaming aggregate's grouping keys (its window column included).",
     )
     partition_by: list[str] = Field(default_factory=list, description="Partition columns of the table.")
     merge: CdcMerge | None = Field(
@@ -84,6 +90,12 @@ class DeltaDataSink(SinkModel):
             raise ValueError("mode `merge` needs the `merge` options (keys, sequence_by, ...)")
         if self.merge is not None and self.mode not in (None, "merge"):
             raise ValueError(f"`merge` options given but mode is `{self.mode}`; use mode `merge` or drop `merge`")
+        if self.keys is not None and self.mode != "upsert":
+            raise ValueError(f"`keys` apply to mode `upsert`, not `{self.mode or 'the default'}`")
+        if self.keys is not None and (not self.keys or len(set(self.keys)) != len(self.keys)):
+            raise ValueError("`keys` must name one or more distinct columns")
+        if self.mode == "upsert" and self.is_quarantine:
+            raise ValueError("a quarantine sink appends the rows that failed; mode `upsert` does not apply")
         return self
 
     @property
@@ -177,7 +189,10 @@ def table_fields(sink: DeltaDataSink, ctx: SinkContext, mode: str) -> dict[str, 
 
 
 def _sink_plan(sink: DeltaDataSink, ctx: SinkContext) -> DeltaSinkPlan:
-    return DeltaSinkPlan(**table_fields(sink, ctx, sink.mode or ("append" if ctx.streaming else "overwrite")))
+    """The sink's plan; an upsert's default ``keys`` (the node's aggregate's) are filled by
+    :func:`kappa.plan.build_plan` after the node's state is analysed."""
+    return DeltaSinkPlan(**table_fields(sink, ctx, sink.mode or ("append" if ctx.streaming else "overwrite")),
+                         keys=tuple(sink.keys or ()))
 
 
 def describe_table(sink: DeltaSinkPlan, merge: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -185,6 +200,8 @@ def describe_table(sink: DeltaSinkPlan, merge: dict[str, Any] | None = None) -> 
     out: dict[str, Any] = {"path": sink.path, "app_id": sink.app_id, "schema_mode": sink.schema_mode}
     if merge is not None:
         out["merge"] = merge
+    if sink.mode == "upsert":
+        out["keys"] = list(sink.keys)
     if sink.partition_by:
         out["partition_by"] = list(sink.partition_by)
     return out

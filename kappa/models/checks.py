@@ -121,6 +121,24 @@ def check_merge_sinks(pipeline: _Pipeline) -> list[ConfigIssue]:
     return issues
 
 
+def check_state(pipeline: _Pipeline) -> list[ConfigIssue]:
+    """Streaming state (:mod:`kappa.stateful.analyze`): Spark's output-mode and stateful-step rules,
+    and upsert sinks without ``keys`` where the node has no streaming aggregate to take them from."""
+    from kappa.stateful.analyze import default_upsert_keys, node_issues
+
+    issues: list[ConfigIssue] = []
+    for i, node in enumerate(pipeline.nodes):
+        found = node_issues(node, f"nodes[{i}]")
+        issues += found
+        for j, sink in enumerate(node.sinks):
+            upsert = getattr(sink, "type", None) == "delta" and getattr(sink, "mode", None) == "upsert"
+            if upsert and not sink.keys and not found and not default_upsert_keys(node):
+                issues.append(ConfigIssue(
+                    f"node {node.name!r}: mode `upsert` needs `keys`: only a streaming aggregate node "
+                    "defaults them (to its grouping keys, window included)", path=f"nodes[{i}].sinks[{j}].mode"))
+    return issues
+
+
 def check_pipeline(pipeline: _Pipeline) -> list[ConfigIssue]:
     """Semantic checks that a single field cannot make: names, references, cycles, quarantine."""
     issues: list[ConfigIssue] = []
@@ -154,6 +172,7 @@ def check_pipeline(pipeline: _Pipeline) -> list[ConfigIssue]:
         if node.source is None and not any(getattr(s, "expr", None) for s in node.steps):
             issues.append(ConfigIssue("a node needs a `source` or a SQL step that reads `{nodes.x}`", path=f"nodes[{i}]"))
     issues += check_merge_sinks(pipeline)
+    issues += check_state(pipeline)
     if not issues:
         cycle = find_cycle([n.name for n in pipeline.nodes], pipeline_edges(pipeline))
         if cycle:

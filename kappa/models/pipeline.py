@@ -83,7 +83,19 @@ class PipelineNode(KappaModel):
     expectations: list[Expectation] = Field(default_factory=list, description="Data-quality checks on the transformed rows.")
     sinks: list[DataSink] = Field(default_factory=list, description="Where the output (and quarantined rows) are written.")
     trigger: Trigger | None = Field(None, description="Micro-batch trigger; default: the pipeline's.")
+    output_mode: Literal["append", "update", "complete"] | None = Field(
+        None,
+        description="Streaming nodes: what each micro-batch emits (Spark's output modes). append: new rows only "
+        "(a windowed aggregate emits each window once, when the watermark passes its end); update: the current "
+        "value of every group the batch touched; complete: the whole aggregate. Default: append, update for an "
+        "aggregate not bounded by a watermarked window.",
+    )
     comment: str | None = Field(None, description="Free text describing the node.")
+
+    @field_validator("output_mode", mode="before")
+    @classmethod
+    def _lower_output_mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("transformer", mode="before")
     @classmethod

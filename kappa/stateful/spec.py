@@ -59,23 +59,28 @@ class WindowSpec:
 @dataclass(frozen=True)
 class AggregateCall:
     """One aggregate function call of an aggregate step (``count``, ``sum``, ``min``, ``max``,
-    ``avg``, ``min_by``, ``max_by``), its argument SQL texts (``()`` for ``count(*)``)."""
+    ``avg``, ``min_by``, ``max_by``), its argument SQL texts (``()`` for ``count(*)``), and the
+    output column it is selected as when the SELECT item is the call itself (``count(*) AS n``)."""
 
     func: str
     args: tuple[str, ...]
     sql: str
+    output: str | None = None
 
 
 @dataclass(frozen=True)
 class AggregateSpec:
     """An aggregate SQL step at ``step``: its grouping keys as output column names (the window
-    struct's included, named ``window_output``), the window if any, and its aggregate calls."""
+    struct's included, named ``window_output``), the window if any, and its aggregate calls.
+    A window selected as its fields (``window.start AS hour``) instead of the whole struct has
+    ``window_output`` None and ``window_fields`` ``(("hour", "start"),)`` (those names are keys)."""
 
     step: int
     keys: tuple[str, ...]
     window: WindowSpec | None = None
     window_output: str | None = None
     calls: tuple[AggregateCall, ...] = ()
+    window_fields: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

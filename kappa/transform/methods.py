@@ -20,11 +20,19 @@ Allowed methods (narwhals signatures, arguments by position or by name):
 ``with_row_index``     ``name="index"``, ``order_by`` (required on lazy and Spark frames)
 ``explode``            ``columns``
 ``unpivot``            ``on=None``, ``index=None``, ``variable_name``, ``value_name``
+``with_watermark``     ``column``, ``delay`` -- Spark's ``withWatermark`` (see below)
+``drop_duplicates_within_watermark``  ``subset=None`` -- Spark's ``dropDuplicatesWithinWatermark``
 =====================  =================================================================
 
 Laktory/Spark aliases: ``drop_duplicates`` -> ``unique`` (``subset``, keep ``any``),
 ``withColumnRenamed(existing, new)`` -> ``rename``, ``dropna`` -> ``drop_nulls``,
 ``orderBy`` -> ``sort``, ``limit`` -> ``head``.
+
+``with_watermark`` and ``drop_duplicates_within_watermark`` act on the native frame (duck typed, no
+engine import): a Spark frame gets ``withWatermark(column, delay)`` /
+``dropDuplicatesWithinWatermark(subset)``; a Polars frame is returned as is / deduplicated like
+``unique(subset)``. Across micro-batches their state is the engines' (:mod:`kappa.stateful`): a
+method step sees one frame.
 
 ``unique(keep="any")`` keeps one row per distinct ``subset`` value. Both engines return the same
 SET of rows when duplicates are identical outside ``subset`` (always true without ``subset``);
@@ -127,6 +135,32 @@ def _drop_duplicates(nw, df, subset=None):
     return _unique(nw, df, subset=subset, keep="any")
 
 
+def _with_watermark(nw, df, column, delay):
+    from kappa.stateful.intervals import IntervalError, delay_us
+
+    if not isinstance(column, str):
+        raise MethodArgumentError(f"with_watermark: column must name the event-time column, got {column!r}")
+    _exist("with_watermark", df, [column])
+    try:
+        negative = delay_us(delay) < 0
+    except IntervalError as err:
+        raise MethodArgumentError(f"with_watermark: delay: {err}") from None
+    if negative:
+        raise MethodArgumentError(f"with_watermark: delay threshold ({delay}) should not be negative.")
+    native = df.to_native()
+    if hasattr(native, "withWatermark"):  # a Spark frame (on a batch frame Spark's own no-op)
+        return nw.from_native(native.withWatermark(column, delay))
+    return df
+
+
+def _drop_duplicates_within_watermark(nw, df, subset=None):
+    cols = None if subset is None else _exist("drop_duplicates_within_watermark", df, _columns("drop_duplicates_within_watermark", subset))
+    native = df.to_native()
+    if hasattr(native, "dropDuplicatesWithinWatermark"):  # a Spark frame
+        return nw.from_native(native.dropDuplicatesWithinWatermark(cols) if cols else native.dropDuplicatesWithinWatermark())
+    return df.unique(cols, keep="any")
+
+
 def _drop_nulls(nw, df, subset=None):
     return df.drop_nulls(None if subset is None else _exist("drop_nulls", df, _columns("drop_nulls", subset)))
 
@@ -188,6 +222,8 @@ METHODS: dict[str, Callable[..., Any]] = {
     "with_row_index": _with_row_index,
     "explode": _explode,
     "unpivot": _unpivot,
+    "with_watermark": _with_watermark,
+    "drop_duplicates_within_watermark": _drop_duplicates_within_watermark,
     # laktory / Spark aliases
     "drop_duplicates": _drop_duplicates,
     "withColumnRenamed": _with_column_renamed,

@@ -24,7 +24,7 @@ PIPELINES = {
                     "options": {"security.protocol": "SASL_SSL", "sasl.password": "${env.FP_PW}", "kafka.sasl.username": "u"},
                 },
                 "transformer": [{"expr": "SELECT value.id AS id, value.v AS v, offset AS seq FROM {df}"},
-                                {"func_name": "unique", "func_kwargs": {"subset": ["id"]}}],
+                                {"func_name": "drop_nulls", "func_kwargs": {"subset": ["id"]}}],
                 "expectations": [{"name": "pos", "expr": "id > 0", "action": "quarantine"}],
                 "sinks": [
                     {"format": "DELTA", "path": "merged", "partition_by": ["v"],

@@ -97,23 +97,30 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
 
     ck = ReplayCheckpoint(node.layout)
     bound = RunBound(node.name, node.layout, ns)  # this run reads up to the ends seen first
+    state = stateful_node(node, ns)
     output = quarantine = None
     while True:
         batch = ck.pending()
+        last = ck.last_committed()
+        if state is not None:
+            state.load(last.batch_id if last else None)  # a pending batch re-runs from the committed state
         if batch is None:
-            last = ck.last_committed()
             if node.source is None:
                 offsets = NoSourceBatch()
             else:
                 previous = batch_from_json(last.offsets) if (last and node.streaming) else None
                 offsets = source_reader(node.source).plan_range(node.source, previous, bound)
+                if offsets is None and state is not None:
+                    offsets = state.no_data_range(previous)  # Spark's no-data batch: the watermark moved
             if offsets is None:
                 if ns.batches == 0:
                     ns.skipped = "no new data"
                 break
             batch = ck.plan(ck.next_batch_id(), offsets)
             failpoint("after_plan")
-        output, quarantine, info = run_batch(node, plan, memory, batch.batch_id, batch_from_json(batch.offsets), ns)
+        output, quarantine, info = run_batch(node, plan, memory, batch.batch_id, batch_from_json(batch.offsets), ns, state)
+        if state is not None:
+            state.save(batch.batch_id)  # batch N's state is durable before batch N's commit
         failpoint("before_commit")
         ck.commit(batch.batch_id, info)
         failpoint("after_commit")
@@ -123,6 +130,15 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
     if output is not None and node.in_memory_output:
         memory[node.name] = output.lazy()
     return output, quarantine
+
+
+def stateful_node(node: "NodePlan", ns: NodeRunSummary) -> Any:
+    """The state keeper of a streaming node with stateful steps (None otherwise)."""
+    if node.state is None or not node.streaming:
+        return None
+    from kappa.engines.polars.stateful.node import NodeState
+
+    return NodeState(node, ns)
 
 
 def _ref_frames(node: "NodePlan", memory: dict) -> dict[str, "pl.LazyFrame"]:
@@ -148,8 +164,10 @@ def transform(node: "NodePlan", frame: "pl.LazyFrame", refs: dict[str, "pl.LazyF
     return frame
 
 
-def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: int, offsets: "BatchDescription", ns: NodeRunSummary):
-    """Read, transform, check and write one batch; returns (output, quarantine, commit info)."""
+def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: int, offsets: "BatchDescription", ns: NodeRunSummary,
+              state: Any = None):
+    """Read, transform, check and write one batch; returns (output, quarantine, commit info).
+    A stateful node's steps run against its state (``state``, :mod:`kappa.engines.polars.stateful`)."""
     import polars as pl
 
     from kappa.checkpoint.ownership import dead_letter_app_id
@@ -158,11 +176,15 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     from kappa.engines.polars.writers import write_dead_letters, write_sink
     from kappa.quality.polars_eval import apply_expectations
 
+    empty = state.read_empty(offsets, memory) if state is not None else None
     if node.source is None:
         read = ReadResult(pl.LazyFrame())
+    elif empty is not None:
+        read = ReadResult(empty)
     else:
         read = source_reader(node.source).read_range(node.source, offsets, memory, node.layout.state_dir)
-    frame = transform(node, read.frame, _ref_frames(node, memory))
+    refs = _ref_frames(node, memory)
+    frame = state.transform(read.frame, refs) if state is not None else transform(node, read.frame, refs)
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)
     if read.dead_letters is not None:

@@ -1,0 +1,189 @@
+"""Streaming aggregates on Polars: partial aggregates per group, merged batch by batch.
+
+State: one row per group (window start/end in microseconds ``__ws``/``__we`` when windowed,
+the grouping keys ``__g<i>``) with the PARTIAL aggregates of each call ``j``: ``__p<j>_n``
+(count, or non-null count of a sum/avg), ``__p<j>_s`` (sum), ``__p<j>_m`` (min/max), ``__p<j>_o``
+/ ``__p<j>_v`` (ordering value and value of min_by/max_by). A batch costs what is new: its rows
+are reduced to partials, merged with the state rows of the groups it touches, then finalized
+(only the emitted groups) to Spark's types: count BIGINT, sum of DECIMAL(p,s) DECIMAL(p+10,s),
+avg of DECIMAL(p,s) as Spark computes it (sum / count at the division's scale, HALF_UP, then
+cast HALF_UP to the avg type), min/max/min_by/max_by the argument's type.
+
+Windows (Spark's ``window(ts, size[, slide[, start]])``): a row at ``t`` belongs to the windows
+``[s, s+size)`` with ``s = last - i*slide``, ``last = t - (t - start) mod slide``, ``s <= t``.
+Rows with a null event time belong to no window. A (row, window) is late when ``end <= late``;
+``late_rows`` counts the input rows all of whose windows are late. Emission per output mode:
+append emits (and removes) the groups with ``end <= evict``; update emits the groups the batch
+touched, then removes the expired ones silently; complete emits every group, never evicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
+
+    from kappa.engines.polars.stateful.sqlsplit import SplitSql
+    from kappa.stateful.spec import AggregateSpec
+
+
+@dataclass
+class AggResult:
+    output: "pl.DataFrame"
+    state: "pl.DataFrame"
+    late_rows: int
+
+
+def _partials(split: "SplitSql", pre: "pl.DataFrame", keys: list[str]) -> "pl.DataFrame":
+    import polars as pl
+
+    exprs = []
+    for j, call in enumerate(split.calls):
+        a = [pl.col(c) for c in call.args]
+        if call.func == "count":
+            e = pl.len() if not a else pl.all_horizontal([x.is_not_null() for x in a]).sum()
+            exprs.append(e.cast(pl.Int64).alias(f"__p{j}_n"))
+        elif call.func in ("sum", "avg"):
+            x = a[0]
+            dt = pre.schema[call.args[0]]
+            wide = pl.Decimal(38, dt.scale) if isinstance(dt, pl.Decimal) else (pl.Float64 if dt.is_float() else pl.Int64)
+            exprs += [x.cast(wide).sum().alias(f"__p{j}_s"), x.count().cast(pl.Int64).alias(f"__p{j}_n")]
+        elif call.func in ("min", "max"):
+            exprs.append(getattr(a[0], call.func)().alias(f"__p{j}_m"))
+        else:  # min_by / max_by
+            desc = call.func == "max_by"
+            o = a[1].filter(a[1].is_not_null())
+            exprs += [(o.max() if desc else o.min()).alias(f"__p{j}_o"),
+                      a[0].filter(a[1].is_not_null()).sort_by(o, descending=desc).first().alias(f"__p{j}_v")]
+    return pre.group_by(keys, maintain_order=True).agg(exprs)
+
+
+def _merge(split: "SplitSql", parts: "pl.DataFrame", keys: list[str]) -> "pl.DataFrame":
+    import polars as pl
+
+    exprs = []
+    for j, call in enumerate(split.calls):
+        if call.func == "count":
+            exprs.append(pl.col(f"__p{j}_n").sum())
+        elif call.func in ("sum", "avg"):
+            exprs += [pl.col(f"__p{j}_s").sum(), pl.col(f"__p{j}_n").sum()]
+        elif call.func in ("min", "max"):
+            exprs.append(getattr(pl.col(f"__p{j}_m"), call.func)())
+        else:
+            desc = call.func == "max_by"
+            o = pl.col(f"__p{j}_o")
+            exprs += [(o.max() if desc else o.min()), pl.col(f"__p{j}_v").filter(o.is_not_null()).sort_by(o.filter(o.is_not_null()), descending=desc).first()]
+    return parts.group_by(keys, maintain_order=True).agg(exprs)
+
+
+def spark_decimal_avg(total: Decimal | None, count: int, p: int, s: int, rp: int, rs: int) -> Decimal | None:
+    """Spark's avg of DECIMAL(p,s): sum DECIMAL(p+10,s) / count DECIMAL(20,0) at the division's
+    scale (HALF_UP), then cast to DECIMAL(rp,rs) (HALF_UP)."""
+    if total is None or count == 0:
+        return None
+    p1, s1 = min(38, p + 10), s
+    scale = max(6, s1 + 20 + 1)
+    prec = p1 - s1 + scale
+    if prec > 38:
+        scale = max(38 - (prec - scale), min(scale, 6))
+    with localcontext() as ctx:
+        ctx.prec = 80
+        q = (Decimal(total) / Decimal(count)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+        return q.quantize(Decimal(1).scaleb(-rs), rounding=ROUND_HALF_UP)
+
+
+def finalize(split: "SplitSql", merged: "pl.DataFrame", types: dict[int, "pl.DataType"], pre_schema) -> "pl.DataFrame":
+    """The merged partials as Spark's aggregate values ``__agg<j>`` (exact types)."""
+    import polars as pl
+
+    cols = []
+    for j, call in enumerate(split.calls):
+        t = types[j]
+        if call.func == "count":
+            cols.append(pl.col(f"__p{j}_n").cast(pl.Int64).alias(f"__agg{j}"))
+        elif call.func == "sum":
+            cols.append(pl.when(pl.col(f"__p{j}_n") > 0).then(pl.col(f"__p{j}_s")).cast(t).alias(f"__agg{j}"))
+        elif call.func == "avg":
+            src = pre_schema[call.args[0]]
+            if isinstance(src, pl.Decimal) and isinstance(t, pl.Decimal):
+                vals = [spark_decimal_avg(s_, n, src.precision, src.scale, t.precision, t.scale)
+                        for s_, n in zip(merged[f"__p{j}_s"].to_list(), merged[f"__p{j}_n"].to_list())]
+                cols.append(pl.Series(f"__agg{j}", vals, dtype=t))
+            else:
+                cols.append(pl.when(pl.col(f"__p{j}_n") > 0).then(pl.col(f"__p{j}_s").cast(pl.Float64) / pl.col(f"__p{j}_n")).cast(t).alias(f"__agg{j}"))
+        elif call.func in ("min", "max"):
+            cols.append(pl.col(f"__p{j}_m").cast(t).alias(f"__agg{j}"))
+        else:
+            cols.append(pl.col(f"__p{j}_v").cast(t).alias(f"__agg{j}"))
+    return merged.with_columns(cols)
+
+
+def window_struct(name: str) -> "pl.Expr":
+    import polars as pl
+
+    ts = lambda c: pl.from_epoch(pl.col(c), time_unit="us").dt.replace_time_zone("UTC")  # noqa: E731
+    return pl.struct(ts("__ws").alias("start"), ts("__we").alias("end")).alias(name)
+
+
+def assign_windows(pre: "pl.DataFrame", spec: "AggregateSpec") -> "pl.DataFrame":
+    """One row per (row, window) with ``__ws``/``__we``; rows with a null time are dropped."""
+    import polars as pl
+
+    w = spec.window
+    size = w.size_us
+    slide = w.slide_us or size
+    t = pl.col("__t").cast(pl.Datetime("us", "UTC")).dt.epoch("us")
+    pre = pre.filter(pl.col("__t").is_not_null()).with_columns(t.alias("__tu")).with_row_index("__rid")
+    last = pl.col("__tu") - (pl.col("__tu") - w.start_us) % slide
+    n = -(-size // slide)
+    pre = pre.with_columns(pl.int_ranges(0, n).alias("__i")).explode("__i")
+    pre = pre.with_columns((last - pl.col("__i") * slide).alias("__ws"))
+    pre = pre.with_columns((pl.col("__ws") + size).alias("__we"))
+    return pre.filter((pl.col("__ws") <= pl.col("__tu")) & (pl.col("__tu") < pl.col("__we"))).drop("__i", "__tu", "__t")
+
+
+def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame", state: "pl.DataFrame | None",
+                  types: dict[int, "pl.DataType"], mode: str, late: int | None, evict: int | None) -> tuple["pl.DataFrame", "pl.DataFrame", int]:
+    """One batch of an aggregate: (merged finalized rows to emit, new state, late rows)."""
+    import polars as pl
+
+    keys = list(split.keys)
+    late_rows = 0
+    pre_schema = pre.schema
+    if spec.window is not None:
+        keys = ["__ws", "__we"] + keys
+        pre = assign_windows(pre, spec)
+        if late is not None:
+            ok = pl.col("__we") > late
+            late_rows = pre.filter(~ok)["__rid"].n_unique() - pre.filter(ok).join(pre.filter(~ok).select("__rid").unique(), on="__rid", how="semi").select("__rid").n_unique()
+            pre = pre.filter(ok)
+        pre = pre.drop("__rid")
+    parts = _partials(split, pre, keys)
+    if state is None or state.height == 0:
+        touched_old = None
+        rest = state.clear() if state is not None else None
+        merged = parts
+    else:
+        touched_old = state.join(parts.select(keys), on=keys, how="semi", nulls_equal=True)
+        rest = state.join(parts.select(keys), on=keys, how="anti", nulls_equal=True)
+        merged = _merge(split, pl.concat([touched_old, parts.cast(touched_old.schema)], how="vertical"), keys) if touched_old.height else parts
+    merged = merged.cast(parts.schema) if rest is None or rest.height == 0 else merged.cast(rest.schema)
+    full = merged if rest is None or rest.height == 0 else pl.concat([rest, merged], how="vertical")
+    if mode == "complete":
+        emit, new_state = full, full
+    elif mode == "update":
+        emit = merged
+        new_state = full.filter(pl.col("__we") > evict) if (spec.window is not None and evict is not None) else full
+    else:  # append: windows whose end passed the watermark
+        if spec.window is None or evict is None:
+            emit, new_state = full.clear(), full
+        else:
+            emit = full.filter(pl.col("__we") <= evict)
+            new_state = full.filter(pl.col("__we") > evict)
+    out = finalize(split, emit, types, pre_schema)
+    if spec.window is not None:
+        out = out.with_columns(window_struct(split.window_name or "window"))
+    return out, new_state, late_rows

@@ -1,0 +1,80 @@
+"""A streaming node over a Delta table with a hand-built :class:`StatefulPlan` (until
+:mod:`kappa.stateful.analyze` fills ``NodePlan.state``), run on the Polars engine.
+
+Each :meth:`Harness.batch` appends one commit to the source table and runs the pipeline once
+(availableNow-like: one data batch, then Spark's no-data batch when the watermark moved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from kappa.config.loader import load_pipeline_text
+from kappa.engines.polars.engine import PolarsEngine
+from kappa.plan import build_plan
+from kappa.stateful.spec import StatefulPlan, WatermarkSpec
+
+T0 = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+SCHEMA = {"k": pl.String, "ts": pl.Datetime("us", "UTC"), "v": pl.Int64}
+WM = WatermarkSpec(0, "ts", "10 minutes", 600_000_000)
+#: the probe's batches (minutes after 12:00), see kappa.engines.polars.stateful
+BATCHES = [
+    [("a", 0, 1), ("b", 5, 2), ("a", 20, 3)],
+    [("c", 10, 4), ("h", 5, 5), ("s", 7, 6), ("a", 15, 7), ("d", 2, 8), ("e", 40, 9)],
+    [("f", 30, 10), ("a", 45, 11), ("b", 31, 12)],
+    [("g", 90, 13)],
+]
+
+
+def minutes(m: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=m)
+
+
+def frame(rows) -> pl.DataFrame:
+    return pl.DataFrame({"k": [r[0] for r in rows], "ts": [minutes(r[1]) for r in rows], "v": [r[2] for r in rows]}, schema=SCHEMA)
+
+
+def us(m: int) -> int:
+    return int(minutes(m).timestamp()) * 1_000_000
+
+
+class Harness:
+    """``steps``: transformer entries (dicts) after the watermark step (step 0); ``sink``
+    options (dict) of the Delta sink ``ROOT/out``."""
+
+    def __init__(self, root: Path, steps: list[dict], state: StatefulPlan, sink: dict | None = None):
+        self.root = Path(root)
+        self.state = state
+        sink = json.dumps({"format": "DELTA", "path": f"{root}/out", **(sink or {})})
+        body = "\n".join(f"  - {json.dumps(s)}" for s in [{"expr": "SELECT * FROM {df}"}, *steps])
+        self.text = (f"name: st\ncheckpoint_root: {root}/ck\nnodes:\n- name: n\n"
+                     f"  source: {{path: {root}/in, format: DELTA, as_stream: true}}\n"
+                     f"  transformer:\n{body}\n  sinks:\n  - {sink}\n")
+
+    def plan(self):
+        plan = build_plan(load_pipeline_text(self.text))
+        nodes = {name: dataclasses.replace(n, state=self.state) for name, n in plan.all_nodes.items()}
+        return dataclasses.replace(plan, all_nodes=nodes)
+
+    def append(self, rows) -> None:
+        from deltalake import write_deltalake
+
+        write_deltalake(str(self.root / "in"), frame(rows).to_arrow(), mode="append")
+
+    def run(self, outputs: list | None = None) -> Any:
+        return PolarsEngine()._run(self.plan(), (), None).node("n")
+
+    def batch(self, rows) -> Any:
+        self.append(rows)
+        return self.run()
+
+    def out(self) -> pl.DataFrame:
+        from kappa.delta.read import read_delta
+
+        return pl.from_arrow(read_delta(str(self.root / "out")))
