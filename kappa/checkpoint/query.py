@@ -37,6 +37,9 @@ class QueryDescription:
     checkpoint: str
     engine: str | None = None
     profile: str | None = None
+    #: the node's state (:mod:`kappa.checkpoint.state`): a dict for a stateful streaming node, the
+    #: text ``materialized view (full recompute)`` for a non-streaming aggregate, else None (no entry)
+    state: Any = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-serialisable document (the fingerprint's ``description``)."""
@@ -48,6 +51,10 @@ class QueryDescription:
         out.update(
             source=dict(self.source),
             steps=[dict(s) for s in self.steps],
+        )
+        if self.state is not None:
+            out["state"] = self.state
+        out.update(
             expectations=[dict(e) for e in self.expectations],
             sinks=[dict(s) for s in self.sinks],
             trigger=dict(self.trigger),
@@ -75,9 +82,12 @@ def trigger_description(trigger: Any) -> dict[str, Any]:
 
 
 def node_parts(node: Any) -> dict[str, Any]:
-    """The steps, expectations and trigger of a node plan, as both engines describe them."""
+    """The steps, state, expectations and trigger of a node plan, as both engines describe them."""
+    from kappa.checkpoint.state import node_state
+
     return {
         "steps": tuple(step_description(s) for s in node.steps),
+        "state": node_state(node),
         "expectations": tuple(expectation_description(e) for e in node.expectations),
         "trigger": trigger_description(node.trigger),
     }

@@ -85,8 +85,9 @@ class Verdict:
 # ---------------------------------------------------------------- digest
 def canonical(description: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a description that define the query: the checkpoint path and the sinks'
-    app ids (derived from the names, and tagged with the engine since issue 7) are left out."""
-    out = {k: v for k, v in description.items() if k != "checkpoint"}
+    app ids (derived from the names, and tagged with the engine since issue 7) are left out, and
+    so is the ``materialized view`` text of a non-streaming aggregate (it keeps no state)."""
+    out = {k: v for k, v in description.items() if k != "checkpoint" and not (k == "state" and isinstance(v, str))}
     if isinstance(out.get("sinks"), list):
         out["sinks"] = [{k: v for k, v in s.items() if k != "app_id"} if isinstance(s, dict) else s for s in out["sinks"]]
     return out
@@ -152,9 +153,13 @@ def step_stateful_operators(step: Mapping[str, Any]) -> tuple[str, ...]:
     return (f"{name}()",) if name in STATEFUL_METHODS else ()
 
 
-def _stateful_steps(desc: Mapping[str, Any]) -> list[tuple[int, tuple[str, ...], Any]]:
+def _stateful_steps(desc: Mapping[str, Any], judged: frozenset = frozenset()) -> list[tuple[int, tuple[str, ...], Any]]:
+    """The steps that may keep state, but ``judged``: those both descriptions' ``state`` entries
+    name, judged by them (:func:`kappa.checkpoint.state.state_changes`), not by their text."""
     out = []
     for step in desc.get("steps", []):
+        if step.get("index") in judged:
+            continue
         ops = step_stateful_operators(step)
         if ops:
             body = step.get("sql") if step.get("kind") == "sql" else [step.get("func_name"), step.get("func_args"), step.get("func_kwargs")]
@@ -219,7 +224,11 @@ def step_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[list[s
         stateful = bool(_stateful_steps(old) or _stateful_steps(new))
         what = "steps changed (stateful ones too)" if stateful else "stateless steps changed"
         return [], [f"{what}; the node re-reads its whole source on each run: no state to lose"]
-    before, after = _stateful_steps(old), _stateful_steps(new)
+    from kappa.checkpoint.state import operator_steps, state_changes
+
+    both = isinstance(old.get("state"), Mapping) and isinstance(new.get("state"), Mapping)
+    before = _stateful_steps(old, frozenset(operator_steps(old)) if both else frozenset())
+    after = _stateful_steps(new, frozenset(operator_steps(new)) if both else frozenset())
     if [(ops, body) for _, ops, body in before] != [(ops, body) for _, ops, body in after]:
         before_set = {(ops, json.dumps(body, sort_keys=True, default=str)) for _, ops, body in before}
         for index, ops, body in after:
@@ -231,10 +240,10 @@ def step_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[list[s
                 unsafe.append(f"stateful step {index} ({', '.join(ops)}) removed or changed")
         if not unsafe:
             unsafe.append("stateful steps reordered")
-    safe = []
-    if old.get("steps") != new.get("steps") and not unsafe:
+    state_unsafe, safe = state_changes(old.get("state"), new.get("state"))
+    if old.get("steps") != new.get("steps") and not unsafe and not state_unsafe:
         safe.append("stateless steps changed")
-    return unsafe, safe
+    return unsafe + state_unsafe, safe
 
 
 def sink_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -253,6 +262,8 @@ def sink_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[list[s
             safe.append(f"sink {index} removed")
         elif a.get("merge") != b.get("merge") and (a.get("merge") or b.get("merge")):
             unsafe.append(f"sink {index} merge settings changed (its table state was built with the old ones)")
+        elif a.get("keys") != b.get("keys") and "upsert" in (a.get("mode"), b.get("mode")):
+            unsafe.append(f"sink {index} upsert keys changed from {a.get('keys')} to {b.get('keys')} (its rows were matched on the old ones)")
         elif a.get("path") != b.get("path") or a.get("topic") != b.get("topic"):
             safe.append(f"sink {index} target changed (receives new data only)")
         else:

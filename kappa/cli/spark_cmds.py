@@ -44,6 +44,9 @@ def render_description(desc: dict[str, Any]) -> str:
         else:
             args = [_fmt(a) for a in step["func_args"]] + [f"{k}={_fmt(v)}" for k, v in step["func_kwargs"].items()]
             lines.append(f"    {step['index']}. method: {step['func_name']}({', '.join(args)})")
+    from kappa.checkpoint.state import render_state
+
+    lines.extend(render_state(desc.get("state")))
     lines.append("  expectations:" if desc["expectations"] else "  expectations: none")
     for exp in desc["expectations"]:
         lines.append(f"    - {exp['name']}: {exp['expr']}  -> {exp['action']}")
@@ -53,7 +56,7 @@ def render_description(desc: dict[str, Any]) -> str:
         tag = " (quarantine)" if sink["quarantine"] else ""
         lines.append(f"    {sink['index']}. {sink['kind']} {sink['mode']}{tag}: {target}")
         lines.append(f"       writer: {sink['writer']}")
-        for key in ("format", "app_id", "partition_by", "schema_mode", "merge", "key", "value", "storage_options", "options"):
+        for key in ("format", "app_id", "partition_by", "schema_mode", "merge", "keys", "key", "value", "storage_options", "options"):
             if key in sink:
                 lines.append(f"       {key}: {_fmt(sink[key])}")
     trig = desc["trigger"]

@@ -54,6 +54,8 @@ class WindowSpec:
     start_us: int = 0
     gap: str | None = None
     gap_us: int | None = None
+    #: the slide as written (sliding windows)
+    slide: str | None = None
 
 
 @dataclass(frozen=True)

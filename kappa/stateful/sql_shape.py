@@ -126,6 +126,15 @@ def is_aggregate_step(sql: str) -> bool:
     return isinstance(tree, exp.Select) and _aggregates(tree)
 
 
+def _cte_reads(tree) -> dict:
+    from sqlglot import exp
+
+    ctes: dict = {}
+    for cte in tree.find_all(exp.CTE):
+        ctes[cte.alias_or_name] = _reads_df(cte.this, ctes)
+    return ctes
+
+
 def nested_stream_aggregate(sql: str) -> bool:
     """Whether a subquery, CTE or UNION branch of the step (not its outermost SELECT) aggregates ``{df}``."""
     from sqlglot import exp
@@ -133,9 +142,7 @@ def nested_stream_aggregate(sql: str) -> bool:
     tree = parse_step(sql)
     if tree is None:
         return False
-    ctes = {}
-    for cte in tree.find_all(exp.CTE):
-        ctes[cte.alias_or_name] = _reads_df(cte.this, ctes)
+    ctes = _cte_reads(tree)
     for select in tree.find_all(exp.Select):
         if select is tree:
             continue
@@ -201,7 +208,7 @@ def window_spec(call) -> WindowSpec:
     size_us = _us(size)
     if size_us <= 0:
         raise ShapeError(f"The window duration ({size}) must be greater than 0.")
-    slide_us = size_us
+    slide_us, slide = size_us, None
     if len(args) > 2:
         slide = _interval_text(args[2], "slide")
         slide_us = _us(slide)
@@ -214,10 +221,10 @@ def window_spec(call) -> WindowSpec:
         start = _interval_text(args[3], "start")
         start_us = _us(start)
         if abs(start_us) >= slide_us:
-            raise ShapeError(f"The absolute value of start time ({start}) must be less than the slideDuration ({_interval_text(args[2], 'slide')}).")
+            raise ShapeError(f"The absolute value of start time ({start}) must be less than the slideDuration ({slide or size}).")
     sliding = slide_us != size_us
     return WindowSpec(kind="sliding" if sliding else "tumbling", column=column, size=size, size_us=size_us,
-                      slide_us=slide_us if sliding else None, start_us=start_us)
+                      slide_us=slide_us if sliding else None, start_us=start_us, slide=slide if sliding else None)
 
 
 def _call(node, outputs: dict) -> AggregateCall:
@@ -260,12 +267,12 @@ def _match(g, items: list) -> int | None:
 
 
 def aggregate_shape(sql: str) -> AggregateShape | None:
-    """The shape of an aggregate step (None: the step does not aggregate; :class:`ShapeError` for a
-    form kappa refuses in a streaming aggregate)."""
+    """The shape of an aggregate step over ``{df}`` (None: the step does not aggregate the stream;
+    :class:`ShapeError` for a form kappa refuses in a streaming aggregate)."""
     from sqlglot import exp
 
     tree = parse_step(sql)
-    if not isinstance(tree, exp.Select) or not _aggregates(tree):
+    if not isinstance(tree, exp.Select) or not _aggregates(tree) or not _reads_df(tree, _cte_reads(tree)):
         return None
     items = list(tree.expressions)
     outputs = {id(item.this): item.alias for item in items if isinstance(item, exp.Alias)}

@@ -68,7 +68,7 @@ class Harness:
         write_deltalake(str(self.root / "in"), frame(rows).to_arrow(), mode="append")
 
     def run(self, outputs: list | None = None) -> Any:
-        return PolarsEngine()._run(self.plan(), (), None).node("n")
+        return PolarsEngine()._run(self.plan().for_engine("polars"), (), None).node("n")
 
     def batch(self, rows) -> Any:
         self.append(rows)
@@ -78,3 +78,40 @@ class Harness:
         from kappa.delta.read import read_delta
 
         return pl.from_arrow(read_delta(str(self.root / "out")))
+
+
+def simulate(state: StatefulPlan, steps: list, batches=BATCHES) -> list[tuple[int, list[dict], int, int, int]]:
+    """Run ``batches`` through :func:`run_stateful` directly (each data batch followed by the
+    no-data batch when due); per batch: (batch id, output rows as short dicts, late rows,
+    eviction watermark in minutes after 12:00 (None: 0), state rows)."""
+    from types import SimpleNamespace
+
+    from kappa.engines.polars.stateful.run import needs_no_data_batch, run_stateful
+    from kappa.engines.polars.stateful.store import StateSnapshot
+    from kappa.plan import StepPlan
+
+    node = SimpleNamespace(name="n", sql_refs=(), state=state,
+                           steps=(StepPlan(0, "method", func_name="with_watermark"), *steps))
+    snap, out, bid = StateSnapshot(), [], 0
+    for rows in batches:
+        for data in (rows, None):
+            if data is None and not needs_no_data_batch(state, snap):
+                continue
+            res = run_stateful(node, frame(data or []).lazy(), {}, snap)
+            snap = res.snapshot
+            snap.batch_id = bid
+            wm = None if snap.watermark == 0 else (snap.watermark - us(0)) // 60_000_000
+            out.append((bid, short(res.output.collect()), res.late_rows, wm, snap.rows))
+            bid += 1
+    return out
+
+
+def short(df: pl.DataFrame) -> list[dict]:
+    """Rows with times as minutes after 12:00 and windows as (start, end) minutes, sorted."""
+    def conv(v):
+        if isinstance(v, dt.datetime):
+            return int((v - T0).total_seconds() // 60)
+        if isinstance(v, dict):
+            return tuple(conv(x) for x in v.values())
+        return v
+    return sorted(({k: conv(v) for k, v in r.items()} for r in df.to_dicts()), key=lambda r: sorted(r.items()))

@@ -4,7 +4,8 @@ A source is read whole (optionally at ``version``) or, streaming, version range 
 range: the data files the versions added (:func:`delta_new_files`; a commit that removes data
 fails the read unless ``skip_change_commits``, as Spark's Delta source does). A sink appends or
 overwrites in one commit carrying the app transaction ``(app_id, batch_id)``: a batch whose id
-the table already recorded is skipped (:func:`write_delta`, also the dead letters' writer).
+the table already recorded is skipped (:func:`write_delta`, also the dead letters' writer); an
+upsert MERGEs on the sink's keys, idempotent the same way (:mod:`.upsert`).
 A failed write raises one line naming the node, the sink and the path
 (:func:`kappa.delta.writer.delta_write_error`).
 """
@@ -123,6 +124,12 @@ def write_delta(path: str, table: "pa.Table", mode: str, app_id: str, batch_id: 
 
 class DeltaSinkWriter(SinkWriter):
     def write(self, sink: "DeltaSinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
+        if sink.mode == "upsert":  # MERGE on the keys (kappa.engines.polars.connectors.upsert)
+            from kappa.engines.polars.connectors.upsert import upsert_delta
+
+            keys = tuple(getattr(sink, "keys", ()) or ())
+            written = upsert_delta(sink.path, df.to_arrow(), keys, sink.app_id, batch_id, resolve_secrets(sink.storage_options) or None)
+            return df.height if written else 0
         written = write_delta(sink.path, df.to_arrow(), sink.mode, sink.app_id, batch_id, sink.partition_by, sink.schema_mode, resolve_secrets(sink.storage_options))
         return df.height if written else 0
 

@@ -24,6 +24,8 @@ also in ``/work/wt/VERIFIED_RULES.md`` at the time of writing):
   dedup within the watermark when ``event_time + delay <= wm_evict``; windows when
   ``end <= wm_evict`` (append: emitted then removed; update: the touched groups are emitted,
   then expired ones removed silently; complete: never).
+- Complete mode: no no-data batch, no late drop, no eviction; every group each batch.
+- Session windows in update mode: Spark refuses them ("Invalid streaming output mode: update").
 - Types: ``window`` is ``struct<start: timestamp[us, UTC], end: timestamp[us, UTC]>``;
   avg(DECIMAL(p,s)) DECIMAL(p+4,s+4), sum(DECIMAL(p,s)) DECIMAL(p+10,s), count BIGINT.
 - Session windows (not implemented on Polars yet): a row's session ``[ts, ts+gap)`` is late

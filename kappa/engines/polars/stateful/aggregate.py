@@ -14,7 +14,8 @@ Windows (Spark's ``window(ts, size[, slide[, start]])``): a row at ``t`` belongs
 Rows with a null event time belong to no window. A (row, window) is late when ``end <= late``;
 ``late_rows`` counts the input rows all of whose windows are late. Emission per output mode:
 append emits (and removes) the groups with ``end <= evict``; update emits the groups the batch
-touched, then removes the expired ones silently; complete emits every group, never evicts.
+touched, then removes the expired ones silently; complete emits every group, never evicts
+and drops no late row.
 """
 
 from __future__ import annotations
@@ -152,6 +153,8 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
 
     keys = list(split.keys)
     late_rows = 0
+    if mode == "complete":  # Spark 4.2: complete mode drops no late row and evicts nothing
+        late = evict = None
     pre_schema = pre.schema
     if spec.window is not None:
         keys = ["__ws", "__we"] + keys

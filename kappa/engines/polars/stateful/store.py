@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kappa.faults import failpoint
+
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
@@ -102,6 +104,7 @@ class StateStore:
             fh.flush()
             os.fsync(fh.fileno())
         _fsync_dir(tmp)
+        failpoint("state_before_rename")
         final = self.root / str(batch_id)
         if final.exists():  # a crashed attempt of this batch
             shutil.rmtree(final)
