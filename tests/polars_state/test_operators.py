@@ -134,3 +134,17 @@ def test_complete_mode_drops_no_late_row_and_keeps_every_window():
     assert rows(result, 1) == {((0, 10), 5, 22), ((10, 20), 2, 11), ((20, 30), 1, 3), ((40, 50), 1, 9)}
     assert [r[2] for r in result] == [0, 0, 0, 0]
     assert [r[4] for r in result] == [2, 4, 5, 6]
+
+
+def test_session_windows_append_merge_across_batches():
+    spec = AggregateSpec(1, ("k", "session_window"), WindowSpec("session", "ts", gap="5 minutes", gap_us=300_000_000), "session_window", ())
+    sql = ("SELECT k, session_window(ts, '5 minutes') AS session_window, count(*) AS n, sum(v) AS sv "
+           "FROM {df} GROUP BY k, session_window(ts, '5 minutes')")
+    result = simulate(StatefulPlan("append", WM, (spec,)), [StepPlan(1, "sql", sql=sql)])
+    emitted = {i: rows(result, i) for i in range(8) if result[i][1]}
+    assert emitted == {1: {("a", (0, 5), 1, 1), ("b", (5, 10), 1, 2)},
+                       3: {("a", (15, 25), 2, 10), ("c", (10, 15), 1, 4), ("s", (7, 12), 1, 6)},  # a@20 + a@15 merged
+                       5: {("f", (30, 35), 1, 10)},
+                       7: {("a", (45, 50), 1, 11), ("b", (31, 36), 1, 12), ("e", (40, 45), 1, 9)}}
+    assert [r[2] for r in result] == [0, 0, 2, 0, 0, 0, 0, 0]  # h@5 and d@2: their sessions end <= 12:10
+    assert [r[4] for r in result] == [3, 1, 4, 1, 4, 3, 4, 1]

@@ -51,6 +51,7 @@ def test_status_of_known_checkpoints_without_lag(tmp_path, write_pipeline, capsy
         "node": "brz", "source": "kafka", "checkpoint": f"{ck}/brz/spark", "exists": True,
         "last_batch_id": 1, "last_batch_time": "2026-11-23T13:54:30.005Z",
         "committed_offsets": [{"ev": {"0": 9, "1": 6}}], "pending_batch_id": 2,
+        "watermark": None, "state_disk_bytes": None,
         "end_offsets": {}, "lag": None, "total_lag": None,
         "delta_latest_version": None, "delta_lag_versions": None, "error": None, "data_loss": [],
     }]

@@ -7,7 +7,9 @@ For each micro-batch of a node's query, in this order (the Polars engine's order
    and dead letters are identical), or, for a node that re-reads its source on every run, the
    whole source read as a batch;
 2. the transformer steps (SQL on a temp view of the batch, ``{nodes.x}`` read as static
-   tables; method steps through narwhals), which only extend the batch's plan;
+   tables; method steps through narwhals), which only extend the batch's plan -- except for a
+   stateful node, whose steps already ran in the streaming plan
+   (:mod:`kappa.engines.spark.stateful`): the batch is their output;
 3. the expectations (:func:`kappa.quality.spark_eval.check_batch`): flag columns of the same
    plan, counted by Spark's observed metrics; a ``fail`` expectation stops the batch before any
    write;
@@ -52,10 +54,13 @@ def _view_name(prefix: str, node: str) -> str:
     return f"__kappa_{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', node)}_{uuid.uuid4().hex[:8]}"
 
 
-def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs: dict[str, "DataFrame"], views: list[str]) -> "DataFrame":
+def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs: dict[str, "DataFrame"], views: list[str],
+              native: "dict[int, Callable[[DataFrame], DataFrame]] | None" = None) -> "DataFrame":
     """Apply the node's steps in order: SQL through ``spark.sql`` over temp views, methods via
     narwhals. The temp views created are appended to ``views`` (the caller drops them once the
-    batch is written: the result reads them lazily)."""
+    batch is written: the result reads them lazily). ``native`` replaces the method steps of
+    those indices by Spark operators (a stateful node's streaming plan,
+    :func:`kappa.engines.spark.stateful.native_steps`)."""
     from kappa.sql.refs import render
     from kappa.transform.methods import apply_method
 
@@ -64,8 +69,10 @@ def transform(spark: "SparkSession", node: "NodePlan", frame: "DataFrame", refs:
         ref_views[ref] = _view_name("node", ref)
         refs[ref].createOrReplaceTempView(ref_views[ref])
         views.append(ref_views[ref])
-    for step in node.steps:
-        if step.kind == "sql":
+    for index, step in enumerate(node.steps):
+        if native and index in native:
+            frame = native[index](frame)
+        elif step.kind == "sql":
             name = _view_name("df", node.name)
             frame.createOrReplaceTempView(name)
             views.append(name)
@@ -84,6 +91,7 @@ class NodeBatchFunction:
     the node's last output (a DataFrame checkpointed on the executors) when ``keep_output`` is
     set, for downstream nodes that read a node without sinks. ``metrics`` is None under Spark
     Connect; ``record_to`` (a Spark checkpoint folder) makes every batch write its record there.
+    ``transformed``: the micro-batch is already the steps' output (a stateful node).
     """
 
     def __init__(
@@ -96,12 +104,14 @@ class NodeBatchFunction:
         memory: dict[str, Any],
         keep_output: bool = False,
         record_to: str | None = None,
+        transformed: bool = False,
     ):
         self.plan, self.node, self.profile, self.metrics = plan, node, profile, metrics
         self.read_input = read_input
         self.memory = memory
         self.keep_output = keep_output
         self.record_to = record_to
+        self.transformed = transformed
 
     def __call__(self, batch_df: "DataFrame", batch_id: int) -> None:
         batch_id = int(batch_id)
@@ -156,7 +166,8 @@ class NodeBatchFunction:
         release: list[Any] = []
         try:
             frame, decoded = self.read_input(spark, batch_df, release)
-            frame = transform(spark, self.node, frame, self._refs(spark), views)
+            if not self.transformed:
+                frame = transform(spark, self.node, frame, self._refs(spark), views)
             expectations = list(self.node.expectations)
             readers = len(self.node.sinks) + (1 if self.keep_output else 0)
             # Without expectations the counts ride on the first write. The frame is persisted on

@@ -4,7 +4,9 @@ Each node becomes one query: its source as a stream (Kafka, Delta, files; or, fo
 re-reads its whole source on every run, a stream of run requests, see
 :mod:`kappa.engines.spark.ticks`), written with ``foreachBatch`` by a
 :class:`~kappa.engines.spark.batch.NodeBatchFunction` that runs the steps, the expectations and
-every sink on each micro-batch. The checkpoint is ``<node checkpoint>/spark``.
+every sink on each micro-batch. A stateful node (``NodePlan.state``) runs its steps in the
+streaming plan instead, with its output mode, and its batch function only checks and writes
+(:mod:`kappa.engines.spark.stateful`). The checkpoint is ``<node checkpoint>/spark``.
 
 Compiling touches no data: the reader is built when the query starts, so a node can be
 compiled (and explained) before its upstream tables exist.
@@ -133,10 +135,20 @@ class CompiledNode:
         in-memory outputs) and writes a record per batch into the checkpoint instead."""
         from kappa.engines.spark.batch import NodeBatchFunction
 
+        done = self.stateful
         if self.connect:
             reader = InputReader(self.node, self.profile, {})
-            return NodeBatchFunction(self.plan, self.node, self.profile, None, reader, {}, False, record_to=self.checkpoint_location)
-        return NodeBatchFunction(self.plan, self.node, self.profile, self.metrics, self._read_input, self.memory, keeps_output(self.node))
+            return NodeBatchFunction(self.plan, self.node, self.profile, None, reader, {}, False, record_to=self.checkpoint_location,
+                                     transformed=done)
+        return NodeBatchFunction(self.plan, self.node, self.profile, self.metrics, self._read_input, self.memory, keeps_output(self.node),
+                                 transformed=done)
+
+    @property
+    def stateful(self) -> bool:
+        """True when the node's steps run in Spark's streaming plan (:mod:`kappa.engines.spark.stateful`)."""
+        from kappa.engines.spark.stateful import in_stream
+
+        return not self.reads_per_run and in_stream(self.node)
 
     def batch_log(self):
         """Under Spark Connect: the reader of this node's batch records (None otherwise)."""
@@ -165,19 +177,31 @@ class CompiledNode:
 
         return request_run(self.node) if self.reads_per_run else True
 
-    def start(self, trigger_override: "TriggerPlan | None" = None) -> "StreamingQuery":
-        """Start the query (with the node's trigger unless overridden)."""
-        trigger = trigger_override or self.node.trigger
+    def output_stream(self) -> "DataFrame":
+        """What ``foreachBatch`` receives: the input stream, or a stateful node's steps applied to it."""
+        stream = self.input_stream()
+        if not self.stateful:
+            return stream
+        from kappa.engines.spark.stateful import stateful_stream
+
+        return stateful_stream(self.spark, self.node, stream, self.profile, self.memory)
+
+    def stream_writer(self, trigger: "TriggerPlan", function: Any) -> Any:
+        """The query's ``DataStreamWriter``: ``function`` per micro-batch, the node's output mode."""
         if self.reads_per_run:
             self.request_run()
         writer = (
-            self.input_stream()
+            self.output_stream()
             .writeStream.queryName(self.query_name)
             .option("checkpointLocation", self.checkpoint_location)
-            .foreachBatch(self.batch_function())
+            .foreachBatch(function)
             .trigger(**trigger_kwargs(trigger))
         )
-        return writer.start()
+        return writer.outputMode(self.node.state.output_mode) if self.stateful else writer
+
+    def start(self, trigger_override: "TriggerPlan | None" = None) -> "StreamingQuery":
+        """Start the query (with the node's trigger unless overridden)."""
+        return self.stream_writer(trigger_override or self.node.trigger, self.batch_function()).start()
 
 
 @dataclass(frozen=True, eq=False)

@@ -93,10 +93,17 @@ def run_node(compiled: "CompiledNode") -> NodeRunSummary:
         ns.seconds = time.perf_counter() - started
         return ns
     error: BaseException | None = None
+    stateful = compiled.stateful
     try:
-        query.awaitTermination()
+        # a stateful node's figures come from its progress events (Spark keeps the last 100)
+        if not stateful:
+            query.awaitTermination()
+        while stateful and not query.awaitTermination(1):
+            compiled.metrics.record_progress(query.recentProgress)
     except Exception as exc:  # noqa: BLE001 - StreamingQueryException and py4j errors
         error = exc
+    if stateful:
+        compiled.metrics.record_progress(query.recentProgress)
     if error is None:
         error = query.exception()
     if log is not None:  # Spark Connect: counts and errors come from the checkpoint's records

@@ -82,15 +82,5 @@ def start_query(compiled: "CompiledNode", trigger: "TriggerPlan", gate: BatchGat
     Under Spark Connect the function runs in a server worker, where a gate (locks, a condition)
     can neither be pickled nor be closed by the client: the function runs ungated and a stop
     waits between batches through the checkpoint (:mod:`kappa.engines.spark.streaming`)."""
-    from kappa.engines.spark.compiler import trigger_kwargs
-
-    if compiled.reads_per_run:
-        compiled.request_run()
-    writer = (
-        compiled.input_stream()
-        .writeStream.queryName(compiled.query_name)
-        .option("checkpointLocation", compiled.checkpoint_location)
-        .foreachBatch(compiled.batch_function() if compiled.connect else gate.wrap(compiled.batch_function()))
-        .trigger(**trigger_kwargs(trigger))
-    )
-    return writer.start()
+    function = compiled.batch_function()
+    return compiled.stream_writer(trigger, function if compiled.connect else gate.wrap(function)).start()

@@ -63,6 +63,7 @@ class IdleDetection:
     def _refresh(self) -> bool:
         """Update rates and lags; True when every node has consumed all its input."""
         self._read_logs()
+        self._read_progress()
         all_idle = True
         upstream_idle: dict[str, bool] = {}
         for n in self.nodes:
@@ -72,6 +73,15 @@ class IdleDetection:
             upstream_idle[n.compiled.node.name] = idle
             all_idle = all_idle and idle
         return all_idle
+
+    def _read_progress(self) -> None:
+        """Stateful nodes: add their queries' new progress events (watermark, state, late rows)."""
+        for n in self.nodes:
+            if n.query is not None and n.compiled.stateful:
+                try:
+                    n.compiled.metrics.record_progress(n.query.recentProgress)
+                except Exception:  # noqa: BLE001 - a stopped query or a Connect hiccup: next refresh
+                    pass
 
     def _read_logs(self) -> None:
         """Spark Connect: add the batches committed since the last refresh to the counters."""

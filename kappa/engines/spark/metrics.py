@@ -3,6 +3,15 @@
 The batch function runs on a thread of the driver (Spark's streaming thread calls it through
 py4j), while the engine or ``kappa stream status`` reads the counters from another thread, so
 every update and snapshot holds a lock.
+
+A stateful node's figures (:mod:`kappa.engines.spark.stateful`) come from Spark's progress events
+of its query, read on the driver (:meth:`NodeMetrics.record_progress`: tiny metadata): the late
+rows are the sum of ``numRowsDroppedByWatermark`` over the state operators of every batch
+(Spark's count: for an aggregate, rows after the partial aggregation of each task, so several
+late rows of one group in one task count once); after the last batch, the watermark
+(``eventTime.watermark``; None while it is Spark's initial 0), the rows in state (sum of
+``numRowsTotal``) and the state's size (sum of ``memoryUsedBytes``, the state store's own
+estimate).
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterable
 
 from kappa.summary import NodeRunSummary
 
@@ -29,6 +38,7 @@ class NodeMetrics:
     last_batch_at: float | None = None
     exception: BaseException | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _progress_seen: set = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.totals = NodeRunSummary(node=self.node)
@@ -46,6 +56,25 @@ class NodeMetrics:
             self.last_batch_at = time.time()
             self.last_error = None
             self.exception = None
+
+    def record_progress(self, progresses: Iterable[Any]) -> None:
+        """Add the state figures of a stateful query's progress events (each batch once: events
+        are keyed by run id and batch id; an event without state operators ran no batch)."""
+        with self._lock:
+            t = self.totals
+            for event in progresses:
+                p = progress_dict(event)
+                ops = p.get("stateOperators") or []
+                key = (p.get("runId"), p.get("batchId"))
+                if not ops or key in self._progress_seen:
+                    continue
+                self._progress_seen.add(key)
+                t.late_rows += sum(int(o.get("numRowsDroppedByWatermark") or 0) for o in ops)
+                t.state_rows = sum(int(o.get("numRowsTotal") or 0) for o in ops)
+                t.state_bytes = sum(int(o.get("memoryUsedBytes") or 0) for o in ops)
+                mark = (p.get("eventTime") or {}).get("watermark")
+                if mark and not mark.startswith("1970-01-01T00:00:00.000"):
+                    t.watermark = mark
 
     def record_error(self, batch_id: int, exc: BaseException) -> None:
         """Remember the error that failed batch ``batch_id`` (the query stops with it)."""
@@ -70,6 +99,10 @@ class NodeMetrics:
                 "last_batch_at": self.last_batch_at,
                 "failures": dict(t.failures),
                 "sink_rows": dict(t.sink_rows),
+                "late_rows": t.late_rows,
+                "watermark": t.watermark,
+                "state_rows": t.state_rows,
+                "state_bytes": t.state_bytes,
             }
 
     def to_summary(self) -> NodeRunSummary:
@@ -77,3 +110,12 @@ class NodeMetrics:
         with self._lock:
             t = self.totals
             return replace(t, failures=dict(t.failures), sink_rows=dict(t.sink_rows), error=self.last_error)
+
+
+def progress_dict(event: Any) -> dict[str, Any]:
+    """A progress event as a dict (PySpark's ``StreamingQueryProgress``, or a dict already)."""
+    if isinstance(event, dict):
+        return event
+    import json
+
+    return json.loads(event.json)

@@ -5,7 +5,10 @@ A Structured Streaming checkpoint keeps a write-ahead log of micro-batches:
 - ``offsets/<batch id>``: written before the batch runs. Line 1 is the log version (``v1``),
   line 2 the batch metadata (``batchTimestampMs``, ``batchWatermarkMs``, ``conf``), then one
   line per source: the offset the batch reads up to (JSON; ``-`` when a source has none);
-- ``commits/<batch id>``: written once the batch's sink work (kappa's ``foreachBatch``) is done.
+- ``commits/<batch id>``: written once the batch's sink work (kappa's ``foreachBatch``) is done;
+  its line 2 holds ``nextBatchWatermarkMs``, the watermark after that batch;
+- ``state/``: a stateful query's state store (its size on disk is shown; the rows in state and
+  the late rows come from the running query's progress, :mod:`kappa.engines.spark.metrics`).
 
 The last committed batch's offsets are what the node has consumed; a batch with offsets but no
 commit was interrupted and is re-run (same id, same offsets) on the next start. For Kafka
@@ -51,6 +54,10 @@ class CheckpointState:
     exists: bool
     last_committed: OffsetEntry | None = None
     pending_batch_id: int | None = None
+    #: the watermark after the last committed batch (epoch ms; None: no watermark, or 0)
+    watermark_ms: int | None = None
+    #: bytes of the checkpoint's ``state/`` folder (None: a stateless query)
+    state_disk_bytes: int | None = None
 
     @property
     def last_batch_id(self) -> int | None:
@@ -96,7 +103,24 @@ def read_checkpoint(spark_checkpoint: str) -> CheckpointState:
         bid = committed[-1]
         last = parse_offset_file((root / "offsets" / str(bid)).read_text(), bid)
     pending = offsets[-1] if offsets and (not commits or offsets[-1] > commits[-1]) else None
-    return CheckpointState(str(root), True, last, pending)
+    mark = _next_watermark(root / "commits" / str(committed[-1])) if committed else None
+    return CheckpointState(str(root), True, last, pending, mark, _folder_bytes(root / "state"))
+
+
+def _next_watermark(commit_file: Path) -> int | None:
+    """``nextBatchWatermarkMs`` of a commit log entry (None when absent or 0)."""
+    try:
+        lines = commit_file.read_text().splitlines()
+        value = json.loads(lines[1]).get("nextBatchWatermarkMs") if len(lines) > 1 and lines[1].strip() else None
+    except (OSError, ValueError):
+        return None
+    return int(value) if value else None
+
+
+def _folder_bytes(folder: Path) -> int | None:
+    if not folder.is_dir():
+        return None
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 # ---------------------------------------------------------------- lag
@@ -181,6 +205,10 @@ def render_node_status(st: NodeStatus) -> list[str]:
         for i, offset in enumerate(last.sources):
             label = "committed offsets" if len(last.sources) == 1 else f"committed offsets (source {i})"
             lines.append(f"  {label}: {_source_offset_text(offset)}")
+    if ck.watermark_ms is not None:
+        lines.append(f"  watermark: {format_ms(ck.watermark_ms)}")
+    if ck.state_disk_bytes is not None:
+        lines.append(f"  state on disk: {ck.state_disk_bytes} bytes")
     if ck.pending_batch_id is not None:
         lines.append(f"  pending batch: {ck.pending_batch_id} (offsets logged, not committed: re-run on restart)")
     if st.lag is not None:
@@ -217,6 +245,8 @@ def status_json(st: NodeStatus) -> dict[str, Any]:
         "last_batch_time": format_ms(last.batch_timestamp_ms) if last else None,
         "committed_offsets": list(last.sources) if last else [],
         "pending_batch_id": ck.pending_batch_id,
+        "watermark": format_ms(ck.watermark_ms) if ck.watermark_ms is not None else None,
+        "state_disk_bytes": ck.state_disk_bytes,
         "end_offsets": {f"{t}[{p}]": o for (t, p), o in sorted(st.end_offsets.items())},
         "lag": None if st.lag is None else {f"{t}[{p}]": o for (t, p), o in st.lag.items()},
         "total_lag": st.total_lag,

@@ -76,6 +76,18 @@ class NodeLive:
     lag: int | None
     last_batch_id: int | None
     last_error: str | None
+    #: stateful nodes (None/0 otherwise): rows dropped as late, the watermark, rows and bytes in state
+    late_rows: int = 0
+    watermark: str | None = None
+    state_rows: int | None = None
+    state_bytes: int | None = None
+
+    @property
+    def state_text(self) -> str | None:
+        """``watermark=... state=<rows> rows/<bytes> B late=<rows>`` for a stateful node (None otherwise)."""
+        if self.state_rows is None:
+            return None
+        return f"watermark={self.watermark or '-'} state={self.state_rows} rows/{self.state_bytes} B late={self.late_rows}"
 
 
 class StreamRunner(IdleDetection):
@@ -230,7 +242,8 @@ class StreamRunner(IdleDetection):
         for n in self.nodes:
             m = n.compiled.metrics.snapshot()
             out.append(
-                NodeLive(n.compiled.node.name, n.state, m["batches"], m["input_rows"], m["output_rows"], n.rate, n.lag, m["last_batch_id"], m["last_error"])
+                NodeLive(n.compiled.node.name, n.state, m["batches"], m["input_rows"], m["output_rows"], n.rate, n.lag, m["last_batch_id"], m["last_error"],
+                         m["late_rows"], m["watermark"], m["state_rows"], m["state_bytes"])
             )
         return out
 
@@ -281,6 +294,7 @@ class StreamRunner(IdleDetection):
     def summary(self) -> PipelineRunSummary:
         summary = PipelineRunSummary(pipeline=self.plan.pipeline, engine="spark (stream)")
         self._read_logs()
+        self._read_progress()
         for n in self.nodes:
             ns = n.compiled.metrics.to_summary()
             ns.seconds = time.perf_counter() - self._started

@@ -2,7 +2,7 @@
 
 Modules: :mod:`.store` (state versions under ``<replay>/state/<batch_id>/``), :mod:`.run` (one
 batch of a stateful node's steps, the no-data batch rule), :mod:`.dedup`, :mod:`.aggregate`
-(partial aggregates per group, windows) and :mod:`.sqlsplit` (the aggregate step split into a
+(partial aggregates per group, windows), :mod:`.sessions` and :mod:`.sqlsplit` (the aggregate step split into a
 pre-stage and a final stage, both run through kappa's Spark-SQL translator).
 
 Spark's rules, verified on local Spark 4.2.0 (parquet stream, one file per ``availableNow`` run;
@@ -28,6 +28,7 @@ also in ``/work/wt/VERIFIED_RULES.md`` at the time of writing):
 - Session windows in update mode: Spark refuses them ("Invalid streaming output mode: update").
 - Types: ``window`` is ``struct<start: timestamp[us, UTC], end: timestamp[us, UTC]>``;
   avg(DECIMAL(p,s)) DECIMAL(p+4,s+4), sum(DECIMAL(p,s)) DECIMAL(p+10,s), count BIGINT.
-- Session windows (not implemented on Polars yet): a row's session ``[ts, ts+gap)`` is late
-  when its end ``<= wm_late``; append emits a session when its end ``<= wm_evict``.
+- Session windows (:mod:`.sessions`): a row's session ``[ts, ts+gap)`` is late when its end
+  ``<= wm_late``; sessions of a key that overlap or touch merge, across batches too; append
+  emits a session when its end ``<= wm_evict``.
 """

@@ -62,10 +62,10 @@ def _partials(split: "SplitSql", pre: "pl.DataFrame", keys: list[str]) -> "pl.Da
     return pre.group_by(keys, maintain_order=True).agg(exprs)
 
 
-def _merge(split: "SplitSql", parts: "pl.DataFrame", keys: list[str]) -> "pl.DataFrame":
+def _merge(split: "SplitSql", parts: "pl.DataFrame", keys: list[str], extra: list | None = None) -> "pl.DataFrame":
     import polars as pl
 
-    exprs = []
+    exprs = list(extra or [])
     for j, call in enumerate(split.calls):
         if call.func == "count":
             exprs.append(pl.col(f"__p{j}_n").sum())
@@ -156,8 +156,15 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
     if mode == "complete":  # Spark 4.2: complete mode drops no late row and evicts nothing
         late = evict = None
     pre_schema = pre.schema
-    if spec.window is not None:
+    session = spec.window is not None and spec.window.kind == "session"
+    match = keys  # the state rows a batch's rows may merge with: same window and keys, or (sessions) same keys
+    if session:
+        from kappa.engines.polars.stateful.sessions import assign_sessions
+
+        pre, late_rows = assign_sessions(pre, spec.window.gap_us, late)
         keys = ["__ws", "__we"] + keys
+    elif spec.window is not None:
+        keys = match = ["__ws", "__we"] + keys
         pre = assign_windows(pre, spec)
         if late is not None:
             ok = pl.col("__we") > late
@@ -165,14 +172,19 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
             pre = pre.filter(ok)
         pre = pre.drop("__rid")
     parts = _partials(split, pre, keys)
-    if state is None or state.height == 0:
-        touched_old = None
-        rest = state.clear() if state is not None else None
-        merged = parts
+    if session:
+        from kappa.engines.polars.stateful.sessions import merge_sessions
+
+        merge = lambda frame: merge_sessions(split, frame, match, _merge)  # noqa: E731
     else:
-        touched_old = state.join(parts.select(keys), on=keys, how="semi", nulls_equal=True)
-        rest = state.join(parts.select(keys), on=keys, how="anti", nulls_equal=True)
-        merged = _merge(split, pl.concat([touched_old, parts.cast(touched_old.schema)], how="vertical"), keys) if touched_old.height else parts
+        merge = lambda frame: _merge(split, frame, keys)  # noqa: E731
+    if state is None or state.height == 0:
+        rest = state.clear() if state is not None else None
+        merged = merge(parts) if session else parts
+    else:
+        touched_old = state.join(parts.select(match), on=match, how="semi", nulls_equal=True)
+        rest = state.join(parts.select(match), on=match, how="anti", nulls_equal=True)
+        merged = merge(pl.concat([touched_old, parts.cast(touched_old.schema)], how="vertical")) if (touched_old.height or session) else parts
     merged = merged.cast(parts.schema) if rest is None or rest.height == 0 else merged.cast(rest.schema)
     full = merged if rest is None or rest.height == 0 else pl.concat([rest, merged], how="vertical")
     if mode == "complete":

@@ -60,22 +60,32 @@ def _agg_types(split, pre: "pl.DataFrame") -> dict[int, Any]:
     return types
 
 
+_SPLITS: dict[tuple, tuple] = {}  # (sql, input schema) -> (split, types): a run's batches reuse them
+
+
 def _aggregate(node: "NodePlan", op: "AggregateSpec", sql: str, tables: dict, state, late, evict):
     from kappa.engines.polars.stateful.aggregate import run_aggregate
     from kappa.engines.polars.stateful.sqlsplit import split_aggregate
     from kappa.sql.polars_exec import run_sql
 
-    split = split_aggregate(sql, node.name, namer=lambda q: run_sql(q, {"__kappa_df": tables["__kappa_df"].clear()}).collect_schema().names())
+    key = (sql, node.name, tuple((n, str(t)) for n, t in tables["__kappa_df"].collect_schema().items()))
+    if key not in _SPLITS:
+        empty = {"__kappa_df": tables["__kappa_df"].clear()}
+        split = split_aggregate(sql, node.name, namer=lambda q: run_sql(q, empty).collect_schema().names())
+        _SPLITS.clear()  # one node's entry at a time: bounded
+        _SPLITS[key] = (split, None)
+    split, types = _SPLITS[key]
     pre = run_sql(split.pre_sql, tables).collect()
-    out, new_state, late_rows = run_aggregate(op, split, pre, state, _agg_types(split, pre), node.state.output_mode, late, evict)
+    if types is None:
+        types = _SPLITS[key] = (split, _agg_types(split, pre))
+        types = types[1]
+    out, new_state, late_rows = run_aggregate(op, split, pre, state, types, node.state.output_mode, late, evict)
     final = run_sql(split.final_sql, {"__kappa_state": out.lazy()})
     return final, new_state, late_rows
 
 
 def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: StateSnapshot) -> StatefulResult:
     """Run ``node``'s steps over one batch against the state of the last committed batch."""
-    import polars as pl
-
     from kappa.engines.polars.stateful.dedup import event_us, run_dedup
     from kappa.sql.polars_exec import run_sql
     from kappa.sql.refs import render
@@ -86,7 +96,7 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
     wm = state.watermark
     ops = {op.step: (f"op{k}", op) for k, op in enumerate(state.operators)}
     late, evict = prev.watermark, prev.next_watermark  # Spark 3.4+: late by the previous batch's watermark
-    frames: dict[str, pl.DataFrame] = {}
+    frames: "dict[str, pl.DataFrame]" = {}
     batch_max: int | None = None
     late_rows = 0
     ref_tables = {ref: f"__kappa_node_{i}" for i, ref in enumerate(node.sql_refs)}

@@ -7,6 +7,7 @@ query's checkpoint). A sink appends or overwrites idempotently: ``python``
 the driver commits every task's files in one Delta transaction carrying the app transaction
 ``(app_id, batch_id)``); ``jvm`` :func:`~kappa.engines.spark.delta_writer.jvm_delta_write`
 (``txnAppId``/``txnVersion``). Its row count comes from an observed metric of the write itself.
+``mode: upsert`` MERGEs each batch on the sink's keys (:mod:`kappa.engines.spark.connectors.upsert`).
 """
 
 from __future__ import annotations
@@ -111,11 +112,19 @@ class DeltaSinkWriter(SinkWriter):
         return out
 
     def _writer(self, sink: "DeltaSinkPlan", profile: str) -> dict[str, Any]:
+        if sink.mode == "upsert":
+            from kappa.engines.spark.connectors import upsert
+
+            return upsert.describe(sink, profile)
         if profile == "jvm":
             return {"writer": "delta-spark (txnAppId/txnVersion)"}
         return {"writer": "kappa_delta_sink (executors write Parquet, the driver commits them with the app transaction)"}
 
     def write(self, sink: "DeltaSinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
+        if sink.mode == "upsert":
+            from kappa.engines.spark.connectors import upsert
+
+            return upsert.write(sink, df, batch_id, profile)
         if profile == "jvm":
             from kappa.engines.spark.delta_writer import jvm_delta_write
 

@@ -1,0 +1,144 @@
+"""Delta ``mode: upsert`` on Spark: each micro-batch MERGEd into the table on the sink's keys.
+
+An upsert sink receives a stateful node's update-mode output (the current value of every group
+the batch touched, :mod:`kappa.engines.spark.stateful`): a row whose keys match a table row
+replaces all its columns, any other row is inserted, so after every batch the table equals the
+batch ``GROUP BY`` over everything read so far. Keys compare null-safe (a GROUP BY puts nulls in
+one group: the null group's row is updated, not inserted again). Exactly once per
+``(sink, batch id)``: the driver reads the table's app transaction from the Delta log and skips
+a batch it already carries; the MERGE commits it.
+
+- ``python`` profile, :func:`python_upsert`: deltalake's MERGE of the batch collected as Arrow
+  on the driver (documented exception, as the CDC merge sink: kappa's executor-side writer only
+  adds files, and deltalake has no API to commit an executor-written rewrite of the matched
+  files; an update-mode batch holds the touched groups only, not the table). The first batch
+  creates the table (an empty one too, so downstream nodes can read it); an empty batch on an
+  existing table (Spark's no-data batches) commits nothing.
+- ``jvm`` profile, :func:`jvm_upsert`: delta-spark's ``MERGE INTO delta.`<path>``` from a temp
+  view of the batch, run by the executors, with the app transaction in the
+  ``spark.databricks.delta.write.txnAppId``/``txnVersion`` session settings (the first batch: an
+  idempotent append, :func:`~kappa.engines.spark.delta_writer.jvm_delta_write`). The statement
+  is built and parsed by Spark here; delta-spark's jars are not available where kappa is built,
+  so it has not run against Delta (as :mod:`kappa.engines.spark.jvm_merge`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, Sequence
+
+from kappa.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame
+
+    from kappa.plan_kinds import DeltaSinkPlan
+
+
+def upsert_keys(sink: "DeltaSinkPlan") -> list[str]:
+    """The sink's merge keys (the plan fills the default: the node's grouping keys)."""
+    keys = list(getattr(sink, "keys", None) or ())
+    if not keys:
+        raise ConfigError(f"Delta sink {sink.path}: mode upsert needs keys (the node's grouping keys by default)")
+    return keys
+
+
+def describe(sink: "DeltaSinkPlan", profile: str) -> dict[str, Any]:
+    """The writer entries of an upsert sink's description."""
+    if profile == "jvm":
+        writer = "delta-spark MERGE INTO on the keys (txnAppId/txnVersion session settings)"
+    else:
+        writer = "deltalake MERGE on the keys of the batch collected on the driver (app transaction)"
+    return {"writer": writer, "keys": list(getattr(sink, "keys", None) or ())}
+
+
+def write(sink: "DeltaSinkPlan", df: "DataFrame", batch_id: int, profile: str) -> int:
+    """Upsert one micro-batch; returns the rows merged (0: a replayed or empty batch)."""
+    from kappa.plan_kinds import resolve_secrets
+
+    so = resolve_secrets(sink.storage_options) or None
+    keys = upsert_keys(sink)
+    evolve = sink.schema_mode != "strict"
+    if profile == "jvm":
+        return jvm_upsert(df, sink.path, keys, sink.app_id, batch_id, so, list(sink.partition_by), evolve)
+    return python_upsert(df, sink.path, keys, sink.app_id, batch_id, so, list(sink.partition_by), evolve)
+
+
+# ---------------------------------------------------------------- python profile
+def delta_rs_predicate(keys: Sequence[str]) -> str:
+    """The deltalake (DataFusion) MERGE condition: every key equal, null-safe."""
+    from kappa.cdc.deltaio import quote
+
+    return " AND ".join(f"(t.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)})" for k in keys)
+
+
+def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
+                  storage_options: dict | None, partition_by: Sequence[str] = (), evolve: bool = True) -> int:
+    from deltalake import write_deltalake
+
+    from kappa.delta.arrow import normalize_arrow_table
+    from kappa.delta.txn import Txn, open_table, with_batch_retries
+
+    txn = Txn(app_id, int(batch_id))
+    if txn.done(open_table(path, storage_options)):
+        return 0
+    data = normalize_arrow_table(df.toArrow())  # the documented driver-side write (module doc)
+    missing = [k for k in keys if k not in data.column_names]
+    if missing:
+        raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {data.column_names}")
+
+    def attempt() -> int:
+        table = open_table(path, storage_options)
+        if txn.done(table):
+            return 0
+        if table is None:
+            write_deltalake(path, data, mode="append", partition_by=list(partition_by) or None,
+                            storage_options=storage_options, commit_properties=txn.props())
+            return data.num_rows
+        if data.num_rows == 0:
+            return 0
+        table.merge(data, delta_rs_predicate(keys), source_alias="s", target_alias="t", merge_schema=evolve,
+                    commit_properties=txn.props()).when_matched_update_all().when_not_matched_insert_all().execute()
+        return data.num_rows
+
+    return with_batch_retries(attempt, path, txn)
+
+
+# ---------------------------------------------------------------- jvm profile
+def jvm_merge_sql(path: str, keys: Sequence[str], view: str, evolve: bool = True) -> str:
+    """delta-spark's MERGE of the batch view into the table at ``path`` on ``keys`` (null-safe)."""
+    from kappa.engines.spark.jvm_merge import q, table
+
+    on = " AND ".join(f"t.{q(k)} <=> s.{q(k)}" for k in keys)
+    evolution = " WITH SCHEMA EVOLUTION" if evolve else ""
+    return (f"MERGE{evolution} INTO {table(path)} AS t USING {q(view)} AS s ON {on} "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+
+
+def jvm_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
+               storage_options: dict | None, partition_by: Sequence[str] = (), evolve: bool = True) -> int:
+    from kappa.delta.txn import Txn, open_table
+    from kappa.engines.spark.datasources.sink_support import observed, observed_rows
+    from kappa.engines.spark.delta_writer import jvm_delta_write
+    from kappa.engines.spark.jvm_merge import TXN_APP_CONF, TXN_VERSION_CONF
+
+    txn = Txn(app_id, int(batch_id))
+    target = open_table(path, storage_options)  # the Delta log only (driver)
+    if txn.done(target):
+        return 0
+    frame, obs = observed(df)
+    if target is None:
+        jvm_delta_write(frame, batch_id, path, "append", app_id, list(partition_by) or None, evolve)
+        return observed_rows(obs)
+    spark = df.sparkSession
+    view = f"kappa_upsert_{uuid.uuid4().hex[:8]}"
+    frame.createOrReplaceTempView(view)
+    spark.conf.set(TXN_APP_CONF, app_id)
+    spark.conf.set(TXN_VERSION_CONF, str(int(batch_id)))
+    try:
+        spark.sql(jvm_merge_sql(path, keys, view, evolve))
+    finally:
+        spark.conf.unset(TXN_APP_CONF)
+        spark.conf.unset(TXN_VERSION_CONF)
+        spark.catalog.dropTempView(view)
+    return observed_rows(obs)

@@ -1,0 +1,76 @@
+"""Stateful nodes on Spark: the steps run in Spark's own streaming plan, not in ``foreachBatch``.
+
+Design (issue 11). A node whose plan carries ``NodePlan.state`` (a streaming node with a
+watermark, a streaming dedup or an aggregate, :mod:`kappa.stateful.spec`) has its transformer
+steps applied ONCE to the streaming DataFrame, before ``writeStream``: the same
+:func:`kappa.engines.spark.batch.transform` (SQL over temp views of the stream, ``{nodes.x}``
+references read as static tables, method steps through :mod:`kappa.transform.methods`), except
+that the stateful steps become Spark's native streaming operators (:func:`native_steps`):
+
+- ``with_watermark(column, delay)`` -> ``DataFrame.withWatermark(column, delay)``;
+- ``unique`` / ``drop_duplicates`` -> ``dropDuplicates(subset)`` (state across batches; narwhals'
+  ``unique`` is a window function, which a stream refuses);
+- ``drop_duplicates_within_watermark`` -> ``dropDuplicatesWithinWatermark(subset)``;
+- an aggregate SQL step (``GROUP BY``, ``window``/``session_window``) is plain Spark SQL already.
+
+The query then runs with ``outputMode(node.state.output_mode)`` and its ``foreachBatch`` function
+does only the expectations and the sinks (:class:`~kappa.engines.spark.batch.NodeBatchFunction`
+with ``transformed=True``). Spark keeps the state in the query's checkpoint (``state/``), with
+the provider the session's ``spark.sql.streaming.stateStore.providerClass`` names (RocksDB
+included). A no-data batch (Spark runs one when the watermark moved, availableNow included)
+reaches ``foreachBatch`` with an empty frame: every sink writes nothing for it (an empty append
+to an existing table commits nothing; an upsert of nothing is skipped).
+
+Stateless nodes are untouched: their steps run per micro-batch inside ``foreachBatch``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+    from kappa.plan import NodePlan
+    from kappa.stateful.spec import StatefulPlan
+
+
+def in_stream(node: "NodePlan") -> bool:
+    """True when the node's steps run in the streaming plan (a streaming node with state)."""
+    return node.state is not None and node.streaming
+
+
+def native_steps(state: "StatefulPlan") -> dict[int, Callable[["DataFrame"], "DataFrame"]]:
+    """Step index -> the Spark streaming operator that replaces that method step."""
+    from kappa.stateful.spec import DedupSpec
+
+    out: dict[int, Callable[["DataFrame"], "DataFrame"]] = {}
+    wm = state.watermark
+    if wm is not None:
+        out[wm.step] = lambda df, c=wm.column, d=wm.delay: df.withWatermark(c, d)
+    for op in state.operators:
+        if not isinstance(op, DedupSpec):
+            continue  # aggregates are SQL steps: Spark SQL plans them on the stream itself
+        subset = list(op.subset) if op.subset is not None else None
+        if op.within_watermark:
+            out[op.step] = lambda df, s=subset: df.dropDuplicatesWithinWatermark(s) if s else df.dropDuplicatesWithinWatermark()
+        else:
+            out[op.step] = lambda df, s=subset: df.dropDuplicates(s) if s else df.dropDuplicates()
+    return out
+
+
+def stateful_stream(spark: "SparkSession", node: "NodePlan", stream: "DataFrame", profile: str, memory: Mapping[str, Any]) -> "DataFrame":
+    """The node's output as a streaming DataFrame: its steps applied to ``stream``.
+
+    The temp views the SQL steps read are dropped once the plan is built (``spark.sql`` analyses
+    eagerly: the streaming plan holds what they named)."""
+    from kappa.engines.spark.batch import transform
+    from kappa.engines.spark.connectors import source_reader
+
+    refs = {ref: source_reader(src).read_static(spark, src, profile, memory, False) for ref, src in node.ref_sources.items()}
+    views: list[str] = []
+    try:
+        return transform(spark, node, stream, refs, views, native_steps(node.state))
+    finally:
+        for view in views:
+            spark.catalog.dropTempView(view)
