@@ -31,7 +31,10 @@ tests/pipelines/test_state_oracle.py):
 - eviction: window groups with ``end <= wm_evict`` (append: emitted then removed; update: the
   touched groups are emitted first, then the expired ones removed silently); dedup keys holding
   the event time with ``ts <= wm_evict``; dedup within watermark: keys whose
-  ``first ts + delay <= wm_evict``.
+  ``first ts + delay <= wm_evict``;
+- session windows: a row opens ``[ts, ts + gap)``, late when that ends ``<= wm_late``; a key's
+  sessions that overlap or touch merge (across batches too); append emits a session once its
+  end ``<= wm_evict``.
 """
 
 from __future__ import annotations
@@ -58,10 +61,12 @@ class Query:
     - ``dedup``: ``unique`` on ``subset`` (None: all columns); ``dedup_within``:
       ``drop_duplicates_within_watermark(subset)``;
     - ``window``: ``GROUP BY window(ts, size[, slide]), key`` with :data:`AGGREGATES`;
+    - ``session``: ``GROUP BY session_window(ts, gap), key`` (gap in ``size_us``; append only:
+      Spark refuses update mode for sessions);
     - ``aggregate``: ``GROUP BY key`` with :data:`AGGREGATES` and ``avg(v)``.
     """
 
-    op: Literal["dedup", "dedup_within", "window", "aggregate"]
+    op: Literal["dedup", "dedup_within", "window", "session", "aggregate"]
     mode: Literal["append", "update", "complete"] = "append"
     delay_us: int | None = None
     subset: tuple[str, ...] | None = None
@@ -71,7 +76,7 @@ class Query:
     @property
     def keys(self) -> tuple[str, ...]:
         """The sink's upsert keys (the grouping keys, the window struct included)."""
-        return ("window", "key") if self.op == "window" else ("key",)
+        return {"window": ("window", "key"), "session": ("session_window", "key")}.get(self.op, ("key",))
 
     @property
     def acts_on_watermark(self) -> bool:
@@ -147,12 +152,12 @@ def windows_of(ts: int, size: int, slide: int | None) -> list[tuple[int, int]]:
     return [(s, s + size) for s in range(first, ts + 1, slide) if s <= ts < s + size]
 
 
-def _aggregate_row(group: tuple, rows: list[dict], windowed: bool) -> dict:
+def _aggregate_row(group: tuple, rows: list[dict], windowed: bool, column: str = "window") -> dict:
     values = [r["v"] for r in rows]
     out: dict = {}
     if windowed:
         (start, end), key = group
-        out["window"] = {"start": to_datetime(start), "end": to_datetime(end)}
+        out[column] = {"start": to_datetime(start), "end": to_datetime(end)}
     else:
         key = group
     out["key"] = key
@@ -182,7 +187,32 @@ class _Operator:
     def step(self, rows: list[dict], wm_late: int, wm_evict: int) -> tuple[list[dict], int]:
         if self.q.op in ("dedup", "dedup_within"):
             return self._dedup(rows, wm_late, wm_evict)
+        if self.q.op == "session":
+            return self._sessions(rows, wm_late, wm_evict)
         return self._aggregate(rows, wm_late, wm_evict)
+
+    def _sessions(self, rows, wm_late, wm_evict):
+        """Each row opens ``[ts, ts + gap)`` (late when that ends ``<= wm_late``); the sessions of
+        a key that overlap or touch merge; append emits and forgets those ending ``<= wm_evict``."""
+        gap, late = self.q.size_us, 0
+        for r in rows:
+            if self.q.delay_us is not None and r["ts"] + gap <= wm_late:
+                late += 1
+                continue
+            self.groups.setdefault(((r["ts"], r["ts"] + gap), r["key"]), []).append(r)
+        merged: dict[tuple, list[dict]] = {}
+        for (start, end), key in sorted(self.groups, key=lambda g: (g[1], g[0])):
+            rows_ = self.groups[((start, end), key)]
+            last = next((g for g in reversed(merged) if g[1] == key), None)
+            if last is not None and start <= last[0][1]:
+                (s0, e0), _ = last
+                merged[((s0, max(e0, end)), key)] = merged.pop(last) + rows_
+            else:
+                merged[((start, end), key)] = list(rows_)
+        self.groups = merged
+        expired = [g for g in self.groups if self.q.delay_us is not None and g[0][1] <= wm_evict]
+        out = [_aggregate_row(g, self.groups.pop(g), True, "session_window") for g in expired]
+        return out, late
 
     def _dedup(self, rows, wm_late, wm_evict):
         q, out, late = self.q, [], 0

@@ -67,7 +67,16 @@ def test_dedup_within_watermark_forgets_a_key_delay_after_its_event_time():
     assert r.state_rows == 1 and r.late_rows == 1
 
 
-def test_recompute_is_the_batch_group_by():
+def test_sessions_merge_when_they_touch_across_batches():
+    q = Query("session", "append", delay_us=0, size_us=MIN)
+    r = simulate(q, [[ev(1, "a", 100), ev(2, "a", 160)], [ev(3, "a", 90), ev(4, "b", 500)]])
+    # batch 0: [100, 160) and [160, 220) touch: one session [100, 220); wm after = 160 s
+    # batch 2: a@90 opens [90, 150), which ends <= 160 s: late, dropped; after it wm = 500 s
+    # no-data batch 3: [100, 220) ends <= 500 s: emitted; b's [500, 560) stays open
+    assert r.late_rows == 1
+    assert [(row["key"], row["n"], row["session_window"]) for row in r.table()] == [("a", 2, win(100, 220))]
+    assert r.state_rows == 1
+
     rows = recompute([ev(1, "a", 1, 3), ev(2, "a", 2, -1), ev(3, "b", 1, 4)])
     assert sorted(rows, key=row_key) == sorted([
         {"key": "a", "n": 2, "total": 2, "lo": -1, "hi": 3, "first_v": 3, "last_v": -1, "mean": 1.0},
@@ -89,6 +98,8 @@ def spark_query(spark, q: Query, src: str):
         return df.dropDuplicatesWithinWatermark(list(q.subset))
     aggs = [F.count("*").alias("n"), F.sum("v").alias("total"), F.min("v").alias("lo"), F.max("v").alias("hi"),
             F.min_by("v", "ts").alias("first_v"), F.max_by("v", "ts").alias("last_v")]
+    if q.op == "session":
+        return df.groupBy(F.session_window("ts", f"{q.size_us // US} seconds").alias("session_window"), "key").agg(*aggs)
     if q.op == "window":
         slide = f"{q.slide_us // US} seconds" if q.slide_us else None
         w = F.window("ts", f"{q.size_us // US} seconds", slide) if slide else F.window("ts", f"{q.size_us // US} seconds")
@@ -134,6 +145,8 @@ QUERIES = st.sampled_from([
     Query("window", "append", delay_us=0, size_us=3 * MIN, slide_us=MIN),
     Query("window", "complete", delay_us=60 * US, size_us=MIN),
     Query("aggregate", "update"),
+    Query("session", "append", delay_us=60 * US, size_us=MIN),
+    Query("session", "append", delay_us=0, size_us=3 * MIN),
 ])
 
 
@@ -153,3 +166,11 @@ def test_oracle_is_spark(spark, tmp_path_factory, examples):
 
     check(prop, examples, dict(deadline=None, derandomize=False, suppress_health_check=list(HealthCheck)),
           q=QUERIES, cut=streams(max_events=14, max_batches=3))
+
+
+@pytest.mark.spark
+def test_touching_sessions_and_late_rows_on_spark(spark, tmp_path):
+    q = Query("session", "append", delay_us=0, size_us=MIN)
+    cut = [[ev(1, "a", 100), ev(2, "a", 160)], [ev(3, "a", 90), ev(4, "b", 500), ev(5, "a", 220)]]
+    got = run_spark(spark, q, cut, tmp_path)
+    assert [(b, _canon(rows)) for b, _, rows in got] == [(b.batch_id, _canon(b.rows)) for b in simulate(q, cut).batches]

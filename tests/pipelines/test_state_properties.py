@@ -33,7 +33,7 @@ from tests.helpers.tables import delta_rows, row_key
 MIN = 60 * US
 
 #: examples per family: depth -> engine -> count
-COUNTS = {"fast": {"polars": 40, "spark": 1}, "thorough": {"polars": 300, "spark": 12}}
+COUNTS = {"fast": {"polars": 30, "spark": 2}, "thorough": {"polars": 300, "spark": 12}}
 #: batches per example: at most this many runs of the pipeline
 MAX_BATCHES = {"polars": 5, "spark": 3}
 
@@ -56,6 +56,10 @@ FAMILIES = {
     "window_update": [
         Query("window", "update", delay_us=MIN, size_us=MIN),
         Query("window", "update", delay_us=3 * MIN, size_us=3 * MIN, slide_us=MIN),
+    ],
+    "session_append": [
+        Query("session", "append", delay_us=MIN, size_us=MIN),
+        Query("session", "append", delay_us=0, size_us=3 * MIN),
     ],
     "complete": [
         Query("window", "complete", delay_us=MIN, size_us=2 * MIN),
@@ -81,7 +85,10 @@ def steps(q: Query) -> list[str]:
         out.append(f"{{func_name: drop_duplicates_within_watermark{subset}}}")
     else:
         aggs = ", ".join(f"{sql} AS {name}" for name, sql in AGGREGATES.items())
-        if q.op == "window":
+        if q.op == "session":
+            group = f"session_window(ts, '{_seconds(q.size_us)}')"
+            out.append(f'{{expr: "SELECT {group} AS session_window, key, {aggs} FROM {{df}} GROUP BY {group}, key"}}')
+        elif q.op == "window":
             slide = f", '{_seconds(q.slide_us)}'" if q.slide_us else ""
             group = f"window(ts, '{_seconds(q.size_us)}'{slide})"
             out.append(f'{{expr: "SELECT {group} AS window, key, {aggs} FROM {{df}} GROUP BY {group}, key"}}')
@@ -97,11 +104,11 @@ def pipeline_text(q: Query, root) -> str:
     """The pipeline of ``q``: Delta ``root/src`` (a stream) -> node ``out`` -> Delta ``root/out``."""
     lines = ["name: state-prop", f"checkpoint_root: {root}/ck", "nodes:", "- name: out", "  source:",
              f"    path: {root}/src", "    format: DELTA", "    as_stream: true"]
-    if q.op in ("window", "aggregate"):
+    if q.op in ("window", "session", "aggregate"):
         lines.append(f"  output_mode: {q.mode}")
     lines += ["  transformer:"] + [f"  - {s}" for s in steps(q)]
     lines += ["  sinks:", "  - format: DELTA", f"    path: {root}/out"]
-    if q.op in ("window", "aggregate"):
+    if q.op in ("window", "session", "aggregate"):
         lines.append(f"    mode: {SINK_MODE[q.mode]}")
     return "\n".join(lines) + "\n"
 
@@ -161,5 +168,6 @@ test_dedup = family_test("dedup")
 test_dedup_within_watermark = family_test("dedup_within")
 test_window_append = family_test("window_append")
 test_window_update = family_test("window_update")
+test_session_window_append = family_test("session_append")
 test_complete = family_test("complete")
 test_aggregate_update = family_test("aggregate_update")
