@@ -30,8 +30,9 @@ Laktory/Spark aliases: ``drop_duplicates`` -> ``unique`` (``subset``, keep ``any
 
 ``with_watermark`` and ``drop_duplicates_within_watermark`` act on the native frame (duck typed, no
 engine import): a Spark frame gets ``withWatermark(column, delay)`` /
-``dropDuplicatesWithinWatermark(subset)``; a Polars frame is returned as is / deduplicated like
-``unique(subset)``. Across micro-batches their state is the engines' (:mod:`kappa.stateful`): a
+``dropDuplicatesWithinWatermark(subset)`` (a streaming one: Spark refuses the dedup on a batch
+frame, which gets ``unique(subset)`` like a Polars frame); a Polars frame is returned as is /
+deduplicated like ``unique(subset)``. Across micro-batches their state is the engines' (:mod:`kappa.stateful`): a
 method step sees one frame.
 
 ``unique(keep="any")`` keeps one row per distinct ``subset`` value. Both engines return the same
@@ -156,9 +157,9 @@ def _with_watermark(nw, df, column, delay):
 def _drop_duplicates_within_watermark(nw, df, subset=None):
     cols = None if subset is None else _exist("drop_duplicates_within_watermark", df, _columns("drop_duplicates_within_watermark", subset))
     native = df.to_native()
-    if hasattr(native, "dropDuplicatesWithinWatermark"):  # a Spark frame
+    if getattr(native, "isStreaming", False) is True and hasattr(native, "dropDuplicatesWithinWatermark"):  # a Spark stream
         return nw.from_native(native.dropDuplicatesWithinWatermark(cols) if cols else native.dropDuplicatesWithinWatermark())
-    return df.unique(cols, keep="any")
+    return df.unique(cols, keep="any")  # a batch frame (Spark refuses the method there): a plain dedup
 
 
 def _drop_nulls(nw, df, subset=None):

@@ -45,6 +45,23 @@ def test_state_versions_offsets_and_summary(tmp_path):
                         ("2024-01-01T12:40:00+00:00", 2, 20)]
     again = h.run()  # nothing new, watermark unchanged: no batch
     assert again.batches == 0 and again.skipped == "no new data"
+    assert (again.state_rows, again.state_bytes, again.watermark) == (1, summaries[-1].state_bytes, "2024-01-01T13:20:00Z")
+
+
+def test_file_source_no_data_batch(tmp_path):
+    from tests.polars_state.harness import frame
+
+    h = window_harness(tmp_path)
+    h.text = h.text.replace(f"{{path: {tmp_path}/in, format: DELTA, as_stream: true}}", f"{{path: {tmp_path}/in, format: PARQUET, as_stream: true}}")
+    (tmp_path / "in").mkdir()
+    for i, rows in enumerate(BATCHES[:2]):
+        frame(rows).write_parquet(tmp_path / "in" / f"b{i}.parquet")
+        summary = h.run()
+        assert summary.batches == 2
+    offsets = json.loads((tmp_path / "ck" / "st" / "n" / "replay" / "offsets" / "3.json").read_text())
+    assert offsets["files"] == [] and len(offsets["seen"]) == 2
+    assert table(h)[:2] == [("2024-01-01T12:00:00+00:00", 2, 3), ("2024-01-01T12:10:00+00:00", 2, 11)]
+
 
 
 def test_window_struct_type(tmp_path):

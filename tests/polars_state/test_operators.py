@@ -120,12 +120,15 @@ def test_decimal_types_and_expressions_over_aggregates(mode):
     assert {r["k"] for r in result[i][1]} == {"a"}  # HAVING count(*) > 1
 
 
-def test_decimal_types():
-    import polars as pl
+def test_decimal_avg_rounds_once_like_spark():
+    from decimal import Decimal
 
     from kappa.engines.polars.stateful.aggregate import spark_decimal_avg
 
-    assert spark_decimal_avg(pl.Series([1]).cast(pl.Decimal(38, 6)).item(), 3, 18, 6, 22, 10) == __import__("decimal").Decimal("0.3333333333")
+    assert spark_decimal_avg(Decimal("1.000000"), 3, 18, 6, 22, 10) == Decimal("0.3333333333")
+    xs = ["-665216.467484", "431919.863566", "-840878.821424", "180348.385316", "-196436.830191", "-872942.892963"]
+    # Spark 4.2's avg of these as DECIMAL(30,6) is DECIMAL(34,10) -327201.1271966667 (one HALF_UP rounding)
+    assert spark_decimal_avg(sum(map(Decimal, xs)), 6, 30, 6, 34, 10) == Decimal("-327201.1271966667")
 
 
 def test_complete_mode_drops_no_late_row_and_keeps_every_window():
@@ -148,3 +151,32 @@ def test_session_windows_append_merge_across_batches():
                        7: {("a", (45, 50), 1, 11), ("b", (31, 36), 1, 12), ("e", (40, 45), 1, 9)}}
     assert [r[2] for r in result] == [0, 0, 2, 0, 0, 0, 0, 0]  # h@5 and d@2: their sessions end <= 12:10
     assert [r[4] for r in result] == [3, 1, 4, 1, 4, 3, 4, 1]
+
+
+def test_group_by_an_expression_and_its_alias():
+    spec = AggregateSpec(1, ("kk",), None, None, ())
+    for group in ("upper(k)", "kk"):
+        sql = f"SELECT upper(k) AS kk, count(*) AS n, count(*) + 1 AS n1 FROM {{df}} GROUP BY {group}"
+        result = simulate(StatefulPlan("update", WM, (spec,)), [StepPlan(1, "sql", sql=sql)])
+        assert rows(result, 0) == {("A", 2, 3), ("B", 1, 2)}
+
+
+def test_watermark_is_whole_milliseconds_like_spark():
+    import datetime as dt
+
+    import polars as pl
+
+    from kappa.engines.polars.stateful.run import run_stateful, to_ms
+    from kappa.engines.polars.stateful.store import StateSnapshot
+
+    from tests.polars_state.harness import SCHEMA, T0, us
+
+    assert (to_ms(1999), to_ms(-1999)) == (1, -1)
+    from types import SimpleNamespace
+
+    node = SimpleNamespace(name="n", sql_refs=(), state=StatefulPlan("append", WM, (DedupSpec(1, ("k",)),)),
+                           steps=(StepPlan(0, "method", func_name="with_watermark"),
+                                  StepPlan(1, "method", func_name="unique", func_kwargs={"subset": ["k"]})))
+    ts = T0 + dt.timedelta(minutes=20, microseconds=999)
+    res = run_stateful(node, pl.LazyFrame({"k": ["a"], "ts": [ts], "v": [1]}, schema=SCHEMA), {}, StateSnapshot())
+    assert res.snapshot.next_watermark == us(10)  # 12:20:00.000999 - 10 minutes, truncated to the ms

@@ -118,3 +118,14 @@ def test_upsert_on_a_batch_node_needs_keys():
     with pytest.raises(ConfigError) as err:
         load(node_yaml(AGG.split("\n", 2)[2], source="{node_name: brz}", sinks="[{format: DELTA, path: ./out, mode: upsert}]"))
     assert "nodes[1].sinks[0].mode: node 'agg': mode `upsert` needs `keys`" in str(err.value)
+
+
+@pytest.mark.spark
+def test_spark_streams_get_the_stateful_operators(spark):
+    stream = spark.readStream.format("rate").load().withColumnRenamed("timestamp", "ts")
+    out = apply_method(stream, "with_watermark", (), {"column": "ts", "delay": "10 minutes"})
+    out = apply_method(out, "drop_duplicates_within_watermark", (), {"subset": ["value"]})
+    assert out.isStreaming
+    plan = out._jdf.queryExecution().logical().toString()
+    assert "EventTimeWatermark" in plan and "ts#" in plan.split("EventTimeWatermark")[1].split("\n")[0]
+    assert "DeduplicateWithinWatermark [value#" in plan

@@ -10,6 +10,11 @@ For every selected node, in topological order:
 3. write every sink idempotently (Delta app transactions keyed by batch id), dead letters too;
 4. commit the batch in the checkpoint.
 
+A stateful streaming node (``node.state``: watermark, streaming dedup, aggregates) runs its steps
+against the state of its last committed batch and saves the new state before step 4
+(:mod:`kappa.engines.polars.stateful`); when its source has nothing new but the watermark moved,
+it runs Spark's no-data batch (an empty range in the offsets log) to evict and emit.
+
 A streaming node repeats this until it reached the ends its sources had at the node's first
 planning step of the run (several batches when ``max_offsets_per_trigger`` bounds them; see
 :class:`~kappa.engines.polars.connectors.base.RunBound`): a replay is bounded however fast records keep

@@ -8,7 +8,8 @@ pre-stage and a final stage, both run through kappa's Spark-SQL translator).
 Spark's rules, verified on local Spark 4.2.0 (parquet stream, one file per ``availableNow`` run;
 also in ``/work/wt/VERIFIED_RULES.md`` at the time of writing):
 
-- Watermark: ``wm[0] = 0``; after batch N, ``wm[N+1] = max(wm[N], maxEventTime(batch N) - delay)``;
+- Watermark (Spark keeps it in whole milliseconds; kappa stores microseconds, truncated to the
+  ms like Spark): ``wm[0] = 0``; after batch N, ``wm[N+1] = max(wm[N], maxEventTime(batch N) - delay)``;
   an empty batch leaves it. A stateful operator in batch N drops late rows with ``wm[N-1]``
   (0 in batch 0) and evicts/emits with ``wm[N]``.
 - No-data batch: runs under availableNow too, after the data batches, when a watermark is
@@ -24,6 +25,8 @@ also in ``/work/wt/VERIFIED_RULES.md`` at the time of writing):
   dedup within the watermark when ``event_time + delay <= wm_evict``; windows when
   ``end <= wm_evict`` (append: emitted then removed; update: the touched groups are emitted,
   then expired ones removed silently; complete: never).
+- Only a window over the watermarked column is bounded by the watermark (kappa does not treat a
+  plain ``GROUP BY ts`` on the event-time column as bounded, nor follow a renamed event-time column).
 - Complete mode: no no-data batch, no late drop, no eviction; every group each batch.
 - Session windows in update mode: Spark refuses them ("Invalid streaming output mode: update").
 - Types: ``window`` is ``struct<start: timestamp[us, UTC], end: timestamp[us, UTC]>``;

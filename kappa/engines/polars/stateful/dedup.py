@@ -52,7 +52,9 @@ def run_dedup(spec: "DedupSpec", frame: "pl.DataFrame", state: "pl.DataFrame | N
     new = firsts.join(state.select(subset), on=subset, how="anti", nulls_equal=True, maintain_order="left")
     added = new.select(subset)
     if spec.within_watermark:
-        added = added.with_columns(new.select((event_us(new, time_col) + delay_us).alias(EXPIRY)).to_series())
+        t = event_us(new, time_col)
+        t_ms = pl.when(t >= 0).then(t // 1000).otherwise(-((-t) // 1000))  # Spark keeps the expiry in ms
+        added = added.with_columns(new.select((t_ms * 1000 + delay_us).alias(EXPIRY)).to_series())
     state = pl.concat([state, added.cast(state.schema)], how="vertical")
     if evict is not None:
         if spec.within_watermark:

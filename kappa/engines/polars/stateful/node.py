@@ -42,7 +42,14 @@ class NodeState:
     def load(self, committed: int | None) -> StateSnapshot:
         if committed is None or self.prev.batch_id != committed:  # the state just saved needs no re-read
             self.prev = self.store.load(committed)
+            if self.prev.batch_id is not None:  # reported even when no batch runs
+                self._report(self.prev, self.store.size(self.prev.batch_id))
         return self.prev
+
+    def _report(self, snap: StateSnapshot, size: int) -> None:
+        self.ns.state_bytes, self.ns.state_rows = size, snap.rows
+        if snap.max_event_time is not None:
+            self.ns.watermark = _iso(snap.next_watermark)
 
     def no_data_range(self, last: "BatchDescription | None") -> "BatchDescription | None":
         """Spark's no-data batch after ``last`` when the watermark moved (else None)."""
@@ -78,8 +85,5 @@ class NodeState:
         """Write this batch's state (before the batch's commit) and report it in the summary."""
         snap = self.result.snapshot
         snap.batch_id = batch_id
-        self.ns.state_bytes = self.store.save(batch_id, snap)
-        self.ns.state_rows = snap.rows
-        if snap.max_event_time is not None:
-            self.ns.watermark = _iso(snap.next_watermark)
+        self._report(snap, self.store.save(batch_id, snap))
         self.prev = snap

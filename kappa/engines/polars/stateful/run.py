@@ -28,6 +28,11 @@ class StatefulResult:
     late_rows: int
 
 
+def to_ms(us: int) -> int:
+    """Microseconds to Spark's milliseconds (Java's long division truncates toward zero)."""
+    return us // 1000 if us >= 0 else -((-us) // 1000)
+
+
 def needs_no_data_batch(state: "StatefulPlan", snap: StateSnapshot) -> bool:
     """Spark's ``shouldRunAnotherBatch``: a watermark is defined upstream of an operator that
     evicts or emits with it, and the next batch's watermark is ahead of the last batch's."""
@@ -71,7 +76,7 @@ def _aggregate(node: "NodePlan", op: "AggregateSpec", sql: str, tables: dict, st
     key = (sql, node.name, tuple((n, str(t)) for n, t in tables["__kappa_df"].collect_schema().items()))
     if key not in _SPLITS:
         empty = {"__kappa_df": tables["__kappa_df"].clear()}
-        split = split_aggregate(sql, node.name, namer=lambda q: run_sql(q, empty).collect_schema().names())
+        split = split_aggregate(sql, node.name, namer=lambda q: run_sql(q, empty).collect_schema().names(), columns=[k for k, _ in key[2]])
         _SPLITS.clear()  # one node's entry at a time: bounded
         _SPLITS[key] = (split, None)
     split, types = _SPLITS[key]
@@ -116,8 +121,11 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
             else:
                 sql = render(step.sql, "__kappa_df", ref_tables)
                 tables = {"__kappa_df": data.lazy(), **{ref_tables[r]: refs[r] for r in step.refs}}
+                # a window on the watermarked column is bounded by the watermark (late rows,
+                # eviction); any other aggregate keeps every group (Spark: no watermark on its keys)
+                bounded = downstream and op.window is not None and op.window.column == wm.column
                 frame, new_state, n = _aggregate(node, op, sql, tables, prev.frames.get(name),
-                                                 late if downstream else None, evict if downstream else None)
+                                                 late if bounded else None, evict if bounded else None)
             frames[name] = new_state
             late_rows += n
         elif step.kind == "sql":
@@ -127,7 +135,7 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
             frame = apply_method(frame, step.func_name, step.func_args, step.func_kwargs)
     next_wm = prev.next_watermark
     if wm is not None and batch_max is not None:
-        next_wm = max(next_wm, batch_max - wm.delay_us)
+        next_wm = max(next_wm, to_ms(batch_max) * 1000 - wm.delay_us)  # Spark's watermark is in ms
     max_et = prev.max_event_time if batch_max is None else max(batch_max, prev.max_event_time or batch_max)
     snap = StateSnapshot(None, prev.next_watermark, next_wm, max_et, frames)
     return StatefulResult(frame, snap, late_rows)

@@ -64,9 +64,10 @@ def _is_window(node) -> bool:
     return isinstance(node, exp.Anonymous) and str(node.this).lower() in (WINDOW_FUNC, "session_window")
 
 
-def split_aggregate(sql: str, node: str, namer=None) -> SplitSql:
+def split_aggregate(sql: str, node: str, namer=None, columns: "list[str] | None" = None) -> SplitSql:
     """The pre-stage and final-stage SQL of an aggregate step (see the module doc); ``namer(sql)``
-    gives the output names of the probe query (the step without its window items)."""
+    gives the output names of the probe query (the step without its window items); ``columns``
+    the input's columns (to tell a GROUP BY alias from a column)."""
     import sqlglot
     from sqlglot import exp
 
@@ -75,6 +76,10 @@ def split_aggregate(sql: str, node: str, namer=None) -> SplitSql:
         raise ConfigError(f"node {node!r}: a streaming aggregate must be one SELECT ... GROUP BY")
     group = tree.args.get("group")
     groups = list(group.expressions) if group is not None else []
+    if columns is not None:  # GROUP BY a select alias (Spark: input columns first, then aliases)
+        aliases = {i.alias: i.this for i in tree.expressions if isinstance(i, exp.Alias)}
+        groups = [aliases[g.name].copy() if isinstance(g, exp.Column) and not g.table and g.name not in columns
+                  and g.name in aliases else g for g in groups]
     window = next((g for g in groups if _is_window(g)), None)
     keys = [g for g in groups if not _is_window(g)]
     window_name = None if window is None else ("session_window" if str(window.this).lower() == "session_window" else "window")

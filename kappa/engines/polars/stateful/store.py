@@ -113,6 +113,11 @@ class StateStore:
         self.prune(batch_id)
         return size
 
+    def size(self, batch_id: int) -> int:
+        """Bytes of the state files batch ``batch_id`` saved."""
+        folder = self.root / str(batch_id)
+        return sum(p.stat().st_size for p in folder.glob("*.parquet")) if folder.is_dir() else 0
+
     def prune(self, newest: int) -> None:
         """Remove versions older than the one before ``newest``, and stray temporary folders."""
         versions = [v for v in self.versions() if v < newest]
