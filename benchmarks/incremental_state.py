@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spark-rows", type=int, default=1_000_000)
     p.add_argument("--spark-events", type=int, default=1_000_000)
     p.add_argument("--spark", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--polars", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--only", choices=("gold", "window", "dedup"), action="append")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK)
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -240,12 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.only or ["gold", "window", "dedup"]
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"machine": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
-                     "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-    engines = [("polars", args.rows, args.events)] + ([("spark", args.spark_rows, args.spark_events)] if args.spark else [])
+    # an engine's figures replace that engine's previous ones (run the engines separately if need be)
+    results: dict = json.loads(args.output.read_text()) if args.output.exists() else {}
+    results["machine"] = {"platform": platform.platform(), "cpus": __import__("os").cpu_count()}
+    engines = ([("polars", args.rows, args.events)] if args.polars else []) + ([("spark", args.spark_rows, args.spark_events)] if args.spark else [])
     for engine, rows, n in engines:
         runner = Runner(engine)
-        res = results.setdefault(engine, {})
+        res = results[engine] = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
         if "gold" in parts:
             res["gold"] = bench_gold(runner, work, rows, args.batches, args.batch_rows)
         if "window" in parts:

@@ -113,6 +113,16 @@ def pipeline_text(q: Query, root) -> str:
     return "\n".join(lines) + "\n"
 
 
+def expected_types(q: Query) -> list[tuple[str, str]]:
+    """The sink's columns and Arrow types (the same on both engines)."""
+    ts = "timestamp[us, tz=UTC]"
+    if q.op in ("dedup", "dedup_within"):
+        return [("id", "int64"), ("key", "string"), ("ts", ts), ("v", "int64")]
+    out = [(q.keys[0], f"struct<start: {ts}, end: {ts}>")] if q.op in ("window", "session") else []
+    out += [("key", "string")] + [(name, "int64") for name in AGGREGATES]
+    return out + ([("mean", "double")] if q.op == "aggregate" else [])
+
+
 def _watermark(text: str | None) -> int | None:
     if text is None:
         return None
@@ -132,7 +142,8 @@ def run_case(engine, root, q: Query, cut: list[list[dict]]) -> None:
         summary = engine.run(pipeline)
         assert summary.ok, summary.render()
         want = simulate(q, cut[: i + 1])
-        _, got = delta_rows(root / "out")
+        schema, got = delta_rows(root / "out")
+        assert [(f.name, str(f.type)) for f in schema] == expected_types(q), f"run {i}: sink schema {schema}"
         assert got == sorted(want.table(), key=row_key), f"run {i}: the sink differs from the oracle"
         if q.op == "aggregate" and q.mode == "update":
             assert got == sorted(recompute(seen), key=row_key), f"run {i}: the upsert table is not the GROUP BY"
