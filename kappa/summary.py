@@ -88,7 +88,20 @@ class PipelineRunSummary:
                 lines.append(f"{'':<4}data loss: {text}; continued from the earliest offset")
             if n.skipped_offsets:
                 lines.append(f"{'':<4}{n.skipped_offsets} offset(s) skipped (fail_on_data_loss: false)")
+            if n.state_rows is not None or n.late_rows:
+                lines.append(f"{'':<4}{state_line(n)}")
         return "\n".join(lines)
+
+
+def state_line(n: NodeRunSummary) -> str:
+    """A stateful node's state in a summary: rows, size, watermark, late rows.
+
+    >>> state_line(NodeRunSummary("g", state_rows=3, state_bytes=2048, watermark="2024-01-01T12:10:00Z", late_rows=2))
+    'state: 3 row(s), 2048 bytes; watermark 2024-01-01T12:10:00Z; 2 late row(s) dropped'
+    """
+    size = f", {n.state_bytes} bytes" if n.state_bytes is not None else ""
+    return (f"state: {n.state_rows if n.state_rows is not None else '?'} row(s){size}; "
+            f"watermark {n.watermark or 'none yet'}; {n.late_rows} late row(s) dropped")
 
 
 @dataclass(frozen=True)

@@ -180,3 +180,19 @@ def test_watermark_is_whole_milliseconds_like_spark():
     ts = T0 + dt.timedelta(minutes=20, microseconds=999)
     res = run_stateful(node, pl.LazyFrame({"k": ["a"], "ts": [ts], "v": [1]}, schema=SCHEMA), {}, StateSnapshot())
     assert res.snapshot.next_watermark == us(10)  # 12:20:00.000999 - 10 minutes, truncated to the ms
+
+
+def test_decimal_avg_column_equals_the_exact_rounding():
+    import random
+    from decimal import Decimal
+
+    import polars as pl
+
+    from kappa.engines.polars.stateful.aggregate import decimal_avg_column, spark_decimal_avg
+
+    rng = random.Random(3)
+    sums = [Decimal(rng.randint(-10**17, 10**17)).scaleb(-6) for _ in range(500)] + [None, Decimal("0.000005"), Decimal("-0.000005")]
+    counts = [rng.randint(1, 50) for _ in range(500)] + [0, 1, 1]
+    for t in (pl.Decimal(22, 10), pl.Decimal(38, 4)):
+        got = decimal_avg_column("a", pl.Series(sums, dtype=pl.Decimal(38, 6)), pl.Series(counts), t).to_list()
+        assert got == [spark_decimal_avg(s, n, 18, 6, t.precision, t.scale) for s, n in zip(sums, counts)]

@@ -39,3 +39,13 @@ def test_upsert_on_a_window_struct_key(tmp_path):
     upsert_delta(path, pa.table({"window": pa.array([win(1), win(2)], w), "n": [5, 1]}), ("window",), "app", 1)
     got = sorted((r["window"]["start"].hour, r["n"]) for r in pl.from_arrow(read_delta(path)).to_dicts())
     assert got == [(0, 1), (1, 5), (2, 1)]
+
+
+def test_upsert_key_ranges_keep_matches_exact(tmp_path):
+    """Dates, quotes and a null key among the keys: the literal ranges never lose a match."""
+    path = str(tmp_path / "t")
+    d = lambda i: dt.date(2024, 1, i)  # noqa: E731
+    upsert_delta(path, pa.table({"s": ["o'k", "b", None], "day": [d(1), d(2), d(3)], "n": [1, 2, 3]}), ("s", "day"), "app", 0)
+    upsert_delta(path, pa.table({"s": ["o'k", None, "c"], "day": [d(1), d(3), d(9)], "n": [10, 30, 90]}), ("s", "day"), "app", 1)
+    assert sorted((r["s"] or "", r["day"].day, r["n"]) for r in pl.from_arrow(read_delta(path)).to_dicts()) == [
+        ("", 3, 30), ("b", 2, 2), ("c", 9, 90), ("o'k", 1, 10)]

@@ -4,7 +4,8 @@ Matched rows are updated (all columns), the others inserted -- the sink of a str
 aggregate in update mode (a group's latest value replaces its previous one). The keys are
 ``sink.keys`` (the node's ``state.upsert_keys`` when not given). Keys match null-safely
 (``IS NOT DISTINCT FROM``, Spark's ``<=>``); a struct key such as the ``window`` column matches
-on its fields. Idempotent per batch id: the MERGE commit carries the app transaction
+on its fields; the batch's key ranges are added as literals so the MERGE skips the files outside
+them. Idempotent per batch id: the MERGE commit carries the app transaction
 ``(app_id, batch_id)`` (:mod:`kappa.delta.txn`), a batch the table already recorded is skipped,
 and a MERGE that changes nothing still records it (an empty commit). The first batch creates
 the table (an append carrying the transaction).
@@ -36,6 +37,38 @@ def _conditions(schema: "pa.Schema", keys: tuple[str, ...]) -> str:
     return " AND ".join(parts)
 
 
+def _literal(value, typ) -> str | None:
+    import pyarrow as pa
+
+    if pa.types.is_integer(typ):
+        return str(int(value))
+    if pa.types.is_string(typ):
+        return "'" + str(value).replace("'", "''") + "'"
+    if pa.types.is_date32(typ):
+        return f"CAST('{value.isoformat()}' AS DATE)"
+    return None
+
+
+def _bounds(data: "pa.Table", keys: tuple[str, ...]) -> str:
+    """Literal ranges of the batch's keys (``t.k >= min AND t.k <= max``) so the MERGE can skip the
+    target files whose statistics lie outside; only for keys without nulls (a null key matches a
+    null key null-safely, which a range would exclude) of integer, string and date types."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    for key in keys:
+        col = data.column(key)
+        rangeable = pa.types.is_integer(col.type) or pa.types.is_string(col.type) or pa.types.is_date32(col.type)
+        if data.num_rows == 0 or col.null_count or not rangeable:
+            continue
+        bounds = pc.min_max(col)
+        lo, hi = _literal(bounds["min"].as_py(), col.type), _literal(bounds["max"].as_py(), col.type)
+        if lo is not None and hi is not None:
+            parts.append(f"t.`{key}` >= {lo} AND t.`{key}` <= {hi}")
+    return "".join(f" AND {p}" for p in parts)
+
+
 def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str, batch_id: int,
                  storage_options: dict | None = None) -> bool:
     """MERGE ``data`` into the Delta table at ``path`` on ``keys`` as batch ``batch_id`` of
@@ -49,7 +82,7 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
         raise KappaError("a Delta sink with mode: upsert needs keys")
     txn = Txn(app_id, batch_id)
     data = normalize_arrow_table(data)
-    predicate = _conditions(data.schema, tuple(keys))
+    predicate = _conditions(data.schema, tuple(keys)) + _bounds(data, tuple(keys))
 
     def attempt() -> bool:
         table = open_table(path, storage_options)
@@ -58,11 +91,12 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
         if table is None:
             write_deltalake(path, data, mode="append", storage_options=storage_options, commit_properties=txn.props())
             return True
-        if data.num_rows:
+        if data.num_rows:  # matched rows are rewritten, the others inserted: always a commit
             (table.merge(source=data, predicate=predicate, source_alias="s", target_alias="t",
                          commit_properties=txn.props())
              .when_matched_update_all().when_not_matched_insert_all().execute())
-        txn.ensure_recorded(path, storage_options, data.schema)
+        else:
+            txn.ensure_recorded(path, storage_options, data.schema)
         return True
 
     return with_batch_retries(attempt, path, txn)

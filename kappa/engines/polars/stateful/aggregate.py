@@ -91,6 +91,28 @@ def spark_decimal_avg(total: Decimal | None, count: int, p: int, s: int, rp: int
         return (Decimal(total) / Decimal(count)).quantize(Decimal(1).scaleb(-rs), rounding=ROUND_HALF_UP)
 
 
+def decimal_avg_column(name: str, sums: "pl.Series", counts: "pl.Series", t: "pl.Decimal") -> "pl.Series":
+    """:func:`spark_decimal_avg` over columns (integer arithmetic on the unscaled sums)."""
+    import polars as pl
+    import pyarrow as pa
+
+    k = t.scale - sums.dtype.scale
+    up, down = 10 ** max(k, 0), 10 ** max(-k, 0)
+    data, valid = bytearray(), []
+    for a, n in zip(sums.to_physical().to_list(), counts.to_list()):
+        if a is None or not n:
+            data += bytes(16)
+            valid.append(False)
+            continue
+        num, den = abs(a) * up, n * down
+        q = (2 * num + den) // (2 * den)  # HALF_UP, away from zero like Java's
+        data += (q if a >= 0 else -q).to_bytes(16, "little", signed=True)
+        valid.append(True)
+    bitmap = pa.array(valid, pa.bool_()).buffers()[1]
+    arr = pa.Array.from_buffers(pa.decimal128(t.precision, t.scale), len(valid), [bitmap, pa.py_buffer(bytes(data))])
+    return pl.Series(name, arr, dtype=t)
+
+
 def finalize(split: "SplitSql", merged: "pl.DataFrame", types: dict[int, "pl.DataType"], pre_schema) -> "pl.DataFrame":
     """The merged partials as Spark's aggregate values ``__agg<j>`` (exact types)."""
     import polars as pl
@@ -105,9 +127,7 @@ def finalize(split: "SplitSql", merged: "pl.DataFrame", types: dict[int, "pl.Dat
         elif call.func == "avg":
             src = pre_schema[call.args[0]]
             if isinstance(src, pl.Decimal) and isinstance(t, pl.Decimal):
-                vals = [spark_decimal_avg(s_, n, src.precision, src.scale, t.precision, t.scale)
-                        for s_, n in zip(merged[f"__p{j}_s"].to_list(), merged[f"__p{j}_n"].to_list())]
-                cols.append(pl.Series(f"__agg{j}", vals, dtype=t))
+                cols.append(decimal_avg_column(f"__agg{j}", merged[f"__p{j}_s"], merged[f"__p{j}_n"], t))
             else:
                 cols.append(pl.when(pl.col(f"__p{j}_n") > 0).then(pl.col(f"__p{j}_s").cast(pl.Float64) / pl.col(f"__p{j}_n")).cast(t).alias(f"__agg{j}"))
         elif call.func in ("min", "max"):
@@ -163,8 +183,9 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
         pre = assign_windows(pre, spec)
         if late is not None:
             ok = pl.col("__we") > late
-            late_rows = pre.filter(~ok)["__rid"].n_unique() - pre.filter(ok).join(pre.filter(~ok).select("__rid").unique(), on="__rid", how="semi").select("__rid").n_unique()
+            rows = pre["__rid"].n_unique()
             pre = pre.filter(ok)
+            late_rows = rows - pre["__rid"].n_unique()  # rows all of whose windows are late
         pre = pre.drop("__rid")
     parts = _partials(split, pre, keys)
     if session:

@@ -48,8 +48,8 @@ class NodeState:
 
     def _report(self, snap: StateSnapshot, size: int) -> None:
         self.ns.state_bytes, self.ns.state_rows = size, snap.rows
-        if snap.max_event_time is not None:
-            self.ns.watermark = _iso(snap.next_watermark)
+        # the watermark the last batch ran with, None while it is 0 (as Spark's progress reports it)
+        self.ns.watermark = _iso(snap.watermark) if snap.watermark != 0 else None
 
     def no_data_range(self, last: "BatchDescription | None") -> "BatchDescription | None":
         """Spark's no-data batch after ``last`` when the watermark moved (else None)."""

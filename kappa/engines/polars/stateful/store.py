@@ -92,7 +92,7 @@ class StateStore:
         operators, size = {}, 0
         for name, frame in snap.frames.items():
             path = tmp / f"{name}.parquet"
-            frame.write_parquet(path)
+            frame.write_parquet(path, compression="lz4")  # fast to write: it is rewritten every batch
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
             size += path.stat().st_size
