@@ -151,7 +151,7 @@ QUERIES = st.sampled_from([
 
 
 @pytest.mark.spark
-@depths(4, 40)
+@depths(2, 40)
 def test_oracle_is_spark(spark, tmp_path_factory, examples):
     def prop(q, cut):
         root = tmp_path_factory.mktemp("oracle")
