@@ -21,6 +21,7 @@ SCANNED = [ROOT / "kappa/engines/spark", ROOT / "kappa/quality/spark_eval.py"]
 ALLOWED = {
     ("kappa/engines/spark/connectors/merge.py", "write", "toArrow"): "CDC merge sink: deltalake MERGE runs on the driver (documented)",
     ("kappa/engines/spark/connectors/upsert.py", "python_upsert", "toArrow"): "upsert sink: deltalake MERGE of an update-mode batch (touched groups) on the driver (documented)",
+    ("kappa/engines/spark/connectors/upsert.py", "jvm_upsert", "first"): "one row of MERGE metrics (num_affected_rows), not data",
     ("kappa/engines/spark/decode.py", "_phase1_kinds", "collect"): "phase 1 metadata: one row of JSON kinds per Spark partition",
     ("kappa/engines/spark/decode.py", "_decode_debezium", "collect"): "phase 1 metadata: one row (Arrow schema) per Spark partition",
     ("kappa/engines/spark/jvm_merge.py", "run_plan", "first"): "one row of two counts (a MERGE's check step), not data",

@@ -1,14 +1,10 @@
-"""Shared builders of the Spark state tests: a Delta source fed one commit per run, a pipeline
-whose nodes read it as a stream, and a hand-made :class:`~kappa.stateful.spec.StatefulPlan` per
-node (until ``kappa.stateful.analyze`` fills ``NodePlan.state`` in ``build_plan``, the plan built
-here is patched; once it does, the patch only re-states what the analysis found)."""
+"""Shared builders of the Spark state tests: a Delta source fed one commit per run, and a
+pipeline whose nodes read it as a stream (``build_plan`` fills ``NodePlan.state``)."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 MIN_US = 60_000_000
@@ -31,8 +27,10 @@ def commit(path: Path, rows: list[tuple[str, int, int]]) -> None:
     write_deltalake(str(path), table, mode="append")
 
 
-def node_yaml(name: str, steps: list[str], sink_mode: str = "append") -> str:
-    lines = [f"- name: {name}", "  source:", "    path: {root}/src", "    format: DELTA", "    as_stream: true", "  transformer:"]
+def node_yaml(name: str, steps: list[str], sink_mode: str = "append", output_mode: str | None = None) -> str:
+    lines = [f"- name: {name}", "  source:", "    path: {root}/src", "    format: DELTA", "    as_stream: true"]
+    lines += [f"  output_mode: {output_mode}"] if output_mode else []
+    lines += ["  transformer:"]
     lines += [f"  - {step}" for step in steps]
     lines += ["  sinks:", "  - format: DELTA", f"    path: {{root}}/{name}", f"    mode: {sink_mode}"]
     return "\n".join(lines)
@@ -43,25 +41,6 @@ def pipeline(root: Path, nodes: list[str], name: str = "state"):
 
     text = f"name: {name}\ncheckpoint_root: {{root}}/ck\nnodes:\n" + "\n".join(nodes) + "\n"
     return pipeline_for(text, root)
-
-
-def with_state(plan: Any, states: dict[str, Any], upsert: dict[str, tuple[str, ...]] | None = None) -> Any:
-    """``plan`` with ``NodePlan.state`` set per node, and the first sink of each node in ``upsert``
-    made an upsert on those keys."""
-    nodes = dict(plan.all_nodes)
-    for name, state in states.items():
-        node = dataclasses.replace(nodes[name], state=state)
-        if upsert and name in upsert:
-            sink = nodes[name].sinks[0]
-            if any(f.name == "keys" for f in dataclasses.fields(sink)):
-                sink = dataclasses.replace(sink, mode="upsert", keys=upsert[name])
-            else:  # before the plan has upsert sinks (surface helper): patch the frozen plan
-                sink = dataclasses.replace(sink)
-                object.__setattr__(sink, "mode", "upsert")
-                object.__setattr__(sink, "keys", upsert[name])
-            node = dataclasses.replace(node, sinks=(sink, *nodes[name].sinks[1:]))
-        nodes[name] = node
-    return dataclasses.replace(plan, all_nodes=nodes)
 
 
 def rows(path: Path, *columns: str) -> list[tuple]:

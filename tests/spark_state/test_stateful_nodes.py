@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from kappa.stateful.spec import AggregateSpec, DedupSpec, StatefulPlan, WatermarkSpec, WindowSpec
-from tests.spark_state.helpers import MIN_US, at, commit, node_yaml, pipeline, rows, with_state
+from kappa.stateful.spec import AggregateCall, AggregateSpec, DedupSpec, StatefulPlan, WatermarkSpec, WindowSpec
+from tests.spark_state.helpers import MIN_US, at, commit, node_yaml, pipeline, rows
 
 WM = "{{func_name: with_watermark, func_kwargs: {{column: ts, delay: 10 minutes}}}}"
 WATERMARK = WatermarkSpec(step=0, column="ts", delay="10 minutes", delay_us=10 * MIN_US)
@@ -22,29 +22,33 @@ WINDOW_AGG = ("expr: SELECT k, window(ts, '10 minutes') AS window, count(*) AS n
 RUNS = [[("a", 1, 1), ("a", 2, 2), ("b", 5, 3)], [("a", 25, 1), ("a", 3, 5)], [("a", 4, 7), ("b", 40, 1)]]
 
 
-def _agg(step, keys=("k", "window"), window=TUMBLE, output="window"):
-    return AggregateSpec(step=step, keys=keys, window=window, window_output=output)
+COUNT_SUM = (AggregateCall("count", (), "COUNT(*)", "n"), AggregateCall("sum", ("v",), "SUM(v)", "s"))
 
 
+def _agg(step, keys=("k", "window"), window=TUMBLE, output="window", calls=()):
+    return AggregateSpec(step=step, keys=keys, window=window, window_output=output, calls=calls)
+
+
+#: name -> (steps, sink mode, output_mode given in the YAML, the state build_plan must find)
 NODES = {
     "dedup": (
-        [WM, "{{func_name: drop_duplicates, func_kwargs: {{subset: [k, ts]}}}}"], "append",
+        [WM, "{{func_name: drop_duplicates, func_kwargs: {{subset: [k, ts]}}}}"], "append", None,
         StatefulPlan("append", WATERMARK, (DedupSpec(step=1, subset=("k", "ts")),)),
     ),
     "dedup_ww": (
-        [WM, "{{func_name: drop_duplicates_within_watermark, func_kwargs: {{subset: [k, v]}}}}"], "append",
+        [WM, "{{func_name: drop_duplicates_within_watermark, func_kwargs: {{subset: [k, v]}}}}"], "append", None,
         StatefulPlan("append", WATERMARK, (DedupSpec(step=1, subset=("k", "v"), within_watermark=True),)),
     ),
-    "win_append": ([WM, WINDOW_AGG], "append", StatefulPlan("append", WATERMARK, (_agg(1),))),
-    "win_upsert": ([WM, WINDOW_AGG], "append", StatefulPlan("update", WATERMARK, (_agg(1),))),
+    "win_append": ([WM, WINDOW_AGG], "append", None, StatefulPlan("append", WATERMARK, (_agg(1, calls=COUNT_SUM),))),
+    "win_upsert": ([WM, WINDOW_AGG], "upsert", "update", StatefulPlan("update", WATERMARK, (_agg(1, calls=COUNT_SUM),))),
     "session": (
         [WM, "expr: SELECT k, session_window(ts, '5 minutes') AS session, count(*) AS n FROM {{df}} "
-             "GROUP BY k, session_window(ts, '5 minutes')"], "append",
-        StatefulPlan("append", WATERMARK, (_agg(1, ("k", "session"), SESSION, "session"),)),
+             "GROUP BY k, session_window(ts, '5 minutes')"], "append", None,
+        StatefulPlan("append", WATERMARK, (_agg(1, ("k", "session"), SESSION, "session", COUNT_SUM[:1]),)),
     ),
     "complete": (
-        ["expr: SELECT k, count(*) AS n, sum(v) AS s FROM {{df}} GROUP BY k"], "overwrite",
-        StatefulPlan("complete", None, (_agg(0, ("k",), None, None),)),
+        ["expr: SELECT k, count(*) AS n, sum(v) AS s FROM {{df}} GROUP BY k"], "overwrite", "complete",
+        StatefulPlan("complete", None, (_agg(0, ("k",), None, None, COUNT_SUM),)),
     ),
 }
 
@@ -59,9 +63,9 @@ def _three_runs(spark, root, names):
     from kappa.engines.spark.engine import SparkEngine
     from kappa.plan import build_plan
 
-    pl = pipeline(root, [node_yaml(name, NODES[name][0], NODES[name][1]) for name in names])
-    plan = with_state(build_plan(pl).for_engine("spark"), {name: NODES[name][2] for name in names},
-                      upsert={"win_upsert": ("k", "window")})
+    pl = pipeline(root, [node_yaml(name, *NODES[name][:3]) for name in names])
+    plan = build_plan(pl)
+    assert {name: plan.node(name).state for name in names} == {name: NODES[name][3] for name in names}
     summaries = []
     partitions = spark.conf.get("spark.sql.shuffle.partitions")
     spark.conf.set("spark.sql.shuffle.partitions", "1")  # one state store partition per operator

@@ -5,12 +5,13 @@ watermark, a streaming dedup or an aggregate, :mod:`kappa.stateful.spec`) has it
 steps applied ONCE to the streaming DataFrame, before ``writeStream``: the same
 :func:`kappa.engines.spark.batch.transform` (SQL over temp views of the stream, ``{nodes.x}``
 references read as static tables, method steps through :mod:`kappa.transform.methods`), except
-that the stateful steps become Spark's native streaming operators (:func:`native_steps`):
+each stateful step is a Spark streaming operator:
 
-- ``with_watermark(column, delay)`` -> ``DataFrame.withWatermark(column, delay)``;
-- ``unique`` / ``drop_duplicates`` -> ``dropDuplicates(subset)`` (state across batches; narwhals'
-  ``unique`` is a window function, which a stream refuses);
-- ``drop_duplicates_within_watermark`` -> ``dropDuplicatesWithinWatermark(subset)``;
+- ``with_watermark(column, delay)`` -> ``DataFrame.withWatermark(column, delay)`` and
+  ``drop_duplicates_within_watermark`` -> ``dropDuplicatesWithinWatermark(subset)`` (the method
+  steps call them on a Spark frame);
+- ``unique`` / ``drop_duplicates`` -> ``dropDuplicates(subset)`` (:func:`native_steps`: state
+  across batches; narwhals' ``unique`` is a window function, which a stream refuses);
 - an aggregate SQL step (``GROUP BY``, ``window``/``session_window``) is plain Spark SQL already.
 
 The query then runs with ``outputMode(node.state.output_mode)`` and its ``foreachBatch`` function
@@ -41,20 +42,16 @@ def in_stream(node: "NodePlan") -> bool:
 
 
 def native_steps(state: "StatefulPlan") -> dict[int, Callable[["DataFrame"], "DataFrame"]]:
-    """Step index -> the Spark streaming operator that replaces that method step."""
+    """Step index -> the Spark streaming operator that replaces that method step: the streaming
+    dedups of ``unique`` / ``drop_duplicates`` (``with_watermark`` and
+    ``drop_duplicates_within_watermark`` already call Spark's own methods through
+    :mod:`kappa.transform.methods`)."""
     from kappa.stateful.spec import DedupSpec
 
     out: dict[int, Callable[["DataFrame"], "DataFrame"]] = {}
-    wm = state.watermark
-    if wm is not None:
-        out[wm.step] = lambda df, c=wm.column, d=wm.delay: df.withWatermark(c, d)
     for op in state.operators:
-        if not isinstance(op, DedupSpec):
-            continue  # aggregates are SQL steps: Spark SQL plans them on the stream itself
-        subset = list(op.subset) if op.subset is not None else None
-        if op.within_watermark:
-            out[op.step] = lambda df, s=subset: df.dropDuplicatesWithinWatermark(s) if s else df.dropDuplicatesWithinWatermark()
-        else:
+        if isinstance(op, DedupSpec) and not op.within_watermark:
+            subset = list(op.subset) if op.subset is not None else None
             out[op.step] = lambda df, s=subset: df.dropDuplicates(s) if s else df.dropDuplicates()
     return out
 

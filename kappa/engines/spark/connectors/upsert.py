@@ -117,28 +117,30 @@ def jvm_merge_sql(path: str, keys: Sequence[str], view: str, evolve: bool = True
 
 def jvm_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
                storage_options: dict | None, partition_by: Sequence[str] = (), evolve: bool = True) -> int:
+    """Returns the rows written: the first batch's observed rows, then the MERGE's
+    ``num_affected_rows`` (its one-row result: metadata, not data)."""
     from kappa.delta.txn import Txn, open_table
+    from kappa.engines.spark import delta_writer
     from kappa.engines.spark.datasources.sink_support import observed, observed_rows
-    from kappa.engines.spark.delta_writer import jvm_delta_write
     from kappa.engines.spark.jvm_merge import TXN_APP_CONF, TXN_VERSION_CONF
 
     txn = Txn(app_id, int(batch_id))
     target = open_table(path, storage_options)  # the Delta log only (driver)
     if txn.done(target):
         return 0
-    frame, obs = observed(df)
     if target is None:
-        jvm_delta_write(frame, batch_id, path, "append", app_id, list(partition_by) or None, evolve)
+        frame, obs = observed(df)
+        delta_writer.jvm_delta_write(frame, batch_id, path, "append", app_id, list(partition_by) or None, evolve)
         return observed_rows(obs)
     spark = df.sparkSession
     view = f"kappa_upsert_{uuid.uuid4().hex[:8]}"
-    frame.createOrReplaceTempView(view)
+    df.createOrReplaceTempView(view)
     spark.conf.set(TXN_APP_CONF, app_id)
     spark.conf.set(TXN_VERSION_CONF, str(int(batch_id)))
     try:
-        spark.sql(jvm_merge_sql(path, keys, view, evolve))
+        result = spark.sql(jvm_merge_sql(path, keys, view, evolve)).first()
     finally:
         spark.conf.unset(TXN_APP_CONF)
         spark.conf.unset(TXN_VERSION_CONF)
         spark.catalog.dropTempView(view)
-    return observed_rows(obs)
+    return int(result[0] or 0) if result is not None else 0

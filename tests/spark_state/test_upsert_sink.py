@@ -1,0 +1,117 @@
+"""The Delta upsert sink on Spark: the python profile's deltalake MERGE (idempotent per batch id,
+null-safe keys, a window struct as a key, no-data batches write nothing) and what the jvm
+profile builds (delta-spark's jars are not available here: the statement is parsed by Spark and
+the calls are checked on a patched session)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from kappa.engines.spark.connectors import upsert
+
+
+def _frame(spark, rows):
+    return spark.createDataFrame(rows, "k STRING, n BIGINT")
+
+
+def _table(path):
+    from deltalake import DeltaTable
+
+    return sorted(DeltaTable(str(path)).to_pyarrow_table().to_pylist(), key=lambda r: (r["k"] is not None, r["k"] or ""))
+
+
+def test_python_upsert_merges_on_keys_once_per_batch(spark, tmp_path):
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "t")
+    assert upsert.python_upsert(_frame(spark, [("a", 1), (None, 2)]), path, ["k"], "app", 0, None) == 2
+    assert upsert.python_upsert(_frame(spark, [("a", 5), (None, 7), ("b", 1)]), path, ["k"], "app", 1, None) == 3
+    assert _table(path) == [{"k": None, "n": 7}, {"k": "a", "n": 5}, {"k": "b", "n": 1}]  # null keys match
+    version = DeltaTable(path).version()
+    # a replayed batch and an empty (no-data) batch commit nothing
+    assert upsert.python_upsert(_frame(spark, [("a", 99)]), path, ["k"], "app", 1, None) == 0
+    assert upsert.python_upsert(_frame(spark, []), path, ["k"], "app", 2, None) == 0
+    assert DeltaTable(path).version() == version
+    assert _table(path)[1] == {"k": "a", "n": 5}
+
+
+def test_python_upsert_keys_a_window_struct(spark, tmp_path):
+    path = str(tmp_path / "w")
+    sql = ("SELECT 'a' AS k, window(CAST('2026-01-01 00:0{m}:00' AS TIMESTAMP), '10 minutes') AS window, {n} AS n")
+    upsert.python_upsert(spark.sql(sql.format(m=1, n=1)), path, ["k", "window"], "app", 0, None)
+    upsert.python_upsert(spark.sql(sql.format(m=2, n=2)), path, ["k", "window"], "app", 1, None)
+    from deltalake import DeltaTable
+
+    got = DeltaTable(path).to_pyarrow_table().to_pylist()
+    assert got == [{"k": "a", "window": {"start": datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                         "end": datetime(2026, 1, 1, 0, 10, tzinfo=timezone.utc)}, "n": 2}]
+
+
+def test_upsert_without_keys_or_with_unknown_keys_is_refused(spark, tmp_path):
+    from kappa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="upsert key"):
+        upsert.python_upsert(_frame(spark, [("a", 1)]), str(tmp_path / "x"), ["missing"], "app", 0, None)
+
+
+def test_jvm_merge_statement_parses():
+    sql = upsert.jvm_merge_sql("/data/gold", ["k", "window"], "kappa_upsert_1")
+    assert sql == (
+        "MERGE WITH SCHEMA EVOLUTION INTO delta.`/data/gold` AS t USING `kappa_upsert_1` AS s "
+        "ON t.`k` <=> s.`k` AND t.`window` <=> s.`window` "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
+    assert upsert.jvm_merge_sql("/p", ["k"], "v", evolve=False).startswith("MERGE INTO delta.`/p` AS t")
+
+
+def test_jvm_merge_statement_is_valid_spark_sql(spark):
+    parser = spark._jsparkSession.sessionState().sqlParser()
+    for evolve in (True, False):
+        parser.parsePlan(upsert.jvm_merge_sql("/data/gold", ["k", "window"], "kappa_upsert_1", evolve))
+
+
+def test_jvm_upsert_runs_the_merge_with_the_app_transaction(spark, tmp_path, monkeypatch):
+    """An existing table: MERGE INTO from a temp view of the batch, the txn session settings set
+    around it and unset after; a replayed batch is skipped from the Delta log alone."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from kappa.delta.txn import commit_properties
+    from kappa.engines.spark.jvm_merge import TXN_APP_CONF, TXN_VERSION_CONF
+
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"k": ["a"], "n": [1]}), commit_properties=commit_properties("app", 3))
+    seen = []
+    real_sql = spark.sql
+
+    def fake_sql(text, *args, **kwargs):
+        if text.startswith("MERGE"):
+            seen.append((text, spark.conf.get(TXN_APP_CONF), spark.conf.get(TXN_VERSION_CONF)))
+            view = text.split("USING `")[1].split("`")[0]
+            return real_sql(f"SELECT count(*) AS num_affected_rows FROM `{view}`")  # MERGE's metrics row
+        return real_sql(text, *args, **kwargs)
+
+    monkeypatch.setattr(spark, "sql", fake_sql)
+    assert upsert.jvm_upsert(_frame(spark, [("a", 2)]), path, ["k"], "app", 3, None) == 0  # already committed
+    assert seen == []
+    assert upsert.jvm_upsert(_frame(spark, [("a", 2), ("b", 1)]), path, ["k"], "app", 4, None) == 2
+    assert len(seen) == 1 and seen[0][1:] == ("app", "4")
+    assert seen[0][0].startswith(f"MERGE WITH SCHEMA EVOLUTION INTO delta.`{path}` AS t USING `kappa_upsert_")
+    assert spark.conf.get(TXN_APP_CONF, None) is None
+
+
+def test_jvm_upsert_creates_the_table_with_an_idempotent_append(spark, tmp_path, monkeypatch):
+    import kappa.engines.spark.delta_writer as dw
+
+    calls = []
+
+    def fake_write(df, batch_id, path, mode, app_id, parts, merge):
+        df.write.format("noop").mode("overwrite").save()  # runs the observed frame
+        calls.append((batch_id, path, mode, app_id, parts, merge))
+
+    monkeypatch.setattr(dw, "jvm_delta_write", fake_write)
+    path = str(tmp_path / "new")
+    assert upsert.jvm_upsert(_frame(spark, [("a", 1)]), path, ["k"], "app", 0, None) == 1
+    assert calls == [(0, path, "append", "app", None, True)]
