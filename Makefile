@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo   run the stock-prices example on the embedded broker and local Delta tables"
 	@echo "make test   run the test suite (without the slow crash/property drills: make test-slow)"
-	@echo "make bench  run the benchmarks"
+	@echo "make bench  run the benchmarks (make bench-state: the incremental-state benchmark)"
 	@echo "make drill  the data-safety drill (kill -9, fresh starts, latest offsets, concurrent runs)"
 
 $(STAMP): pyproject.toml
@@ -36,6 +36,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/replay_stock_prices.py
+
+# incremental state: upsert gold vs full recompute, windowed throughput, dedup state bound (both engines)
+.PHONY: bench-state
+bench-state: $(STAMP)
+	SPARK_LOCAL_IP=127.0.0.1 $(PY) benchmarks/incremental_state.py
 
 # crash drill: kill -9, fresh starts, latest offsets, concurrent runs under a live producer
 .PHONY: drill test-drill

@@ -3,9 +3,12 @@
 1. start kappa's embedded Kafka-compatible broker (Tansu) on a free loopback port;
 2. create the topic and produce ``--events`` generated stock-price events (key = symbol);
 3. replay ``pipeline.yaml`` on Polars: bronze (Kafka -> Delta), silver (typed, deduplicated,
-   checked; bad rows quarantined) and gold (daily aggregates, overwritten);
-4. print each table's row count and a few rows, and check the counts against the generator;
-5. produce ``--more`` events and replay again: only the new events are read;
+   checked; bad rows quarantined), the hourly OHLC gold (a watermarked 1-hour window, append:
+   each closed hour written once) and the daily gold (an incremental upsert table);
+4. print each table's row count and a few rows, check the counts against the generator and
+   the two gold tables against a full recompute over silver;
+5. produce ``--more`` events and replay again: only the new events are read, and the gold
+   tables still equal the recompute;
 6. run the same pipeline on Spark with ``kappa stream start --until-idle`` (python connector
    profile) and check that both engines' tables are identical (``--no-spark`` skips it);
 7. stop the broker, whatever happened.
@@ -28,7 +31,8 @@ import generator  # noqa: E402  (the example's own module, next to this script)
 
 PIPELINE = HERE / "pipeline.yaml"
 TOPIC = "stock-prices"
-TABLES = ("brz_stock_prices", "slv_stock_prices", "slv_stock_prices_quarantine", "gld_stock_performances")
+TABLES = ("brz_stock_prices", "slv_stock_prices", "slv_stock_prices_quarantine", "gld_stock_prices_hourly",
+          "gld_stock_performances")
 
 
 def banner(text: str) -> None:
@@ -76,7 +80,7 @@ def show_tables(data_root: Path, rows: bool = True) -> dict[str, int]:
                 continue
             df = read_table(path)
             counts[name] = df.height
-            sort = [c for c in ("symbol", "day", "created_at", "offset") if c in df.columns]
+            sort = [c for c in ("symbol", "day", "hour", "created_at", "offset") if c in df.columns]
             print(f"\n{name}: {df.height} rows")
             if not rows:
                 continue
@@ -99,6 +103,42 @@ def check(counts: dict[str, int], expected: "generator.ExpectedCounts") -> bool:
         good = counts.get(name) == n
         ok &= good
         print(f"  {'ok ' if good else 'BAD'} {name}: {counts.get(name)} rows (expected {n})")
+    return ok
+
+
+def recompute(silver):
+    """The two gold tables recomputed from the whole silver table: the daily node's own SQL run
+    once over all of silver (what the node computed before it was incremental: a full
+    recompute), and the hourly OHLC in plain Polars for every hour the watermark (latest
+    created_at - 10 minutes) has closed."""
+    import datetime as dt
+
+    import polars as pl
+    import yaml
+
+    from kappa.sql.polars_exec import run_sql
+
+    nodes = {n["name"]: n for n in yaml.safe_load(PIPELINE.read_text())["nodes"]}
+    sql = nodes["gld_stock_performances"]["transformer"]["nodes"][0]["expr"].replace("{df}", "silver")
+    daily = run_sql(sql, {"silver": silver.lazy()}).collect()
+    watermark = silver["created_at"].max() - dt.timedelta(minutes=10)
+    hourly = silver.with_columns(pl.col("created_at").dt.truncate("1h").alias("hour")).group_by("symbol", "hour").agg(
+        pl.col("open").sort_by("created_at").first(), pl.col("high").max(), pl.col("low").min(),
+        pl.col("close").sort_by("created_at").last(), pl.col("volume").sum(), pl.len().cast(pl.Int64).alias("events"),
+    ).filter(pl.col("hour") + dt.timedelta(hours=1) <= watermark)
+    return daily, hourly
+
+
+def check_gold(data_root: Path) -> bool:
+    """Both incremental gold tables equal their full recompute over silver."""
+    silver = read_table(data_root / "slv_stock_prices")
+    ok = True
+    for name, want in zip(("gld_stock_performances", "gld_stock_prices_hourly"), recompute(silver)):
+        got = read_table(data_root / name)
+        same = _same_table(got, want.select(got.columns))
+        ok &= same
+        print(f"  {'ok ' if same else 'BAD'} {name}: {got.height} rows{', equal to' if same else ', DIFFERENT from'} "
+              f"the full recompute over silver ({want.height} rows)")
     return ok
 
 
@@ -177,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{first.null_symbols} without a symbol, {first.negative_prices} with negative prices")
         summary = replay(bootstrap, data_root)
         ok &= check(show_tables(data_root), first)
+        ok &= check_gold(data_root)
 
         banner(f"run 2: {args.more} more events, replay again (incremental)")
         generator.produce_kafka(bootstrap, TOPIC, args.more, args.seed, start=args.events)
@@ -190,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
               f"deduplicated rows (expected {new.silver_input})")
         total = generator.expected_counts(args.events + args.more, args.seed)
         ok &= check(show_tables(data_root, rows=False), total)
+        ok &= check_gold(data_root)
 
         if args.spark:
             banner("Spark run and engine comparison")

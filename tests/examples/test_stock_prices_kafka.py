@@ -3,6 +3,7 @@ exact quarantine, and a second run that reads only the new events."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -40,6 +41,31 @@ def gold_oracle(silver: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def hourly_oracle(silver: pl.DataFrame) -> pl.DataFrame:
+    """The hourly OHLC table after reading ``silver``: every hour whose end the watermark
+    (latest created_at - 10 minutes) has passed, per symbol."""
+    watermark = silver["created_at"].max() - dt.timedelta(minutes=10)
+    hours = silver.with_columns(pl.col("created_at").dt.truncate("1h").alias("hour"))
+    return hours.group_by("symbol", "hour").agg(
+        pl.col("open").sort_by("created_at").first(),
+        pl.col("high").max(),
+        pl.col("low").min(),
+        pl.col("close").sort_by("created_at").last(),
+        pl.col("volume").sum(),
+        pl.len().cast(pl.Int64).alias("events"),
+    ).filter(pl.col("hour") + dt.timedelta(hours=1) <= watermark)
+
+
+def assert_gold(root) -> None:
+    """The incremental gold tables equal their batch recompute over the whole silver table."""
+    silver = table(root, "slv_stock_prices")
+    gold = table(root, "gld_stock_performances")
+    assert sorted_rows(gold.drop("avg_close")).equals(sorted_rows(gold_oracle(silver).select(gold.drop("avg_close").columns)))
+    hourly = table(root, "gld_stock_prices_hourly")
+    assert hourly.height > 0
+    assert sorted_rows(hourly).equals(sorted_rows(hourly_oracle(silver).select(hourly.columns)))
+
+
 def test_bronze_silver_gold_exact_and_incremental(gen, kafka_bootstrap, make_topic, tmp_path):
     topic = make_topic(partitions=2)
     gen.produce_kafka(kafka_bootstrap, topic, FIRST, SEED)
@@ -71,6 +97,7 @@ def test_bronze_silver_gold_exact_and_incremental(gen, kafka_bootstrap, make_top
     gold = table(tmp_path, "gld_stock_performances")
     assert gold.height == c1.gold_rows
     assert sorted_rows(gold.drop("avg_close")).equals(sorted_rows(gold_oracle(silver).select(gold.drop("avg_close").columns)))
+    assert_gold(tmp_path)
 
     # second run through the command line: only the new events are read
     gen.produce_kafka(kafka_bootstrap, topic, MORE, SEED, start=FIRST)
@@ -90,7 +117,8 @@ def test_bronze_silver_gold_exact_and_incremental(gen, kafka_bootstrap, make_top
     assert sorted_rows(silver).equals(sorted_rows(expected_silver(gen, FIRST + MORE, SEED)))
     assert table(tmp_path, "slv_stock_prices_quarantine").height == total.quarantined
     assert table(tmp_path, "gld_stock_performances").height == total.gold_rows
-    assert DeltaTable(str(tmp_path / "gld_stock_performances")).version() == 1  # overwritten, once per run
+    assert DeltaTable(str(tmp_path / "gld_stock_performances")).version() == 1  # one upsert (MERGE) per run
+    assert_gold(tmp_path)
 
     # a third run with nothing new writes nothing
     versions = {n: DeltaTable(str(tmp_path / n)).version() for n in ("brz_stock_prices", "slv_stock_prices")}

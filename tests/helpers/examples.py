@@ -14,7 +14,7 @@ from tests.helpers.cli import REPO
 from tests.helpers.tables import delta_rows
 
 EXAMPLE = REPO / "examples" / "stock_prices"
-TABLES = ("brz_stock_prices", "slv_stock_prices", "slv_stock_prices_quarantine", "gld_stock_performances")
+TABLES = ("brz_stock_prices", "slv_stock_prices", "slv_stock_prices_quarantine", "gld_stock_prices_hourly", "gld_stock_performances")
 DEAD_LETTERS = Path("checkpoints") / "stock-prices" / "brz_stock_prices" / "dead_letters"
 
 
