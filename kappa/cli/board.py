@@ -15,6 +15,11 @@ def _num(value: Any, fmt: str = "{}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _state_text(row: Any) -> str | None:
+    """A stateful node's watermark, state rows/bytes and late rows (None for a stateless node)."""
+    return getattr(row, "state_text", None)
+
+
 class LiveBoard:
     """Plain-text live status: a table redrawn in place on a TTY, else one line per change."""
 
@@ -33,14 +38,16 @@ class LiveBoard:
 
     def _row(self, r: Any) -> str:
         err = (r.last_error or "-").splitlines()[0][:80]
-        return (
+        line = (
             f"{r.node:<24} {r.state:<8} {r.batches:>7} {r.input_rows:>10} {r.output_rows:>10} "
             f"{_num(r.input_rate, '{:.1f}'):>10} {_num(r.lag):>8}  {err}"
         )
+        state = _state_text(r)
+        return line if state is None else f"{line}\n{'':<24} {state}"
 
     def _redraw(self, rows: list) -> None:
         stamp = time.strftime("%H:%M:%S")
-        lines = [f"{self.title}  [{stamp}, Ctrl-C stops gracefully]", self.HEAD] + [self._row(r) for r in rows]
+        lines = [f"{self.title}  [{stamp}, Ctrl-C stops gracefully]", self.HEAD] + "\n".join(self._row(r) for r in rows).splitlines()
         if self._drawn:
             self.out.write(f"\x1b[{self._drawn}F\x1b[J")
         self.out.write("\n".join(lines) + "\n")
@@ -49,7 +56,8 @@ class LiveBoard:
 
     def _lines(self, rows: list) -> None:
         for r in rows:
-            key = (r.state, r.batches, r.last_error)
+            state = _state_text(r)
+            key = (r.state, r.batches, r.last_error, state)
             if self._seen.get(r.node) == key:
                 continue
             self._seen[r.node] = key
@@ -58,6 +66,8 @@ class LiveBoard:
                 parts.append(f"rate={r.input_rate:.1f}/s")
             if r.lag is not None:
                 parts.append(f"lag={r.lag}")
+            if state is not None:
+                parts.append(state)
             if r.last_error:
                 parts.append(f"error={r.last_error.splitlines()[0]}")
             self.out.write(" ".join(parts) + "\n")

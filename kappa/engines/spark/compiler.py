@@ -109,6 +109,8 @@ class CompiledNode:
     plan: "PipelinePlan"
     spark: "SparkSession"
     memory: dict[str, Any] = field(default_factory=dict)
+    #: Spark Connect only: the temp views a stateful plan names, dropped once the query started.
+    pending_views: list[str] = field(default_factory=list)
 
     @property
     def query_name(self) -> str:
@@ -184,7 +186,7 @@ class CompiledNode:
             return stream
         from kappa.engines.spark.stateful import stateful_stream
 
-        return stateful_stream(self.spark, self.node, stream, self.profile, self.memory)
+        return stateful_stream(self.spark, self.node, stream, self.profile, self.memory, self.pending_views if self.connect else None)
 
     def stream_writer(self, trigger: "TriggerPlan", function: Any) -> Any:
         """The query's ``DataStreamWriter``: ``function`` per micro-batch, the node's output mode."""
@@ -199,9 +201,19 @@ class CompiledNode:
         )
         return writer.outputMode(self.node.state.output_mode) if self.stateful else writer
 
+    def start_writer(self, writer: Any) -> "StreamingQuery":
+        """Start ``writer`` (from :meth:`stream_writer`); then drop the views its plan named
+        (Spark Connect resolves the plan at ``start()``)."""
+        from kappa.engines.spark.stateful import drop_views
+
+        try:
+            return writer.start()
+        finally:
+            drop_views(self.spark, self.pending_views)
+
     def start(self, trigger_override: "TriggerPlan | None" = None) -> "StreamingQuery":
         """Start the query (with the node's trigger unless overridden)."""
-        return self.stream_writer(trigger_override or self.node.trigger, self.batch_function()).start()
+        return self.start_writer(self.stream_writer(trigger_override or self.node.trigger, self.batch_function()))
 
 
 @dataclass(frozen=True, eq=False)

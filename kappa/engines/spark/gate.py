@@ -83,4 +83,4 @@ def start_query(compiled: "CompiledNode", trigger: "TriggerPlan", gate: BatchGat
     can neither be pickled nor be closed by the client: the function runs ungated and a stop
     waits between batches through the checkpoint (:mod:`kappa.engines.spark.streaming`)."""
     function = compiled.batch_function()
-    return compiled.stream_writer(trigger, function if compiled.connect else gate.wrap(function)).start()
+    return compiled.start_writer(compiled.stream_writer(trigger, function if compiled.connect else gate.wrap(function)))

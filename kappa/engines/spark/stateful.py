@@ -56,11 +56,14 @@ def native_steps(state: "StatefulPlan") -> dict[int, Callable[["DataFrame"], "Da
     return out
 
 
-def stateful_stream(spark: "SparkSession", node: "NodePlan", stream: "DataFrame", profile: str, memory: Mapping[str, Any]) -> "DataFrame":
+def stateful_stream(spark: "SparkSession", node: "NodePlan", stream: "DataFrame", profile: str, memory: Mapping[str, Any],
+                    keep_views: "list[str] | None" = None) -> "DataFrame":
     """The node's output as a streaming DataFrame: its steps applied to ``stream``.
 
-    The temp views the SQL steps read are dropped once the plan is built (``spark.sql`` analyses
-    eagerly: the streaming plan holds what they named)."""
+    The temp views the SQL steps read are dropped once the plan is built: classic ``spark.sql``
+    analyses eagerly, so the streaming plan holds what they named. Under Spark Connect the
+    server resolves the plan only when the query starts: pass ``keep_views`` and the names are
+    appended there instead, for the caller to drop once ``start()`` returned."""
     from kappa.engines.spark.batch import transform
     from kappa.engines.spark.connectors import source_reader
 
@@ -69,5 +72,14 @@ def stateful_stream(spark: "SparkSession", node: "NodePlan", stream: "DataFrame"
     try:
         return transform(spark, node, stream, refs, views, native_steps(node.state))
     finally:
-        for view in views:
-            spark.catalog.dropTempView(view)
+        if keep_views is not None:
+            keep_views.extend(views)
+        else:
+            drop_views(spark, views)
+
+
+def drop_views(spark: "SparkSession", views: list[str]) -> None:
+    """Drop the temp views named in ``views`` (and empty the list)."""
+    for view in views:
+        spark.catalog.dropTempView(view)
+    views.clear()
