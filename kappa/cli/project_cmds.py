@@ -22,6 +22,9 @@ def draw_graph(pipeline: Any, fmt: str, output: Optional[str]) -> None:
 
     if fmt == "png" and not output:
         raise ConfigError("--format png writes binary data: give --output FILE.png")
+    if fmt == "dot" and not output:
+        typer.echo(to_dot(pipeline))
+        return
     data = (to_dot(pipeline) + "\n").encode() if fmt == "dot" else render(pipeline, fmt)
     if output:
         Path(output).write_bytes(data)
