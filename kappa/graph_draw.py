@@ -16,6 +16,7 @@ left out, only topics, paths and formats are shown.
 digraph p {
   graph [rankdir=LR]
   node [fontname=Helvetica fontsize=11]
+  edge [fontname=Helvetica fontsize=10]
   "source/brz" [label="kafka\\nt" fillcolor="#fff4d6" shape=cds style=filled]
   brz [label=brz fillcolor="#dbe9ff" shape=box style="rounded,filled"]
   "sink/brz/0" [label="delta (append)\\nout/brz" fillcolor="#e3f5e1" shape=cylinder style=filled]
@@ -73,7 +74,8 @@ def digraph(pipeline: "Pipeline"):
     """The pipeline as a ``graphviz.Digraph``: sources -> nodes -> sinks, left to right."""
     import graphviz
 
-    g = graphviz.Digraph(pipeline.name, graph_attr={"rankdir": "LR"}, node_attr={"fontname": "Helvetica", "fontsize": "11"})
+    g = graphviz.Digraph(pipeline.name, graph_attr={"rankdir": "LR"}, node_attr={"fontname": "Helvetica", "fontsize": "11"},
+                          edge_attr={"fontname": "Helvetica", "fontsize": "10"})
     for node in pipeline.nodes:
         src = node.source
         if src is not None and getattr(src, "type", None) != "node":

@@ -56,7 +56,8 @@ def init_project(directory: str | Path, name: str | None = None) -> list[str]:
         if entries:
             shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
             raise ConfigError(
-                f"kappa init: {directory} is not empty ({len(entries)} entries: {shown}); give a new or empty folder"
+                f"kappa init: {directory} is not empty ({len(entries)} {'entry' if len(entries) == 1 else 'entries'}: {shown}); "
+                "give a new or empty folder"
             )
     pipeline_name = name if name is not None else project_name(root.resolve().name)
     if not _NAME.match(pipeline_name):

@@ -38,6 +38,7 @@ DOT = """\
 digraph shop {
 	graph [rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
+	edge [fontname=Helvetica fontsize=10]
 	"source/brz" [label="kafka\\norders, returns" fillcolor="#fff4d6" shape=cds style=filled]
 	brz [label=brz fillcolor="#dbe9ff" shape=box style="rounded,filled"]
 	"sink/brz/0" [label="delta (append)\\n./tables/brz" fillcolor="#e3f5e1" shape=cylinder style=filled]

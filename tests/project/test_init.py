@@ -61,7 +61,7 @@ def test_init_refuses_a_non_empty_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["init", str(tmp_path)])
     assert exc.value.code == 2
-    assert capsys.readouterr().err == f"error: kappa init: {tmp_path} is not empty (1 entries: notes.txt); give a new or empty folder\n"
+    assert capsys.readouterr().err == f"error: kappa init: {tmp_path} is not empty (1 entry: notes.txt); give a new or empty folder\n"
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
