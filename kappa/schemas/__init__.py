@@ -216,10 +216,24 @@ def _takes_any_string(prop: dict[str, Any]) -> bool:
 
 
 def _allow_references(model: dict[str, Any]) -> None:
-    """Every property of a model that does not take any string also takes a reference."""
+    """Every property of a model that does not take any string also takes a reference, and so
+    does every list item and mapping value inside it (``starting_offsets: {t: {"0": ${vars.o}}}``)."""
     for key, prop in list(model.get("properties", {}).items()):
+        _nested_references(prop)
         if not _takes_any_string(prop):
             model["properties"][key] = _any_of(prop, dict(_REF))
+
+
+def _nested_references(schema: dict[str, Any]) -> None:
+    for sub in schema.get("anyOf", []):
+        if isinstance(sub, dict):
+            _nested_references(sub)
+    for key in ("items", "additionalProperties"):
+        inner = schema.get(key)
+        if isinstance(inner, dict) and inner:
+            _nested_references(inner)
+            if not _takes_any_string(inner):
+                schema[key] = _any_of(inner, dict(_REF))
 
 
 def _unions_as_any_of(node: Any) -> None:

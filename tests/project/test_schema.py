@@ -103,7 +103,8 @@ variables: {n: 5, stream: true, fmt: csv}
 trigger: {processing_time: 5 seconds}
 nodes:
 - name: a
-  source: {topic: t, bootstrap_servers: b, format: JSON, max_offsets_per_trigger: "${vars.n}", as_stream: "${vars.stream}"}
+  source: {topic: t, bootstrap_servers: b, format: JSON, max_offsets_per_trigger: "${vars.n}", as_stream: "${vars.stream}",
+           starting_offsets: {t: {"0": "${vars.n}"}}}
   trigger: once
   output_mode: UPDATE
   transformer:
