@@ -107,6 +107,30 @@ def _start(node: "exp.Expression") -> int | None:
     return min(starts) if starts else None
 
 
+_CLAUSES = frozenset({"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION", "WINDOW", "EXCEPT", "INTERSECT"})
+
+
+def _written(sql: str, start: int) -> str:
+    """The expression as written from offset ``start`` to its end (a top-level comma or clause)."""
+    from kappa.sql._dialect import SparkIn
+
+    depth, end = 0, start
+    for tok in SparkIn().tokenize(sql):
+        if tok.start < start:
+            continue
+        text = tok.text.upper()
+        if text == "(":
+            depth += 1
+        elif text == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and (text == "," or text in _CLAUSES):
+            break
+        end = tok.end + 1
+    return sql[start:end]
+
+
 def _at(sql: str, node: "exp.Expression | None", message: str) -> SqlProblem:
     start = _start(node) if node is not None else None
     if start is None:
@@ -132,6 +156,8 @@ def _parse(text: _Text, problems: list[SqlProblem]) -> "exp.Expression | None":
             close = difflib.get_close_matches(highlight.upper(), _TYPE_WORDS, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else f" (Spark SQL types: {', '.join(SPARK_TYPES)})"
             message = f"unknown type {highlight!r} in CAST{hint}"
+        elif "<class" in desc or "Required keyword" in desc:  # sqlglot's internals: say where only
+            message = f"cannot parse the SQL near {highlight!r}" if highlight else "cannot parse the SQL"
         else:
             message = f"cannot parse the SQL: {text.user(desc.rstrip('.'))}" + (f" near {highlight!r}" if highlight else "")
         problems.append(SqlProblem(message, line if isinstance(line, int) else None, col if isinstance(col, int) else None))
@@ -264,7 +290,8 @@ def _aliases(text: _Text, tree: "exp.Expression", problems: list[SqlProblem]) ->
         for projection in select.expressions:
             if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
                 continue
-            shown = text.user(projection.sql(dialect="spark"))
+            start = _start(projection)
+            shown = text.user(_written(text.sql, start) if start is not None else projection.sql(dialect="spark"))
             problems.append(_at(text.sql, projection, f"give the column {shown!r} a name (AS ...): Spark's generated column names are not reproduced"))
 
 
