@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SPARK_TYPES = ("STRING", "VARCHAR(n)", "BINARY", "BOOLEAN", "TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE",
                "DECIMAL(p,s)", "DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "ARRAY<T>", "MAP<K,V>", "STRUCT<...>")
-_TYPE_WORDS = [t.split("(")[0].split("<")[0] for t in SPARK_TYPES]
+TYPE_NAMES = ["STRING", "BINARY", "BOOLEAN", "TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LONG", "FLOAT", "DOUBLE",
+              "DECIMAL", "DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "ARRAY", "MAP", "STRUCT", "VARCHAR", "CHAR"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -153,7 +154,7 @@ def _parse(text: _Text, problems: list[SqlProblem]) -> "exp.Expression | None":
         if isinstance(col, int) and highlight and "\n" not in highlight:
             col = col - len(highlight) + 1
         if desc.startswith("Expected TYPE after CAST") and highlight:
-            close = difflib.get_close_matches(highlight.upper(), _TYPE_WORDS, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(highlight.upper(), TYPE_NAMES, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else f" (Spark SQL types: {', '.join(SPARK_TYPES)})"
             message = f"unknown type {highlight!r} in CAST{hint}"
         elif "<class" in desc or "Required keyword" in desc:  # sqlglot's internals: say where only

@@ -62,6 +62,7 @@ def _aliases(scope: Any) -> set[str]:
 
 def unknown_columns(text: "_Text", tree: "exp.Expression", schemas: Mapping[str, Any]) -> list[SqlProblem]:
     """Columns of ``tree`` found in no input, derived table or alias (``schemas``: table -> Polars schema)."""
+    from sqlglot import exp
     from sqlglot.optimizer.scope import traverse_scope
 
     problems: list[SqlProblem] = []
@@ -78,23 +79,65 @@ def unknown_columns(text: "_Text", tree: "exp.Expression", schemas: Mapping[str,
         for level in reversed(chain):  # inner scopes shadow outer ones
             for name, source in level.sources.items():
                 sources[name] = _source_columns(source, schemas)
+        types = _table_types(chain, schemas)
         visible = [c for cols in sources.values() if cols is not None for c in cols]
         all_known = all(cols is not None for cols in sources.values())
         aliases = _aliases(scope)
         for column in scope.columns:
+            if column.find_ancestor(exp.Select) is not scope.expression:
+                continue  # a column of a subquery: checked in the subquery's own scope
             parts = [p.name for p in column.parts]
             if len(parts) > 1 and parts[0] in sources:
-                cols, name = sources[parts[0]], parts[1]
+                table, (cols, name, fields) = parts[0], (sources[parts[0]], parts[1], parts[2:])
                 where = text.user(parts[0])
             else:
-                cols, name, where = (visible if all_known else None), parts[0], None
+                table, cols, name, fields, where = None, (visible if all_known else None), parts[0], parts[1:], None
                 if name in aliases:
                     continue
-            if cols is None or name in cols:
+            if cols is None:
+                continue
+            if name in cols:
+                bad = _unknown_field(name, fields, types.get(table, {}) if table else _merged(types))
+                if bad:
+                    problems.append(_at(text.sql, column, bad))
                 continue
             in_table = f" of {where}" if where else ""
             problems.append(_at(text.sql, column, f"unknown column {name!r}{_hint(name, cols)} (columns{in_table}: {_shown_columns(cols)})"))
     return problems
+
+
+def _table_types(chain: list, schemas: Mapping[str, Any]) -> dict[str, dict]:
+    """``{source name: {column: Polars type}}`` of the table sources visible in a scope."""
+    from sqlglot import exp
+
+    out: dict[str, dict] = {}
+    for level in reversed(chain):
+        for name, source in level.sources.items():
+            if isinstance(source, exp.Table) and schemas.get(source.name) is not None:
+                out[name] = dict(schemas[source.name])
+    return out
+
+
+def _merged(types: dict[str, dict]) -> dict:
+    out: dict = {}
+    for cols in types.values():
+        out.update(cols)
+    return out
+
+
+def _unknown_field(column: str, fields: list[str], types: dict) -> str | None:
+    """The message for a struct field path ``column.f.g`` that does not exist (None: fine or unknown)."""
+    import polars as pl
+
+    dtype, path = types.get(column), column
+    for field in fields:
+        if not isinstance(dtype, pl.Struct):
+            return None
+        names = [f.name for f in dtype.fields]
+        if field not in names:
+            return f"unknown field {field!r} of {path!r}{_hint(field, names)} (fields: {_shown_columns(names)})"
+        dtype, path = dict(zip(names, (f.dtype for f in dtype.fields)))[field], f"{path}.{field}"
+    return None
 
 
 def run_on_schemas(text: "_Text", schemas: Mapping[str, Any]) -> tuple[list[SqlProblem], Any]:

@@ -15,14 +15,14 @@ import difflib
 from pathlib import Path
 from typing import Any, Callable
 
-_TYPES = ["STRING", "BINARY", "BOOLEAN", "TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LONG", "FLOAT", "DOUBLE",
-          "DECIMAL", "DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "ARRAY", "MAP", "STRUCT", "VARCHAR", "CHAR"]
+
 
 
 def declared(schema: Any) -> tuple[Any, str | None]:
     """``(Polars schema, None)`` of a declared schema, or ``(None, message)`` when a type is bad."""
     import polars as pl
 
+    from kappa.sql.static_check import TYPE_NAMES
     from kappa.types import TypeParseError, parse_schema
 
     try:
@@ -30,7 +30,7 @@ def declared(schema: Any) -> tuple[Any, str | None]:
     except TypeParseError as err:
         text = str(err)
         word = text.split("'")[1] if text.count("'") >= 2 else ""
-        close = difflib.get_close_matches(word.upper(), _TYPES, n=1, cutoff=0.6) if word else []
+        close = difflib.get_close_matches(word.upper(), TYPE_NAMES, n=1, cutoff=0.6) if word else []
         hint = f"; did you mean {close[0]}?" if close else ""
         return None, f"{text}{hint}"
 
