@@ -327,7 +327,8 @@ def check_sql(sql: str, df_schema: Any = None, node_schemas: Mapping[str, Any] |
               *, df_known: bool = True) -> tuple[list[SqlProblem], Any]:
     """The problems of one SQL step and its output schema (a Polars schema, or None if unknown).
 
-    ``df_schema`` is the Polars schema of ``{df}`` (None: unknown); ``node_schemas`` maps the
+    ``df_schema`` is the Polars schema of ``{df}`` (None: unknown; a dict with None types: only
+    the column names are known); ``node_schemas`` maps the
     nodes of ``{nodes.x}`` to theirs. ``df_known=False`` means the node has no DataFrame.
     """
     problems: list[SqlProblem] = []
@@ -351,6 +352,6 @@ def check_sql(sql: str, df_schema: Any = None, node_schemas: Mapping[str, Any] |
     from kappa.sql.static_schema import run_on_schemas, unknown_columns
 
     problems.extend(unknown_columns(text, tree, schemas))
-    if problems:
-        return problems, None
+    if problems or any(t is None for s in schemas.values() for t in dict(s).values()):
+        return problems, None  # a column of unknown type (an inferred Kafka value): names were checked only
     return run_on_schemas(text, schemas)

@@ -36,16 +36,15 @@ def declared(schema: Any) -> tuple[Any, str | None]:
 
 
 def kafka(source: Any, value: Any) -> Any:
-    """The columns a Kafka source gives, ``value`` being the Polars type of the value (None: unknown)."""
+    """The columns a Kafka source gives, ``value`` being the Polars type of the value; with None
+    (an inferred value) a ``{column: type}`` dict whose ``value`` type is None (names known only)."""
     import polars as pl
 
     from kappa.kafka.reader import kafka_schema
 
     base = dict(pl.from_arrow(kafka_schema(bool(source.include_headers)).empty_table()).schema)
-    if value is None:
-        return None
     base["value"] = value
-    return pl.Schema(base)
+    return base if value is None else pl.Schema(base)  # a dict with a None type: names known, types not
 
 
 def delta_table(path: str | None) -> Any:
@@ -84,7 +83,7 @@ def source_schema(node: Any, plan: Any, outputs: dict[str, Any], problem: Callab
                 _, bad = declared(src.schema_)
                 if bad:
                     problem("source.schema", bad)
-            return None
+            return kafka(src, None) if src.value_format == "json" else None  # an inferred value: names only
         schema, bad = declared(src.schema_)
         if bad:
             problem("source.schema", bad)
