@@ -83,8 +83,9 @@ def _render(sql: str, problems: list[SqlProblem]) -> _Text:
             width, body = m.end() - m.start(), m.group(1)
             node = _NODE.fullmatch(body)
             if _DF.fullmatch(body):
-                name = "_df" + "_" * (width - 3) if width > 4 else "_df_"
-                text.df_names.append(name) if name not in text.df_names else None
+                name = "_df" + "_" * (width - 3)
+                if name not in text.df_names:
+                    text.df_names.append(name)
             elif node:
                 name = f"_n{len(text.node_names)}".ljust(width, "_")
                 name = next((k for k, v in text.node_names.items() if v == node.group(1) and len(k) == width), name)
