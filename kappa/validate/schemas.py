@@ -101,6 +101,8 @@ def source_schema(node: Any, plan: Any, outputs: dict[str, Any], problem: Callab
 def node_output(upstream: str, plan: Any, outputs: dict[str, Any]) -> Any:
     """What a reader of node ``upstream`` sees: its steps' output, else its existing table."""
     known = outputs.get(upstream)  # None for a node whose readable sink merges (the table's shape)
+    if known is not None and getattr(plan, "kind", None) == "file" and str(getattr(plan, "format", "")).upper() != "PARQUET":
+        return {name: None for name in known}  # JSON/CSV files keep the names; the reader infers the types again
     if known is not None:
         return known
     if getattr(plan, "kind", None) == "delta":
