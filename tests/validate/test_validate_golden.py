@@ -102,3 +102,10 @@ def test_replay_of_a_valid_pipeline_still_runs(tmp_path, monkeypatch, capsys):
 
     assert sorted(read_delta(str(tmp_path / "out" / "silver")).to_pylist(), key=lambda r: r["order_id"]) == [
         {"order_id": 1, "doubled": 5.0}, {"order_id": 2, "doubled": 8.0}]
+
+
+def test_no_golden_message_shows_internal_names():
+    for path in (HERE / "golden").glob("*.txt"):
+        text = path.read_text()
+        for internal in ("__kappa", "_df_", "_n0", "\x1b[", "approx_quantile", "sqlglot"):
+            assert internal not in text, (path.name, internal)
