@@ -18,15 +18,43 @@ from typing import Any, Callable
 
 
 
+def polars_schema(arrow: Any) -> Any:
+    """The Polars schema of an Arrow schema, converted type by type (building even an empty Arrow
+    table would import pandas: a second for ``kappa validate``)."""
+    import polars as pl
+
+    return pl.Schema({f.name: polars_type(f.type) for f in arrow})
+
+
+def polars_type(t: Any) -> Any:
+    """The Polars type of an Arrow type, as ``pl.from_arrow`` gives it."""
+    import polars as pl
+    import pyarrow as pa
+
+    simple = {pa.int8(): pl.Int8, pa.int16(): pl.Int16, pa.int32(): pl.Int32, pa.int64(): pl.Int64, pa.float32(): pl.Float32,
+              pa.float64(): pl.Float64, pa.string(): pl.String, pa.large_string(): pl.String, pa.binary(): pl.Binary,
+              pa.large_binary(): pl.Binary, pa.bool_(): pl.Boolean, pa.date32(): pl.Date}
+    if t in simple:
+        return simple[t]()
+    if pa.types.is_timestamp(t):
+        return pl.Datetime(t.unit, t.tz)
+    if pa.types.is_decimal(t):
+        return pl.Decimal(t.precision, t.scale)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pl.List(polars_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pl.Struct({t.field(i).name: polars_type(t.field(i).type) for i in range(t.num_fields)})
+    return pl.from_arrow(pa.schema([pa.field("x", t)]).empty_table()).schema["x"]
+
+
 def declared(schema: Any) -> tuple[Any, str | None]:
     """``(Polars schema, None)`` of a declared schema, or ``(None, message)`` when a type is bad."""
-    import polars as pl
 
     from kappa.sql.static_check import TYPE_NAMES
     from kappa.types import TypeParseError, parse_schema
 
     try:
-        return pl.from_arrow(parse_schema(schema).empty_table()).schema, None
+        return polars_schema(parse_schema(schema)), None
     except TypeParseError as err:
         text = str(err)
         word = text.split("'")[1] if text.count("'") >= 2 else ""
@@ -42,7 +70,7 @@ def kafka(source: Any, value: Any) -> Any:
 
     from kappa.kafka.reader import kafka_schema
 
-    base = dict(pl.from_arrow(kafka_schema(bool(source.include_headers)).empty_table()).schema)
+    base = dict(polars_schema(kafka_schema(bool(source.include_headers))))
     base["value"] = value
     return base if value is None else pl.Schema(base)  # a dict with a None type: names known, types not
 
@@ -52,12 +80,11 @@ def delta_table(path: str | None) -> Any:
     if not path or "://" in path or not (Path(path) / "_delta_log").is_dir():
         return None
     try:
-        import polars as pl
         from deltalake import DeltaTable
 
         from kappa.delta.commit import table_schema
 
-        return pl.from_arrow(table_schema(DeltaTable(path)).empty_table()).schema
+        return polars_schema(table_schema(DeltaTable(path)))
     except Exception:  # noqa: BLE001 - an unreadable table: unknown, the run reports it
         return None
 
