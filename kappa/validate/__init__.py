@@ -8,7 +8,7 @@ and carried through its steps: a SQL step by :func:`kappa.sql.static_check.check
 also gives its output schema), a method step by running it on an empty frame. What is checked:
 SQL syntax, functions, constructs, names of computed columns, the tables read (``{df}``),
 interval literals, unknown columns (with a known schema), the declared schema's types, trigger
-intervals. A stateful streaming node's steps from its first stateful step on are not checked
+intervals, and the expectations' expressions over the node's output. A stateful streaming node's steps from its first stateful step on are not checked
 with a schema (their state decides their input). Issues are ``nodes[i].transformer[j]``-located
 :class:`~kappa.errors.ConfigIssue`; :func:`locate` adds file and line from the YAML file.
 This package imports no engine.
@@ -116,10 +116,25 @@ def static_issues(pipeline: Any, names: Iterable[str] | None = None) -> list[Con
             problems, schema = check_sql(step.expr, schema, refs, df_known=node.source is not None)
             for p in problems:
                 found.append(ConfigIssue(p.render(), path=f"nodes[{i}].transformer[{j}]"))
+        for j, expectation in enumerate(node.expectations):
+            for p in _expectation_problems(expectation.expr, schema):
+                found.append(ConfigIssue(p.render(), path=f"nodes[{i}].expectations[{j}].expr"))
         outputs[name] = None if _merges(node) else schema
         if report:
             issues.extend(found)
     return issues
+
+
+def _expectation_problems(expr: str, schema: Any) -> list:
+    """The problems of an expectation's expression over the node's output, positioned in ``expr``
+    (it runs as ``SELECT *, (expr) AS flag FROM output``: :mod:`kappa.quality.polars_eval`)."""
+    from dataclasses import replace
+
+    from kappa.sql.static_check import check_sql
+
+    prefix = "SELECT "
+    problems, _ = check_sql(f"{prefix}{expr} AS kappa_expectation FROM {{df}}", schema, {})
+    return [replace(p, column=p.column - len(prefix)) if p.line == 1 and p.column else p for p in problems]
 
 
 def _ref_plan(ref: str, node: Any, models: dict, root: Any) -> Any:
