@@ -45,11 +45,15 @@ def _root(
 
 @app.command()
 def validate(pipeline: str = typer.Argument(..., help="Pipeline YAML file."), var: Optional[List[str]] = VarOpt) -> None:
-    """Check a pipeline file: schema, references, cycles. Exit 2 on errors."""
+    """Check a pipeline file: schema, references, cycles, SQL and schemas. Exit 2 on errors."""
     pl = load(pipeline, var)
     from kappa.graph import build_graph
+    from kappa.validate import StaticCheckError, locate, static_issues
 
     order = build_graph(pl).topological_order()
+    issues = static_issues(pl)
+    if issues:
+        raise StaticCheckError(locate(issues, pipeline))
     typer.echo(f"ok: pipeline {pl.name} with {len(pl.nodes)} node(s): {', '.join(order)}")
 
 

@@ -60,6 +60,9 @@ class PolarsEngine:
 
         ``on_output(node, output, quarantine)`` receives each node's last output and
         quarantine (Polars LazyFrames, or None)."""
+        from kappa.validate import refuse_invalid
+
+        refuse_invalid(pipeline, plan.order)  # the static checks of `kappa validate`, before any node runs
         return self._run(plan.for_engine(self.name), full_refresh, on_output)
 
     def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None") -> PipelineRunSummary:

@@ -148,6 +148,9 @@ class SparkEngine:
         Spark DataFrame checkpointed on the executors)."""
         import logging
 
+        from kappa.validate import refuse_invalid
+
+        refuse_invalid(pipeline, plan.order)  # the static checks of `kappa validate`, before Spark starts
         spark, profile = self.resolve(pipeline)
         # py4j logs a failed foreachBatch call with a traceback; the error is reported below.
         py4j_log = logging.getLogger("py4j.clientserver")
