@@ -68,8 +68,14 @@ class StreamMetrics:
         self.duration = Histogram("kappa_node_batch_duration_seconds", "Duration of a micro-batch", LABELS, registry=self.registry)
         self.lag = Gauge("kappa_node_lag", "Records not yet read", LABELS, registry=self.registry)
         self.state_rows = Gauge("kappa_node_state_rows", "Rows in state", LABELS, registry=self.registry)
+        self._nodes: set[str] = set()
 
     def _labels(self, metric: Any, node: str) -> Any:
+        if node not in self._nodes:  # every counter of a node is served (at 0) from its first sight
+            self._nodes.add(node)
+            for counter in self.counters.values():
+                counter.labels(pipeline=self.pipeline, node=node)
+            self.duration.labels(pipeline=self.pipeline, node=node)
         return metric.labels(pipeline=self.pipeline, node=node)
 
     def on_row(self, row: dict[str, Any]) -> None:
