@@ -154,8 +154,9 @@ class EventLog:
         try:
             append(self.path, ready)
         except Exception as exc:  # noqa: BLE001 - the event log never fails a run (module doc)
-            self._warn(f"kappa: warning: the event log {self.path} could not be written ({type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0] if str(exc) else exc!r}); the run continues, its rows are retried")
+            text = str(exc).splitlines()[0] if str(exc).strip() else repr(exc)
+            self._warn(f"kappa: warning: the event log {self.path} could not be written ({type(exc).__name__}: {text}); "
+                       "the run continues, its rows are retried")
             if final:
                 self._warn(f"kappa: warning: {len(ready)} event log row(s) of run {self.run_id} were not written", force=True)
             return
