@@ -94,3 +94,20 @@ def test_the_metrics_of_batches_errors_and_refreshes():
                  "kappa_node_rows_dead_total": "1.0", "kappa_node_late_rows_total": "2.0", "kappa_node_errors_total": "1.0",
                  "kappa_node_batch_duration_seconds_count": "1.0", "kappa_node_batch_duration_seconds_sum": "0.0",
                  "kappa_node_state_rows": "8.0"}
+
+
+def test_a_taken_metrics_port_is_one_clear_error():
+    import socket
+
+    from kappa.metrics_http import MetricsUnavailable, serving
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MetricsUnavailable) as exc, serving("p", port):
+            pass
+    assert str(exc.value) == f"--metrics-port {port}: cannot serve metrics on 127.0.0.1:{port}: Address already in use"
+    assert exc.value.exit_code == 2
+    with serving("p", None) as listeners:
+        assert listeners == []
