@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class BadSince(KappaError):
-    """``--since`` is neither a duration nor an ISO-8601 time."""
+class LogOptionError(KappaError):
+    """``--since`` is neither a duration nor an ISO-8601 time, or ``--node`` names no node."""
 
     exit_code = 2
 
@@ -44,8 +44,20 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadSince(f"--since {text!r}: expected a duration like 30m, 1h, 2d or an ISO-8601 time like 2024-01-01T08:00") from None
+        raise LogOptionError(f"--since {text!r}: expected a duration like 30m, 1h, 2d or an ISO-8601 time like 2024-01-01T08:00") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def check_node(pipeline: "Pipeline", node: str | None, rows: list[dict[str, Any]]) -> None:
+    """Refuse ``--node`` naming neither a node of the pipeline nor one in the log (a removed one)."""
+    import difflib
+
+    names = [n.name for n in pipeline.nodes]
+    if node is None or node in names or rows:
+        return
+    close = difflib.get_close_matches(node, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise LogOptionError(f"--node {node!r} is not a node of pipeline {pipeline.name} (nodes: {', '.join(names)}){hint}")
 
 
 def event_log_of(pipeline: "Pipeline") -> str:

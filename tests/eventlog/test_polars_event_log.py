@@ -135,7 +135,7 @@ def test_kappa_log_prints_the_rows_of_a_node_since_a_time(three_runs):
     assert all(r["ended_at"].endswith("Z") for r in as_json)
 
 
-def test_kappa_log_refuses_a_bad_since_in_one_line(tmp_path, capsys):
+def test_kappa_log_refuses_a_bad_since_or_node_in_one_line(tmp_path, capsys):
     write(tmp_path, "a.jsonl", [{"id": 1, "price": 5}])
     path = tmp_path / "pipeline.yaml"
     path.write_text(PIPELINE.format(root=tmp_path))
@@ -144,6 +144,10 @@ def test_kappa_log_refuses_a_bad_since_in_one_line(tmp_path, capsys):
     assert exc.value.code == 2
     assert capsys.readouterr().err == "error: --since 'yesterday': expected a duration like 30m, 1h, 2d or an ISO-8601 time like 2024-01-01T08:00\n"
     assert CliRunner().invoke(app, ["log", str(path)]).output == f"event log {tmp_path}/ck/evlog/.kappa_event_log: no rows\n"
+    with pytest.raises(SystemExit) as exc:
+        main(["log", str(path), "--node", "silvr"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == "error: --node 'silvr' is not a node of pipeline evlog (nodes: raw, silver); did you mean 'silver'?\n"
 
 
 def test_a_log_that_cannot_be_written_warns_once_and_the_run_goes_on(tmp_path, capsys):
