@@ -6,7 +6,8 @@ Design notes.
   recorder (Polars: after each batch's commit; Spark: from the driver-side counters
   :class:`~kappa.engines.spark.metrics.NodeMetrics` already keeps, which under Spark Connect
   are filled on the client from the checkpoint's batch records, so no node data is ever
-  collected). Rows are buffered in memory and appended to the Delta table in one small commit
+  collected; under Connect a row's ``ended_at`` is when the client read the batch's record).
+  Rows are buffered in memory and appended to the Delta table in one small commit
   per flush: at the end of a ``kappa replay`` / ``kappa run`` (also a failed one), and on every
   status refresh of ``kappa stream start`` (default every 2 s) when there are new rows. A
   Delta commit per batch would cost ~30 ms per batch, more than a small Polars batch itself.
@@ -34,10 +35,6 @@ import threading
 import time
 import uuid
 from typing import Any, Iterable
-
-#: the last refresh's figures a row takes when it has none of its own
-_LIVE_FIELDS = ("lag",)
-
 
 class EventLog:
     """Buffers a run's event rows and appends them to the pipeline's event log table."""
