@@ -33,7 +33,7 @@ from tests.helpers.tables import delta_rows, row_key
 MIN = 60 * US
 
 #: examples per family: depth -> engine -> count
-COUNTS = {"fast": {"polars": 40, "spark": 2}, "thorough": {"polars": 300, "spark": 12}}
+COUNTS = {"fast": {"polars": 40, "spark": 1}, "thorough": {"polars": 300, "spark": 12}}
 #: batches per example: at most this many runs of the pipeline
 MAX_BATCHES = {"polars": 5, "spark": 3}
 
