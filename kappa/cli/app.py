@@ -113,9 +113,9 @@ def broker_start(
 
 
 def _register_extensions() -> None:
-    from kappa.cli import cdc_cmds, project_cmds, spark_cmds, stream_cmds
+    from kappa.cli import cdc_cmds, log_cmds, project_cmds, spark_cmds, stream_cmds
 
-    for module in (spark_cmds, stream_cmds, cdc_cmds, project_cmds):
+    for module in (spark_cmds, stream_cmds, cdc_cmds, project_cmds, log_cmds):
         module.register(app)
 
 
