@@ -85,10 +85,15 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
     """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``).
 
     The runner takes the pipeline lock before Spark starts, so a second run fails at once."""
+    from kappa.cli.logs import OUTPUT
     from kappa.cli.options import confirm
     from kappa.runner import stream
+    from kappa.runner.session import spark_log_file
 
     out = sys.stdout
+    log_file = spark_log_file(pl)  # Spark's own log goes there, never across the board
+    if not OUTPUT.quiet:
+        print(f"spark log: {log_file}", file=sys.stderr, flush=True)
     boards: list[LiveBoard] = []
 
     def start(chosen: str) -> None:
@@ -100,7 +105,7 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
 
     outcome = stream(pl, select, profile=profile, until_idle=until_idle, interval=interval, refresh=refresh,
                      on_start=start, on_update=lambda rows: boards[-1].update(rows), on_verdicts=show_verdicts,
-                     quiet=True, prepare=confirm(command, full_refresh, yes))
+                     quiet=True, prepare=confirm(command, full_refresh, yes), log_file=log_file)
     out.write(f"stopped: {outcome.stop_reason}\n{outcome.summary.render()}\n")
     out.flush()
 

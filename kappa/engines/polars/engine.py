@@ -55,14 +55,17 @@ class PolarsEngine:
     name = "polars"
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
-            on_output: "Callable[[str, Any, Any], None] | None" = None) -> PipelineRunSummary:
+            on_output: "Callable[[str, Any, Any], None] | None" = None,
+            on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
         """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
         ``on_output(node, output, quarantine)`` receives each node's last output and
-        quarantine (Polars LazyFrames, or None)."""
-        return self._run(plan.for_engine(self.name), full_refresh, on_output)
+        quarantine (Polars LazyFrames, or None); ``on_progress(summary, event)`` a node's
+        summary so far at ``start``, after each ``batch`` and when ``done``."""
+        return self._run(plan.for_engine(self.name), full_refresh, on_output, on_progress or _no_progress)
 
-    def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None") -> PipelineRunSummary:
+    def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None",
+             on_progress: "Callable[[NodeRunSummary, str], None]") -> PipelineRunSummary:
         from kappa.checkpoint.describe import describe_node
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
@@ -76,16 +79,20 @@ class PolarsEngine:
             summary.nodes.append(ns)
             if node.skipped:  # e.g. Debezium merge defaults not learnable yet (kappa.plan)
                 ns.skipped = node.skipped
+                on_progress(ns, "done")
                 continue
             started = time.perf_counter()
+            on_progress(ns, "start")
             try:
                 write_fingerprint(node.checkpoint, descriptions[node.name], self.name)
-                output, quarantine = run_node(node, plan, memory, ns)
+                output, quarantine = run_node(node, plan, memory, ns, lambda: on_progress(ns, "batch"))
             except KappaError as exc:
                 ns.error = str(exc)
                 ns.seconds = time.perf_counter() - started
+                on_progress(ns, "done")
                 raise RunFailed(exc, summary, node=node.name) from exc  # the CLI names the node
             ns.seconds = time.perf_counter() - started
+            on_progress(ns, "done")
             if on_output is not None:
                 on_output(node.name, output.lazy() if output is not None else None,
                           quarantine.lazy() if quarantine is not None else None)
@@ -93,7 +100,12 @@ class PolarsEngine:
         return summary
 
 
-def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:
+def _no_progress(ns: NodeRunSummary, event: str) -> None:
+    pass
+
+
+def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary,
+             after_batch: "Callable[[], None] | None" = None) -> tuple[Any, Any]:
     """Run every batch a node has to run now; returns the last batch's output and quarantine."""
     from kappa.checkpoint.batches import NoSourceBatch, batch_from_json
     from kappa.engines.polars.connectors import source_reader
@@ -130,6 +142,8 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
         ck.commit(batch.batch_id, info)
         failpoint("after_commit")
         ns.batches += 1
+        if after_batch is not None:
+            after_batch()
         if not node.streaming:
             break
     if output is not None and node.in_memory_output:
@@ -189,9 +203,14 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     else:
         read = source_reader(node.source).read_range(node.source, offsets, memory, node.layout.state_dir)
     refs = _ref_frames(node, memory)
+    # rows the steps remove: the read frame's length (Polars answers it from the in-memory
+    # frame or the files' metadata, without a pass over the rows), only when there are steps
+    read_rows = read.frame.lazy().select(pl.len()).collect().item() if (node.steps or state is not None) else None
     frame = state.transform(read.frame, refs) if state is not None else transform(node, read.frame, refs)
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)
+    if read_rows is not None:
+        ns.removed_rows += read_rows - counts.input_rows
     if read.dead_letters is not None:
         path = node.layout.dead_letters
         app_id = dead_letter_app_id("polars", plan.pipeline, node.name)
