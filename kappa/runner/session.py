@@ -100,17 +100,26 @@ def write_log4j2(log_file: str) -> str:
     return str(path.resolve())
 
 
+#: PySpark's own loggers of a failed query's context: each prints the error with its whole Java
+#: stack (JSON, ~100 lines) on stderr, although kappa reports the root cause in one line
+QUERY_CONTEXT_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+
+
 def python_logs_to(log_file: str) -> None:
-    """Send the ``py4j`` and ``pyspark`` Python loggers to ``log_file`` only (not the terminal)."""
+    """Send the ``py4j`` and ``pyspark`` Python loggers (PySpark's query-context loggers
+    included) to ``log_file`` only, never the terminal."""
+    from pyspark.logger import PySparkLogger
+
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("py4j", "pyspark"):
-        log = logging.getLogger(name)
-        for old in [h for h in log.handlers if isinstance(h, logging.FileHandler)]:
+    for name in ("py4j", "pyspark", *QUERY_CONTEXT_LOGGERS):
+        log = PySparkLogger.getLogger(name) if name in QUERY_CONTEXT_LOGGERS else logging.getLogger(name)
+        for old in list(log.handlers):
             log.removeHandler(old)
-            old.close()
-        log.addHandler(handler)
+            if isinstance(old, logging.FileHandler):
+                old.close()
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)  # a PySparkLogger sets its JSON formatter
         log.propagate = False
 
 
