@@ -92,11 +92,11 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
 
     out = sys.stdout
     log_file = spark_log_file(pl)  # Spark's own log goes there, never across the board
-    if not OUTPUT.quiet:
-        print(f"spark log: {log_file}", file=sys.stderr, flush=True)
     boards: list[LiveBoard] = []
 
     def start(chosen: str) -> None:
+        if not OUTPUT.quiet:  # the lock is held and Spark is up: the file is in use
+            print(f"spark log: {log_file}", file=sys.stderr, flush=True)
         boards.append(LiveBoard(out, out.isatty(), f"{title} {pl.name} (profile {chosen})"))
 
     def show_verdicts(verdicts: list) -> None:

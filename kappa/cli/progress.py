@@ -51,6 +51,7 @@ class RunProgress:
         self.clock = clock
         self.rows: dict[str, _Row] = {}
         self._live: Any = None
+        self._pending: list[str] = []
 
     # ------------------------------------------------------------- context
     def __enter__(self) -> "RunProgress":
@@ -67,9 +68,13 @@ class RunProgress:
             self._live.__exit__(*exc)
             self._live = None
 
-    def note(self, line: str) -> None:
-        """A line for the user (e.g. where Spark logs), above the live table; none when quiet."""
+    def note(self, line: str, *, at_first_event: bool = False) -> None:
+        """A line for the user (e.g. where Spark logs), above the live table; none when quiet.
+        ``at_first_event``: printed when the first node starts (not for a run refused before)."""
         if self.quiet:
+            return
+        if at_first_event:
+            self._pending.append(line)
             return
         if self._live is not None:
             self._live.console.print(line, markup=False, highlight=False)
@@ -80,6 +85,8 @@ class RunProgress:
     def __call__(self, ns: NodeRunSummary, event: str) -> None:
         if self.quiet:
             return
+        while self._pending:
+            self.note(self._pending.pop(0))
         now = self.clock()
         row = self.rows.get(ns.node)
         if row is None or event == "start":
@@ -131,7 +138,7 @@ def run_command(run: Callable[[RunProgress], Any], *, as_json: bool = False, log
     try:
         with progress:
             if log_file is not None:
-                progress.note(f"spark log: {log_file}")
+                progress.note(f"spark log: {log_file}", at_first_event=True)
             result = run(progress)
     except RunFailed as exc:
         if as_json and exc.summary is not None:

@@ -77,3 +77,12 @@ def test_live_on_a_terminal_is_transient():
         assert progress.live
         _events(progress, clock)
     assert "bronze: started" not in out.getvalue()  # the table, not the plain lines
+
+
+def test_a_note_at_the_first_event():
+    clock, out = Clock(), io.StringIO()
+    with RunProgress(stream=out, clock=clock) as progress:
+        progress.note("spark log: /x.log", at_first_event=True)
+        assert out.getvalue() == ""  # a run refused before any node starts prints no path
+        progress(NodeRunSummary("bronze"), "start")
+    assert out.getvalue() == "spark log: /x.log\nbronze: started\n"
