@@ -21,9 +21,9 @@ class NodeRunSummary:
     batches: int = 0
     #: rows entering the expectations (after the transformer steps); ``read_rows`` adds back
     #: ``removed_rows``, what the steps removed (filters, dedup, aggregation; negative when the
-    #: steps add rows: a join fanning out, an explode)
+    #: steps add rows: a join fanning out, an explode; None: not counted, see the README)
     input_rows: int = 0
-    removed_rows: int = 0
+    removed_rows: int | None = 0
     output_rows: int = 0
     dropped_rows: int = 0
     quarantined_rows: int = 0
@@ -47,8 +47,13 @@ class NodeRunSummary:
 
     @property
     def read_rows(self) -> int:
-        """Rows read from the source: what the steps got (``input_rows + removed_rows``)."""
-        return self.input_rows + self.removed_rows
+        """Rows read from the source: what the steps got (``input_rows + removed_rows``; the
+        steps' output when their input was not counted)."""
+        return self.input_rows + (self.removed_rows or 0)
+
+    def add_removed(self, removed: int | None) -> None:
+        """Add one batch's rows removed by the steps (None: not counted, for the whole run)."""
+        self.removed_rows = None if removed is None or self.removed_rows is None else self.removed_rows + removed
 
     @property
     def status(self) -> str:
@@ -94,7 +99,7 @@ class PipelineRunSummary:
         for n in self.nodes:
             status = "error: " + n.error if n.error else (n.skipped or "ok")
             lines.append(
-                f"{n.node:<28} {n.batches:>7} {n.read_rows:>10} {n.removed_rows:>8} {n.output_rows:>10} {n.dropped_rows:>8} "
+                f"{n.node:<28} {n.batches:>7} {n.read_rows:>10} {_or_dash(n.removed_rows):>8} {n.output_rows:>10} {n.dropped_rows:>8} "
                 f"{n.quarantined_rows:>8} {n.dead_letter_rows:>6} {n.seconds:>7.2f}  {status}"
             )
             for name, count in n.failures.items():
@@ -107,6 +112,10 @@ class PipelineRunSummary:
             if n.state_rows is not None or n.late_rows:
                 lines.append(f"{'':<4}{state_line(n)}")
         return "\n".join(lines)
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def state_line(n: NodeRunSummary) -> str:

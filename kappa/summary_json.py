@@ -37,7 +37,7 @@ class NodeJson(_Strict):
     error: Optional[str] = Field(None, description="The node's error (the root cause, one line).")
     batches: int
     read_rows: int = Field(description="Rows read from the node's source.")
-    removed_rows: int = Field(description="Rows the transformer steps removed (negative: they added rows).")
+    removed_rows: Optional[int] = Field(description="Rows the transformer steps removed (negative: they added rows; null: not counted).")
     output_rows: int = Field(description="Rows that passed the expectations (what the sinks got).")
     dropped_rows: int
     quarantined_rows: int

@@ -69,3 +69,35 @@ def test_a_streaming_nodes_seconds_are_its_batches():
     m.add_seconds(0.5)
     s = m.to_summary()
     assert (s.seconds, s.read_rows, s.removed_rows, s.input_rows, s.output_rows) == (0.75, 15, 5, 10, 8)
+
+
+def test_removed_rows_not_counted_render_as_a_dash():
+    from kappa.summary import NodeRunSummary, PipelineRunSummary
+    from kappa.summary_json import summary_json
+
+    m = NodeMetrics("gold")
+    m.record_batch(0, QualityCounts(4, 4, 0, 0, {}), 0, {}, removed=3)
+    m.record_batch(1, QualityCounts(2, 2, 0, 0, {}), 0, {}, removed=None)  # e.g. a pruned whole-table read
+    ns = m.to_summary()
+    assert (ns.removed_rows, ns.read_rows) == (None, 6)
+    run = PipelineRunSummary("p", "spark", [ns, NodeRunSummary("b")])
+    assert run.render().splitlines()[3].split()[:5] == ["gold", "2", "6", "-", "6"]
+    assert [n.removed_rows for n in summary_json(run).nodes] == [None, 0]
+
+
+def test_whole_table_reads_keep_their_pushdown():
+    from dataclasses import dataclass
+
+    from kappa.engines.spark.batch import _pruned_read
+    from kappa.plan_kinds import DeltaSourcePlan, FileSourcePlan, KafkaSourcePlan
+
+    @dataclass
+    class Node:
+        source: object
+        streaming: bool
+
+    kafka = KafkaSourcePlan(bootstrap_servers="b:9092", topics=("t",), streaming=True)
+    assert [_pruned_read(Node(s, streaming)) for s, streaming in (
+        (DeltaSourcePlan(path="/t"), False), (DeltaSourcePlan(path="/t", streaming=True), True),
+        (FileSourcePlan(path="/f", format="PARQUET"), False), (FileSourcePlan(path="/f", format="JSON"), False),
+        (kafka, True), (None, False))] == [True, False, True, False, False, False]

@@ -210,7 +210,7 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)
     if read_rows is not None:
-        ns.removed_rows += read_rows - counts.input_rows
+        ns.add_removed(read_rows - counts.input_rows)
     if read.dead_letters is not None:
         path = node.layout.dead_letters
         app_id = dead_letter_app_id("polars", plan.pipeline, node.name)

@@ -172,8 +172,11 @@ class NodeBatchFunction:
         try:
             frame, decoded = self.read_input(spark, batch_df, release)
             read_obs = None
+            counted = not self.node.steps or (not self.transformed and not _pruned_read(self.node))
+            if not self.transformed and self.node.steps and counted:
+                frame, read_obs = _observe_read(frame)
+                counted = read_obs is not None  # Spark Connect: not counted
             if not self.transformed:
-                frame, read_obs = _observe_read(frame) if self.node.steps else (frame, None)
                 frame = transform(spark, self.node, frame, self._refs(spark), views)
             expectations = list(self.node.expectations)
             readers = len(self.node.sinks) + (1 if self.keep_output else 0)
@@ -203,7 +206,7 @@ class NodeBatchFunction:
             dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             failpoint("before_commit")
             if self.metrics is not None:
-                removed = _read_rows(read_obs) - checked.counts.input_rows if read_obs is not None else 0
+                removed = (_read_rows(read_obs) - checked.counts.input_rows) if read_obs is not None else (0 if counted else None)
                 self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows, removed)
             if self.record_to is not None:  # Spark Connect: the client reads it once committed
                 from kappa.engines.spark.batch_log import write_record
@@ -214,6 +217,16 @@ class NodeBatchFunction:
                 item.release()
             for view in views:
                 spark.catalog.dropTempView(view)
+
+
+def _pruned_read(node: "NodePlan") -> bool:
+    """True for a whole Delta table or Parquet/ORC files read on every run: Spark pushes the
+    steps' filters into that scan (partition and row-group pruning), which an observed count
+    between the two would prevent; such a node's removed rows are not counted."""
+    src = node.source
+    if src is None or node.streaming:
+        return False
+    return src.kind == "delta" or (src.kind == "file" and str(getattr(src, "format", "")).lower() in ("parquet", "orc"))
 
 
 def _observe_read(frame: "DataFrame") -> "tuple[DataFrame, Any]":

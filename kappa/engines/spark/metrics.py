@@ -43,14 +43,14 @@ class NodeMetrics:
     def __post_init__(self) -> None:
         self.totals = NodeRunSummary(node=self.node)
 
-    def record_batch(self, batch_id: int, counts: Any, dead_letters: int, sink_rows: dict[str, int], removed: int = 0) -> None:
+    def record_batch(self, batch_id: int, counts: Any, dead_letters: int, sink_rows: dict[str, int], removed: int | None = 0) -> None:
         """Add one completed micro-batch (``counts`` is a QualityCounts or alike; ``removed``:
-        the rows the transformer steps removed)."""
+        the rows the transformer steps removed, None: not counted)."""
         with self._lock:
             t = self.totals
             t.batches += 1
             t.add_counts(counts)
-            t.removed_rows += removed
+            t.add_removed(removed)
             t.dead_letter_rows += dead_letters
             for key, n in sink_rows.items():
                 t.sink_rows[key] = t.sink_rows.get(key, 0) + n
