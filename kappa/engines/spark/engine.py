@@ -55,17 +55,16 @@ def session_for(pipeline: "Pipeline", profile: str | None = None, java_options: 
     ``KAPPA_SPARK_PROFILE``, else the pipeline's ``connector_profile``); a new session is
     set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`).
     ``java_options`` are added to the driver's (a new local or cluster session: e.g. kappa's log file)."""
+    import os
+
     from kappa.engines.spark.jvm_setup import requested_profile
-    from kappa.engines.spark.session import get_or_create_session
+    from kappa.engines.spark.session import ENV_CONF, ENV_REMOTE, get_or_create_session, parse_conf_string
 
     settings = pipeline.spark
     choice = requested_profile(profile, settings.connector_profile)
     conf = dict(settings.conf)
-    if java_options and not settings.remote:  # kappa's log4j2 file after the user's own options
-        import os
-
-        from kappa.engines.spark.session import ENV_CONF, parse_conf_string
-
+    # kappa's options after the user's own; never on Spark Connect (a static setting of the server)
+    if java_options and not (settings.remote or os.environ.get(ENV_REMOTE)):
         key = "spark.driver.extraJavaOptions"
         mine = conf.get(key) or parse_conf_string(os.environ.get(ENV_CONF)).get(key, "")
         conf[key] = f"{mine} {java_options}".strip()
