@@ -62,10 +62,11 @@ class PolarsEngine:
         ``on_output(node, output, quarantine)`` receives each node's last output and
         quarantine (Polars LazyFrames, or None); ``on_progress(summary, event)`` a node's
         summary so far at ``start``, after each ``batch`` and when ``done``."""
-        return self._run(plan.for_engine(self.name), full_refresh, on_output, on_progress or _no_progress)
+        return self._run(plan.for_engine(self.name), full_refresh, on_output, on_progress)
 
     def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None",
-             on_progress: "Callable[[NodeRunSummary, str], None]") -> PipelineRunSummary:
+             on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
+        on_progress = on_progress or _no_progress
         from kappa.checkpoint.describe import describe_node
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint

@@ -194,12 +194,13 @@ class SparkEngine:
         level = py4j_log.level
         py4j_log.setLevel(logging.CRITICAL)
         try:
-            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output, on_progress or _no_progress)
+            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output, on_progress)
         finally:
             py4j_log.setLevel(level)
 
     def _run(self, plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str],
-             on_output: "Callable[[str, Any, Any], None] | None", on_progress: "Callable[[NodeRunSummary, str], None]") -> PipelineRunSummary:
+             on_output: "Callable[[str, Any, Any], None] | None", on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
+        on_progress = on_progress or _no_progress
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
         from kappa.engines.spark.batch_log import is_connect
