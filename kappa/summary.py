@@ -19,7 +19,11 @@ class NodeRunSummary:
 
     node: str
     batches: int = 0
+    #: rows entering the expectations (after the transformer steps); ``read_rows`` adds back
+    #: ``removed_rows``, what the steps removed (filters, dedup, aggregation; negative when the
+    #: steps add rows: a join fanning out, an explode; None: not counted, see the README)
     input_rows: int = 0
+    removed_rows: int | None = 0
     output_rows: int = 0
     dropped_rows: int = 0
     quarantined_rows: int = 0
@@ -40,6 +44,21 @@ class NodeRunSummary:
     watermark: str | None = None
     state_rows: int | None = None
     state_bytes: int | None = None
+
+    @property
+    def read_rows(self) -> int:
+        """Rows read from the source: what the steps got (``input_rows + removed_rows``; the
+        steps' output when their input was not counted)."""
+        return self.input_rows + (self.removed_rows or 0)
+
+    def add_removed(self, removed: int | None) -> None:
+        """Add one batch's rows removed by the steps (None: not counted, for the whole run)."""
+        self.removed_rows = None if removed is None or self.removed_rows is None else self.removed_rows + removed
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``skipped`` or ``error``."""
+        return "error" if self.error else ("skipped" if self.skipped else "ok")
 
     def add_counts(self, counts: Any) -> None:
         """Add a :class:`kappa.quality.result.QualityCounts` (or anything with the same fields)."""
@@ -72,13 +91,15 @@ class PipelineRunSummary:
         raise KeyError(name)
 
     def render(self) -> str:
-        """A plain-text table, one line per node."""
-        head = f"{'node':<28} {'batches':>7} {'in':>10} {'out':>10} {'dropped':>8} {'quarant.':>8} {'dead':>6} {'secs':>7}  status"
+        """A plain-text table, one line per node: rows read, removed by the steps, written out,
+        dropped and quarantined by expectations, dead letters, and the node's own seconds."""
+        head = (f"{'node':<28} {'batches':>7} {'read':>10} {'removed':>8} {'out':>10} {'dropped':>8} {'quarant.':>8} "
+                f"{'dead':>6} {'secs':>7}  status")
         lines = [f"pipeline {self.pipeline} on {self.engine}", head, "-" * len(head)]
         for n in self.nodes:
             status = "error: " + n.error if n.error else (n.skipped or "ok")
             lines.append(
-                f"{n.node:<28} {n.batches:>7} {n.input_rows:>10} {n.output_rows:>10} {n.dropped_rows:>8} "
+                f"{n.node:<28} {n.batches:>7} {n.read_rows:>10} {_or_dash(n.removed_rows):>8} {n.output_rows:>10} {n.dropped_rows:>8} "
                 f"{n.quarantined_rows:>8} {n.dead_letter_rows:>6} {n.seconds:>7.2f}  {status}"
             )
             for name, count in n.failures.items():
@@ -91,6 +112,10 @@ class PipelineRunSummary:
             if n.state_rows is not None or n.late_rows:
                 lines.append(f"{'':<4}{state_line(n)}")
         return "\n".join(lines)
+
+
+def _or_dash(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def state_line(n: NodeRunSummary) -> str:

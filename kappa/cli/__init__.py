@@ -53,8 +53,10 @@ def _usage_error_text(exc: BaseException) -> str:
 
 
 def _unexpected(exc: BaseException) -> int:
-    lines = str(exc).strip().splitlines()
-    what = f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("An error occurred while calling"):  # py4j: the Java error follows
+        lines = [lines[1].lstrip(": ")]
+    what = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     _err(f"error: {what} (run with --debug for the traceback)")
     return EXIT_RUN_FAILURE
 
@@ -88,7 +90,7 @@ def _run(argv: list[str] | None) -> int:
 
             traceback.print_exc()
         summary = getattr(exc, "summary", None)  # a RunFailed carries the run's summary
-        if summary is not None:
+        if summary is not None and not getattr(exc, "summary_shown", False):  # --json printed it
             _err(summary.render())
         _err(_kappa_error_text(exc))
         return int(getattr(exc, "exit_code", EXIT_RUN_FAILURE))

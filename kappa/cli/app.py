@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 
 from kappa import __version__
-from kappa.cli.options import SelectOpt, VarOpt, YesOpt, confirm, load
+from kappa.cli.options import JsonOpt, SelectOpt, VarOpt, YesOpt, confirm, load
 
 app = typer.Typer(
     name="kappa",
@@ -36,11 +36,13 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
     debug: bool = typer.Option(False, "--debug", envvar="KAPPA_DEBUG", help="Print tracebacks and debug logs (librdkafka's too)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print info logs (librdkafka's too)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final summary (no progress, no log path)."),
+    log_format: str = typer.Option("text", "--log-format", help="Log records on stderr as text or json (one JSON object per line)."),
 ) -> None:
     """kappa command line."""
     from kappa.cli.logs import configure_logging
 
-    configure_logging(debug=debug, verbose=verbose)
+    configure_logging(debug=debug, verbose=verbose, quiet=quiet, log_format=log_format)
 
 
 @app.command()
@@ -93,12 +95,15 @@ def replay(
     full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and sinks first (repeatable)."),
     var: Optional[List[str]] = VarOpt,
     yes: bool = YesOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Run the selected nodes on Polars over bounded input (incremental, exactly once)."""
     from kappa import runner
+    from kappa.cli.progress import run_command
 
-    result = runner.replay(load(pipeline, var), select, prepare=confirm("kappa replay", full_refresh, yes))
-    typer.echo(result.render())
+    pl = load(pipeline, var)
+    run_command(lambda progress: runner.replay(pl, select, prepare=confirm("kappa replay", full_refresh, yes), on_progress=progress),
+                as_json=as_json)
 
 
 @broker_app.command("start")

@@ -87,22 +87,33 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
     ``metrics_port``: serve Prometheus metrics there (:mod:`kappa.metrics_http`).
 
     The runner takes the pipeline lock before Spark starts, so a second run fails at once."""
+    from kappa.cli.logs import OUTPUT
     from kappa.cli.options import confirm
     from kappa.runner import stream
+    from kappa.runner.session import spark_log_file
 
     out = sys.stdout
+    log_file = spark_log_file(pl)  # Spark's own log goes there, never across the board
     boards: list[LiveBoard] = []
+    noted: list[bool] = []
 
     def start(chosen: str) -> None:
         boards.append(LiveBoard(out, out.isatty(), f"{title} {pl.name} (profile {chosen})"))
+
+    def update(rows: list) -> None:
+        if not noted and not OUTPUT.quiet:  # the queries run: the file is in use
+            print(f"spark log: {log_file}", file=sys.stderr, flush=True)
+        noted.append(True)
+        boards[-1].update(rows)
 
     def show_verdicts(verdicts: list) -> None:
         out.write(render_verdicts(pl.name, verdicts) + "\n")
         out.flush()
 
     outcome = stream(pl, select, profile=profile, until_idle=until_idle, interval=interval, refresh=refresh,
-                     on_start=start, on_update=lambda rows: boards[-1].update(rows), on_verdicts=show_verdicts,
-                     quiet=True, prepare=confirm(command, full_refresh, yes), metrics_port=metrics_port, metrics_host=metrics_host)
+                     on_start=start, on_update=update, on_verdicts=show_verdicts,
+                     quiet=True, prepare=confirm(command, full_refresh, yes), log_file=log_file,
+                     metrics_port=metrics_port, metrics_host=metrics_host)
     out.write(f"stopped: {outcome.stop_reason}\n{outcome.summary.render()}\n")
     out.flush()
 

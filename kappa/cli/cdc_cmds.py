@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from kappa.cli.options import ProfileOpt, SelectOpt, VarOpt, YesOpt, confirm, load_replication
+from kappa.cli.options import JsonOpt, ProfileOpt, SelectOpt, VarOpt, YesOpt, confirm, load_replication
 
 cdc_app = typer.Typer(help="CDC replication: Debezium topics -> mirror Delta tables.", no_args_is_help=True)
 
@@ -63,15 +63,17 @@ def register(app: typer.Typer) -> None:
         full_refresh: Optional[List[str]] = typer.Option(None, "--full-refresh", help="Reset this node's checkpoint and table first (repeatable)."),
         var: Optional[List[str]] = VarOpt,
         yes: bool = YesOpt,
+        as_json: bool = JsonOpt,
     ) -> None:
         """Replicate everything new once on Polars (incremental, exactly once)."""
         from kappa import runner
+        from kappa.cli.progress import run_command
 
         rplan = compile_config(config, var)
         if not _echo_skipped(rplan):
             return
-        result = runner.replay(rplan.pipeline, select, prepare=confirm("kappa cdc replay", full_refresh, yes))
-        typer.echo(result.render())
+        run_command(lambda progress: runner.replay(rplan.pipeline, select, prepare=confirm("kappa cdc replay", full_refresh, yes),
+                                                   on_progress=progress), as_json=as_json)
 
     @cdc_app.command("run")
     def run(
@@ -81,16 +83,20 @@ def register(app: typer.Typer) -> None:
         var: Optional[List[str]] = VarOpt,
         profile: str = ProfileOpt,
         yes: bool = YesOpt,
+        as_json: bool = JsonOpt,
     ) -> None:
         """Replicate everything new once on Spark (availableNow), then stop."""
         from kappa import runner
+        from kappa.cli.progress import run_command
+        from kappa.runner.session import spark_log_file
 
         rplan = compile_config(config, var)
         if not _echo_skipped(rplan):
             return
-        result = runner.run_spark(rplan.pipeline, select, profile=profile, quiet=True,
-                                  prepare=confirm("kappa cdc run", full_refresh, yes))
-        typer.echo(result.render())
+        log_file = spark_log_file(rplan.pipeline)
+        run_command(lambda progress: runner.run_spark(rplan.pipeline, select, profile=profile, quiet=True, on_progress=progress,
+                                                      log_file=log_file, prepare=confirm("kappa cdc run", full_refresh, yes)),
+                    as_json=as_json, log_file=log_file)
 
     @cdc_app.command("start")
     def start(

@@ -22,6 +22,7 @@ import typer
 VarOpt = typer.Option(None, "--var", help="Variable override `name=value` (repeatable).")
 SelectOpt = typer.Option(None, "--select", "-s", help="dbt-style selection: `node`, `+node`, `node+` (repeatable).")
 YesOpt = typer.Option(False, "--yes", "-y", help="Delete what --full-refresh lists without asking (needed when stdin is not a terminal).")
+JsonOpt = typer.Option(False, "--json", help="Print the run's summary as one JSON document (schema: kappa.summary_json).")
 ProfileOpt = typer.Option("auto", "--profile", help="Spark connector profile: auto (probe), jvm or python.")
 
 

@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from kappa.cli.options import ProfileOpt, SelectOpt, VarOpt, YesOpt, confirm, load
+from kappa.cli.options import JsonOpt, ProfileOpt, SelectOpt, VarOpt, YesOpt, confirm, load
 
 
 def _fmt(value: Any) -> str:
@@ -75,13 +75,18 @@ def register(app: typer.Typer) -> None:
         var: Optional[List[str]] = VarOpt,
         profile: str = ProfileOpt,
         yes: bool = YesOpt,
+        as_json: bool = JsonOpt,
     ) -> None:
         """Run the selected nodes once on Spark (availableNow: everything new, then stop)."""
         from kappa import runner
+        from kappa.cli.progress import run_command
+        from kappa.runner.session import spark_log_file
 
-        result = runner.run_spark(load(pipeline, var), select, profile=profile, quiet=True,
-                                  prepare=confirm("kappa run", full_refresh, yes))
-        typer.echo(result.render())
+        pl = load(pipeline, var)
+        log_file = spark_log_file(pl)
+        run_command(lambda progress: runner.run_spark(pl, select, profile=profile, quiet=True, on_progress=progress,
+                                                      log_file=log_file, prepare=confirm("kappa run", full_refresh, yes)),
+                    as_json=as_json, log_file=log_file)
 
     @app.command()
     def explain(
@@ -92,9 +97,12 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the descriptions as JSON."),
     ) -> None:
         """Print each node's streaming query without running anything."""
-        from kappa.runner.describe import explain_plan
+        from kappa.cli.logs import OUTPUT
+        from kappa.runner.describe import explain
 
-        descs = explain_plan(load(pipeline, var), select, profile)
+        descs, note = explain(load(pipeline, var), select, profile)
+        if note and not OUTPUT.quiet:
+            typer.echo(f"note: {note}", err=True)
         if as_json:
             typer.echo(json.dumps(descs, indent=2, sort_keys=True))
             return

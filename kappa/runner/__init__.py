@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kappa.errors import KappaError
 from kappa.runner.session import debug_enabled, quiet_spark_logs, requested_profile, session
-from kappa.summary import NodeOutput, PipelineRunSummary, RunResult
+from kappa.summary import NodeOutput, NodeRunSummary, PipelineRunSummary, RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: ``prepare(plan)`` -> the node names ``--full-refresh`` resets (the CLI confirms them)
 Prepare = Callable[["PipelinePlan"], Sequence[str]]
+#: ``on_progress(node summary so far, event)``: event ``start`` (a node begins), ``batch`` (it
+#: committed batches; the summary's seconds are its time so far) or ``done`` (ok, skipped or failed)
+Progress = Callable[[NodeRunSummary, str], None]
 
 _ALIASES = {"pyspark": "spark", "polars": "polars", "spark": "spark"}
 
@@ -82,11 +85,12 @@ def _result(summary: PipelineRunSummary, outputs: _Outputs | None) -> RunResult:
 
 
 def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | bool | None = (),
-           *, keep_outputs: bool = False, prepare: Prepare | None = None) -> RunResult:
+           *, keep_outputs: bool = False, prepare: Prepare | None = None, on_progress: Progress | None = None) -> RunResult:
     """Run the selected nodes on Polars over bounded input (incremental, exactly once).
 
     ``keep_outputs`` keeps each node's output in the result (the Python API); without it a
-    node's output is freed before the next node runs."""
+    node's output is freed before the next node runs. ``on_progress(node summary, event)``:
+    see :data:`Progress`."""
     from kappa.checkpoint.lock import pipeline_lock
     from kappa.engines.polars.engine import PolarsEngine
     from kappa.eventlog.run import recording
@@ -94,17 +98,19 @@ def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
     plan, names = _plan(pipeline, select, full_refresh, prepare)
     outputs = _Outputs() if keep_outputs else None
     with pipeline_lock(plan.checkpoint_root, plan.pipeline), recording(plan.folder, plan.pipeline, "polars") as events:
-        summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs, events=events)
+        summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs, events=events, on_progress=on_progress)
     return _result(summary, outputs)
 
 
 def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | bool | None = (),
               *, profile: str | None = None, spark: "SparkSession | None" = None, quiet: bool = False,
-              keep_outputs: bool = False, prepare: Prepare | None = None) -> RunResult:
+              keep_outputs: bool = False, prepare: Prepare | None = None, on_progress: Progress | None = None,
+              log_file: str | None = None) -> RunResult:
     """Run the selected nodes once on Spark (availableNow: everything new, then stop).
 
     ``profile``: ``jvm``, ``python`` or None/``auto`` (env ``KAPPA_SPARK_PROFILE``, else the
-    pipeline's ``connector_profile``, else probed). The lock is taken before Spark starts."""
+    pipeline's ``connector_profile``, else probed). The lock is taken before Spark starts.
+    ``log_file``: where a new session sends Spark's log (:func:`kappa.runner.session.session`)."""
     from kappa.checkpoint.lock import pipeline_lock
     from kappa.engines.spark.engine import SparkEngine
     from kappa.eventlog.run import recording
@@ -114,10 +120,10 @@ def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_re
     outputs = _Outputs() if keep_outputs else None
     with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
         if spark is None:
-            spark = session(pipeline, requested, quiet=quiet)
+            spark = session(pipeline, requested, quiet=quiet, log_file=log_file)
         with recording(plan.folder, plan.pipeline, "spark") as events:
             summary = SparkEngine(spark=spark, profile=requested).run(pipeline, plan, full_refresh=names, on_output=outputs,
-                                                                      events=events)
+                                                                      events=events, on_progress=on_progress)
     return _result(summary, outputs)
 
 
@@ -134,7 +140,8 @@ def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
            *, profile: str = "auto", until_idle: bool = False, interval: str = "1 second", refresh: float = 2.0,
            on_start: Callable[[str], None] | None = None, on_update: Callable[[list], None] | None = None,
            on_verdicts: Callable[[list], None] | None = None, quiet: bool = False,
-           prepare: Prepare | None = None, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> StreamOutcome:
+           prepare: Prepare | None = None, metrics_port: int | None = None, metrics_host: str = "127.0.0.1",
+           log_file: str | None = None) -> StreamOutcome:
     """Stream the selected nodes in one Spark application until stopped (Ctrl-C/SIGTERM, or
     ``until_idle`` once every node consumed all its input).
 
@@ -152,7 +159,7 @@ def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
     with pipeline_lock(plan.checkpoint_root, plan.pipeline), serving(plan.pipeline, metrics_port, metrics_host) as metrics, \
             recording(plan.folder, plan.pipeline, "spark (stream)", metrics) as events:  # before Spark starts
         requested = requested_profile(pipeline, profile)
-        spark = session(pipeline, requested, quiet=quiet)
+        spark = session(pipeline, requested, quiet=quiet, log_file=log_file)
         chosen = resolve_profile(spark, requested)
         if on_start is not None:
             on_start(chosen)

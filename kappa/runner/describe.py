@@ -5,15 +5,16 @@ streaming query), ``kappa plan`` (checkpoint verdicts), ``kappa stream status`` 
 Design note: these need Spark's compiler, its profile resolution and its checkpoint readers, so
 they live next to the runner (the one engine-neutral package allowed to import the engines,
 lazily) and the CLI stays free of engine imports. They return data or text; printing is the
-CLI's. Only ``explain`` with profile ``auto`` starts Spark (to probe the classpath).
+CLI's. None starts Spark (``explain`` with profile ``auto`` decides from the settings).
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Sequence
 
 from kappa.checkpoint.verdicts import FULL_REFRESH  # noqa: F401 - the status `kappa plan` exits 3 on
-from kappa.runner.session import requested_profile, session
+from kappa.runner.session import requested_profile
 
 if TYPE_CHECKING:  # pragma: no cover
     from kappa.models import Pipeline
@@ -21,18 +22,61 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def explain_plan(pipeline: "Pipeline", select: Sequence[str] | None, profile: str) -> list[dict[str, Any]]:
-    """Descriptions of the selected nodes; a Spark session is started only to probe ``auto``."""
+    """Descriptions of the selected nodes, from the plan alone: no Spark starts (see
+    :func:`explain_profile` for ``auto``)."""
+    return explain(pipeline, select, profile)[0]
+
+
+def explain(pipeline: "Pipeline", select: Sequence[str] | None, profile: str) -> tuple[list[dict[str, Any]], str | None]:
+    """:func:`explain_plan` and, for ``auto``, the note saying what profile it assumed."""
     from kappa.engines.spark.compiler import describe_node
-    from kappa.engines.spark.profiles import resolve_profile
     from kappa.plan import build_plan
 
     plan = build_plan(pipeline, select).for_engine("spark")
+    choice, note = explain_profile(pipeline, profile)
+    return [describe_node(plan, n, choice, n.layout.spark) for n in plan.nodes], note
+
+
+def explain_profile(pipeline: "Pipeline", profile: str) -> tuple[str, str | None]:
+    """The connector profile ``kappa explain`` describes with, without a JVM, and for ``auto``
+    a note saying how it was decided.
+
+    ``auto`` on a running session (the Python API, tests) probes it; otherwise it is what a new
+    session would get (:func:`kappa.engines.spark.session.session_conf`, pure): ``jvm`` when
+    both connectors are provided (the pipeline's ``spark.jars``/``spark.jars.packages``,
+    ``KAPPA_SPARK_CONF``, Spark's jar folder, ``KAPPA_SPARK_JARS_DIR``), else ``python``. A Spark
+    Connect server's classpath cannot be seen from here: ``python`` is assumed."""
+    from kappa.engines.spark.profiles import resolve_profile
+
     choice = requested_profile(pipeline, profile)
-    if choice == "auto":
-        choice = resolve_profile(session(pipeline, "auto"), "auto")
-    else:
-        choice = resolve_profile(None, choice)  # validates the name; no session needed
-    return [describe_node(plan, n, choice, n.layout.spark) for n in plan.nodes]
+    if choice != "auto":
+        return resolve_profile(None, choice), None  # validates the name
+    active = _active_session()
+    if active is not None:
+        chosen = resolve_profile(active, "auto")
+        return chosen, f"connector profile auto: {chosen} (probed on the running Spark session)"
+    settings = pipeline.spark
+    if settings.remote or os.environ.get("SPARK_REMOTE"):
+        return "python", "connector profile auto: python assumed (a Spark Connect server's classpath is not probed; use --profile jvm if it has the Kafka and Delta connectors)"
+    from kappa.engines.spark.session import session_conf
+
+    _, setup = session_conf(settings.master or "local[*]", settings.conf, "auto")
+    if setup.profile == "jvm":
+        how = ", ".join(f"{name} from {setup.provided_by[name]}" for name in sorted(setup.provided_by))
+        return "jvm", f"connector profile auto: jvm ({how}; Spark not started)"
+    return "python", ("connector profile auto: python (no Kafka and Delta connector jars configured: spark.jars, "
+                      "spark.jars.packages, KAPPA_SPARK_JARS_DIR or Spark's jar folder; Spark not started)")
+
+
+def _active_session() -> Any:
+    """The running classic SparkSession of this process, if pyspark is loaded and one runs."""
+    import sys
+
+    if "pyspark" not in sys.modules:
+        return None
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
 
 
 def plan_profile(pipeline: "Pipeline", plan: "PipelinePlan", profile: str) -> str:

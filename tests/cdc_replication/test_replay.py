@@ -36,7 +36,7 @@ def test_replay_mirrors_both_tables_then_runs_incrementally(inventory, kafka_boo
     config = write_config(tmp_path, kafka_bootstrap, prefix)
     out = replay(config)
     node_c, node_o = f"{prefix}_public_customers", f"{prefix}_public_orders"
-    assert f"{node_c}       1          6          6" in out and f"{node_o}        1          6          6" in out
+    assert f"{node_c}       1          6        0          6" in out and f"{node_o}        1          6        0          6" in out
     mirror = tmp_path / "mirror" / "public"
     assert read_table(mirror / "customers", ["id", "__START_AT"]) == CUSTOMERS_ROUND_1
     assert read_table(mirror / "orders", ["id"]) == ORDERS_ROUND_1

@@ -65,7 +65,7 @@ def test_plan_exit_codes_batch_node_aggregate_change_and_orphans(tmp_path, capsy
         "not run, not blocking; delete it and its sinks with --full-refresh gold)",
     ])
     add_file(tmp_path, "c", range(6, 7))
-    code, _, err = run(capsys, "replay", path)
+    code, _, err = run(capsys, "--quiet", "replay", path)
     assert code == 0
     assert err.splitlines() == [
         "note: checkpoint 'gold' belongs to no node of pipeline 'ck' (renamed or removed?); not run; "
@@ -118,7 +118,7 @@ def test_full_refresh_lists_needs_yes_suggests_names_and_takes_downstream_stream
     ]
     assert versions(tmp_path) == before
 
-    code, out, err = run(capsys, "replay", path, "--full-refresh", "brz", "--yes")
+    code, out, err = run(capsys, "--quiet", "replay", path, "--full-refresh", "brz", "--yes")
     assert code == 0, err
     assert err.splitlines() == listing
     # brz and slv rebuilt from every file, once; gold (re-reads slv) follows

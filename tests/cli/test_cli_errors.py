@@ -181,9 +181,11 @@ def test_unreachable_broker_fails_in_bounded_time_with_one_line(tmp_path):
     )
     assert lines[-1] == line
     assert [x for x in lines if x.startswith("error:")] == [line]
-    # the run summary (3 header lines + one per node) and the error: no librdkafka log lines
-    assert len(lines) == 5, proc.stderr
-    assert lines[3].startswith("bronze ") and lines[3].endswith("  error: " + line[len("error: node 'bronze' "):])
+    # the progress lines (stderr is not a terminal), the run summary (3 header lines + one per
+    # node) and the error: no librdkafka log lines
+    assert len(lines) == 7, proc.stderr
+    assert lines[0] == "bronze: started" and lines[1].startswith("bronze: error, 0 batch(es), 0 rows read, 0 out, ")
+    assert lines[5].startswith("bronze ") and lines[5].endswith("  error: " + line[len("error: node 'bronze' "):])
     assert "Traceback" not in proc.stderr and "%3|" not in proc.stderr
 
 

@@ -65,12 +65,15 @@ def example_with_spark(path: Path, spark: dict[str, Any]) -> Path:
 
 
 def node_counts(stdout: str) -> dict[str, list[str]]:
-    """Per node of a rendered run summary: [batches, in, out, dropped, quarantined, dead]."""
+    """Per node of a rendered run summary: [batches, in, out, dropped, quarantined, dead], ``in``
+    the rows after the steps (``read - removed``; ``read`` when removed is not counted: ``-``)."""
     out = {}
     for line in stdout.splitlines():
         parts = line.split()
         if parts and parts[0] in TABLES:
-            out[parts[0]] = parts[1:7]
+            read, removed = int(parts[2]), parts[3]
+            steps_out = read - int(removed) if removed != "-" else read
+            out[parts[0]] = [parts[1], str(steps_out)] + parts[4:8]
     return out
 
 

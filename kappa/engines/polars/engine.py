@@ -55,19 +55,22 @@ class PolarsEngine:
     name = "polars"
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
-            on_output: "Callable[[str, Any, Any], None] | None" = None, events: Any = None) -> PipelineRunSummary:
+            on_output: "Callable[[str, Any, Any], None] | None" = None, events: Any = None,
+            on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
         """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
         ``on_output(node, output, quarantine)`` receives each node's last output and
         quarantine (Polars LazyFrames, or None); ``events`` (a :class:`kappa.eventlog.writer.EventLog`)
-        gets a row per committed batch."""
+        gets a row per committed batch; ``on_progress(summary, event)`` a node's summary so far at
+        ``start``, after each ``batch`` and when ``done``."""
         from kappa.validate import refuse_invalid
 
         refuse_invalid(pipeline, plan.order)  # the static checks of `kappa validate`, before any node runs
-        return self._run(plan.for_engine(self.name), full_refresh, on_output, events)
+        return self._run(plan.for_engine(self.name), full_refresh, on_output, events, on_progress)
 
     def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None",
-             events: Any = None) -> PipelineRunSummary:
+             events: Any = None, on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
+        on_progress = on_progress or _no_progress
         from kappa.checkpoint.describe import describe_node
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
@@ -81,16 +84,20 @@ class PolarsEngine:
             summary.nodes.append(ns)
             if node.skipped:  # e.g. Debezium merge defaults not learnable yet (kappa.plan)
                 ns.skipped = node.skipped
+                on_progress(ns, "done")
                 continue
             started = time.perf_counter()
+            on_progress(ns, "start")
             try:
                 write_fingerprint(node.checkpoint, descriptions[node.name], self.name)
-                output, quarantine = run_node(node, plan, memory, ns, events)
+                output, quarantine = run_node(node, plan, memory, ns, events, lambda: on_progress(ns, "batch"))
             except KappaError as exc:
                 ns.error = str(exc)
                 ns.seconds = time.perf_counter() - started
+                on_progress(ns, "done")
                 raise RunFailed(exc, summary, node=node.name) from exc  # the CLI names the node
             ns.seconds = time.perf_counter() - started
+            on_progress(ns, "done")
             if on_output is not None:
                 on_output(node.name, output.lazy() if output is not None else None,
                           quarantine.lazy() if quarantine is not None else None)
@@ -98,9 +105,14 @@ class PolarsEngine:
         return summary
 
 
-def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary, events: Any = None) -> tuple[Any, Any]:
+def _no_progress(ns: NodeRunSummary, event: str) -> None:
+    pass
+
+
+def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary, events: Any = None,
+             after_batch: "Callable[[], None] | None" = None) -> tuple[Any, Any]:
     """Run every batch a node has to run now; returns the last batch's output and quarantine
-    (``events``: the run's event log, a row per committed batch)."""
+    (``events``: the run's event log, a row per committed batch; ``after_batch``: called after each)."""
     from kappa.checkpoint.batches import NoSourceBatch, batch_from_json
     from kappa.engines.polars.connectors import source_reader
     from kappa.engines.polars.connectors.base import RunBound
@@ -139,6 +151,8 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
         ns.batches += 1
         if events is not None:
             events.batch_since(node.name, batch.batch_id, mark, ns)
+        if after_batch is not None:
+            after_batch()
         if not node.streaming:
             break
     if output is not None and node.in_memory_output:
@@ -198,9 +212,14 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     else:
         read = source_reader(node.source).read_range(node.source, offsets, memory, node.layout.state_dir)
     refs = _ref_frames(node, memory)
+    # rows the steps remove: the read frame's length (Polars answers it from the in-memory
+    # frame or the files' metadata, without a pass over the rows), only when there are steps
+    read_rows = read.frame.lazy().select(pl.len()).collect().item() if (node.steps or state is not None) else None
     frame = state.transform(read.frame, refs) if state is not None else transform(node, read.frame, refs)
     output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     ns.add_counts(counts)
+    if read_rows is not None:
+        ns.add_removed(read_rows - counts.input_rows)
     if read.dead_letters is not None:
         path = node.layout.dead_letters
         app_id = dead_letter_app_id("polars", plan.pipeline, node.name)

@@ -115,9 +115,14 @@ class NodeBatchFunction:
         self.transformed = transformed
 
     def __call__(self, batch_df: "DataFrame", batch_id: int) -> None:
+        import time
+
         batch_id = int(batch_id)
+        started = time.perf_counter()
         try:
             self.run(batch_df, batch_id)
+            if self.metrics is not None:  # the node's own time: what its batches took
+                self.metrics.add_seconds(time.perf_counter() - started)
         except BaseException as exc:
             if self.metrics is not None:
                 self.metrics.record_error(batch_id, exc)
@@ -168,6 +173,11 @@ class NodeBatchFunction:
         release: list[Any] = []
         try:
             frame, decoded = self.read_input(spark, batch_df, release)
+            read_obs = None
+            counted = not self.node.steps or (not self.transformed and not _pruned_read(self.node))
+            if not self.transformed and self.node.steps and counted:
+                frame, read_obs = _observe_read(frame)
+                counted = read_obs is not None  # Spark Connect: not counted
             if not self.transformed:
                 frame = transform(spark, self.node, frame, self._refs(spark), views)
             expectations = list(self.node.expectations)
@@ -198,7 +208,8 @@ class NodeBatchFunction:
             dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             failpoint("before_commit")
             if self.metrics is not None:
-                self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows, started)
+                removed = (_read_rows(read_obs) - checked.counts.input_rows) if read_obs is not None else (0 if counted else None)
+                self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows, removed, started)
             if self.record_to is not None:  # Spark Connect: the client reads it once committed
                 from kappa.engines.spark.batch_log import write_record
 
@@ -208,6 +219,35 @@ class NodeBatchFunction:
                 item.release()
             for view in views:
                 spark.catalog.dropTempView(view)
+
+
+def _pruned_read(node: "NodePlan") -> bool:
+    """True for a whole Delta table or Parquet/ORC files read on every run: Spark pushes the
+    steps' filters into that scan (partition and row-group pruning), which an observed count
+    between the two would prevent; such a node's removed rows are not counted."""
+    src = node.source
+    if src is None or node.streaming:
+        return False
+    return src.kind == "delta" or (src.kind == "file" and str(getattr(src, "format", "")).lower() in ("parquet", "orc"))
+
+
+def _observe_read(frame: "DataFrame") -> "tuple[DataFrame, Any]":
+    """``frame`` with an Observation counting its rows (what the steps get), on classic Spark:
+    the writes that run the batch fill it, nothing is collected (Spark Connect: no count)."""
+    if getattr(frame, "_jdf", None) is None:
+        return frame, None
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    obs = Observation()
+    return frame.observe(obs, F.count(F.lit(1)).alias("n")), obs
+
+
+def _read_rows(obs: Any) -> int:
+    """The rows an :func:`_observe_read` Observation counted (0 when no job read the batch)."""
+    from kappa.quality.spark_eval import observation_done
+
+    return int(obs.get.get("n") or 0) if observation_done(obs) else 0
 
 
 def _is_spark_error(exc: BaseException) -> bool:

@@ -134,7 +134,8 @@ class BatchLog:
             if rec is None or "error" in rec:
                 continue
             counts = QualityCounts(rec["input_rows"], rec["output_rows"], rec["dropped_rows"], rec["quarantined_rows"], rec.get("failures", {}))
-            self.metrics.record_batch(batch_id, counts, rec.get("dead_letter_rows", 0), rec.get("sink_rows", {}), rec.get("started"))
+            self.metrics.record_batch(batch_id, counts, rec.get("dead_letter_rows", 0), rec.get("sink_rows", {}), None,
+                                      rec.get("started"))
         self.seen = last if self.seen is None else max(self.seen, last)
 
     def load_error(self) -> BaseException | None:

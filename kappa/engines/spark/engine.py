@@ -48,38 +48,67 @@ class SparkNodeError(KappaError):
         super().__init__(f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r} failed: {text}")
 
 
-def session_for(pipeline: "Pipeline", profile: str | None = None) -> "SparkSession":
+def session_for(pipeline: "Pipeline", profile: str | None = None, java_options: str | None = None) -> "SparkSession":
     """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one).
 
     ``profile`` is the connector profile asked for (``--profile``; else env
     ``KAPPA_SPARK_PROFILE``, else the pipeline's ``connector_profile``); a new session is
-    set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`)."""
+    set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`).
+    ``java_options`` are added to the driver's (a new local or cluster session: e.g. kappa's log file)."""
+    import os
+
     from kappa.engines.spark.jvm_setup import requested_profile
-    from kappa.engines.spark.session import get_or_create_session
+    from kappa.engines.spark.session import ENV_CONF, ENV_REMOTE, get_or_create_session, parse_conf_string
 
     settings = pipeline.spark
     choice = requested_profile(profile, settings.connector_profile)
+    conf = dict(settings.conf)
+    # kappa's options after the user's own; never on Spark Connect (a static setting of the server)
+    if java_options and not (settings.remote or os.environ.get(ENV_REMOTE)):
+        key = "spark.driver.extraJavaOptions"
+        mine = conf.get(key) or parse_conf_string(os.environ.get(ENV_CONF)).get(key, "")
+        conf[key] = f"{mine} {java_options}".strip()
     return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}",
-                                 conf=settings.conf, remote=settings.remote, profile=choice)
+                                 conf=conf, remote=settings.remote, profile=choice)
 
 
 def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException | str | None:
-    """The original error of a failed query: the batch function's exception when it raised."""
+    """The original error of a failed query: the batch function's exception when it raised
+    (a kappa error as is, any other condensed to its root cause: :func:`root_cause`)."""
     recorded = compiled.metrics.exception
     if recorded is not None:
-        return recorded
+        return recorded if isinstance(recorded, KappaError) else root_cause(recorded)
     if exc is None:
         return None
+    return root_cause(exc)
+
+
+def root_cause(exc: BaseException) -> str:
+    """One line for a Spark or py4j error: a kappa error raised in a Python data source (its own
+    message), else the last ``Caused by:`` of a Java stack, else the first line -- for an
+    ``AnalysisException`` its ``[ERROR_CLASS] message``, without the analysed plan that follows.
+
+    >>> root_cause(ValueError("[UNRESOLVED_COLUMN] `x` cannot be resolved. SQLSTATE: 42703;\\n'Project ['x]\\n+- Relation"))
+    '[UNRESOLVED_COLUMN] `x` cannot be resolved. SQLSTATE: 42703;'
+    """
     text = getattr(exc, "desc", None) or str(exc)
-    # a kappa error raised in a Python data source: its own message, not Spark's wrapper
     raised = re.findall(r"^kappa\.[\w.]+: (.+)$", text, re.MULTILINE)
     if raised:
         return raised[-1].strip()
-    return text.strip().splitlines()[0] if text.strip() else repr(exc)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return repr(exc)
+    caused = [line for line in lines if line.startswith("Caused by: ")]
+    if caused:
+        return caused[-1].removeprefix("Caused by: ")
+    if lines[0].startswith("An error occurred while calling") and len(lines) > 1:
+        return lines[1].lstrip(": ")
+    return lines[0]
 
 
-def run_node(compiled: "CompiledNode") -> NodeRunSummary:
-    """Run one compiled node with availableNow until it stops; returns its summary."""
+def run_node(compiled: "CompiledNode", on_batch: "Callable[[NodeRunSummary], None] | None" = None) -> NodeRunSummary:
+    """Run one compiled node with availableNow until it stops; returns its summary.
+    ``on_batch(summary so far)`` is called about every half second while a batch committed."""
     from kappa.engines.spark.sources import SourceNotReady
     from kappa.plan_kinds import TriggerPlan
 
@@ -96,10 +125,15 @@ def run_node(compiled: "CompiledNode") -> NodeRunSummary:
     stateful = compiled.stateful
     try:
         # a stateful node's figures come from its progress events (Spark keeps the last 100)
-        if not stateful:
-            query.awaitTermination()
-        while stateful and not query.awaitTermination(1):
-            compiled.metrics.record_progress(query.recentProgress)
+        seen = 0
+        while not query.awaitTermination(1 if stateful else 0.5):
+            if stateful:
+                compiled.metrics.record_progress(query.recentProgress)
+            so_far = compiled.metrics.to_summary()
+            if on_batch is not None and so_far.batches != seen:
+                seen = so_far.batches
+                so_far.seconds = time.perf_counter() - started
+                on_batch(so_far)
     except Exception as exc:  # noqa: BLE001 - StreamingQueryException and py4j errors
         error = exc
     if stateful:
@@ -119,6 +153,10 @@ def run_node(compiled: "CompiledNode") -> NodeRunSummary:
     if ns.batches == 0:
         ns.skipped = "no new data"
     return ns
+
+
+def _no_progress(ns: NodeRunSummary, event: str) -> None:
+    pass
 
 
 class SparkEngine:
@@ -141,12 +179,15 @@ class SparkEngine:
         return spark, resolve_profile(spark, requested)
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
-            on_output: "Callable[[str, Any, Any], None] | None" = None, events: Any = None) -> PipelineRunSummary:
+            on_output: "Callable[[str, Any, Any], None] | None" = None, events: Any = None,
+            on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
         """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
         ``on_output(node, output, None)`` receives the output of each node kept in memory (a
         Spark DataFrame checkpointed on the executors); ``events`` (a
-        :class:`kappa.eventlog.writer.EventLog`) gets a row per micro-batch from the driver's counters."""
+        :class:`kappa.eventlog.writer.EventLog`) gets a row per micro-batch from the driver's counters;
+        ``on_progress(summary, event)`` a node's summary so far at ``start``, after its ``batch``es
+        and when ``done``."""
         import logging
 
         from kappa.validate import refuse_invalid
@@ -158,12 +199,14 @@ class SparkEngine:
         level = py4j_log.level
         py4j_log.setLevel(logging.CRITICAL)
         try:
-            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output, events)
+            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output, events, on_progress)
         finally:
             py4j_log.setLevel(level)
 
     def _run(self, plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str],
-             on_output: "Callable[[str, Any, Any], None] | None", events: Any = None) -> PipelineRunSummary:
+             on_output: "Callable[[str, Any, Any], None] | None", events: Any = None,
+             on_progress: "Callable[[NodeRunSummary, str], None] | None" = None) -> PipelineRunSummary:
+        on_progress = on_progress or _no_progress
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
         from kappa.engines.spark.batch_log import is_connect
@@ -180,18 +223,25 @@ class SparkEngine:
         for node in plan.nodes:
             if node.skipped:  # e.g. Debezium merge defaults not learnable yet (kappa.plan)
                 summary.nodes.append(NodeRunSummary(node=node.name, skipped=node.skipped))
+                on_progress(summary.nodes[-1], "done")
                 continue
+            on_progress(NodeRunSummary(node=node.name), "start")
+            started = time.perf_counter()
             compiled = compile_node(spark, plan, node, profile, memory)
             if events is not None:
                 compiled.metrics.listener = events.node_events(node.name, compiled.stateful)
             try:
-                ns = run_node(compiled)
+                ns = run_node(compiled, lambda so_far: on_progress(so_far, "batch"))
             except SparkNodeError as exc:
                 ns = compiled.metrics.to_summary()
                 ns.error = str(exc.cause)
+                ns.seconds = time.perf_counter() - started
                 summary.nodes.append(ns)
+                on_progress(ns, "done")
                 raise RunFailed(exc, summary) from exc
+            ns.seconds = time.perf_counter() - started  # the node's own time, compiling included
             summary.nodes.append(ns)
+            on_progress(ns, "done")
             write_fingerprint(node.checkpoint, compiled.description, self.name)
             if on_output is not None and node.name in memory:
                 on_output(node.name, memory[node.name], None)

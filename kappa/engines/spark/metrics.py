@@ -45,15 +45,18 @@ class NodeMetrics:
     def __post_init__(self) -> None:
         self.totals = NodeRunSummary(node=self.node)
 
-    def record_batch(self, batch_id: int, counts: Any, dead_letters: int, sink_rows: dict[str, int], started: float | None = None) -> None:
-        """Add one completed micro-batch (``counts`` is a QualityCounts or alike; ``started``:
-        when the batch function began, epoch seconds)."""
+    def record_batch(self, batch_id: int, counts: Any, dead_letters: int, sink_rows: dict[str, int], removed: int | None = 0,
+                     started: float | None = None) -> None:
+        """Add one completed micro-batch (``counts`` is a QualityCounts or alike; ``removed``:
+        the rows the transformer steps removed, None: not counted; ``started``: when the batch
+        function began, epoch seconds)."""
         if self.listener is not None:
             self.listener.batch(batch_id, counts, dead_letters, started)
         with self._lock:
             t = self.totals
             t.batches += 1
             t.add_counts(counts)
+            t.add_removed(removed)
             t.dead_letter_rows += dead_letters
             for key, n in sink_rows.items():
                 t.sink_rows[key] = t.sink_rows.get(key, 0) + n
@@ -61,6 +64,11 @@ class NodeMetrics:
             self.last_batch_at = time.time()
             self.last_error = None
             self.exception = None
+
+    def add_seconds(self, seconds: float) -> None:
+        """Add the time one micro-batch took (a streaming node's own time in its summary)."""
+        with self._lock:
+            self.totals.seconds += seconds
 
     def record_progress(self, progresses: Iterable[Any]) -> None:
         """Add the state figures of a stateful query's progress events (each batch once: events
@@ -98,6 +106,7 @@ class NodeMetrics:
                 "node": self.node,
                 "batches": t.batches,
                 "input_rows": t.input_rows,
+                "removed_rows": t.removed_rows,
                 "output_rows": t.output_rows,
                 "dropped_rows": t.dropped_rows,
                 "quarantined_rows": t.quarantined_rows,

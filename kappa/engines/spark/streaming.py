@@ -304,8 +304,7 @@ class StreamRunner(IdleDetection):
         self._read_logs()
         self._read_progress()
         for n in self.nodes:
-            ns = n.compiled.metrics.to_summary()
-            ns.seconds = time.perf_counter() - self._started
+            ns = n.compiled.metrics.to_summary()  # seconds: the node's own, what its batches took
             if n.query is None and n.state == "waiting":
                 ns.skipped = n.compiled.node.skipped or "not started: source does not exist yet"
             summary.nodes.append(ns)
