@@ -2,8 +2,9 @@
 
 ``KAPPA_FAILPOINTS="before_commit"`` makes the process kill itself with SIGKILL (no cleanup,
 like ``kill -9``) the first time it reaches :func:`failpoint("before_commit")`;
-``name@N`` fires at the N-th time it is reached (1-based). Several comma-separated entries may
-be given. Unset (the normal case) it costs one dict lookup.
+``name@N`` fires at the N-th time it is reached (1-based); ``name~S`` instead sleeps S seconds
+every time it is reached (a slow batch, for drills that must land inside one). Several
+comma-separated entries may be given. Unset (the normal case) it costs one dict lookup.
 
 >>> failpoint("never_configured")  # no-op
 """
@@ -16,12 +17,17 @@ import signal
 _hits: dict[str, int] = {}
 
 
-def _armed() -> dict[str, int]:
+def _armed() -> dict[str, int | float]:
+    """Failpoint name -> the hit that kills (int) or the seconds to sleep at every hit (float)."""
     spec = os.environ.get("KAPPA_FAILPOINTS", "")
-    out: dict[str, int] = {}
+    out: dict[str, int | float] = {}
     for item in filter(None, (s.strip() for s in spec.split(","))):
-        name, _, nth = item.partition("@")
-        out[name] = int(nth or 1)
+        if "~" in item:
+            name, _, seconds = item.partition("~")
+            out[name] = float(seconds)
+        else:
+            name, _, nth = item.partition("@")
+            out[name] = int(nth or 1)
     return out
 
 
@@ -31,6 +37,11 @@ def failpoint(name: str) -> None:
         return
     target = _armed().get(name)
     if target is None:
+        return
+    if isinstance(target, float):
+        import time
+
+        time.sleep(target)
         return
     _hits[name] = _hits.get(name, 0) + 1
     if _hits[name] == target:

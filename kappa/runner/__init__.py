@@ -84,6 +84,14 @@ def _result(summary: PipelineRunSummary, outputs: _Outputs | None) -> RunResult:
     return RunResult(summary, dict(outputs.outputs) if outputs is not None else {})
 
 
+def _static_checks(pipeline: "Pipeline", plan: "PipelinePlan") -> None:
+    """The static checks of ``kappa validate`` (:mod:`kappa.validate`): a SQL step or schema the
+    replay would refuse stops a Spark run before its session starts."""
+    from kappa.validate import refuse_invalid
+
+    refuse_invalid(pipeline, plan.order)
+
+
 def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | bool | None = (),
            *, keep_outputs: bool = False, prepare: Prepare | None = None, on_progress: Progress | None = None) -> RunResult:
     """Run the selected nodes on Polars over bounded input (incremental, exactly once).
@@ -120,6 +128,7 @@ def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_re
     outputs = _Outputs() if keep_outputs else None
     with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
         if spark is None:
+            _static_checks(pipeline, plan)  # refused before Spark starts
             spark = session(pipeline, requested, quiet=quiet, log_file=log_file)
         with recording(plan.folder, plan.pipeline, "spark") as events:
             summary = SparkEngine(spark=spark, profile=requested).run(pipeline, plan, full_refresh=names, on_output=outputs,
@@ -159,6 +168,7 @@ def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
     with pipeline_lock(plan.checkpoint_root, plan.pipeline), serving(plan.pipeline, metrics_port, metrics_host) as metrics, \
             recording(plan.folder, plan.pipeline, "spark (stream)", metrics) as events:  # before Spark starts
         requested = requested_profile(pipeline, profile)
+        _static_checks(pipeline, plan)  # refused before Spark starts
         spark = session(pipeline, requested, quiet=quiet, log_file=log_file)
         chosen = resolve_profile(spark, requested)
         if on_start is not None:

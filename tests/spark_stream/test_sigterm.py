@@ -20,11 +20,11 @@ from tests.helpers.pipelines import kafka_bronze
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 
-# Five records per batch; reflect(Thread.sleep) makes each row take 150 ms, so a batch is
-# in progress most of the time and SIGTERM lands inside one.
+# Five records per batch; the failpoint sleeps 750 ms in every batch before it commits, so a
+# batch is in progress most of the time and SIGTERM lands inside one.
 PIPELINE = kafka_bronze(
     "term", source=(("schema", '"id BIGINT"'), ("max_offsets_per_trigger", "5")), trigger="1 second",
-    select="SELECT value.id AS id FROM {{df}} WHERE coalesce(reflect('java.lang.Thread', 'sleep', CAST(150 AS BIGINT)), 'slept') IS NOT NULL",
+    select="SELECT value.id AS id FROM {{df}}",
 )
 
 
@@ -50,7 +50,7 @@ def test_sigterm_finishes_the_batch_and_restart_continues_exactly(spark, tmp_pat
     path = write_pipeline(PIPELINE, bootstrap=kafka_bootstrap, topic=topic)
     ck = str(tmp_path / "ck/term/brz/spark")
     log = open(tmp_path / "stream.log", "w")
-    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1")
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", KAPPA_FAILPOINTS="before_commit~0.75")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kappa.cli", "stream", "start", path, "--profile", "python", "--refresh", "0.5"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path),
