@@ -51,13 +51,13 @@ def explain_profile(pipeline: "Pipeline", profile: str) -> tuple[str, str | None
     choice = requested_profile(pipeline, profile)
     if choice != "auto":
         return resolve_profile(None, choice), None  # validates the name
+    settings = pipeline.spark
+    if settings.remote or os.environ.get("SPARK_REMOTE"):  # a run goes to the server, whatever runs here
+        return "python", "connector profile auto: python assumed (a Spark Connect server's classpath is not probed; use --profile jvm if it has the Kafka and Delta connectors)"
     active = _active_session()
     if active is not None:
         chosen = resolve_profile(active, "auto")
         return chosen, f"connector profile auto: {chosen} (probed on the running Spark session)"
-    settings = pipeline.spark
-    if settings.remote or os.environ.get("SPARK_REMOTE"):
-        return "python", "connector profile auto: python assumed (a Spark Connect server's classpath is not probed; use --profile jvm if it has the Kafka and Delta connectors)"
     from kappa.engines.spark.session import session_conf
 
     _, setup = session_conf(settings.master or "local[*]", settings.conf, "auto")
