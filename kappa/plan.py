@@ -214,13 +214,13 @@ def checkpoint_root_of(pipeline: "Pipeline", root: Path) -> str:
         return resolve_path(pipeline.checkpoint_root, root)
     env = os.environ.get("KAPPA_CHECKPOINT_ROOT")
     if env:
-        from kappa.errors import ConfigError
+        from kappa.errors import ConfigError, ConfigIssue
         from kappa.models.pipeline import local_checkpoint_root
 
         try:
             env = local_checkpoint_root(env)
-        except ValueError as exc:
-            raise ConfigError(f"$KAPPA_CHECKPOINT_ROOT: {exc}") from None
+        except ValueError as exc:  # named like a file: "$KAPPA_CHECKPOINT_ROOT: `s3://...` is ..."
+            raise ConfigError(ConfigIssue(str(exc), file="$KAPPA_CHECKPOINT_ROOT")) from None
         return resolve_path(env, Path.cwd())
     return resolve_path("checkpoints", root)
 
