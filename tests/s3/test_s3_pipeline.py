@@ -104,3 +104,12 @@ def test_every_sink_mode_on_s3_and_an_incremental_second_run(pipeline_file, s3_e
     _run(pipeline_file)  # a third run with nothing new writes nothing
     assert DeltaTable(f"{lake}/orders", storage_options=opts).version() == 1
     assert len(_rows(f"{lake}/orders", opts, ["id"])) == 5
+
+
+def test_replay_pipeline_reads_s3_tables_back(pipeline_file, s3_endpoint):
+    from kappa.testing.replay import replay_pipeline
+
+    _commit(s3_endpoint.uri("src"), s3_endpoint.storage_options, [(1, 10.0, "I", 1), (2, -5.0, "I", 1)])
+    tables = replay_pipeline(pipeline_file, select=["orders"])
+    assert tables["orders"].select("id", "amount").rows() == [(1, 10.0)]
+    assert tables["orders__quarantine"].select("id", "amount").rows() == [(2, -5.0)]
