@@ -170,16 +170,16 @@ class PipelinePlan:
         return replace(self, all_nodes=nodes, engine=engine)
 
 
-def _with_storage(plan: Any, storage: Any) -> Any:
-    """A Delta source or sink plan with the pipeline's ``storage_options`` merged into its own
-    (:func:`kappa.delta.storage.table_options`); other plans unchanged."""
+def _with_storage(plan: Any, storage: Any, writes: bool) -> Any:
+    """A Delta source (``writes`` False) or sink plan with the pipeline's ``storage_options``
+    merged into its own (:func:`kappa.delta.storage.table_options`); other plans unchanged."""
     from dataclasses import replace
 
     from kappa.delta.storage import table_options
 
     if plan is None or not hasattr(plan, "storage_options"):
         return plan
-    merged = table_options(plan.path, plan.storage_options, storage)
+    merged = table_options(plan.path, plan.storage_options, storage, writes)
     return plan if merged == dict(plan.storage_options) else replace(plan, storage_options=SecretOptions(merged))
 
 
@@ -187,7 +187,7 @@ def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: P
     if node.source is None:
         return None
     plan = registry.source_plan(node.source, node=node.name, nodes=nodes, resolve=lambda p: resolve_path(p, root))
-    return _with_storage(plan, storage)
+    return _with_storage(plan, storage, writes=False)
 
 
 def _trigger_plan(trigger: "Trigger") -> TriggerPlan:
@@ -279,7 +279,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
         for i, sink in enumerate(specs):
             ctx = SinkContext(node=name, index=i, streaming=streaming, app_id=f"kappa:{pipeline.name}:{name}:sink{i}",
                               resolve=lambda p: resolve_path(p, root))
-            sinks.append(_with_upsert_keys(_with_storage(registry.sink_plan(sink, ctx), pipeline.storage_options), name, state))
+            sinks.append(_with_upsert_keys(_with_storage(registry.sink_plan(sink, ctx), pipeline.storage_options, writes=True), name, state))
         ref_sources = {}
         for ref in refs:
             lookup = node.model_copy(update={"source": PipelineNodeDataSource(node_name=ref, as_stream=False)})

@@ -10,7 +10,7 @@ same options). Local tables keep only their own options.
 Safe concurrent commits on S3. A Delta commit is the creation of ``_delta_log/<version>.json``:
 two writers racing for one version must not both succeed. delta-rs 1.x does this on S3 with a
 conditional PUT (``If-None-Match: *``; its DynamoDB locking provider is gone in 1.0); kappa asks
-for it explicitly (``conditional_put: etag``) on every ``s3://``/``s3a://`` table unless the
+for it explicitly (``conditional_put: etag``) on every ``s3://``/``s3a://`` table it writes unless the
 options already choose (``conditional_put``/``aws_conditional_put``), so a change of delta-rs's
 default cannot silently make concurrent commits unsafe. SeaweedFS (kappa's test server) honours
 ``If-None-Match: *`` (measured: of 20 concurrent creates of one key exactly one got 200, the
@@ -23,6 +23,8 @@ overwrite the earlier one, so such a store needs a single writer per table.
 {}
 >>> table_options("s3://lake/t", {"aws_conditional_put": "etag"}, {})
 {'aws_conditional_put': 'etag'}
+>>> table_options("s3://lake/t", {}, {"AWS_REGION": "us-east-1"}, writes=False)  # a source
+{'AWS_REGION': 'us-east-1'}
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ def scheme_of(uri: str | None) -> str | None:
     return None if scheme == "file" else scheme
 
 
-def table_options(uri: str | None, own: Mapping[str, Any] | None, pipeline: Mapping[str, Any] | None) -> dict[str, Any]:
+def table_options(uri: str | None, own: Mapping[str, Any] | None, pipeline: Mapping[str, Any] | None,
+                  writes: bool = True) -> dict[str, Any]:
     """The storage options of the Delta table at ``uri``: on an object store the pipeline's
-    defaults updated with the table's ``own``, plus ``conditional_put: etag`` on S3 unless chosen;
-    a local table keeps ``own``. Values stay as written (``${env.X}`` resolved at use time)."""
+    defaults updated with the table's ``own``, plus, when kappa ``writes`` it, ``conditional_put:
+    etag`` on S3 unless chosen; a local table keeps ``own``. Values stay as written (``${env.X}``
+    resolved at use time)."""
     scheme = scheme_of(uri)
     if scheme is None:
         return dict(own or {})
     merged = {**dict(pipeline or {}), **dict(own or {})}
-    if scheme in S3_SCHEMES and not any(str(k).lower() in _COMMIT_KEYS for k in merged):
+    if writes and scheme in S3_SCHEMES and not any(str(k).lower() in _COMMIT_KEYS for k in merged):
         merged["conditional_put"] = "etag"
     return merged
