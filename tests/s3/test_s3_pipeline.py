@@ -8,8 +8,6 @@ stays in a local folder.
 
 from __future__ import annotations
 
-import textwrap
-
 import polars as pl
 import pyarrow as pa
 import pytest

@@ -11,7 +11,7 @@ from kappa.delta.read import read_delta
 from kappa.runner import execute_pipeline
 from tests.s3.test_s3_pipeline import PIPELINE, _commit, _rows
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # ~45 s: a Spark session
 
 
 def test_spark_python_profile_on_s3(s3_endpoint, tmp_path, monkeypatch):
