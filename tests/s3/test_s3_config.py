@@ -95,3 +95,20 @@ def test_explain_redacts_pipeline_storage_secrets(tmp_path):
     assert "    option storage.AWS_SECRET_ACCESS_KEY = ***\n" in out.stdout
     assert "    option storage.AWS_ACCESS_KEY_ID = ***\n" in out.stdout
     assert '"conditional_put": "etag"' in out.stdout  # the S3 sink commits with conditional PUTs
+
+
+def test_a_file_sink_on_an_object_store_is_refused_not_written_locally(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text('{"id": 1}\n')
+    (tmp_path / "pipeline.yaml").write_text(
+        f"name: files\ncheckpoint_root: {tmp_path}/ck\nnodes:\n  - name: a\n    source: {{path: ./in/, format: JSONL}}\n"
+        "    sinks: [{path: 's3://lake/out/', format: PARQUET}]\n")
+    from kappa.runner import execute_pipeline
+
+    from kappa.errors import KappaError
+
+    with pytest.raises(KappaError) as err:
+        execute_pipeline(load_pipeline_file(tmp_path / "pipeline.yaml"), engine="polars")
+    assert str(err.value) == ("node 'a' sink 0: cannot write files to s3://lake/out/: the Polars engine writes file "
+                              "sinks to local (or mounted) folders only; use a Delta sink on object storage")
+    assert not any(p.name.startswith("s3") for p in tmp_path.rglob("*"))
