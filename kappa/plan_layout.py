@@ -6,6 +6,7 @@ checkpoint and CLI module reads it from ``NodePlan.layout``. The strings are exa
 modules built before (existing checkpoints keep being found)::
 
     <checkpoint_root>/<pipeline>/.kappa.lock          pipeline lock (kappa.checkpoint.lock)
+    <checkpoint_root>/<pipeline>/.kappa_event_log/    the pipeline's event log (kappa.eventlog)
     <checkpoint_root>/<pipeline>/<node>/              root
         spark/                                        Spark's checkpoint (offsets/, commits/, ...)
         spark/kappa_batches/<batch_id>.json           batch records under Spark Connect
@@ -33,6 +34,8 @@ ENGINE_DIRS = {"polars": "replay", "spark": "spark"}
 FINGERPRINT_FILES = {"spark": "spark_fingerprint.json", "polars": "replay_fingerprint.json"}
 INFERRED_FILE = "inferred_value_schema.json"
 LOCK_FILE = ".kappa.lock"
+#: the event log's Delta table under ``<checkpoint_root>/<pipeline>/`` (a dot: never a node's name)
+EVENT_LOG = ".kappa_event_log"
 BATCH_RECORDS = "kappa_batches"
 
 
@@ -94,6 +97,15 @@ class CheckpointLayout:
     @property
     def pipeline_lock(self) -> str:
         return f"{self.root.rsplit('/', 1)[0]}/{LOCK_FILE}"
+
+
+def event_log_path(pipeline_folder: str) -> str:
+    """The event log of a pipeline folder (``<checkpoint_root>/<pipeline>``).
+
+    >>> event_log_path("/ck/pl/")
+    '/ck/pl/.kappa_event_log'
+    """
+    return f"{pipeline_folder.rstrip('/')}/{EVENT_LOG}"
 
 
 # ---------------------------------------------------------------- app ids

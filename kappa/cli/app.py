@@ -45,24 +45,39 @@ def _root(
 
 @app.command()
 def validate(pipeline: str = typer.Argument(..., help="Pipeline YAML file."), var: Optional[List[str]] = VarOpt) -> None:
-    """Check a pipeline file: schema, references, cycles. Exit 2 on errors."""
+    """Check a pipeline file: schema, references, cycles, SQL and schemas. Exit 2 on errors."""
     pl = load(pipeline, var)
     from kappa.graph import build_graph
+    from kappa.validate import StaticCheckError, locate, static_issues
 
     order = build_graph(pl).topological_order()
+    issues = static_issues(pl)
+    if issues:
+        raise StaticCheckError(locate(issues, pipeline))
     typer.echo(f"ok: pipeline {pl.name} with {len(pl.nodes)} node(s): {', '.join(order)}")
 
 
 @app.command()
 def graph(
     pipeline: str = typer.Argument(..., help="Pipeline YAML file."),
-    fmt: str = typer.Option("both", "--format", "-f", help="text, mermaid or both."),
+    fmt: str = typer.Option("both", "--format", "-f", help="text, mermaid, both, dot (Graphviz DOT), svg or png (need Graphviz's `dot`)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Write the drawing to this file (svg, png, dot); png needs it."),
     var: Optional[List[str]] = VarOpt,
 ) -> None:
-    """Print the pipeline DAG as text and/or Mermaid."""
+    """Print the pipeline DAG as text and/or Mermaid, or draw it (sources, nodes, sinks) with Graphviz."""
+    from kappa.cli.project_cmds import draw_graph
     from kappa.graph import build_graph
 
-    g = build_graph(load(pipeline, var))
+    choices = ("text", "mermaid", "both", "dot", "svg", "png")
+    if fmt not in choices:
+        from kappa.errors import ConfigError
+
+        raise ConfigError(f"--format {fmt}: expected one of {', '.join(choices)}")
+    pl = load(pipeline, var)
+    if fmt in ("dot", "svg", "png"):
+        draw_graph(pl, fmt, output)
+        return
+    g = build_graph(pl)
     if fmt in ("text", "both"):
         typer.echo(g.to_text())
     if fmt == "both":
@@ -98,9 +113,9 @@ def broker_start(
 
 
 def _register_extensions() -> None:
-    from kappa.cli import cdc_cmds, spark_cmds, stream_cmds
+    from kappa.cli import cdc_cmds, log_cmds, project_cmds, spark_cmds, stream_cmds
 
-    for module in (spark_cmds, stream_cmds, cdc_cmds):
+    for module in (spark_cmds, stream_cmds, cdc_cmds, project_cmds, log_cmds):
         module.register(app)
 
 

@@ -81,8 +81,10 @@ def render_verdicts(pipeline: str, verdicts: list) -> str:
 
 
 def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str, *,
-                yes: bool = False, command: str = "kappa stream start") -> None:
-    """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``).
+                yes: bool = False, command: str = "kappa stream start", metrics_port: int | None = None,
+                metrics_host: str = "127.0.0.1") -> None:
+    """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``);
+    ``metrics_port``: serve Prometheus metrics there (:mod:`kappa.metrics_http`).
 
     The runner takes the pipeline lock before Spark starts, so a second run fails at once."""
     from kappa.cli.options import confirm
@@ -100,7 +102,7 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
 
     outcome = stream(pl, select, profile=profile, until_idle=until_idle, interval=interval, refresh=refresh,
                      on_start=start, on_update=lambda rows: boards[-1].update(rows), on_verdicts=show_verdicts,
-                     quiet=True, prepare=confirm(command, full_refresh, yes))
+                     quiet=True, prepare=confirm(command, full_refresh, yes), metrics_port=metrics_port, metrics_host=metrics_host)
     out.write(f"stopped: {outcome.stop_reason}\n{outcome.summary.render()}\n")
     out.flush()
 

@@ -39,10 +39,13 @@ def register(app: typer.Typer) -> None:
         interval: str = typer.Option("1 second", "--interval", help="Trigger of nodes whose trigger is available_now/once."),
         refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
         yes: bool = YesOpt,
+        metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port while streaming."),
+        metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address the metrics endpoint listens on."),
     ) -> None:
         """Run the selected nodes as streaming queries in one Spark application until Ctrl-C/SIGTERM."""
         pl = load(pipeline, var)
-        run_streams(pl, select, full_refresh, until_idle, profile, interval, refresh, "kappa stream: pipeline", yes=yes)
+        run_streams(pl, select, full_refresh, until_idle, profile, interval, refresh, "kappa stream: pipeline", yes=yes,
+                    metrics_port=metrics_port, metrics_host=metrics_host)
 
     @stream_app.command("status")
     def status(

@@ -89,11 +89,12 @@ def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
     node's output is freed before the next node runs."""
     from kappa.checkpoint.lock import pipeline_lock
     from kappa.engines.polars.engine import PolarsEngine
+    from kappa.eventlog.run import recording
 
     plan, names = _plan(pipeline, select, full_refresh, prepare)
     outputs = _Outputs() if keep_outputs else None
-    with pipeline_lock(plan.checkpoint_root, plan.pipeline):
-        summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs)
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline), recording(plan.folder, plan.pipeline, "polars") as events:
+        summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs, events=events)
     return _result(summary, outputs)
 
 
@@ -106,6 +107,7 @@ def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_re
     pipeline's ``connector_profile``, else probed). The lock is taken before Spark starts."""
     from kappa.checkpoint.lock import pipeline_lock
     from kappa.engines.spark.engine import SparkEngine
+    from kappa.eventlog.run import recording
 
     requested = None if profile in (None, "auto") else profile
     plan, names = _plan(pipeline, select, full_refresh, prepare)
@@ -113,7 +115,9 @@ def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_re
     with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
         if spark is None:
             spark = session(pipeline, requested, quiet=quiet)
-        summary = SparkEngine(spark=spark, profile=requested).run(pipeline, plan, full_refresh=names, on_output=outputs)
+        with recording(plan.folder, plan.pipeline, "spark") as events:
+            summary = SparkEngine(spark=spark, profile=requested).run(pipeline, plan, full_refresh=names, on_output=outputs,
+                                                                      events=events)
     return _result(summary, outputs)
 
 
@@ -130,25 +134,30 @@ def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
            *, profile: str = "auto", until_idle: bool = False, interval: str = "1 second", refresh: float = 2.0,
            on_start: Callable[[str], None] | None = None, on_update: Callable[[list], None] | None = None,
            on_verdicts: Callable[[list], None] | None = None, quiet: bool = False,
-           prepare: Prepare | None = None) -> StreamOutcome:
+           prepare: Prepare | None = None, metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> StreamOutcome:
     """Stream the selected nodes in one Spark application until stopped (Ctrl-C/SIGTERM, or
     ``until_idle`` once every node consumed all its input).
 
     ``on_start(profile)`` is called with the resolved connector profile once the session is
-    up; ``on_update`` gets the live rows, ``on_verdicts`` the checkpoint verdicts."""
+    up; ``on_update`` gets the live rows, ``on_verdicts`` the checkpoint verdicts.
+    ``metrics_port``: serve Prometheus metrics on ``metrics_host:metrics_port`` while streaming
+    (:mod:`kappa.metrics_http`)."""
     from kappa.checkpoint.lock import pipeline_lock
     from kappa.engines.spark.profiles import resolve_profile
     from kappa.engines.spark.streaming import StreamRunner
+    from kappa.eventlog.run import recording
+    from kappa.metrics_http import serving
 
     plan, names = _plan(pipeline, select, full_refresh, prepare)
-    with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline), serving(plan.pipeline, metrics_port, metrics_host) as metrics, \
+            recording(plan.folder, plan.pipeline, "spark (stream)", metrics) as events:  # before Spark starts
         requested = requested_profile(pipeline, profile)
         spark = session(pipeline, requested, quiet=quiet)
         chosen = resolve_profile(spark, requested)
         if on_start is not None:
             on_start(chosen)
         runner = StreamRunner(spark, plan, chosen, full_refresh=names, until_idle=until_idle, interval=interval,
-                              refresh_seconds=refresh, on_update=on_update, on_verdicts=on_verdicts)
+                              refresh_seconds=refresh, on_update=on_update, on_verdicts=on_verdicts, events=events)
         summary = runner.run()
     return StreamOutcome(summary, runner.stop_reason, chosen)
 

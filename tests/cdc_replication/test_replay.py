@@ -40,7 +40,7 @@ def test_replay_mirrors_both_tables_then_runs_incrementally(inventory, kafka_boo
     mirror = tmp_path / "mirror" / "public"
     assert read_table(mirror / "customers", ["id", "__START_AT"]) == CUSTOMERS_ROUND_1
     assert read_table(mirror / "orders", ["id"]) == ORDERS_ROUND_1
-    assert sorted(p.name for p in (tmp_path / "checkpoints" / "inv").iterdir()) == [".kappa.lock", node_c, node_o]
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "inv").iterdir()) == [".kappa.lock", ".kappa_event_log", node_c, node_o]
 
     # round 2: more changes, incl. a re-insert of a deleted key and an update arriving twice
     customers.event("u", customer(1003, "Edward", "Walker", "ed@example.com"),

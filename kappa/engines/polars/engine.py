@@ -55,14 +55,19 @@ class PolarsEngine:
     name = "polars"
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
-            on_output: "Callable[[str, Any, Any], None] | None" = None) -> PipelineRunSummary:
+            on_output: "Callable[[str, Any, Any], None] | None" = None, events: Any = None) -> PipelineRunSummary:
         """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
         ``on_output(node, output, quarantine)`` receives each node's last output and
-        quarantine (Polars LazyFrames, or None)."""
-        return self._run(plan.for_engine(self.name), full_refresh, on_output)
+        quarantine (Polars LazyFrames, or None); ``events`` (a :class:`kappa.eventlog.writer.EventLog`)
+        gets a row per committed batch."""
+        from kappa.validate import refuse_invalid
 
-    def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None") -> PipelineRunSummary:
+        refuse_invalid(pipeline, plan.order)  # the static checks of `kappa validate`, before any node runs
+        return self._run(plan.for_engine(self.name), full_refresh, on_output, events)
+
+    def _run(self, plan: "PipelinePlan", full_refresh: Sequence[str], on_output: "Callable[[str, Any, Any], None] | None",
+             events: Any = None) -> PipelineRunSummary:
         from kappa.checkpoint.describe import describe_node
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
@@ -80,7 +85,7 @@ class PolarsEngine:
             started = time.perf_counter()
             try:
                 write_fingerprint(node.checkpoint, descriptions[node.name], self.name)
-                output, quarantine = run_node(node, plan, memory, ns)
+                output, quarantine = run_node(node, plan, memory, ns, events)
             except KappaError as exc:
                 ns.error = str(exc)
                 ns.seconds = time.perf_counter() - started
@@ -93,8 +98,9 @@ class PolarsEngine:
         return summary
 
 
-def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary) -> tuple[Any, Any]:
-    """Run every batch a node has to run now; returns the last batch's output and quarantine."""
+def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSummary, events: Any = None) -> tuple[Any, Any]:
+    """Run every batch a node has to run now; returns the last batch's output and quarantine
+    (``events``: the run's event log, a row per committed batch)."""
     from kappa.checkpoint.batches import NoSourceBatch, batch_from_json
     from kappa.engines.polars.connectors import source_reader
     from kappa.engines.polars.connectors.base import RunBound
@@ -123,6 +129,7 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
                 break
             batch = ck.plan(ck.next_batch_id(), offsets)
             failpoint("after_plan")
+        mark = events.mark(ns) if events is not None else None
         output, quarantine, info = run_batch(node, plan, memory, batch.batch_id, batch_from_json(batch.offsets), ns, state)
         if state is not None:
             state.save(batch.batch_id)  # batch N's state is durable before batch N's commit
@@ -130,6 +137,8 @@ def run_node(node: "NodePlan", plan: "PipelinePlan", memory: dict, ns: NodeRunSu
         ck.commit(batch.batch_id, info)
         failpoint("after_commit")
         ns.batches += 1
+        if events is not None:
+            events.batch_since(node.name, batch.batch_id, mark, ns)
         if not node.streaming:
             break
     if output is not None and node.in_memory_output:

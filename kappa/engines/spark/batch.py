@@ -37,6 +37,7 @@ checkpoint (``record_to``, :mod:`kappa.engines.spark.batch_log`) for the client 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -162,6 +163,7 @@ class NodeBatchFunction:
         from kappa.engines.spark.connectors import sink_writer
         from kappa.quality.spark_eval import check_batch
 
+        started = time.time()
         spark = batch_df.sparkSession
         views: list[str] = []
         release: list[Any] = []
@@ -197,11 +199,11 @@ class NodeBatchFunction:
             dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             failpoint("before_commit")
             if self.metrics is not None:
-                self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows)
+                self.metrics.record_batch(batch_id, checked.counts, dead_rows, sink_rows, started)
             if self.record_to is not None:  # Spark Connect: the client reads it once committed
                 from kappa.engines.spark.batch_log import write_record
 
-                write_record(self.record_to, batch_id, checked.counts, dead_rows, sink_rows)
+                write_record(self.record_to, batch_id, checked.counts, dead_rows, sink_rows, started=started)
         finally:
             for item in reversed(release):
                 item.release()

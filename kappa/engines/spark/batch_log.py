@@ -41,11 +41,14 @@ def record_path(checkpoint_location: str, batch_id: int) -> Path:
 
 
 def write_record(checkpoint_location: str, batch_id: int, counts: Any = None, dead_letters: int = 0,
-                 sink_rows: dict[str, int] | None = None, error: BaseException | None = None) -> None:
-    """Write batch ``batch_id``'s record (its counts, or the error that failed it) atomically."""
+                 sink_rows: dict[str, int] | None = None, error: BaseException | None = None, started: float | None = None) -> None:
+    """Write batch ``batch_id``'s record (its counts, or the error that failed it) atomically
+    (``started``: when the batch began, for the event log)."""
     from kappa.atomic import write_json
 
     payload: dict[str, Any] = {"batch_id": int(batch_id)}
+    if started is not None:
+        payload["started"] = float(started)
     if error is not None:
         payload["error"] = str(error)
         payload["error_type"] = type(error).__name__
@@ -131,7 +134,7 @@ class BatchLog:
             if rec is None or "error" in rec:
                 continue
             counts = QualityCounts(rec["input_rows"], rec["output_rows"], rec["dropped_rows"], rec["quarantined_rows"], rec.get("failures", {}))
-            self.metrics.record_batch(batch_id, counts, rec.get("dead_letter_rows", 0), rec.get("sink_rows", {}))
+            self.metrics.record_batch(batch_id, counts, rec.get("dead_letter_rows", 0), rec.get("sink_rows", {}), rec.get("started"))
         self.seen = last if self.seen is None else max(self.seen, last)
 
     def load_error(self) -> BaseException | None:

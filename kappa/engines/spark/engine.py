@@ -141,25 +141,29 @@ class SparkEngine:
         return spark, resolve_profile(spark, requested)
 
     def run(self, pipeline: "Pipeline", plan: "PipelinePlan", *, full_refresh: Sequence[str] = (),
-            on_output: "Callable[[str, Any, Any], None] | None" = None) -> PipelineRunSummary:
+            on_output: "Callable[[str, Any, Any], None] | None" = None, events: Any = None) -> PipelineRunSummary:
         """Run the plan's nodes in order (the caller holds the pipeline lock: :mod:`kappa.runner`).
 
         ``on_output(node, output, None)`` receives the output of each node kept in memory (a
-        Spark DataFrame checkpointed on the executors)."""
+        Spark DataFrame checkpointed on the executors); ``events`` (a
+        :class:`kappa.eventlog.writer.EventLog`) gets a row per micro-batch from the driver's counters."""
         import logging
 
+        from kappa.validate import refuse_invalid
+
+        refuse_invalid(pipeline, plan.order)  # the static checks of `kappa validate`, before Spark starts
         spark, profile = self.resolve(pipeline)
         # py4j logs a failed foreachBatch call with a traceback; the error is reported below.
         py4j_log = logging.getLogger("py4j.clientserver")
         level = py4j_log.level
         py4j_log.setLevel(logging.CRITICAL)
         try:
-            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output)
+            return self._run(plan.for_engine(self.name), spark, profile, full_refresh, on_output, events)
         finally:
             py4j_log.setLevel(level)
 
     def _run(self, plan: "PipelinePlan", spark: "SparkSession", profile: str, full_refresh: Sequence[str],
-             on_output: "Callable[[str, Any, Any], None] | None") -> PipelineRunSummary:
+             on_output: "Callable[[str, Any, Any], None] | None", events: Any = None) -> PipelineRunSummary:
         from kappa.checkpoint.guard import prepare_run
         from kappa.checkpoint.verdicts import write_fingerprint
         from kappa.engines.spark.batch_log import is_connect
@@ -178,6 +182,8 @@ class SparkEngine:
                 summary.nodes.append(NodeRunSummary(node=node.name, skipped=node.skipped))
                 continue
             compiled = compile_node(spark, plan, node, profile, memory)
+            if events is not None:
+                compiled.metrics.listener = events.node_events(node.name, compiled.stateful)
             try:
                 ns = run_node(compiled)
             except SparkNodeError as exc:

@@ -39,12 +39,17 @@ class NodeMetrics:
     exception: BaseException | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _progress_seen: set = field(default_factory=set, repr=False, compare=False)
+    #: the run's event log (:class:`kappa.eventlog.writer.NodeEvents`): told of every batch
+    listener: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.totals = NodeRunSummary(node=self.node)
 
-    def record_batch(self, batch_id: int, counts: Any, dead_letters: int, sink_rows: dict[str, int]) -> None:
-        """Add one completed micro-batch (``counts`` is a QualityCounts or alike)."""
+    def record_batch(self, batch_id: int, counts: Any, dead_letters: int, sink_rows: dict[str, int], started: float | None = None) -> None:
+        """Add one completed micro-batch (``counts`` is a QualityCounts or alike; ``started``:
+        when the batch function began, epoch seconds)."""
+        if self.listener is not None:
+            self.listener.batch(batch_id, counts, dead_letters, started)
         with self._lock:
             t = self.totals
             t.batches += 1
@@ -69,12 +74,15 @@ class NodeMetrics:
                 if not ops or key in self._progress_seen:
                     continue
                 self._progress_seen.add(key)
-                t.late_rows += sum(int(o.get("numRowsDroppedByWatermark") or 0) for o in ops)
+                late = sum(int(o.get("numRowsDroppedByWatermark") or 0) for o in ops)
+                t.late_rows += late
                 t.state_rows = sum(int(o.get("numRowsTotal") or 0) for o in ops)
                 t.state_bytes = sum(int(o.get("memoryUsedBytes") or 0) for o in ops)
                 mark = (p.get("eventTime") or {}).get("watermark")
                 if mark and not mark.startswith("1970-01-01T00:00:00.000"):
                     t.watermark = mark
+                if self.listener is not None and p.get("batchId") is not None:
+                    self.listener.progress(int(p["batchId"]), late, t.watermark, t.state_rows)
 
     def record_error(self, batch_id: int, exc: BaseException) -> None:
         """Remember the error that failed batch ``batch_id`` (the query stops with it)."""

@@ -47,7 +47,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kappa.checkpoint import verdicts as fp
 from kappa.checkpoint.verdicts import StreamRefused, plan_verdicts  # noqa: F401
@@ -105,6 +105,7 @@ class StreamRunner(IdleDetection):
         refresh_seconds: float = 2.0,
         on_update: Callable[[list[NodeLive]], None] | None = None,
         on_verdicts: Callable[[list[fp.Verdict]], None] | None = None,
+        events: Any = None,
     ):
         self.spark, self.plan, self.profile = spark, plan.for_engine("spark"), profile
         self.full_refresh = tuple(full_refresh)
@@ -113,6 +114,7 @@ class StreamRunner(IdleDetection):
         self.refresh_seconds = refresh_seconds
         self.on_update = on_update
         self.on_verdicts = on_verdicts
+        self.events = events  # the run's event log (kappa.eventlog): a row per batch, written per refresh
         self._stop = threading.Event()
         self._force = threading.Event()
         self.nodes: list[_Node] = []
@@ -153,6 +155,9 @@ class StreamRunner(IdleDetection):
         if compiled and compiled[0].connect:
             refuse_for_connect(self.plan.nodes)
         prepare_run(self.plan, "spark", descriptions, self.full_refresh)
+        if self.events is not None:
+            for c in compiled:
+                c.metrics.listener = self.events.node_events(c.node.name, c.stateful)
         self.nodes = [_Node(c, BatchGate(), log=c.batch_log()) for c in compiled]
         self._started = time.perf_counter()
         # A progress event on every trigger (also without data) tells until_idle a node looked.
@@ -219,6 +224,9 @@ class StreamRunner(IdleDetection):
                 idle_rounds = idle_rounds + 1 if idle else 0
                 if self.on_update:
                     self.on_update(self.snapshot())
+                if self.events is not None:
+                    self.events.live(self.snapshot())
+                    self.events.flush()
                 if self.until_idle and idle_rounds >= 2:
                     self.request_stop("all input consumed")
                     break
