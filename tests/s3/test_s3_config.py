@@ -112,3 +112,16 @@ def test_a_file_sink_on_an_object_store_is_refused_not_written_locally(tmp_path)
     assert str(err.value) == ("node 'a' sink 0: cannot write files to s3://lake/out/: the Polars engine writes file "
                               "sinks to local (or mounted) folders only; use a Delta sink on object storage")
     assert not any(p.name.startswith("s3") for p in tmp_path.rglob("*"))
+
+
+def test_a_replication_checkpoint_root_uri_is_refused_with_its_line(tmp_path):
+    from kappa.config.loader import load_model_file
+    from kappa.models.replication import CdcReplication
+
+    text = (REPO / "connectors" / "cdc" / "inventory-replication.yaml").read_text()
+    text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("checkpoint_root"))
+    path = tmp_path / "replication.yaml"
+    path.write_text(text + "checkpoint_root: s3://lake/checkpoints\n")
+    with pytest.raises(ConfigError) as err:
+        load_model_file(CdcReplication, path)
+    assert str(err.value) == f"{path}:{len(text.splitlines()) + 1}: checkpoint_root: {REFUSED}"
