@@ -106,6 +106,11 @@ def scan_files(files: list[str], fmt: str, schema: Any = None, options: dict | N
 
 
 def write_files(path: str, df: "pl.DataFrame", fmt: str, mode: str, batch_id: int) -> None:
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    elif "://" in path:  # never a local folder named "s3:" (the engine names the node, sink and path)
+        raise OSError("the Polars engine writes file sinks to local (or mounted) folders only; "
+                      "use a Delta sink on object storage")
     p = Path(path)
     ext = {"PARQUET": ".parquet", "JSONL": ".jsonl", "CSV": ".csv"}[fmt]
 

@@ -128,6 +128,16 @@ class PipelinePlan:
     all_nodes: dict[str, NodePlan]
     #: the engine the sinks' app ids are tagged with (None: not yet bound, legacy ids)
     engine: str | None = None
+    #: the pipeline's ``storage_options`` as written: defaults of every Delta table on an object
+    #: store (already merged into the sources' and sinks' plans; :meth:`table_storage` for the others)
+    storage_options: SecretOptions = field(default_factory=SecretOptions)
+
+    def table_storage(self, path: str) -> dict[str, Any] | None:
+        """Resolved storage options of a Delta table the plan holds no options for (a dead-letter
+        table): the pipeline's on an object store (:func:`kappa.delta.storage.table_options`)."""
+        from kappa.delta.storage import table_options
+
+        return resolve_secrets(table_options(path, None, self.storage_options)) or None
 
     @property
     def folder(self) -> str:
@@ -160,10 +170,24 @@ class PipelinePlan:
         return replace(self, all_nodes=nodes, engine=engine)
 
 
-def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: Path) -> SourcePlan | None:
+def _with_storage(plan: Any, storage: Any, writes: bool) -> Any:
+    """A Delta source (``writes`` False) or sink plan with the pipeline's ``storage_options``
+    merged into its own (:func:`kappa.delta.storage.table_options`); other plans unchanged."""
+    from dataclasses import replace
+
+    from kappa.delta.storage import table_options
+
+    if plan is None or not hasattr(plan, "storage_options"):
+        return plan
+    merged = table_options(plan.path, plan.storage_options, storage, writes)
+    return plan if merged == dict(plan.storage_options) else replace(plan, storage_options=SecretOptions(merged))
+
+
+def _source_plan(node: "PipelineNode", nodes: dict[str, "PipelineNode"], root: Path, storage: Any = None) -> SourcePlan | None:
     if node.source is None:
         return None
-    return registry.source_plan(node.source, node=node.name, nodes=nodes, resolve=lambda p: resolve_path(p, root))
+    plan = registry.source_plan(node.source, node=node.name, nodes=nodes, resolve=lambda p: resolve_path(p, root))
+    return _with_storage(plan, storage, writes=False)
 
 
 def _trigger_plan(trigger: "Trigger") -> TriggerPlan:
@@ -190,6 +214,13 @@ def checkpoint_root_of(pipeline: "Pipeline", root: Path) -> str:
         return resolve_path(pipeline.checkpoint_root, root)
     env = os.environ.get("KAPPA_CHECKPOINT_ROOT")
     if env:
+        from kappa.errors import ConfigError, ConfigIssue
+        from kappa.models.pipeline import local_checkpoint_root
+
+        try:
+            env = local_checkpoint_root(env)
+        except ValueError as exc:  # named like a file: "$KAPPA_CHECKPOINT_ROOT: `s3://...` is ..."
+            raise ConfigError(ConfigIssue(str(exc), file="$KAPPA_CHECKPOINT_ROOT")) from None
         return resolve_path(env, Path.cwd())
     return resolve_path("checkpoints", root)
 
@@ -224,7 +255,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
     plans: dict[str, NodePlan] = {}
     for name in graph.topological_order():
         node = nodes[name]
-        source = _source_plan(node, nodes, root)
+        source = _source_plan(node, nodes, root, pipeline.storage_options)
         streaming = bool(source and source.streaming)
         steps = []
         refs: list[str] = []
@@ -248,11 +279,11 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
         for i, sink in enumerate(specs):
             ctx = SinkContext(node=name, index=i, streaming=streaming, app_id=f"kappa:{pipeline.name}:{name}:sink{i}",
                               resolve=lambda p: resolve_path(p, root))
-            sinks.append(_with_upsert_keys(registry.sink_plan(sink, ctx), name, state))
+            sinks.append(_with_upsert_keys(_with_storage(registry.sink_plan(sink, ctx), pipeline.storage_options, writes=True), name, state))
         ref_sources = {}
         for ref in refs:
             lookup = node.model_copy(update={"source": PipelineNodeDataSource(node_name=ref, as_stream=False)})
-            ref_sources[ref] = _source_plan(lookup, nodes, root)
+            ref_sources[ref] = _source_plan(lookup, nodes, root, pipeline.storage_options)
         plans[name] = NodePlan(
             name=name,
             source=source,
@@ -267,4 +298,5 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             skipped=skipped,
             state=state,
         )
-    return PipelinePlan(pipeline=pipeline.name, root=str(root), checkpoint_root=ck_root, order=tuple(order), all_nodes=plans)
+    return PipelinePlan(pipeline=pipeline.name, root=str(root), checkpoint_root=ck_root, order=tuple(order), all_nodes=plans,
+                        storage_options=SecretOptions(pipeline.storage_options))

@@ -29,6 +29,7 @@ the node is refused until it is rebuilt with ``--full-refresh``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -136,6 +137,8 @@ def node_conflicts(plan: "PipelinePlan", node: "NodePlan", engine: str) -> str |
     own_planned = planned_batch(ck, engine)
     ahead: list[str] = []
     for table in node_tables(node, plan.root):
+        if table.storage_options is None and "://" in table.path:  # a dead-letter table on an object store
+            table = replace(table, storage_options=plan.table_storage(table.path))
         other_id = f"kappa:{other}:{plan.pipeline}:{node.name}:{table.suffix}"
         own_id = f"kappa:{engine}:{plan.pipeline}:{node.name}:{table.suffix}"
         legacy = legacy_app_id(plan.pipeline, node.name, table.suffix)

@@ -4,7 +4,9 @@
 process abort at exit about half the time ("terminate called without an active exception",
 exit code 134). kappa therefore reads a table's data files with pyarrow's own Parquet dataset,
 using the table's schema and hive partition columns (tables kappa writes use neither column
-mapping nor deletion vectors; such tables are refused with a clear error).
+mapping nor deletion vectors; such tables are refused with a clear error). Files on an object
+store are read through delta-rs's own object-store client (``DeltaStorageHandler``) with the
+table's storage options, so endpoint and keys need not be in the environment.
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ def read_delta_files(table_uri: str, files: Sequence[str] | None = None, *, vers
         partitioning = ds.partitioning(pa.schema([schema.field(c) for c in parts]), flavor="hive") if parts else None
         local = [f[len("file://"):] if f.startswith("file://") else f for f in files]
         filesystem = None
-        if any("://" in f for f in local):
+        if any("://" in f for f in local):  # an object store: delta-rs's own client, same options
             import pyarrow.fs as pafs
+            from deltalake.fs import DeltaStorageHandler
 
-            filesystem, _ = pafs.FileSystem.from_uri(local[0])
-            local = [pafs.FileSystem.from_uri(f)[1] for f in local]
+            root = table_uri.rstrip("/") + "/"
+            filesystem = pafs.PyFileSystem(DeltaStorageHandler(root.rstrip("/"), options=storage_options or None))
+            local = [f[len(root):] if f.startswith(root) else f for f in local]
         table = ds.dataset(local, schema=schema, format="parquet", partitioning=partitioning, filesystem=filesystem).to_table()
     return table.select(list(columns)) if columns else table
 

@@ -31,6 +31,29 @@ from kappa.models.sources import DataSource
 from kappa.models.transformer import Transformer
 
 
+def local_checkpoint_root(value: str) -> str:
+    """A checkpoint root as a local path (``file://`` stripped); a URI of any other scheme is refused
+    (a ``s3://`` root must never become a local folder named ``s3:``).
+
+    >>> local_checkpoint_root("file:///data/ck"), local_checkpoint_root("./ck")
+    ('/data/ck', './ck')
+    >>> local_checkpoint_root("s3://lake/ck")
+    Traceback (most recent call last):
+    ...
+    ValueError: `s3://lake/ck` is an object-store URI: kappa keeps checkpoints in a local or mounted folder only (its batch logs rely on atomic renames and a file lock); Delta sources, sinks, dead-letter and quarantine tables may be on s3:// (README: Object storage)
+    """
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return value
+    if scheme.lower() == "file":
+        return rest
+    raise ValueError(
+        f"`{value}` is an object-store URI: kappa keeps checkpoints in a local or mounted folder only (its batch "
+        f"logs rely on atomic renames and a file lock); Delta sources, sinks, dead-letter and quarantine tables "
+        f"may be on {scheme}:// (README: Object storage)"
+    )
+
+
 class Trigger(KappaModel):
     """When a streaming query runs its micro-batches.
 
@@ -137,7 +160,15 @@ class Pipeline(KappaModel):
         "(default: the pipeline file's folder; the working directory for a pipeline built in Python).",
     )
     checkpoint_root: str | None = Field(
-        None, description="Where node state lives: `<root>/<pipeline>/<node>/`. Default `$KAPPA_CHECKPOINT_ROOT` or `./checkpoints`."
+        None,
+        description="Where node state lives: `<root>/<pipeline>/<node>/`, a local (or mounted) folder; "
+        "object-store URIs are refused. Default `$KAPPA_CHECKPOINT_ROOT` or `./checkpoints`.",
+    )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Object-store options (e.g. `AWS_ENDPOINT_URL`, keys as `${env.NAME}` references) of every "
+        "Delta table on an object-store URI: sources, sinks, dead-letter and quarantine tables; a source's or "
+        "sink's own `storage_options` override them key by key.",
     )
     trigger: Trigger = Field(default_factory=Trigger, description="Default trigger of every node.")
     spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark session settings.")
@@ -156,6 +187,13 @@ class Pipeline(KappaModel):
     @classmethod
     def _upper_backend(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("checkpoint_root")
+    @classmethod
+    def _local_checkpoint_root(cls, value: str | None) -> str | None:
+        if value is not None:
+            return local_checkpoint_root(value)
+        return value
 
     @model_validator(mode="after")
     def _check_graph(self) -> "Pipeline":

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from kappa.models.base import KappaModel
-from kappa.models.pipeline import SparkSettings, Trigger
+from kappa.models.pipeline import SparkSettings, Trigger, local_checkpoint_root
 
 #: Placeholders a target path (or a dead-letter path) may use.
 PATH_FIELDS = ("topic", "prefix", "db", "schema", "table")
@@ -198,6 +198,11 @@ class CdcReplication(KappaModel):
     )
     trigger: Trigger = Field(default_factory=Trigger, description="Micro-batch trigger of `kappa cdc start`.")
     spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark session settings.")
+
+    @field_validator("checkpoint_root")
+    @classmethod
+    def _local_checkpoint_root(cls, value: str | None) -> str | None:
+        return None if value is None else local_checkpoint_root(value)
     variables: dict[str, Any] = Field(default_factory=dict, description="Values for `${vars.name}` references.")
 
     _base_dir: str | None = PrivateAttr(None)  # folder of the YAML file it was loaded from

@@ -120,6 +120,7 @@ def plan_replication(config: "CdcReplication", topics_available: list[str] | Non
     pipeline = Pipeline(
         name=config.name, nodes=nodes, checkpoint_root=config.checkpoint_root, root_path=config.root_path,
         trigger=config.trigger, spark=config.spark,
+        storage_options=dict(config.target.storage_options),  # also the dead-letter tables'
     )
     pipeline._base_dir = config._base_dir  # relative paths resolve against the config file's folder
     return ReplicationPlan(config.name, pipeline, tables, skipped, unmatched)

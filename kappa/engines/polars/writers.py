@@ -54,12 +54,13 @@ def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int, node: str | 
         raise error from exc
 
 
-def write_dead_letters(path: str, table: "pa.Table", app_id: str, batch_id: int, node: str | None = None) -> int:
+def write_dead_letters(path: str, table: "pa.Table", app_id: str, batch_id: int, node: str | None = None,
+                       storage_options: dict | None = None) -> int:
     """Undecodable records, appended idempotently to a Delta table."""
     from kappa.delta.arrow import DeltaWriteError
     from kappa.engines.polars.connectors.delta import write_delta
 
     try:
-        return table.num_rows if write_delta(path, table, "append", app_id, batch_id) else 0
+        return table.num_rows if write_delta(path, table, "append", app_id, batch_id, storage_options=storage_options) else 0
     except DeltaWriteError as exc:
         raise DeltaWriteError(f"{_where(node, 'dead letters')}: {exc}") from exc

@@ -143,7 +143,8 @@ class NodeBatchFunction:
 
         path = dead_letter_path(self.node, self.plan.root)
         app_id = dead_letter_app_id("spark", self.plan.pipeline, self.node.name)
-        return self._guarded("dead letters", path, lambda: write_dead_letters(path, dead, app_id, batch_id, self.profile))
+        return self._guarded("dead letters", path, lambda: write_dead_letters(path, dead, app_id, batch_id, self.profile,
+                                                                                  self.plan.table_storage(path)))
 
     def _guarded(self, where: str, path: str | None, write: Callable[[], int], delta: bool = True) -> int:
         """Run a write; a failure of a Delta table becomes one line naming ``where`` and the table."""

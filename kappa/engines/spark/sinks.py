@@ -15,9 +15,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
 
 
-def write_dead_letters(path: str, dead: "DataFrame", app_id: str, batch_id: int, profile: str = "python") -> int:
+def write_dead_letters(path: str, dead: "DataFrame", app_id: str, batch_id: int, profile: str = "python",
+                       storage_options: dict | None = None) -> int:
     """Undecodable records, appended idempotently to a Delta table (both profiles: kappa's
     executor-side Delta writer, so the table is the Polars engine's exactly)."""
     from kappa.engines.spark.datasources.delta_sink import write_delta_frame
 
-    return write_delta_frame(dead, table_uri=path, mode="append", app_id=app_id, batch_id=batch_id, create_empty=False)
+    return write_delta_frame(dead, table_uri=path, mode="append", app_id=app_id, batch_id=batch_id, create_empty=False,
+                             storage_options=storage_options)
