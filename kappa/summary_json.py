@@ -63,6 +63,7 @@ class RunSummaryJson(_Strict):
     ok: bool
     error: Optional[str] = Field(None, description="The run's error line (null when ok).")
     log_file: Optional[str] = Field(None, description="Where Spark's own log went (null on Polars).")
+    stop_reason: Optional[str] = Field(None, description="Why a stream stopped (`stream start`, `cdc start`; null for a run).")
     nodes: list[NodeJson]
 
 
@@ -77,11 +78,13 @@ def node_json(n: NodeRunSummary) -> NodeJson:
     )
 
 
-def summary_json(summary: PipelineRunSummary, *, error: str | None = None, log_file: str | None = None) -> RunSummaryJson:
-    """The JSON model of a run's summary (``error``: the run's error line when it failed)."""
+def summary_json(summary: PipelineRunSummary, *, error: str | None = None, log_file: str | None = None,
+                 stop_reason: str | None = None) -> RunSummaryJson:
+    """The JSON model of a run's summary (``error``: the run's error line when it failed;
+    ``stop_reason``: why a stream stopped)."""
     return RunSummaryJson(
         pipeline=summary.pipeline, engine=summary.engine, profile=summary.profile, ok=summary.ok and error is None,
-        error=error, log_file=log_file, nodes=[node_json(n) for n in summary.nodes],
+        error=error, log_file=log_file, stop_reason=stop_reason, nodes=[node_json(n) for n in summary.nodes],
     )
 
 

@@ -82,9 +82,11 @@ def render_verdicts(pipeline: str, verdicts: list) -> str:
 
 def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interval: str, refresh: float, title: str, *,
                 yes: bool = False, command: str = "kappa stream start", metrics_port: int | None = None,
-                metrics_host: str = "127.0.0.1") -> None:
+                metrics_host: str = "127.0.0.1", as_json: bool = False) -> None:
     """Stream a pipeline's selected nodes with the live board (``kappa stream start``, ``kappa cdc start``);
-    ``metrics_port``: serve Prometheus metrics there (:mod:`kappa.metrics_http`).
+    ``metrics_port``: serve Prometheus metrics there (:mod:`kappa.metrics_http`); ``as_json``: the
+    board goes to stderr and the final summary to stdout as one JSON document
+    (:mod:`kappa.summary_json`, with ``stop_reason``).
 
     The runner takes the pipeline lock before Spark starts, so a second run fails at once."""
     from kappa.cli.logs import OUTPUT
@@ -92,7 +94,7 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
     from kappa.runner import stream
     from kappa.runner.session import spark_log_file
 
-    out = sys.stdout
+    out = sys.stderr if as_json else sys.stdout
     log_file = spark_log_file(pl)  # Spark's own log goes there, never across the board
     boards: list[LiveBoard] = []
     noted: list[bool] = []
@@ -114,6 +116,15 @@ def run_streams(pl, select, full_refresh, until_idle: bool, profile: str, interv
                      on_start=start, on_update=update, on_verdicts=show_verdicts,
                      quiet=True, prepare=confirm(command, full_refresh, yes), log_file=log_file,
                      metrics_port=metrics_port, metrics_host=metrics_host)
+    if as_json:
+        from kappa.summary_json import summary_json
+
+        out.write(f"stopped: {outcome.stop_reason}\n")
+        out.flush()
+        doc = summary_json(outcome.summary, log_file=str(log_file) if log_file else None, stop_reason=outcome.stop_reason)
+        sys.stdout.write(doc.model_dump_json(indent=2) + "\n")
+        sys.stdout.flush()
+        return
     out.write(f"stopped: {outcome.stop_reason}\n{outcome.summary.render()}\n")
     out.flush()
 

@@ -109,6 +109,7 @@ def register(app: typer.Typer) -> None:
         interval: str = typer.Option("1 second", "--interval", help="Trigger when the config's trigger is available_now/once."),
         refresh: float = typer.Option(2.0, "--refresh", help="Seconds between status refreshes."),
         yes: bool = YesOpt,
+        as_json: bool = JsonOpt,
     ) -> None:
         """Replicate continuously with Spark Structured Streaming (the `kappa stream start` runner)."""
         from kappa.cli.board import run_streams
@@ -116,7 +117,8 @@ def register(app: typer.Typer) -> None:
         rplan = compile_config(config, var)
         if not _echo_skipped(rplan):
             return
-        run_streams(rplan.pipeline, select, full_refresh, until_idle, profile, interval, refresh, "kappa cdc: replication", yes=yes, command="kappa cdc start")
+        run_streams(rplan.pipeline, select, full_refresh, until_idle, profile, interval, refresh, "kappa cdc: replication", yes=yes, command="kappa cdc start",
+                    as_json=as_json)
 
     @cdc_app.command("status")
     def status(

@@ -18,7 +18,7 @@ from typing import List, Optional
 import typer
 
 from kappa.cli.board import LiveBoard, render_verdicts, run_streams
-from kappa.cli.options import ProfileOpt, SelectOpt, VarOpt, YesOpt, load
+from kappa.cli.options import JsonOpt, ProfileOpt, SelectOpt, VarOpt, YesOpt, load
 
 __all__ = ["LiveBoard", "register"]  # LiveBoard: kappa.cli.board's, kept importable here
 
@@ -41,11 +41,12 @@ def register(app: typer.Typer) -> None:
         yes: bool = YesOpt,
         metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port while streaming."),
         metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address the metrics endpoint listens on."),
+        as_json: bool = JsonOpt,
     ) -> None:
         """Run the selected nodes as streaming queries in one Spark application until Ctrl-C/SIGTERM."""
         pl = load(pipeline, var)
         run_streams(pl, select, full_refresh, until_idle, profile, interval, refresh, "kappa stream: pipeline", yes=yes,
-                    metrics_port=metrics_port, metrics_host=metrics_host)
+                    metrics_port=metrics_port, metrics_host=metrics_host, as_json=as_json)
 
     @stream_app.command("status")
     def status(

@@ -49,9 +49,13 @@ def load_model_file(model: type[BaseModel] | None, path: str | Path, variables: 
 
 
 def with_base_dir(loaded: Any, file: str | Path) -> Any:
-    """Record the folder of the file a model was loaded from (its relative paths resolve there)."""
-    if "_base_dir" in getattr(type(loaded), "__private_attributes__", {}) and Path(file).is_file():
+    """Record the folder of the file a model was loaded from (its relative paths resolve there)
+    and, where the model keeps it, the file itself (errors found at run time name its lines)."""
+    private = getattr(type(loaded), "__private_attributes__", {})
+    if "_base_dir" in private and Path(file).is_file():
         loaded._base_dir = str(Path(file).resolve().parent)
+        if "_source_file" in private:
+            loaded._source_file = str(file)
     return loaded
 
 

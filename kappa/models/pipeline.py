@@ -174,6 +174,7 @@ class Pipeline(KappaModel):
     spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark session settings.")
 
     _base_dir: str | None = PrivateAttr(None)  # folder of the YAML file it was loaded from
+    _source_file: str | None = PrivateAttr(None)  # that file (run-time static checks name its lines)
 
     def __eq__(self, other: object) -> bool:
         """Equal specs: the file a pipeline was loaded from (and the API's last run) are not compared."""

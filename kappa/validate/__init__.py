@@ -185,4 +185,5 @@ def refuse_invalid(pipeline: Any, names: Iterable[str] | None = None) -> None:
     pre-start check: nothing has run yet)."""
     issues = static_issues(pipeline, names)
     if issues:
-        raise StaticCheckError(issues)
+        file = getattr(pipeline, "_source_file", None)
+        raise StaticCheckError(locate(issues, file) if file else issues)

@@ -45,7 +45,7 @@ def test_json_summary_validates_and_has_exact_values(pipeline_file, capsys):
               "skipped_offsets": 0, "data_loss": [], "late_rows": 0, "watermark": None, "state_rows": None, "state_bytes": None}
     assert data == {
         "schema_version": 1, "pipeline": "demo", "engine": "polars", "profile": None, "ok": True, "error": None, "log_file": None,
-        "nodes": [
+        "stop_reason": None, "nodes": [
             {"node": "bronze", **common, "read_rows": 30, "removed_rows": 2, "output_rows": 24, "dropped_rows": 4,
              "failures": {"v_small": 4}, "sink_rows": {"sink0": 24}},
             {"node": "silver", **common, "read_rows": 24, "removed_rows": 0, "output_rows": 24, "dropped_rows": 0,

@@ -3,6 +3,8 @@ exact table contents, verdicts, refusal of unsafe changes, ``--full-refresh``, a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from deltalake import DeltaTable
 
@@ -45,9 +47,12 @@ def test_until_idle_verdicts_refusal_and_full_refresh(spark, tmp_path, write_pip
     path = write_pipeline(PIPELINE, **fmt)
     assert plan(path, capsys) == ["  brz: new", "  slv: new"]
 
-    start(path)
-    out = capsys.readouterr().out
-    assert "stopped: all input consumed" in out
+    start(path, "--json")  # the board on stderr, the summary as one JSON document on stdout
+    captured = capsys.readouterr()
+    assert "stopped: all input consumed" in captured.err
+    doc = json.loads(captured.out)
+    assert (doc["ok"], doc["stop_reason"], doc["engine"], doc["profile"]) == (True, "all input consumed", "spark (stream)", "python")
+    assert [(n["node"], n["status"], n["read_rows"], n["output_rows"]) for n in doc["nodes"]] == [("brz", "ok", 20, 20), ("slv", "ok", 20, 20)]
     assert rows(tmp_path / "brz") == [{"id": i, "name": f"n{i}"} for i in range(20)]
     assert rows(tmp_path / "slv") == [{"id": i, "name": f"N{i}"} for i in range(20)]
     assert plan(path, capsys) == ["  brz: unchanged", "  slv: unchanged"]

@@ -38,10 +38,11 @@ def test_spark_engine_refuses_before_starting(spark, tmp_path):
     pipeline = load_pipeline_file(tmp_path / "pipeline.yaml")
     with pytest.raises(StaticCheckError) as err:
         SparkEngine(spark=spark, profile="python").run(pipeline, build_plan(pipeline))
+    file = tmp_path / "pipeline.yaml"  # located in the file the pipeline came from
     assert str(err.value).splitlines() == [
-        "<config>: nodes[1].transformer[0]: give the column 'amount * 2' a name (AS ...): Spark's generated column names "
+        f"{file}:9: nodes[1].transformer[0]: give the column 'amount * 2' a name (AS ...): Spark's generated column names "
         "are not reproduced (SQL line 1, column 12)",
-        "<config>: nodes[1].transformer[1]: function percentile_approx() is not supported: kappa runs only the functions "
+        f"{file}:10: nodes[1].transformer[1]: function percentile_approx() is not supported: kappa runs only the functions "
         "it can run with Spark's result on both engines (SQL line 1, column 8)",
     ]
     assert not (tmp_path / "out").exists()
