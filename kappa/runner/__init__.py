@@ -176,6 +176,7 @@ def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
         runner = StreamRunner(spark, plan, chosen, full_refresh=names, until_idle=until_idle, interval=interval,
                               refresh_seconds=refresh, on_update=on_update, on_verdicts=on_verdicts, events=events)
         summary = runner.run()
+    summary.profile = summary.profile or chosen
     return StreamOutcome(summary, runner.stop_reason, chosen)
 
 
