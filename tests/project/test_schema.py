@@ -77,6 +77,7 @@ def test_there_are_examples():
     assert [p.relative_to(REPO).as_posix() for p in EXAMPLES] == [
         "examples/stock_prices/pipeline.yaml",
         "examples/stock_prices/pipeline_files.yaml",
+        "connectors/cdc/inventory-replication-s3.yaml",
         "connectors/cdc/inventory-replication.yaml",
     ]
 
