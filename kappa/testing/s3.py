@@ -177,8 +177,8 @@ def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0) -> S3S
     while True:
         if proc.poll() is not None:
             raise S3ServerError(f"weed server exited with code {proc.returncode}:\n{server.log_tail()}")
-        try:  # ready: a bucket is created and an object stored (a volume is assigned)
-            if (_request("PUT", f"{server.url}/kappa-ready", timeout=2.0) == 200
+        try:  # ready: a bucket is created (409: it exists, a restart) and an object stored
+            if (_request("PUT", f"{server.url}/kappa-ready", timeout=2.0) in (200, 409)
                     and _request("PUT", f"{server.url}/kappa-ready/probe", timeout=5.0, data=b"ok") == 200):
                 return server
         except (OSError, urllib.error.URLError):
