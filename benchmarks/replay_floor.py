@@ -189,6 +189,12 @@ def run_side(case: str, side: str, inp: Path, work: Path) -> dict:
     return _measure.measure(Path(__file__).resolve(), args, label=f"{case}/{side}")
 
 
+def job(args: list[str]) -> dict:
+    import _measure
+
+    return _measure.measure(Path(__file__).resolve(), args, label=" ".join(args[:2]))
+
+
 def print_table(report: dict) -> None:
     print(f"\n{'case':<7}{'side':<8}{'wall s':>8}{'CPU s':>8}{'peak RSS MiB':>14}")
     for case, res in report["cases"].items():
@@ -214,9 +220,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case", choices=("seed", "delta"), help=argparse.SUPPRESS)
     p.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     p.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--job", choices=("input", "verify"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.side:
         child(args.case, args.side, args.input, args.work / args.case / args.side)
+        return 0
+    if args.job:  # heavy work of the parent, in a child: wait4's ru_maxrss of every later child
+        # would otherwise start at the parent's own high-water mark (inherited across fork + exec)
+        out = (make_input(args.input, args.events, args.files, args.seed) if args.job == "input"
+               else {c: verify(c, args.work, args.events) for c in args.cases.split(",")})
+        print("RESULT " + json.dumps(out), flush=True)
         return 0
 
     sys.path.insert(0, str(HERE))
@@ -226,11 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     t = time.perf_counter()
-    counts = make_input(work / "input", args.events, args.files, args.seed)
+    counts = job(["--job", "input", "--input", str(work / "input"), "--events", str(args.events), "--files", str(args.files), "--seed", str(args.seed)])
     size_mb = sum(f.stat().st_size for f in (work / "input" / "jsonl").iterdir()) / 2**20
     print(f"input: {counts['rows']:,} rows ({size_mb:.0f} MB JSONL, {counts['distinct_keys']:,} distinct keys) "
           f"in {time.perf_counter() - t:.1f} s", flush=True)
-    make_input(work / "warmup" / "input", WARMUP_EVENTS, 2, args.seed)
+    job(["--job", "input", "--input", str(work / "warmup" / "input"), "--events", str(WARMUP_EVENTS), "--files", "2", "--seed", str(args.seed)])
     for case in cases:  # warm-up, not recorded
         for side in SIDES:
             run_side(case, side, work / "warmup" / "input", work / "warmup")
@@ -249,8 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
         res = _measure.summarise(runs, list(SIDES))
         res["ratios"] = _measure.ratios(res, "kappa", "floor")
-        res["verification"] = verify(case, work, counts["distinct_keys"])
         report["cases"][case] = res
+    checks = job(["--job", "verify", "--work", str(work), "--events", str(counts["distinct_keys"]), "--cases", ",".join(cases)])
+    for case in cases:
+        report["cases"][case]["verification"] = checks[case]
     report["load_average_1_5_15"] = {"before": load_before, "after": _measure.load_average()}
     report["target"] = TARGET
     report["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
