@@ -62,7 +62,7 @@ def scan_delta(path: str, version: int | None, storage_options: dict) -> "pl.Laz
 
     from kappa.delta.read import read_delta
 
-    return pl.from_arrow(read_delta(path, version=version, storage_options=storage_options), rechunk=False).lazy()
+    return pl.from_arrow(read_delta(path, version=version, storage_options=storage_options)).lazy()
 
 
 def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.LazyFrame":
@@ -71,7 +71,7 @@ def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.
 
     from kappa.delta.read import read_delta_files
 
-    return pl.from_arrow(read_delta_files(path, files, storage_options=storage_options), rechunk=False).lazy()
+    return pl.from_arrow(read_delta_files(path, files, storage_options=storage_options)).lazy()
 
 
 class DeltaReader(SourceReader):
