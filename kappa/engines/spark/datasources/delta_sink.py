@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     from pyspark.sql import DataFrame
 
+    from kappa.errors import KappaError
+
 SINK_NAME = "kappa_delta_sink"
 _STORAGE = "storage."
 
@@ -346,11 +348,24 @@ def _read_result(path: str) -> dict:
         return {}
 
 
-def _write_error(table_uri: str, exc: BaseException, delta_write_error) -> DeltaWriteError:
-    """``cannot write Delta table <uri>: <cause>`` with the Python cause out of Spark's text."""
+def _write_error(table_uri: str, exc: BaseException, delta_write_error) -> "KappaError":
+    """``cannot write Delta table <uri>: <cause>`` with the Python cause out of Spark's text.
+
+    A kappa error raised while the write computed its input (e.g. the Kafka source's
+    ``BrokerUnreachable`` in a Python worker) is that error, not a failed write: its own message.
+
+    >>> _write_error("t", Exception("An exception was thrown from the Python worker:\\nTraceback\\n"
+    ...   "kappa.kafka.client.BrokerUnreachable: source: Kafka broker h:1 unreachable after 15 s"), None)
+    KappaError('source: Kafka broker h:1 unreachable after 15 s')
+    """
     import re
 
+    from kappa.errors import KappaError
+
     text = str(exc)
+    raised = [m for m in re.findall(r"^(kappa\.[\w.]+): (.+)$", text, re.MULTILINE) if not m[0].endswith("DeltaWriteError")]
+    if raised:
+        return KappaError(raised[-1][1].strip())
     found = re.findall(r"(?:kappa\.\S*DeltaWriteError|DeltaWriteError): (.+)", text)
     if found:
         cause = found[-1].strip()
