@@ -75,8 +75,11 @@ def schema() -> "pa.Schema":
 
 
 def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
-    """Rows (dicts with the columns; timestamps as epoch seconds) as an Arrow table of :func:`schema`."""
-    import pyarrow as pa
+    """Rows (dicts with the columns; timestamps as epoch seconds) as an Arrow table of :func:`schema`.
+
+    Built through Polars: pyarrow's conversion from Python objects imports pandas (~0.3 s and
+    ~55 MiB on every run that writes the log)."""
+    import polars as pl
 
     out = []
     for row in rows:
@@ -88,4 +91,19 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
         if failures is not None:
             r["expectation_failures"] = [{"expectation": k, "failing_rows": int(v)} for k, v in failures.items() if v]
         out.append(r)
-    return pa.Table.from_pylist(out, schema=schema())
+    frame = pl.DataFrame(out, schema=_polars_schema())
+    frame = frame.with_columns(pl.col("started_at", "ended_at").cast(pl.Datetime("us", "UTC")))
+    return frame.to_arrow().cast(schema())
+
+
+def _polars_schema() -> dict[str, Any]:
+    """:func:`schema` in Polars types (timestamps as epoch microseconds, cast afterwards)."""
+    import polars as pl
+
+    failures = pl.List(pl.Struct({"expectation": pl.String, "failing_rows": pl.Int64}))
+    types: dict[str, Any] = {
+        "seq": pl.Int64, "batch_id": pl.Int64, "started_at": pl.Int64, "ended_at": pl.Int64,
+        "duration_seconds": pl.Float64, **{c: pl.Int64 for c in COUNT_COLUMNS},
+        "expectation_failures": failures, "lag": pl.Int64, "state_rows": pl.Int64,
+    }
+    return {name: types.get(name, pl.String) for name in COLUMNS}
