@@ -46,11 +46,9 @@ def list_files(path: str, fmt: str) -> list[str]:
 
 
 def _polars_schema(schema: Any) -> Any:
-    import polars as pl
+    from kappa.types import parse_schema, polars_schema
 
-    from kappa.types import parse_schema
-
-    return pl.from_arrow(parse_schema(schema).empty_table()).schema
+    return polars_schema(parse_schema(schema))
 
 
 def polars_read_options(fmt: str, options: dict | None) -> dict:

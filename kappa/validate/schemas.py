@@ -15,36 +15,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Callable
 
-
-
-
-def polars_schema(arrow: Any) -> Any:
-    """The Polars schema of an Arrow schema, converted type by type (building even an empty Arrow
-    table would import pandas: a second for ``kappa validate``)."""
-    import polars as pl
-
-    return pl.Schema({f.name: polars_type(f.type) for f in arrow})
-
-
-def polars_type(t: Any) -> Any:
-    """The Polars type of an Arrow type, as ``pl.from_arrow`` gives it."""
-    import polars as pl
-    import pyarrow as pa
-
-    simple = {pa.int8(): pl.Int8, pa.int16(): pl.Int16, pa.int32(): pl.Int32, pa.int64(): pl.Int64, pa.float32(): pl.Float32,
-              pa.float64(): pl.Float64, pa.string(): pl.String, pa.large_string(): pl.String, pa.binary(): pl.Binary,
-              pa.large_binary(): pl.Binary, pa.bool_(): pl.Boolean, pa.date32(): pl.Date}
-    if t in simple:
-        return simple[t]()
-    if pa.types.is_timestamp(t):
-        return pl.Datetime(t.unit, t.tz)
-    if pa.types.is_decimal(t):
-        return pl.Decimal(t.precision, t.scale)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return pl.List(polars_type(t.value_type))
-    if pa.types.is_struct(t):
-        return pl.Struct({t.field(i).name: polars_type(t.field(i).type) for i in range(t.num_fields)})
-    return pl.from_arrow(pa.schema([pa.field("x", t)]).empty_table()).schema["x"]
+from kappa.types import polars_schema
 
 
 def declared(schema: Any) -> tuple[Any, str | None]:
