@@ -279,22 +279,12 @@ def _constructs(text: _Text, tree: "exp.Expression", problems: list[SqlProblem])
 
 
 def _aliases(text: _Text, tree: "exp.Expression", problems: list[SqlProblem]) -> None:
-    from sqlglot import exp
+    from kappa.sql.translate import unnamed_projections
 
-    from kappa.sql.translate import _output_select
-
-    selects = [_output_select(tree)]
-    selects += [_output_select(cte.this) for cte in tree.find_all(exp.CTE)]
-    selects += [_output_select(sq.this) for sq in tree.find_all(exp.Subquery) if isinstance(sq.parent, (exp.From, exp.Join))]
-    for select in selects:
-        if not isinstance(select, exp.Select):
-            continue
-        for projection in select.expressions:
-            if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
-                continue
-            start = _start(projection)
-            shown = text.user(_written(text.sql, start) if start is not None else projection.sql(dialect="spark"))
-            problems.append(_at(text.sql, projection, f"give the column {shown!r} a name (AS ...): Spark's generated column names are not reproduced"))
+    for projection in unnamed_projections(tree):
+        start = _start(projection)
+        shown = text.user(_written(text.sql, start) if start is not None else projection.sql(dialect="spark"))
+        problems.append(_at(text.sql, projection, f"give the column {shown!r} a name (AS ...): Spark's generated column names are not reproduced"))
 
 
 def _intervals(text: _Text, tree: "exp.Expression", problems: list[SqlProblem]) -> None:

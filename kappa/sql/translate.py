@@ -62,7 +62,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import sqlglot
 from sqlglot import exp
@@ -146,7 +146,9 @@ def _output_select(query: exp.Expression) -> exp.Expression:
     return query
 
 
-def _check_aliases(tree: exp.Expression) -> None:
+def unnamed_projections(tree: exp.Expression) -> Iterator[exp.Expression]:
+    """The computed columns without a name (no ``AS``) of the query's output SELECT, its CTEs and
+    its FROM/JOIN subqueries: Spark would generate their names, which are not reproduced."""
     selects = [_output_select(tree)]
     selects += [_output_select(cte.this) for cte in tree.find_all(exp.CTE)]
     selects += [_output_select(sq.this) for sq in tree.find_all(exp.Subquery) if isinstance(sq.parent, (exp.From, exp.Join))]
@@ -154,12 +156,16 @@ def _check_aliases(tree: exp.Expression) -> None:
         if not isinstance(select, exp.Select):
             continue
         for projection in select.expressions:
-            if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
-                continue
-            raise UnsupportedSql(
-                f"give the column {projection.sql(dialect='spark')!r} a name (AS ...): "
-                "Spark's generated column names are not reproduced"
-            )
+            if not isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
+                yield projection
+
+
+def _check_aliases(tree: exp.Expression) -> None:
+    for projection in unnamed_projections(tree):
+        raise UnsupportedSql(
+            f"give the column {projection.sql(dialect='spark')!r} a name (AS ...): "
+            "Spark's generated column names are not reproduced"
+        )
 
 
 def _check_unique_names(tree: exp.Expression) -> None:
