@@ -29,11 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -43,8 +40,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_WORK = HERE / ".work" / "replay_stock_prices"
 DEFAULT_OUTPUT = HERE / "results" / "replay_stock_prices.json"
-# bytecode caches of the children: a user's environment has them; this keeps them out of the venv
-PYCACHE = HERE / ".work" / "pycache"
 WARMUP_EVENTS = 2_000
 TARGET = 1.2
 
@@ -185,35 +180,12 @@ def child(side: str, input_dir: Path, out: Path) -> None:
 
 # ------------------------------------------------------------------------------ the parent
 def measure(side: str, input_dir: Path, work: Path) -> dict:
-    """Run one side in a fresh interpreter; wall time from the child, peak RSS from wait4."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--side", side, "--input", str(input_dir), "--work", str(work)]
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "PYTHONPYCACHEPREFIX": str(PYCACHE)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    # read both pipes in threads, then reap the child with wait4 ourselves: Popen.wait() would
-    # reap it first and its rusage (ru_maxrss of exactly this child) would be lost
-    outputs: dict[str, str] = {}
-    readers = [
-        threading.Thread(target=lambda name=name, pipe=pipe: outputs.__setitem__(name, pipe.read()))
-        for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr))
-    ]
-    for r in readers:
-        r.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    for r in readers:
-        r.join()
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"{side} failed (exit {proc.returncode}):\n{outputs.get('stderr', '')[-4000:]}")
-    line = next(ln for ln in outputs["stdout"].splitlines() if ln.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
-    result["process_seconds"] = elapsed
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-    return result
+    """Run one side in a fresh interpreter; wall time from the child, CPU time and peak RSS from
+    wait4 (:func:`_measure.measure`)."""
+    import _measure
+
+    args = ["--side", side, "--input", str(input_dir), "--work", str(work)]
+    return _measure.measure(Path(__file__).resolve(), args, label=side)
 
 
 def verify(work: Path, expected_bronze: int, expected_silver: int) -> dict:
@@ -232,18 +204,6 @@ def verify(work: Path, expected_bronze: int, expected_silver: int) -> dict:
     same = tables["kappa"].equals(tables["handwritten"])
     ok = same and all(v == {"bronze_rows": expected_bronze, "silver_rows": expected_silver} for v in out.values())
     return {"ok": ok, "silver_tables_equal": same, "expected": {"bronze_rows": expected_bronze, "silver_rows": expected_silver}, **out}
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("polars", "deltalake", "pyarrow", "sqlglot", "narwhals"):
-        try:
-            out[pkg] = version(pkg)
-        except Exception:  # noqa: BLE001 - report what is there
-            out[pkg] = None
-    return out
 
 
 def summarise(events: int, runs: list[dict]) -> dict:
@@ -294,6 +254,8 @@ def print_table(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import _measure
+
     p = argparse.ArgumentParser(description="kappa Polars replay vs hand-written Polars + deltalake")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--files", type=int, default=10, help="JSONL files the events are spread over")
@@ -343,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         "input_mb": round(size_mb, 1),
         "repeat": args.repeat,
         "cpus": os.cpu_count(),
-        "versions": _versions(),
+        "versions": _measure.versions(),
         **summarise(args.events, runs),
         "verification": check,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
