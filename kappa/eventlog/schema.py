@@ -81,6 +81,8 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
     ~55 MiB on every run that writes the log)."""
     import polars as pl
 
+    from kappa.types import polars_schema
+
     out = []
     for row in rows:
         r = {name: row.get(name) for name in COLUMNS}
@@ -91,19 +93,7 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
         if failures is not None:
             r["expectation_failures"] = [{"expectation": k, "failing_rows": int(v)} for k, v in failures.items() if v]
         out.append(r)
-    frame = pl.DataFrame(out, schema=_polars_schema())
-    frame = frame.with_columns(pl.col("started_at", "ended_at").cast(pl.Datetime("us", "UTC")))
+    types = dict(polars_schema(schema()))
+    frame = pl.DataFrame(out, schema={**types, "started_at": pl.Int64, "ended_at": pl.Int64})  # epoch microseconds
+    frame = frame.with_columns(pl.col("started_at").cast(types["started_at"]), pl.col("ended_at").cast(types["ended_at"]))
     return frame.to_arrow().cast(schema())
-
-
-def _polars_schema() -> dict[str, Any]:
-    """:func:`schema` in Polars types (timestamps as epoch microseconds, cast afterwards)."""
-    import polars as pl
-
-    failures = pl.List(pl.Struct({"expectation": pl.String, "failing_rows": pl.Int64}))
-    types: dict[str, Any] = {
-        "seq": pl.Int64, "batch_id": pl.Int64, "started_at": pl.Int64, "ended_at": pl.Int64,
-        "duration_seconds": pl.Float64, **{c: pl.Int64 for c in COUNT_COLUMNS},
-        "expectation_failures": failures, "lag": pl.Int64, "state_rows": pl.Int64,
-    }
-    return {name: types.get(name, pl.String) for name in COLUMNS}
