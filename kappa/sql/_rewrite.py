@@ -53,6 +53,8 @@ class Rewriter(TextTimeRules):
             exp.Ceil: self.floor_ceil,
             exp.Sum: self.sum,
             exp.Avg: self.avg,
+            exp.ArgMax: self.arg_extreme,
+            exp.ArgMin: self.arg_extreme,
             exp.TimestampTrunc: self.date_trunc,
             exp.CurrentTimestamp: self.current_timestamp,
             exp.CurrentDate: self.current_date,
@@ -218,6 +220,19 @@ class Rewriter(TextTimeRules):
             precision, scale = ty.decimal_ps(arg)
             return _cast(node, f"DECIMAL({min(38, precision + 4)}, {min(38, scale + 4)})")
         return _cast(node, "DOUBLE")
+
+    def arg_extreme(self, node: exp.Expression) -> exp.Expression:
+        """``max_by(v, o)`` / ``min_by(v, o)``: the ``v`` of the row with the largest / smallest ``o``.
+
+        Spark ignores rows whose ``o`` is NULL (and gives NULL when every ``o`` is); Polars SQL has
+        no such aggregate, so: the first element of ``ARRAY_AGG(v ORDER BY o DESC|ASC NULLS LAST)``,
+        NULL when ``max(o)`` is NULL. Ties on ``o`` are Spark's "any row" (non-deterministic there).
+        """
+        value, order = node.this, node.expression
+        ordered = exp.Ordered(this=_c(order), desc=isinstance(node, exp.ArgMax), nulls_first=False)
+        first = _fn("ARRAY_GET", exp.ArrayAgg(this=exp.Order(this=value, expressions=[ordered])), _lit(1))
+        no_order = exp.Is(this=exp.Max(this=_c(order)), expression=exp.Null())
+        return exp.Case(ifs=[exp.If(this=no_order, true=exp.Null())], default=first)
 
     def window(self, node: exp.Window) -> exp.Expression:
         inner = node.this

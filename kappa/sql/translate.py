@@ -12,7 +12,8 @@ subqueries (FROM, IN, EXISTS, scalar), CASE/IF, COALESCE/NVL/NULLIF, GREATEST/LE
 BETWEEN, LIKE, RLIKE, IS [NOT] NULL, ``<=>``, arithmetic, CAST/TRY_CAST to STRING, INT types,
 DOUBLE, FLOAT, DECIMAL, BOOLEAN, DATE, TIMESTAMP, TIMESTAMP_NTZ; lower, upper, trim/ltrim/rtrim,
 concat, concat_ws, substring/substr, length, replace, regexp_replace (literal replacement),
-lpad, rpad, left, right; round, abs, floor, ceil; count (DISTINCT), sum, avg, min, max; to_date,
+lpad, rpad, left, right; round, abs, floor, ceil; count (DISTINCT), sum, avg, min, max, min_by,
+max_by; to_date,
 to_timestamp (with Spark patterns), date_format, date_trunc, year, quarter, month, day,
 dayofmonth, hour, minute, second, date_add, date_sub, datediff, current_timestamp,
 current_date, ``+/- INTERVAL``; windows: row_number, rank, dense_rank, lag, lead with
@@ -89,7 +90,7 @@ _ALLOWED: tuple[type, ...] = (
     exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.DPipe, exp.Cast, exp.TryCast, exp.Coalesce,
     exp.Case, exp.If, exp.Nullif, exp.Greatest, exp.Least, exp.Length, exp.Substring, exp.Trim,
     exp.Lower, exp.Upper, exp.Round, exp.Floor, exp.Ceil, exp.Abs, exp.Concat, exp.ConcatWs,
-    exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Count, exp.TimestampTrunc, exp.CurrentTimestamp,
+    exp.Sum, exp.Avg, exp.Min, exp.Max, exp.ArgMax, exp.ArgMin, exp.Count, exp.TimestampTrunc, exp.CurrentTimestamp,
     exp.CurrentDate, exp.RowNumber, exp.Rank, exp.DenseRank, exp.Lag, exp.Lead, exp.RegexpReplace,
     exp.Replace, exp.Pad, exp.TsOrDsAdd, exp.DateDiff, exp.Left, exp.Right, *_EXTRACT,
 )

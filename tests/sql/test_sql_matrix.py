@@ -78,6 +78,9 @@ STATEMENTS = [
      "min(v) AS mi, max(name) AS ma, sum(big) AS sb, sum(v) AS sv, avg(id) AS ai, min(ts) AS mt "
      "FROM t GROUP BY grp HAVING count(*) >= 1", False),
     ("SELECT grp, sum(amount) AS sa, max(amount) AS ma FROM t GROUP BY grp", False),
+    ("SELECT grp, max_by(name, ts) AS last_name, min_by(id, v) AS first_id, max_by(upper(name), big) AS top "
+     "FROM t GROUP BY grp", False),
+    ("SELECT grp, max_by(name, ts) AS m, min_by(id, ts) AS f FROM t WHERE ts IS NULL OR grp = 'a' GROUP BY grp", False),
     ("SELECT grp, sum(id) AS s, avg(id) AS a, max(id) AS m FROM t WHERE id IS NULL GROUP BY grp", False),
     ("SELECT count(*) AS n, sum(id) AS s, max(name) AS m FROM t WHERE id > 1000", False),
     ("SELECT id, v FROM t ORDER BY v DESC, id LIMIT 4", True),
