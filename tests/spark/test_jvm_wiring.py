@@ -46,6 +46,7 @@ LOCAL = {
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    "spark.python.authenticate.socketTimeout": "120s",
     "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
 }
 

@@ -53,6 +53,10 @@ LOCAL_CONF: Mapping[str, str] = {
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
+    # Python workers (UDFs, Python data sources, foreachBatch's Arrow transfer) must connect back to
+    # the JVM within this time; Spark's 15 s fails runs on a loaded 2-core machine ("Python worker
+    # failed to connect back", CANNOT_OPEN_SOCKET ... timed out).
+    "spark.python.authenticate.socketTimeout": "120s",
 }
 
 # C1-only JIT: a cold local start is about 30% faster; long jobs belong on a cluster anyway.
