@@ -182,14 +182,26 @@ def _listing(uri: str) -> tuple[list[str], list[str]]:
     return files, folders
 
 
+def _any_under(store: Any, prefix: str) -> bool:
+    """True when at least one object has a key under ``prefix`` (one page of a lazy listing)."""
+    import obstore
+
+    for batch in obstore.list(store, prefix=prefix, chunk_size=1):
+        return bool(batch)
+    return False
+
+
 def names(uri: str) -> list[str]:
     """Names of the objects directly under ``uri`` (a folder): its files."""
     return _listing(uri)[0]
 
 
 def folders(uri: str) -> list[str]:
-    """Names of the "sub-folders" directly under ``uri`` (common key prefixes)."""
-    return _listing(uri)[1]
+    """Names of the "sub-folders" directly under ``uri``: common key prefixes holding an object
+    (SeaweedFS also lists the empty directories its filer keeps after a delete)."""
+    store, key = _store(uri)
+    base = key + "/" if key else ""
+    return [f for f in _listing(uri)[1] if _any_under(store, f"{base}{f}/")]
 
 
 def exists(uri: str) -> bool:
@@ -202,8 +214,7 @@ def exists(uri: str) -> bool:
         return True
     except FileNotFoundError:
         pass
-    files, subs = _listing(uri)
-    return bool(files or subs)
+    return _any_under(store, key + "/")
 
 
 def delete_tree(uri: str) -> None:

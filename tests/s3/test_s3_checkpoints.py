@@ -4,7 +4,7 @@ A Delta -> Delta pipeline with two stateful nodes (a streaming dedup, an update-
 upserted) replayed twice on an ``s3://`` checkpoint root gives exactly the tables a local root
 gives, and its second run reads only the new commit; the run lease keeps a second process out
 (naming the holder) until the holder's lease expires after ``kill -9``; ``kill -9`` at each
-failpoint of a batch and a rerun give exact tables.
+failpoint of a batch and a rerun give exact tables (those two are ``slow``: several processes).
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ def wait_for_expiry(lease: str) -> None:
     time.sleep(max(0.0, expires - time.time()) + 0.1)
 
 
+@pytest.mark.slow  # three kappa processes and a lease expiry (~12 s)
 def test_the_lease_keeps_a_second_replay_out_until_a_killed_holders_lease_expires(s3, tmp_path):
     path = write_pipeline(tmp_path, s3.uri("ck"), "out")
     add_batch(tmp_path / "src", BATCHES[0])
@@ -202,6 +203,7 @@ def test_two_processes_at_once_one_runs_the_other_is_refused(s3, tmp_path):
 CRASHES = [(0, "after_sink@1"), (1, "state_before_rename@2"), (2, "before_commit@1"), (3, "after_commit@2")]
 
 
+@pytest.mark.slow  # eight kappa processes (~25 s)
 def test_kill_9_at_each_failpoint_then_rerun_gives_exact_tables(s3, tmp_path):
     path = write_pipeline(tmp_path, s3.uri("ck"), "out")
     env = _env(s3)
