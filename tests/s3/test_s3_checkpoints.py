@@ -116,7 +116,14 @@ def test_a_replay_on_an_s3_checkpoint_root_equals_a_local_one_and_reads_only_new
     assert objects.folders(f"{replay}/state") == ["0", "1"]  # the previous version is kept, older ones pruned
     assert sorted(objects.names(s3.uri("ck/s3ck"))) == [".kappa.lock"]
     assert objects.names(s3.uri("ck/s3ck/dd")) == ["replay_fingerprint.json"]
-    assert objects.exists(s3.uri("ck/s3ck/.kappa_event_log/_delta_log/00000000000000000000.json"))
+    from kappa.eventlog.reader import event_log_of, event_log_storage, read_events
+
+    pipeline = load_pipeline_file(files["bucket"])
+    log = event_log_of(pipeline)
+    assert log == s3.uri("ck/s3ck/.kappa_event_log")
+    events = read_events(log, storage_options=event_log_storage(pipeline, log))  # what `kappa log` shows
+    assert [(e["event"], e["node"], e["batch_id"]) for e in events if e["event"] == "batch"] == [
+        ("batch", "dd", 0), ("batch", "totals", 0), ("batch", "dd", 1), ("batch", "totals", 1)]
     assert not any(p.name == "s3:" for p in tmp_path.rglob("*"))  # no local folder named s3:
     # --full-refresh deletes the node's checkpoint objects too, and rebuilds it exactly
     result = execute_pipeline(load_pipeline_file(files["bucket"]), engine="polars", full_refresh=True)
