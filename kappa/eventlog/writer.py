@@ -150,7 +150,10 @@ class EventLog:
                 self._rows = [r for r in self._rows if id(r) in held]
                 return
         try:
-            append(self.path, ready, self.storage_options)
+            if self.storage_options:  # a table on an object store
+                append(self.path, ready, self.storage_options)
+            else:
+                append(self.path, ready)
         except Exception as exc:  # noqa: BLE001 - the event log never fails a run (module doc)
             text = str(exc).splitlines()[0] if str(exc).strip() else repr(exc)
             self._warn(f"kappa: warning: the event log {self.path} could not be written ({type(exc).__name__}: {text}); "
