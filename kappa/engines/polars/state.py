@@ -57,9 +57,8 @@ class ReplayCheckpoint:
     """Batch log of one node for the Polars engine."""
 
     def __init__(self, checkpoint_dir: "str | CheckpointLayout"):
-        from kappa.plan_layout import CheckpointLayout
-
         from kappa.checkpoint.objects import is_remote
+        from kappa.plan_layout import CheckpointLayout
 
         layout = checkpoint_dir if isinstance(checkpoint_dir, CheckpointLayout) else CheckpointLayout(str(checkpoint_dir))
         self.remote = is_remote(layout.replay)
@@ -96,7 +95,8 @@ class ReplayCheckpoint:
         if not offsets:
             return None
         newest = offsets[-1]
-        if newest in self._ids("commits") if self.remote else (self.root / "commits" / f"{newest}.json").exists():
+        committed = newest in self._ids("commits") if self.remote else (self.root / "commits" / f"{newest}.json").exists()
+        if committed:
             return None
         return Batch(newest, self._read("offsets", newest))
 
