@@ -32,7 +32,14 @@ class InitialOffsetError(KappaError):
 def read_decided(path: str | os.PathLike) -> Any:
     """The value kept at ``path``, or None when nothing was decided yet. A file that is not
     JSON stops the run (guessing again could skip or re-read records)."""
+    from kappa.checkpoint.objects import is_remote
+
     try:
+        if is_remote(path):
+            from kappa.checkpoint import objects
+
+            data = objects.get(str(path))
+            return None if data is None else json.loads(data)
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
@@ -46,11 +53,18 @@ def read_decided(path: str | os.PathLike) -> Any:
 def decide_once(path: str | os.PathLike, compute: Callable[[], Any]) -> Any:
     """The JSON value kept at ``path``; the first call computes it with ``compute()`` and keeps
     it (atomically: readers never see half a file, the first writer wins)."""
-    path = Path(path)
+    from kappa.checkpoint.objects import is_remote
+
+    remote = is_remote(path)
+    path = str(path) if remote else Path(path)  # type: ignore[assignment]
     kept = read_decided(path)
     if kept is not None:
         return kept
     value = compute()
+    if remote:  # a conditional put: the first writer wins there too
+        from kappa.checkpoint import objects
+
+        return value if objects.create(str(path), json.dumps(value, sort_keys=True).encode()) else read_decided(path)
     from kappa.atomic import create_text
 
     if not create_text(path, json.dumps(value, sort_keys=True)):

@@ -251,6 +251,10 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
     order = graph.select(select)
     root = pipeline_root(pipeline)
     ck_root = checkpoint_root_of(pipeline, root)
+    if "://" in ck_root:  # an s3:// checkpoint root reads the pipeline's storage options
+        from kappa.checkpoint.objects import register
+
+        register(ck_root, pipeline.storage_options)
     nodes = pipeline.nodes_dict
     plans: dict[str, NodePlan] = {}
     for name in graph.topological_order():

@@ -13,6 +13,9 @@ never deleted (unlinking a locked file lets a third process lock a new inode).
 
 The lock is re-entrant within one thread (a caller may hold it around a run); another thread
 of the same process is refused like another process.
+
+A checkpoint root on ``s3://`` has no ``flock``: the lock there is a lease object at the same
+place, taken with a conditional put and renewed while the run lasts (:mod:`kappa.checkpoint.lease`).
 """
 
 from __future__ import annotations
@@ -87,6 +90,12 @@ def pipeline_lock(checkpoint_root: str, pipeline: str, command: str | None = Non
     """Hold the pipeline's lock for the ``with`` block; :class:`PipelineBusy` when another run has it."""
     import fcntl
 
+    from kappa.checkpoint.objects import is_remote
+
+    if is_remote(checkpoint_root):
+        with _remote_lock(checkpoint_root, pipeline, command) as uri:
+            yield uri  # type: ignore[misc]
+        return
     path = lock_path(checkpoint_root, pipeline)
     key = (str(path.absolute()), threading.get_ident())
     with _guard:
@@ -130,3 +139,37 @@ def pipeline_lock(checkpoint_root: str, pipeline: str, command: str | None = Non
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def lease_uri(checkpoint_root: str, pipeline: str) -> str:
+    """The lease object of a pipeline on an object-store checkpoint root."""
+    return f"{checkpoint_root.rstrip('/')}/{pipeline}/{LOCK_FILE}"
+
+
+@contextmanager
+def _remote_lock(checkpoint_root: str, pipeline: str, command: str | None) -> Iterator[str]:
+    """The S3 lease (:mod:`kappa.checkpoint.lease`), re-entrant within a thread like the local lock."""
+    from kappa.checkpoint.lease import acquire
+
+    uri = lease_uri(checkpoint_root, pipeline)
+    key = (uri, threading.get_ident())
+    with _guard:
+        entry = _held.get(key)
+        if entry is not None:
+            entry[1] += 1
+    if entry is not None:
+        try:
+            yield uri
+        finally:
+            with _guard:
+                entry[1] -= 1
+        return
+    lease = acquire(uri, pipeline, holder_info(command or _command or "Python API"))
+    with _guard:
+        _held[key] = [lease, 1]
+    try:
+        yield uri
+    finally:
+        with _guard:
+            _held.pop(key, None)
+        lease.release()

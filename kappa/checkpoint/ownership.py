@@ -61,12 +61,20 @@ def dead_letter_path(node: "NodePlan", root: str) -> str:
 
 
 # ---------------------------------------------------------------- checkpoints
-def _batch_ids(folder: Path) -> list[int]:
-    if not folder.is_dir():
+def _batch_ids(folder: "Path | str") -> list[int]:
+    from kappa.checkpoint.objects import is_remote
+
+    if is_remote(folder):
+        from kappa.checkpoint import objects
+
+        found = objects.names(str(folder)) + objects.folders(str(folder))
+    elif not Path(folder).is_dir():
         return []
+    else:
+        found = [p.name for p in Path(folder).iterdir()]
     out = []
-    for p in folder.iterdir():
-        stem = p.name[:-5] if p.name.endswith(".json") else p.name
+    for name in found:
+        stem = name[:-5] if name.endswith(".json") else name
         if stem.isdigit():
             out.append(int(stem))
     return sorted(out)
@@ -79,15 +87,26 @@ def checkpoint_dir(node_checkpoint: "str | CheckpointLayout", engine: str) -> Pa
     return Path(layout.engine_dir(engine))
 
 
+def _engine_folder(node_checkpoint: "str | CheckpointLayout", engine: str, kind: str) -> "Path | str":
+    """``<engine checkpoint>/<kind>``: a Path, or a URI on an object store (a Path would mangle it)."""
+    from kappa.checkpoint.objects import is_remote
+    from kappa.plan_layout import CheckpointLayout
+
+    if is_remote(node_checkpoint):
+        layout = node_checkpoint if isinstance(node_checkpoint, CheckpointLayout) else CheckpointLayout(str(node_checkpoint))
+        return f"{layout.engine_dir(engine)}/{kind}"
+    return checkpoint_dir(node_checkpoint, engine) / kind
+
+
 def planned_batch(node_checkpoint: str, engine: str) -> int | None:
     """The newest batch an engine's checkpoint of the node has planned (None: no progress)."""
-    ids = _batch_ids(checkpoint_dir(node_checkpoint, engine) / "offsets")
+    ids = _batch_ids(_engine_folder(node_checkpoint, engine, "offsets"))
     return ids[-1] if ids else None
 
 
 def committed_batch(node_checkpoint: str, engine: str) -> int | None:
     """The newest batch an engine's checkpoint of the node has committed (None: none)."""
-    ids = _batch_ids(checkpoint_dir(node_checkpoint, engine) / "commits")
+    ids = _batch_ids(_engine_folder(node_checkpoint, engine, "commits"))
     return ids[-1] if ids else None
 
 
@@ -126,13 +145,16 @@ def transaction_versions(table: AppTable, app_ids: list[str]) -> dict[str, int]:
 # ---------------------------------------------------------------- the check
 def node_conflicts(plan: "PipelinePlan", node: "NodePlan", engine: str) -> str | None:
     """Why ``engine`` must not write ``node`` (one line), or None when it may."""
+    from kappa.checkpoint.objects import is_remote
+
     other = other_engine(engine)
     ck = node.checkpoint
     owned_by_other: list[str] = []
     unknown: list[str] = []
     other_planned = planned_batch(ck, other)
     if other_planned is not None:
-        owned_by_other.append(f"{checkpoint_dir(ck, other)} up to batch {other_planned}")
+        where = node.layout.engine_dir(other) if is_remote(ck) else checkpoint_dir(ck, other)
+        owned_by_other.append(f"{where} up to batch {other_planned}")
     own_committed = committed_batch(ck, engine)
     own_planned = planned_batch(ck, engine)
     ahead: list[str] = []

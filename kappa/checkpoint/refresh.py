@@ -11,7 +11,8 @@ their whole source on each run keep no offsets and are left alone.
 A name may also be an orphaned checkpoint (a node that no longer exists): its folder and the
 sinks its fingerprints recorded are deleted. Any other name is an error with a did-you-mean.
 
-Remote sinks (URIs) cannot be deleted by kappa: a refresh refuses while such a table still
+Remote sinks (URIs) cannot be deleted by kappa (a checkpoint folder on an ``s3://`` checkpoint
+root is kappa's own and is deleted, :mod:`kappa.checkpoint.objects`): a refresh refuses while such a table still
 exists (its transactions would make the rebuilt node's first batches look already written).
 """
 
@@ -49,7 +50,14 @@ class RefreshItem:
 
 
 def _exists(path: str) -> bool:
-    return Path(path).exists()
+    from kappa.checkpoint import objects
+
+    return objects.exists(path) if objects.is_remote(path) else Path(path).exists()
+
+
+def _in_checkpoint(plan: "PipelinePlan", path: str) -> bool:
+    """A path under the pipeline's checkpoint folder: kappa's own, deleted even on an object store."""
+    return path.startswith(plan.folder.rstrip("/") + "/")
 
 
 def _node_paths(plan: "PipelinePlan", node: "NodePlan") -> tuple[list[str], list[str]]:
@@ -59,7 +67,7 @@ def _node_paths(plan: "PipelinePlan", node: "NodePlan") -> tuple[list[str], list
         own = source_kind_of(node.source).owned_paths(node.source, node.layout)
         candidates += [p for p in own if not p.startswith(node.layout.root + "/")]
     for path in candidates:
-        if "://" in path:
+        if "://" in path and not _in_checkpoint(plan, path):
             remote.append(path)
         elif _exists(path) and path not in local:
             local.append(path)
@@ -132,7 +140,7 @@ def refresh_plan(plan: "PipelinePlan", names: Sequence[str]) -> list[RefreshItem
             reason = "asked"
         else:
             up = node.source.upstream if node.source is not None else None
-            if not (node.streaming and up in chosen and Path(node.layout.root).exists()):
+            if not (node.streaming and up in chosen and _exists(node.layout.root)):
                 continue
             reason = f"streams from {up!r}, which is rebuilt"
         local, remote = _node_paths(plan, node)
@@ -181,6 +189,11 @@ def perform_refresh(plan: "PipelinePlan", items: Sequence[RefreshItem]) -> None:
             )
     for item in items:
         for path in item.paths:
+            if "://" in path:  # the checkpoint folder on an object store (kappa.checkpoint.objects)
+                from kappa.checkpoint import objects
+
+                objects.delete_tree(path)
+                continue
             p = Path(path)
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)

@@ -316,6 +316,10 @@ def orphan_verdict(name: str) -> Verdict:
 
 
 # ---------------------------------------------------------------- files
+def _layout(node_checkpoint: "str | CheckpointLayout") -> CheckpointLayout:
+    return node_checkpoint if isinstance(node_checkpoint, CheckpointLayout) else CheckpointLayout(str(node_checkpoint))
+
+
 def fingerprint_path(node_checkpoint: "str | CheckpointLayout", engine: str = "spark") -> Path:
     """Where a node's fingerprint of ``engine`` lives: next to that engine's checkpoint."""
     layout = node_checkpoint if isinstance(node_checkpoint, CheckpointLayout) else CheckpointLayout(node_checkpoint)
@@ -324,9 +328,15 @@ def fingerprint_path(node_checkpoint: "str | CheckpointLayout", engine: str = "s
 
 def read_fingerprint(node_checkpoint: str, engine: str = "spark") -> dict[str, Any] | None:
     """The stored description of a node, or None when there is none (or it is unreadable)."""
-    path = fingerprint_path(node_checkpoint, engine)
+    from kappa.checkpoint.objects import is_remote
+
     try:
-        record = json.loads(path.read_text())
+        if is_remote(node_checkpoint):
+            from kappa.checkpoint import objects
+
+            record = json.loads(objects.get(_layout(node_checkpoint).fingerprint(engine)) or b"null")
+        else:
+            record = json.loads(fingerprint_path(node_checkpoint, engine).read_text())
     except (OSError, ValueError):
         return None
     desc = record.get("description") if isinstance(record, dict) else None
@@ -336,7 +346,14 @@ def read_fingerprint(node_checkpoint: str, engine: str = "spark") -> dict[str, A
 def write_fingerprint(node_checkpoint: str, description: Mapping[str, Any], engine: str = "spark") -> Path:
     """Store ``description`` as the node's fingerprint (atomically, a tmp name per process)."""
     from kappa.atomic import write_json
+    from kappa.checkpoint.objects import is_remote
 
+    if is_remote(node_checkpoint):  # one PUT: atomic on an object store
+        from kappa.checkpoint import objects
+
+        uri = _layout(node_checkpoint).fingerprint(engine)
+        objects.put(uri, (json.dumps(fingerprint_record(description), sort_keys=True, indent=2, default=str) + "\n").encode())
+        return uri  # type: ignore[return-value]
     return write_json(fingerprint_path(node_checkpoint, engine), fingerprint_record(description), indent=2)
 
 
@@ -350,6 +367,12 @@ def checkpoint_exists(node_checkpoint: str, engine: str = "spark") -> bool:
 # ---------------------------------------------------------------- plan checks
 def orphan_checkpoints(plan: "PipelinePlan") -> list[str]:
     """Names of checkpoint folders under ``<root>/<pipeline>/`` with no node of that name."""
+    from kappa.checkpoint.objects import is_remote
+
+    if is_remote(plan.folder):
+        from kappa.checkpoint import objects
+
+        return sorted(n for n in objects.folders(plan.folder) if not n.startswith(".") and n not in plan.all_nodes)
     folder = Path(plan.folder)
     if not folder.is_dir():
         return []

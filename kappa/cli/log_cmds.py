@@ -26,11 +26,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per row)."),
     ) -> None:
         """Print the pipeline's event log: a row per node batch, node error and run."""
-        from kappa.eventlog.reader import check_node, event_log_of, parse_since, read_events, render, to_json
+        from kappa.eventlog.reader import check_node, event_log_of, event_log_storage, parse_since, read_events, render, to_json
 
         pl = load(pipeline, var)
         when = parse_since(since) if since else None
         path = event_log_of(pl)
-        rows = read_events(path, node, when)
+        rows = read_events(path, node, when, event_log_storage(pl, path))
         check_node(pl, node, rows)
         typer.echo(json.dumps(to_json(rows), indent=2, sort_keys=True) if as_json else render(path, rows))

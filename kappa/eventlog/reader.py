@@ -68,16 +68,32 @@ def event_log_of(pipeline: "Pipeline") -> str:
     return event_log_path(f"{checkpoint_root_of(pipeline, pipeline_root(pipeline)).rstrip('/')}/{pipeline.name}")
 
 
-def read_events(path: str, node: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+def event_log_storage(pipeline: "Pipeline", path: str) -> dict[str, Any] | None:
+    """The storage options of the event log at ``path`` (the pipeline's, on an object store)."""
+    from kappa.delta.storage import table_options
+    from kappa.plan_kinds import resolve_secrets
+
+    return resolve_secrets(table_options(path, None, pipeline.storage_options, writes=False)) or None
+
+
+def read_events(path: str, node: str | None = None, since: datetime | None = None,
+                storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The event log's rows (oldest first), of ``node`` only and ended at/after ``since`` when
-    given; [] when there is no event log yet."""
+    given; [] when there is no event log yet (``storage_options``: of a table on an object store)."""
     import polars as pl
 
+    from kappa.checkpoint.objects import is_remote
     from kappa.delta.read import read_delta
 
-    if not (Path(path) / "_delta_log").is_dir():
+    if is_remote(path):
+        from kappa.checkpoint import objects
+
+        objects.register(path, storage_options)
+        if not objects.exists(f"{path}/_delta_log"):
+            return []
+    elif not (Path(path) / "_delta_log").is_dir():
         return []
-    frame = pl.from_arrow(read_delta(path))
+    frame = pl.from_arrow(read_delta(path, storage_options=storage_options))
     if node is not None:
         frame = frame.filter(pl.col("node") == node)
     if since is not None:

@@ -31,9 +31,11 @@ def _message(exc: BaseException) -> str:
 
 
 @contextmanager
-def recording(folder: str, pipeline: str, engine: str, listeners: Iterable[Any] = ()) -> Iterator["EventLog | None"]:
+def recording(folder: str, pipeline: str, engine: str, listeners: Iterable[Any] = (),
+              storage_options: dict[str, Any] | None = None) -> Iterator["EventLog | None"]:
     """The recorder of a run of ``pipeline`` (checkpoint folder ``folder``) on ``engine``
-    (None when the event log is off); written when the block ends, however it ends."""
+    (None when the event log is off); written when the block ends, however it ends.
+    ``storage_options``: of the table on an ``s3://`` checkpoint root (the pipeline's)."""
     from kappa.eventlog.writer import EventLog
     from kappa.plan_layout import event_log_path
 
@@ -41,7 +43,7 @@ def recording(folder: str, pipeline: str, engine: str, listeners: Iterable[Any] 
     if not enabled() and not listeners:
         yield None
         return
-    log = EventLog(event_log_path(folder), pipeline, engine, listeners=listeners, write=enabled())
+    log = EventLog(event_log_path(folder), pipeline, engine, listeners=listeners, write=enabled(), storage_options=storage_options)
     try:
         yield log
     except BaseException as exc:

@@ -40,8 +40,9 @@ class EventLog:
     """Buffers a run's event rows and appends them to the pipeline's event log table."""
 
     def __init__(self, path: str, pipeline: str, engine: str, *, listeners: Iterable[Any] = (), run_id: str | None = None,
-                 stderr: Any = None, write: bool = True):
+                 stderr: Any = None, write: bool = True, storage_options: dict[str, Any] | None = None):
         self.path, self.pipeline, self.engine = path, pipeline, engine
+        self.storage_options = storage_options  # of a table on an object store
         self.run_id = run_id or uuid.uuid4().hex
         self.listeners = list(listeners)
         self.started = time.time()
@@ -149,7 +150,10 @@ class EventLog:
                 self._rows = [r for r in self._rows if id(r) in held]
                 return
         try:
-            append(self.path, ready)
+            if self.storage_options:  # a table on an object store
+                append(self.path, ready, self.storage_options)
+            else:
+                append(self.path, ready)
         except Exception as exc:  # noqa: BLE001 - the event log never fails a run (module doc)
             text = str(exc).splitlines()[0] if str(exc).strip() else repr(exc)
             self._warn(f"kappa: warning: the event log {self.path} could not be written ({type(exc).__name__}: {text}); "
@@ -211,13 +215,13 @@ class Mark:
         return out
 
 
-def append(path: str, rows: list[dict[str, Any]]) -> None:
+def append(path: str, rows: list[dict[str, Any]], storage_options: dict[str, Any] | None = None) -> None:
     """Append rows to the event log table (created with the fixed schema on first use)."""
     from deltalake import write_deltalake
 
     from kappa.eventlog.schema import to_arrow
 
-    write_deltalake(path, to_arrow(rows), mode="append")
+    write_deltalake(path, to_arrow(rows), mode="append", storage_options=storage_options or None)
 
 
 class NodeEvents:

@@ -217,9 +217,15 @@ def load_kinds(state_dir: str | None) -> dict | None:
     """The value kinds recorded under ``state_dir`` (None: nothing recorded yet)."""
     if not state_dir:
         return None
-    path = Path(state_dir) / INFERRED_FILE
+    from kappa.checkpoint.objects import is_remote
+
     try:
-        data = json.loads(path.read_text())
+        if is_remote(state_dir):  # an s3:// checkpoint root (kappa.checkpoint.objects)
+            from kappa.checkpoint import objects
+
+            data = json.loads(objects.get(f"{state_dir.rstrip('/')}/{INFERRED_FILE}") or b"null")
+        else:
+            data = json.loads((Path(state_dir) / INFERRED_FILE).read_text())
     except FileNotFoundError:
         return None
     return data.get("value") if isinstance(data, dict) else None
@@ -233,7 +239,13 @@ def save_kinds(state_dir: str | None, value_type: "pa.DataType", previous: dict 
     if not kinds or kinds == previous:
         return
     from kappa.atomic import write_json
+    from kappa.checkpoint.objects import is_remote
 
+    if is_remote(state_dir):  # one PUT: atomic on an object store
+        from kappa.checkpoint import objects
+
+        objects.put(f"{state_dir.rstrip('/')}/{INFERRED_FILE}", (json.dumps({"value": kinds}, sort_keys=True, indent=1)).encode())
+        return
     write_json(Path(state_dir) / INFERRED_FILE, {"value": kinds}, indent=1)
 
 

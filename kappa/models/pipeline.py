@@ -32,25 +32,27 @@ from kappa.models.transformer import Transformer
 
 
 def local_checkpoint_root(value: str) -> str:
-    """A checkpoint root as a local path (``file://`` stripped); a URI of any other scheme is refused
-    (a ``s3://`` root must never become a local folder named ``s3:``).
+    """A checkpoint root as kappa keeps it: a local path (``file://`` stripped) or an ``s3://``/``s3a://``
+    URI (the Polars replay only: :mod:`kappa.checkpoint.objects`); a URI of any other scheme is refused
+    (it must never become a local folder named ``gs:``).
 
-    >>> local_checkpoint_root("file:///data/ck"), local_checkpoint_root("./ck")
-    ('/data/ck', './ck')
-    >>> local_checkpoint_root("s3://lake/ck")
+    >>> local_checkpoint_root("file:///data/ck"), local_checkpoint_root("./ck"), local_checkpoint_root("s3://lake/ck")
+    ('/data/ck', './ck', 's3://lake/ck')
+    >>> local_checkpoint_root("gs://lake/ck")
     Traceback (most recent call last):
     ...
-    ValueError: `s3://lake/ck` is an object-store URI: kappa keeps checkpoints in a local or mounted folder only (its batch logs rely on atomic renames and a file lock); Delta sources, sinks, dead-letter and quarantine tables may be on s3:// (README: Object storage)
+    ValueError: `gs://lake/ck` is an object-store URI kappa cannot keep checkpoints on: use a local or mounted folder, or s3:// (the Polars replay; README: Object storage)
     """
     scheme, sep, rest = value.partition("://")
     if not sep:
         return value
     if scheme.lower() == "file":
         return rest
+    if scheme.lower() in ("s3", "s3a"):
+        return value
     raise ValueError(
-        f"`{value}` is an object-store URI: kappa keeps checkpoints in a local or mounted folder only (its batch "
-        f"logs rely on atomic renames and a file lock); Delta sources, sinks, dead-letter and quarantine tables "
-        f"may be on {scheme}:// (README: Object storage)"
+        f"`{value}` is an object-store URI kappa cannot keep checkpoints on: use a local or mounted folder, "
+        f"or s3:// (the Polars replay; README: Object storage)"
     )
 
 
@@ -161,8 +163,9 @@ class Pipeline(KappaModel):
     )
     checkpoint_root: str | None = Field(
         None,
-        description="Where node state lives: `<root>/<pipeline>/<node>/`, a local (or mounted) folder; "
-        "object-store URIs are refused. Default `$KAPPA_CHECKPOINT_ROOT` or `./checkpoints`.",
+        description="Where node state lives: `<root>/<pipeline>/<node>/`, a local (or mounted) folder, or "
+        "`s3://bucket/prefix` for the Polars replay (with the pipeline's `storage_options`; Spark needs a local root). "
+        "Default `$KAPPA_CHECKPOINT_ROOT` or `./checkpoints`.",
     )
     storage_options: dict[str, str] = Field(
         default_factory=dict,

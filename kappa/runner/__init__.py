@@ -105,9 +105,41 @@ def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
 
     plan, names = _plan(pipeline, select, full_refresh, prepare)
     outputs = _Outputs() if keep_outputs else None
-    with pipeline_lock(plan.checkpoint_root, plan.pipeline), recording(plan.folder, plan.pipeline, "polars") as events:
+    with pipeline_lock(plan.checkpoint_root, plan.pipeline), recording(plan.folder, plan.pipeline, "polars", storage_options=_event_log_storage(plan)) as events:
         summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs, events=events, on_progress=on_progress)
     return _result(summary, outputs)
+
+
+def _event_log_storage(plan: "PipelinePlan") -> dict[str, Any] | None:
+    """The event log's storage options: the pipeline's when the checkpoint root is an object store."""
+    from kappa.plan_layout import event_log_path
+
+    return plan.table_storage(event_log_path(plan.folder)) if "://" in plan.folder else None
+
+
+def refuse_remote_spark_checkpoint(pipeline: "Pipeline", plan: "PipelinePlan") -> None:
+    """Spark keeps its own streaming checkpoint under the checkpoint root: on ``s3://`` that needs
+    Hadoop's S3A connector, which kappa does not set up. A located :class:`ConfigError` (before the
+    lock and before Spark starts) saying what to do instead."""
+    from kappa.checkpoint.objects import is_remote
+
+    if not is_remote(plan.checkpoint_root):
+        return
+    from kappa.errors import ConfigError, ConfigIssue
+    from kappa.validate import locate
+
+    message = (
+        f"`{plan.checkpoint_root}`: Spark keeps its streaming checkpoint there, which on S3 needs Hadoop's S3A "
+        "connector (the hadoop-aws jar and its AWS SDK bundle on Spark's classpath, an s3a:// URI and "
+        "spark.hadoop.fs.s3a.* settings), not set up by kappa: run this pipeline with `kappa replay` (Polars "
+        "keeps checkpoints on S3), or give Spark runs a local or mounted checkpoint root, e.g. "
+        "`checkpoint_root: ${env.CHECKPOINT_ROOT}` (README: Object storage)"
+    )
+    file = getattr(pipeline, "_source_file", None)
+    if not pipeline.checkpoint_root:
+        raise ConfigError(ConfigIssue(message, file="$KAPPA_CHECKPOINT_ROOT"))
+    issue = ConfigIssue(message, path="checkpoint_root")
+    raise ConfigError(locate([issue], file) if file else [issue])
 
 
 def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refresh: Sequence[str] | bool | None = (),
@@ -125,6 +157,7 @@ def run_spark(pipeline: "Pipeline", select: Sequence[str] | None = None, full_re
 
     requested = None if profile in (None, "auto") else profile
     plan, names = _plan(pipeline, select, full_refresh, prepare)
+    refuse_remote_spark_checkpoint(pipeline, plan)
     outputs = _Outputs() if keep_outputs else None
     with pipeline_lock(plan.checkpoint_root, plan.pipeline):  # before Spark starts: a second run fails at once
         if spark is None:
@@ -165,6 +198,7 @@ def stream(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
     from kappa.metrics_http import serving
 
     plan, names = _plan(pipeline, select, full_refresh, prepare)
+    refuse_remote_spark_checkpoint(pipeline, plan)
     with pipeline_lock(plan.checkpoint_root, plan.pipeline), serving(plan.pipeline, metrics_port, metrics_host) as metrics, \
             recording(plan.folder, plan.pipeline, "spark (stream)", metrics) as events:  # before Spark starts
         requested = requested_profile(pipeline, profile)

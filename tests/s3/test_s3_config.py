@@ -1,5 +1,5 @@
-"""Object-store configuration without a server: checkpoint roots that are URIs are refused (never a
-local folder named ``s3:``), pipeline-level storage options reach every Delta plan on an object
+"""Object-store configuration without a server: an ``s3://`` checkpoint root stays a URI (never a
+local folder named ``s3:``; Spark refuses it with its line), other schemes are refused, pipeline-level storage options reach every Delta plan on an object
 store (not local ones), and ``kappa explain`` shows no secret."""
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ nodes:
       - {{path: ./local_a, format: DELTA}}
 """
 
-REFUSED = ("`s3://lake/checkpoints` is an object-store URI: kappa keeps checkpoints in a local or mounted folder "
-           "only (its batch logs rely on atomic renames and a file lock); Delta sources, sinks, dead-letter and "
-           "quarantine tables may be on s3:// (README: Object storage)")
+REFUSED = ("`gs://lake/checkpoints` is an object-store URI kappa cannot keep checkpoints on: use a local or mounted "
+           "folder, or s3:// (the Polars replay; README: Object storage)")
 
 
 @pytest.fixture(autouse=True)
@@ -49,12 +48,33 @@ def _write(tmp_path: Path, checkpoint: str = "") -> Path:
     return path
 
 
-def test_an_object_store_checkpoint_root_is_refused_with_its_line(tmp_path):
-    path = _write(tmp_path, "checkpoint_root: s3://lake/checkpoints\n")
+def test_an_s3_checkpoint_root_stays_a_uri(tmp_path):
+    plan = build_plan(load_pipeline_file(_write(tmp_path, "checkpoint_root: s3://lake/checkpoints\n")))
+    assert plan.checkpoint_root == "s3://lake/checkpoints"
+    assert plan.node("a").layout.replay == "s3://lake/checkpoints/demo/a/replay"
+    assert not any(p.name.startswith("s3") for p in tmp_path.rglob("*"))
+
+
+def test_another_object_store_checkpoint_root_is_refused_with_its_line(tmp_path):
+    path = _write(tmp_path, "checkpoint_root: gs://lake/checkpoints\n")
     with pytest.raises(ConfigError) as err:
         load_pipeline_file(path)
     assert str(err.value) == f"{path}:2: checkpoint_root: {REFUSED}"
-    assert not any(p.name.startswith("s3") for p in tmp_path.rglob("*"))
+    assert not any(p.name.startswith("gs") for p in tmp_path.rglob("*"))
+
+
+def test_spark_refuses_an_s3_checkpoint_root_with_its_line_before_starting(tmp_path):
+    from kappa.runner import run_spark
+
+    path = _write(tmp_path, "checkpoint_root: s3://lake/checkpoints\n")
+    with pytest.raises(ConfigError) as err:
+        run_spark(load_pipeline_file(path))
+    assert str(err.value) == (
+        f"{path}:2: checkpoint_root: `s3://lake/checkpoints`: Spark keeps its streaming checkpoint there, which on S3 "
+        "needs Hadoop's S3A connector (the hadoop-aws jar and its AWS SDK bundle on Spark's classpath, an s3a:// URI "
+        "and spark.hadoop.fs.s3a.* settings), not set up by kappa: run this pipeline with `kappa replay` (Polars keeps "
+        "checkpoints on S3), or give Spark runs a local or mounted checkpoint root, e.g. "
+        "`checkpoint_root: ${env.CHECKPOINT_ROOT}` (README: Object storage)")
 
 
 def test_the_environment_checkpoint_root_is_refused_too(tmp_path, monkeypatch):
@@ -62,9 +82,8 @@ def test_the_environment_checkpoint_root_is_refused_too(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:
         build_plan(load_pipeline_file(_write(tmp_path)))
     assert str(err.value) == (
-        "$KAPPA_CHECKPOINT_ROOT: `gs://lake/ck` is an object-store URI: kappa keeps checkpoints in a local or mounted "
-        "folder only (its batch logs rely on atomic renames and a file lock); Delta sources, sinks, dead-letter and "
-        "quarantine tables may be on gs:// (README: Object storage)")
+        "$KAPPA_CHECKPOINT_ROOT: `gs://lake/ck` is an object-store URI kappa cannot keep checkpoints on: use a local "
+        "or mounted folder, or s3:// (the Polars replay; README: Object storage)")
 
 
 def test_a_file_uri_checkpoint_root_is_a_local_folder(tmp_path):
@@ -121,7 +140,7 @@ def test_a_replication_checkpoint_root_uri_is_refused_with_its_line(tmp_path):
     text = (REPO / "connectors" / "cdc" / "inventory-replication.yaml").read_text()
     text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("checkpoint_root"))
     path = tmp_path / "replication.yaml"
-    path.write_text(text + "checkpoint_root: s3://lake/checkpoints\n")
+    path.write_text(text + "checkpoint_root: gs://lake/checkpoints\n")
     with pytest.raises(ConfigError) as err:
         load_model_file(CdcReplication, path)
     assert str(err.value) == f"{path}:{len(text.splitlines()) + 1}: checkpoint_root: {REFUSED}"

@@ -57,18 +57,29 @@ class ReplayCheckpoint:
     """Batch log of one node for the Polars engine."""
 
     def __init__(self, checkpoint_dir: "str | CheckpointLayout"):
+        from kappa.checkpoint.objects import is_remote
         from kappa.plan_layout import CheckpointLayout
 
         layout = checkpoint_dir if isinstance(checkpoint_dir, CheckpointLayout) else CheckpointLayout(str(checkpoint_dir))
-        self.root = Path(layout.replay)
+        self.remote = is_remote(layout.replay)
+        self.root: Any = layout.replay if self.remote else Path(layout.replay)
+        self.lease = layout.pipeline_lock
 
     def _ids(self, kind: str) -> list[int]:
+        if self.remote:
+            from kappa.checkpoint import objects
+
+            return sorted(int(n[:-5]) for n in objects.names(f"{self.root}/{kind}") if n.endswith(".json") and n[:-5].isdigit())
         folder = self.root / kind
         if not folder.is_dir():
             return []
         return sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
 
     def _read(self, kind: str, batch_id: int) -> dict[str, Any]:
+        if self.remote:
+            from kappa.checkpoint import objects
+
+            return json.loads(objects.get(f"{self.root}/{kind}/{batch_id}.json") or b"null")
         return json.loads((self.root / kind / f"{batch_id}.json").read_text(encoding="utf-8"))
 
     def last_committed(self) -> Batch | None:
@@ -84,7 +95,8 @@ class ReplayCheckpoint:
         if not offsets:
             return None
         newest = offsets[-1]
-        if (self.root / "commits" / f"{newest}.json").exists():
+        committed = newest in self._ids("commits") if self.remote else (self.root / "commits" / f"{newest}.json").exists()
+        if committed:
             return None
         return Batch(newest, self._read("offsets", newest))
 
@@ -107,11 +119,20 @@ class ReplayCheckpoint:
         from kappa.checkpoint.batches import batch_to_json
 
         payload = batch_to_json(offsets)
+        if self.remote:
+            self._create("offsets", batch_id, payload)
+            return Batch(batch_id, payload)
         _atomic_write(self.root / "offsets" / f"{batch_id}.json", payload)
         return Batch(batch_id, payload)
 
     def commit(self, batch_id: int, info: dict[str, Any]) -> None:
         """Mark ``batch_id`` complete."""
+        if self.remote:
+            from kappa.checkpoint.lease import check_held
+
+            check_held(self.lease)
+            self._create("commits", batch_id, info)
+            return
         _atomic_write(self.root / "commits" / f"{batch_id}.json", info)
 
     def last_commit_info(self) -> dict[str, Any] | None:
@@ -120,4 +141,20 @@ class ReplayCheckpoint:
 
     def reset(self) -> None:
         """Forget all progress (``--full-refresh``)."""
+        if self.remote:
+            from kappa.checkpoint import objects
+
+            objects.delete_tree(self.root)
+            return
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _create(self, kind: str, batch_id: int, payload: dict[str, Any]) -> None:
+        """Create ``<kind>/<batch_id>.json`` on the object store with a conditional put."""
+        from kappa.checkpoint import objects
+
+        uri = f"{self.root}/{kind}/{batch_id}.json"
+        if not objects.create(uri, json.dumps(payload, sort_keys=True, default=str).encode()):
+            raise CheckpointInconsistent(
+                f"replay checkpoint {self.root}: {kind}/{batch_id}.json exists already: was batch {batch_id} written "
+                f"by two runs at once? Run the pipeline again"
+            )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kappa.engines.polars.stateful.store import StateSnapshot, StateStore
+from kappa.engines.polars.stateful.store import StateSnapshot, open_store
 
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
@@ -35,7 +35,7 @@ class NodeState:
 
     def __init__(self, node: "NodePlan", ns: "NodeRunSummary"):
         self.node, self.ns = node, ns
-        self.store = StateStore(node.layout.replay)
+        self.store = open_store(node.layout.replay)
         self.prev = StateSnapshot()
         self.result: Any = None
 

@@ -16,6 +16,9 @@ attempt is replaced). A batch always starts from the state of the newest COMMITT
 re-run of a pending batch after ``kill -9`` anywhere recomputes the same state and output.
 After a save, versions older than the previous one are pruned (the previous stays: the new one
 is not committed yet). ``--full-refresh`` removes the whole replay folder, state included.
+
+On an ``s3://`` checkpoint root :func:`open_store` gives the object-store twin of this store
+(:mod:`kappa.engines.polars.stateful.remote_store`): same layout, atomic by its last object.
 """
 
 from __future__ import annotations
@@ -57,6 +60,17 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def open_store(replay_root: str) -> "StateStore":
+    """The state store under a node's replay folder: local, or on an object store."""
+    from kappa.checkpoint.objects import is_remote
+
+    if is_remote(replay_root):
+        from kappa.engines.polars.stateful.remote_store import RemoteStateStore
+
+        return RemoteStateStore(replay_root)  # type: ignore[return-value]
+    return StateStore(replay_root)
 
 
 class StateStore:
