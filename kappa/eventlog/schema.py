@@ -47,6 +47,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
     import pyarrow as pa
 
 #: the columns in order (the schema's names; :func:`schema` gives the types)
@@ -79,9 +80,29 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
 
     Built through Polars: pyarrow's conversion from Python objects imports pandas (~0.3 s and
     ~55 MiB on every run that writes the log)."""
+    return to_polars(rows).to_arrow().cast(schema())
+
+
+def polars_types() -> dict[str, Any]:
+    """The Polars types of :func:`schema`'s columns (stated here so that writing the log needs
+    no pyarrow: delta-rs takes the Polars frame through the Arrow C stream)."""
     import polars as pl
 
-    from kappa.types import polars_schema
+    failures = pl.List(pl.Struct({"expectation": pl.String, "failing_rows": pl.Int64}))
+    ts = pl.Datetime("us", "UTC")
+    types: dict[str, Any] = {
+        "run_id": pl.String, "seq": pl.Int64, "event": pl.String, "pipeline": pl.String, "node": pl.String,
+        "engine": pl.String, "batch_id": pl.Int64, "started_at": ts, "ended_at": ts,
+        "duration_seconds": pl.Float64, **{c: pl.Int64 for c in COUNT_COLUMNS},
+        "expectation_failures": failures, "watermark": pl.String, "lag": pl.Int64, "state_rows": pl.Int64,
+        "error": pl.String,
+    }
+    return {name: types[name] for name in COLUMNS}
+
+
+def to_polars(rows: list[dict[str, Any]]) -> "pl.DataFrame":
+    """Rows (dicts with the columns; timestamps as epoch seconds) as a Polars frame of :func:`polars_types`."""
+    import polars as pl
 
     out = []
     for row in rows:
@@ -93,7 +114,6 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
         if failures is not None:
             r["expectation_failures"] = [{"expectation": k, "failing_rows": int(v)} for k, v in failures.items() if v]
         out.append(r)
-    types = dict(polars_schema(schema()))
+    types = polars_types()
     frame = pl.DataFrame(out, schema={**types, "started_at": pl.Int64, "ended_at": pl.Int64})  # epoch microseconds
-    frame = frame.with_columns(pl.col("started_at").cast(types["started_at"]), pl.col("ended_at").cast(types["ended_at"]))
-    return frame.to_arrow().cast(schema())
+    return frame.with_columns(pl.col("started_at").cast(types["started_at"]), pl.col("ended_at").cast(types["ended_at"]))

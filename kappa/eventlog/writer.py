@@ -215,9 +215,9 @@ def append(path: str, rows: list[dict[str, Any]]) -> None:
     """Append rows to the event log table (created with the fixed schema on first use)."""
     from deltalake import write_deltalake
 
-    from kappa.eventlog.schema import to_arrow
+    from kappa.eventlog.schema import to_polars
 
-    write_deltalake(path, to_arrow(rows), mode="append")
+    write_deltalake(path, to_polars(rows), mode="append")  # through the Arrow C stream: no pyarrow import
 
 
 class NodeEvents:
