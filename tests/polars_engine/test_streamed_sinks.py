@@ -74,7 +74,7 @@ def test_a_streamed_delta_batch_the_table_recorded_is_not_written_again(tmp_path
     _inputs(tmp_path, files=1)
     pipeline = pipeline_for(PIPELINE, tmp_path, max_files=1, mode="append")
     execute_pipeline(pipeline, engine="polars")
-    sink = next(n for n in build_plan(pipeline).nodes if n.name == "slv").sinks[0]
+    sink = next(n for n in build_plan(pipeline).for_engine("polars").nodes if n.name == "slv").sinks[0]
     frame = pl.LazyFrame({"id": [7], "v": ["X7"]})
     rows, written, output = stream_sink(sink, frame, 0)  # batch 0 is recorded: skipped, rows still counted
     assert (rows, written, output.collect().to_dicts()) == (1, 0, [{"id": 7, "v": "X7"}])
@@ -103,7 +103,7 @@ def test_a_failing_plan_raises_its_own_error_not_a_delta_write_error(tmp_path):
 
     _inputs(tmp_path, files=1)
     pipeline = pipeline_for(PIPELINE, tmp_path, max_files=1, mode="append")
-    sink = next(n for n in build_plan(pipeline).nodes if n.name == "slv").sinks[0]
+    sink = next(n for n in build_plan(pipeline).for_engine("polars").nodes if n.name == "slv").sinks[0]
     bad = pl.LazyFrame({"id": ["a"], "v": ["x"]}).select(pl.col("id").cast(pl.Int64, strict=True), "v")
     with pytest.raises(pl.exceptions.InvalidOperationError):
         stream_sink(sink, bad, 0)
