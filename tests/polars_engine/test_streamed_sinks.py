@@ -117,3 +117,17 @@ def test_max_files_per_trigger_must_be_a_positive_integer(tmp_path, value):
     pipeline = pipeline_for(PIPELINE, tmp_path, max_files=json.dumps(value), mode="append")
     with pytest.raises(KappaError, match=f"read_options.maxFilesPerTrigger must be a positive integer, not {value!r}"):
         execute_pipeline(pipeline, engine="polars")
+
+
+def test_streamed_delta_batches_get_the_eager_writers_types(tmp_path):
+    from kappa.engines.polars.streaming import stream_sink
+
+    _inputs(tmp_path, files=1)
+    pipeline = pipeline_for(PIPELINE, tmp_path, max_files=1, mode="append")
+    sink = next(n for n in build_plan(pipeline).for_engine("polars").nodes if n.name == "slv").sinks[0]
+    frame = pl.LazyFrame({"u": [1], "t": [0], "s": ["x"], "n": [None]}).with_columns(
+        pl.col("u").cast(pl.UInt8), pl.col("t").cast(pl.Datetime("ns")), pl.col("s").cast(pl.Categorical()))
+    assert stream_sink(sink, frame, 0)[:2] == (1, 1)
+    schema, rows = delta_rows(tmp_path / "slv")
+    assert rows == [{"u": 1, "t": __import__("datetime").datetime(1970, 1, 1), "s": "x"}]  # the null column dropped
+    assert [(f.name, str(f.type)) for f in schema] == [("u", "int16"), ("t", "timestamp[us]"), ("s", "string")]

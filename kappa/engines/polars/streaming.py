@@ -9,8 +9,9 @@ aggregate), not by the batch:
 - a Parquet file sink: ``sink_parquet`` into the temporary file that then atomically replaces
   the target (:func:`kappa.files.write_files`); the rows written come from the file's footer;
 - a Delta append/overwrite sink: ``collect_batches`` feeds an Arrow ``RecordBatchReader`` to
-  delta-rs, each batch normalized as :func:`kappa.delta.arrow.normalize_arrow_table` does, in
-  one commit carrying the app transaction ``(app_id, batch_id)`` (a batch the table recorded
+  delta-rs, each batch normalized as :func:`kappa.delta.arrow.normalize_arrow_table` does (no
+  cast at all when the types differ from the normalized ones only in Arrow layouts that are one
+  Delta type, e.g. large or view strings: delta-rs stores them alike), in one commit carrying the app transaction ``(app_id, batch_id)`` (a batch the table recorded
   is skipped; an empty append to an existing table writes nothing, as the eager writer does).
 
 The node's output is then a scan of what it wrote (the file, or the data files its Delta
@@ -63,14 +64,17 @@ def _stream_delta(sink: Any, frame: "pl.LazyFrame", batch_id: int) -> "tuple[int
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from kappa.delta.arrow import normalize_arrow_table
+    from kappa.delta.arrow import normalize_arrow_type
     from kappa.delta.txn import Txn, open_table, with_batch_retries
     from kappa.engines.polars.connectors.delta import delta_added_files, scan_delta_files
     from kappa.plan_kinds import resolve_secrets
 
     storage = resolve_secrets(sink.storage_options) or None
     txn = Txn(sink.app_id, batch_id)
-    schema = normalize_arrow_table(frame.clear().collect().to_arrow()).schema
+    raw = frame.clear().collect().to_arrow().schema
+    schema = pa.schema([pa.field(f.name, normalize_arrow_type(f.type), nullable=True)  # normalize_arrow_table's
+                        for f in raw if not pa.types.is_null(f.type)])
+    cast = len(raw) != len(schema) or pa.schema([_loose(f) for f in raw]) != schema
     rows = [0]
     failed: list[BaseException] = []  # the plan's own error, raised inside delta-rs's read of the stream
     schema_mode = None if sink.schema_mode == "strict" else (
@@ -79,9 +83,9 @@ def _stream_delta(sink: Any, frame: "pl.LazyFrame", batch_id: int) -> "tuple[int
     def batches(first: Any, rest: Any):
         try:
             for df in ([first] if first is not None else []):
-                yield from _normalized(df, rows)
+                yield from _normalized(df, rows, cast)
             for df in rest:
-                yield from _normalized(df, rows)
+                yield from _normalized(df, rows, cast)
         except BaseException as exc:
             failed.append(exc)
             raise
@@ -95,7 +99,7 @@ def _stream_delta(sink: Any, frame: "pl.LazyFrame", batch_id: int) -> "tuple[int
         first = next(stream, None)
         if first is None and sink.mode == "append" and table is not None:
             return False  # an empty append to an existing table writes nothing (DeltaWriter's rule)
-        reader = pa.RecordBatchReader.from_batches(schema, batches(first, stream))
+        reader = pa.RecordBatchReader.from_batches(schema if cast else raw, batches(first, stream))
         try:
             write_deltalake(table if table is not None else sink.path, reader, mode=sink.mode,
                             partition_by=list(sink.partition_by) or None, schema_mode=schema_mode,
@@ -113,8 +117,31 @@ def _stream_delta(sink: Any, frame: "pl.LazyFrame", batch_id: int) -> "tuple[int
     return rows[0], rows[0], scan_delta_files(sink.path, files, storage or {})
 
 
-def _normalized(df: "pl.DataFrame", rows: list[int]):
+def _normalized(df: "pl.DataFrame", rows: list[int], cast: bool):
+    """One Polars batch as Arrow record batches, cast as the eager writer casts when ``cast``."""
     from kappa.delta.arrow import normalize_arrow_table
 
     rows[0] += df.height
-    yield from normalize_arrow_table(df.to_arrow()).to_batches()
+    table = df.to_arrow()
+    yield from (normalize_arrow_table(table) if cast else table).to_batches()
+
+
+def _loose(field: Any) -> Any:
+    """``field`` with only the Arrow layouts that mean the same Delta type made the same (large /
+    view strings and binaries, large lists; every field nullable): when that gives the
+    normalized schema, the batches need no cast -- delta-rs stores them as the same types."""
+    import pyarrow as pa
+    import pyarrow.types as pt
+
+    def loose(t: Any) -> Any:
+        if pt.is_large_string(t) or pt.is_string_view(t):
+            return pa.string()
+        if pt.is_large_binary(t) or pt.is_binary_view(t):
+            return pa.binary()
+        if pt.is_list(t) or pt.is_large_list(t):
+            return pa.list_(pa.field("element", loose(t.value_type), nullable=True))
+        if pt.is_struct(t):
+            return pa.struct([pa.field(f.name, loose(f.type), nullable=True) for f in t])
+        return t
+
+    return pa.field(field.name, loose(field.type), nullable=True)
