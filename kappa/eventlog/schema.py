@@ -59,20 +59,23 @@ COLUMNS = (
 COUNT_COLUMNS = ("rows_in", "rows_out", "rows_dropped", "rows_quarantined", "rows_dead", "late_rows")
 
 
+#: each column's type, by kind (:func:`schema` gives the Arrow types, :func:`polars_types` the Polars ones)
+_KINDS = {
+    "run_id": "string", "seq": "int64", "event": "string", "pipeline": "string", "node": "string",
+    "engine": "string", "batch_id": "int64", "started_at": "timestamp", "ended_at": "timestamp",
+    "duration_seconds": "float64", **{c: "int64" for c in COUNT_COLUMNS}, "expectation_failures": "failures",
+    "watermark": "string", "lag": "int64", "state_rows": "int64", "error": "string",
+}
+
+
 def schema() -> "pa.Schema":
     """The event log's Arrow schema (see the module doc)."""
     import pyarrow as pa
 
-    ts = pa.timestamp("us", tz="UTC")
     failures = pa.list_(pa.struct([("expectation", pa.string()), ("failing_rows", pa.int64())]))
-    types: dict[str, Any] = {
-        "run_id": pa.string(), "seq": pa.int64(), "event": pa.string(), "pipeline": pa.string(), "node": pa.string(),
-        "engine": pa.string(), "batch_id": pa.int64(), "started_at": ts, "ended_at": ts,
-        "duration_seconds": pa.float64(), **{c: pa.int64() for c in COUNT_COLUMNS},
-        "expectation_failures": failures, "watermark": pa.string(), "lag": pa.int64(), "state_rows": pa.int64(),
-        "error": pa.string(),
-    }
-    return pa.schema([(name, types[name]) for name in COLUMNS])
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+             "timestamp": pa.timestamp("us", tz="UTC"), "failures": failures}
+    return pa.schema([(name, types[_KINDS[name]]) for name in COLUMNS])
 
 
 def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
@@ -84,20 +87,14 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
 
 
 def polars_types() -> dict[str, Any]:
-    """The Polars types of :func:`schema`'s columns (stated here so that writing the log needs
-    no pyarrow: delta-rs takes the Polars frame through the Arrow C stream)."""
+    """The Polars types of :func:`schema`'s columns (writing the log then needs no pyarrow:
+    delta-rs takes the Polars frame through the Arrow C stream)."""
     import polars as pl
 
     failures = pl.List(pl.Struct({"expectation": pl.String, "failing_rows": pl.Int64}))
-    ts = pl.Datetime("us", "UTC")
-    types: dict[str, Any] = {
-        "run_id": pl.String, "seq": pl.Int64, "event": pl.String, "pipeline": pl.String, "node": pl.String,
-        "engine": pl.String, "batch_id": pl.Int64, "started_at": ts, "ended_at": ts,
-        "duration_seconds": pl.Float64, **{c: pl.Int64 for c in COUNT_COLUMNS},
-        "expectation_failures": failures, "watermark": pl.String, "lag": pl.Int64, "state_rows": pl.Int64,
-        "error": pl.String,
-    }
-    return {name: types[name] for name in COLUMNS}
+    types = {"string": pl.String, "int64": pl.Int64, "float64": pl.Float64,
+             "timestamp": pl.Datetime("us", "UTC"), "failures": failures}
+    return {name: types[_KINDS[name]] for name in COLUMNS}
 
 
 def to_polars(rows: list[dict[str, Any]]) -> "pl.DataFrame":
