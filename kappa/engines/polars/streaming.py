@@ -9,14 +9,15 @@ aggregate), not by the batch:
 - a Parquet file sink: ``sink_parquet`` into the temporary file that then atomically replaces
   the target (:func:`kappa.files.write_files`); the rows written come from the file's footer;
 - a Delta append/overwrite sink: ``collect_batches`` feeds an Arrow ``RecordBatchReader`` to
-  delta-rs, each batch normalized as :func:`kappa.delta.arrow.normalize_arrow_table` does (no
-  cast at all when the types differ from the normalized ones only in Arrow layouts that are one
-  Delta type, e.g. large or view strings: delta-rs stores them alike), in one commit carrying the app transaction ``(app_id, batch_id)`` (a batch the table recorded
-  is skipped; an empty append to an existing table writes nothing, as the eager writer does).
+  delta-rs in one commit carrying the app transaction ``(app_id, batch_id)`` (a batch the table
+  recorded is skipped; an empty append to an existing table writes nothing, as the eager writer
+  does). Each batch is cast as :func:`kappa.delta.arrow.normalize_arrow_table` casts, and not at
+  all when its types differ from those only in Arrow layouts that are one Delta type (large or
+  view strings, large lists): delta-rs stores them alike, and a copy is saved.
 
 The node's output is then a scan of what it wrote (the file, or the data files its Delta
-commit added), not a frame in memory: ``nodes_dict[...].output_df`` and downstream in-run
-readers see exactly the rows written. Every other node is collected once
+commit added -- the table's version right after the commit), not a frame in memory:
+``nodes_dict[...].output_df`` reads exactly the rows written. Every other node is collected once
 (:func:`kappa.quality.polars_eval.apply_expectations`) and written as before.
 """
 
