@@ -33,6 +33,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 T0 = time.perf_counter()  # the child's clock starts before any heavy import
 
@@ -265,29 +267,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     p.add_argument("--side", choices=sorted(SIDES), help=argparse.SUPPRESS)
     p.add_argument("--input", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--make-input", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.side:
         child(args.side, args.input, args.work / args.side)
         return 0
-
     sys.path.insert(0, str(REPO / "examples" / "stock_prices"))
     import generator
+
+    if args.make_input:  # in a child: a parent that held the events would pass its RSS peak to every later child
+        generator.write_jsonl(args.input, args.events, args.seed, files=args.files)
+        counts = generator.expected_counts(args.events, args.seed)
+        print("RESULT " + json.dumps({"bronze": counts.bronze, "silver_input": counts.silver_input}), flush=True)
+        return 0
+
+    def make_input(folder: Path, events: int, files: int) -> Any:
+        args_ = ["--make-input", "--input", str(folder), "--events", str(events), "--files", str(files), "--seed", str(args.seed)]
+        return SimpleNamespace(**_measure.measure(Path(__file__).resolve(), args_, label="input"))
 
     work = args.work.resolve()
     input_dir = work / "input"
     shutil.rmtree(work, ignore_errors=True)
     t = time.perf_counter()
-    generator.write_jsonl(input_dir, args.events, args.seed, files=args.files)
+    counts = make_input(input_dir, args.events, args.files)
     size_mb = sum(f.stat().st_size for f in input_dir.iterdir()) / 2**20
     print(f"generated {args.events:,} events in {args.files} JSONL files ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f} s")
-    counts = generator.expected_counts(args.events, args.seed)
 
     # warm-up, not recorded: bytecode caches and the OS page cache for both sides
-    generator.write_jsonl(work / "warmup" / "input", WARMUP_EVENTS, args.seed, files=2)
+    make_input(work / "warmup" / "input", WARMUP_EVENTS, 2)
     for side in SIDES:
         measure(side, work / "warmup" / "input", work / "warmup")
     for f in input_dir.iterdir():
-        f.read_bytes()
+        with open(f, "rb") as fh:  # into the page cache, a block at a time
+            while fh.read(1 << 20):
+                pass
 
     runs = []
     for i in range(args.repeat):

@@ -103,29 +103,35 @@ def scan_files(files: list[str], fmt: str, schema: Any = None, options: dict | N
     raise KappaError(f"unsupported file format {fmt}")
 
 
-def write_files(path: str, df: "pl.DataFrame", fmt: str, mode: str, batch_id: int) -> None:
+def write_files(path: str, df: "pl.DataFrame | pl.LazyFrame", fmt: str, mode: str, batch_id: int) -> Path:
+    """Write one batch; returns the file written. A LazyFrame is streamed to Parquet
+    (``sink_parquet``: Polars' streaming engine, never the whole batch in memory)."""
     if path.startswith("file://"):
         path = path[len("file://"):]
     elif "://" in path:  # never a local folder named "s3:" (the engine names the node, sink and path)
         raise OSError("the Polars engine writes file sinks to local (or mounted) folders only; "
                       "use a Delta sink on object storage")
+    import polars as pl
+
+    lazy = isinstance(df, pl.LazyFrame)
+    if lazy and fmt != "PARQUET":
+        df = df.collect()
     p = Path(path)
     ext = {"PARQUET": ".parquet", "JSONL": ".jsonl", "CSV": ".csv"}[fmt]
 
     def writer(target: Path) -> None:
         if fmt == "PARQUET":
-            df.write_parquet(target)
+            df.sink_parquet(target) if lazy else df.write_parquet(target)
         elif fmt == "JSONL":
             df.write_ndjson(target)
         else:
             df.write_csv(target)
 
     if p.suffix:  # a single file
-        write_with(p, writer)
-        return
+        return write_with(p, writer)
     p.mkdir(parents=True, exist_ok=True)
     if mode == "overwrite":
         for child in p.iterdir():
             if child.name.startswith("part-"):
                 child.unlink() if child.is_file() else shutil.rmtree(child)
-    write_with(p / f"part-{batch_id:08d}{ext}", writer)
+    return write_with(p / f"part-{batch_id:08d}{ext}", writer)

@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
 
-def _check_features(dt) -> None:
+def check_features(dt) -> None:
+    """Refuse a table kappa's readers cannot read right (column mapping, deletion vectors)."""
     config = dt.metadata().configuration or {}
     if config.get("delta.columnMapping.mode", "none") != "none":
         raise KappaError(f"Delta table {dt.table_uri}: column mapping is not supported by kappa's reader")
@@ -36,7 +37,7 @@ def read_delta_files(table_uri: str, files: Sequence[str] | None = None, *, vers
     from deltalake import DeltaTable
 
     dt = DeltaTable(table_uri, version=version, storage_options=storage_options or None)
-    _check_features(dt)
+    check_features(dt)
     schema = pa.schema(dt.schema().to_arrow())
     if files is None:
         files = dt.file_uris()

@@ -47,6 +47,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    import polars as pl
     import pyarrow as pa
 
 #: the columns in order (the schema's names; :func:`schema` gives the types)
@@ -58,20 +59,23 @@ COLUMNS = (
 COUNT_COLUMNS = ("rows_in", "rows_out", "rows_dropped", "rows_quarantined", "rows_dead", "late_rows")
 
 
+#: each column's type, by kind (:func:`schema` gives the Arrow types, :func:`polars_types` the Polars ones)
+_KINDS = {
+    "run_id": "string", "seq": "int64", "event": "string", "pipeline": "string", "node": "string",
+    "engine": "string", "batch_id": "int64", "started_at": "timestamp", "ended_at": "timestamp",
+    "duration_seconds": "float64", **{c: "int64" for c in COUNT_COLUMNS}, "expectation_failures": "failures",
+    "watermark": "string", "lag": "int64", "state_rows": "int64", "error": "string",
+}
+
+
 def schema() -> "pa.Schema":
     """The event log's Arrow schema (see the module doc)."""
     import pyarrow as pa
 
-    ts = pa.timestamp("us", tz="UTC")
     failures = pa.list_(pa.struct([("expectation", pa.string()), ("failing_rows", pa.int64())]))
-    types: dict[str, Any] = {
-        "run_id": pa.string(), "seq": pa.int64(), "event": pa.string(), "pipeline": pa.string(), "node": pa.string(),
-        "engine": pa.string(), "batch_id": pa.int64(), "started_at": ts, "ended_at": ts,
-        "duration_seconds": pa.float64(), **{c: pa.int64() for c in COUNT_COLUMNS},
-        "expectation_failures": failures, "watermark": pa.string(), "lag": pa.int64(), "state_rows": pa.int64(),
-        "error": pa.string(),
-    }
-    return pa.schema([(name, types[name]) for name in COLUMNS])
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+             "timestamp": pa.timestamp("us", tz="UTC"), "failures": failures}
+    return pa.schema([(name, types[_KINDS[name]]) for name in COLUMNS])
 
 
 def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
@@ -79,9 +83,23 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
 
     Built through Polars: pyarrow's conversion from Python objects imports pandas (~0.3 s and
     ~55 MiB on every run that writes the log)."""
+    return to_polars(rows).to_arrow().cast(schema())
+
+
+def polars_types() -> dict[str, Any]:
+    """The Polars types of :func:`schema`'s columns (writing the log then needs no pyarrow:
+    delta-rs takes the Polars frame through the Arrow C stream)."""
     import polars as pl
 
-    from kappa.types import polars_schema
+    failures = pl.List(pl.Struct({"expectation": pl.String, "failing_rows": pl.Int64}))
+    types = {"string": pl.String, "int64": pl.Int64, "float64": pl.Float64,
+             "timestamp": pl.Datetime("us", "UTC"), "failures": failures}
+    return {name: types[_KINDS[name]] for name in COLUMNS}
+
+
+def to_polars(rows: list[dict[str, Any]]) -> "pl.DataFrame":
+    """Rows (dicts with the columns; timestamps as epoch seconds) as a Polars frame of :func:`polars_types`."""
+    import polars as pl
 
     out = []
     for row in rows:
@@ -93,7 +111,6 @@ def to_arrow(rows: list[dict[str, Any]]) -> "pa.Table":
         if failures is not None:
             r["expectation_failures"] = [{"expectation": k, "failing_rows": int(v)} for k, v in failures.items() if v]
         out.append(r)
-    types = dict(polars_schema(schema()))
+    types = polars_types()
     frame = pl.DataFrame(out, schema={**types, "started_at": pl.Int64, "ended_at": pl.Int64})  # epoch microseconds
-    frame = frame.with_columns(pl.col("started_at").cast(types["started_at"]), pl.col("ended_at").cast(types["ended_at"]))
-    return frame.to_arrow().cast(schema())
+    return frame.with_columns(pl.col("started_at").cast(types["started_at"]), pl.col("ended_at").cast(types["ended_at"]))

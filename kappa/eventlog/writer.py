@@ -219,9 +219,10 @@ def append(path: str, rows: list[dict[str, Any]], storage_options: dict[str, Any
     """Append rows to the event log table (created with the fixed schema on first use)."""
     from deltalake import write_deltalake
 
-    from kappa.eventlog.schema import to_arrow
+    from kappa.eventlog.schema import to_polars
 
-    write_deltalake(path, to_arrow(rows), mode="append", storage_options=storage_options or None)
+    # through the Arrow C stream: no pyarrow import
+    write_deltalake(path, to_polars(rows), mode="append", storage_options=storage_options or None)
 
 
 class NodeEvents:

@@ -111,3 +111,17 @@ def test_a_taken_metrics_port_is_one_clear_error():
     assert exc.value.exit_code == 2
     with serving("p", None) as listeners:
         assert listeners == []
+
+
+def test_the_polars_types_of_the_log_are_its_arrow_schemas():
+    """The log is written from a Polars frame (no pyarrow on a replay's path); its types must be
+    exactly what the Arrow schema says, so every run appends the same columns."""
+    import time
+
+    from kappa.eventlog.schema import COLUMNS, polars_types, schema, to_arrow, to_polars
+    from kappa.types import polars_schema
+
+    assert dict(polars_schema(schema())) == polars_types()
+    rows = [{"run_id": "r", "seq": 0, "event": "batch", "started_at": time.time(), "expectation_failures": {"e": 2}}]
+    assert list(to_polars(rows).schema.items()) == list(polars_types().items())
+    assert to_arrow(rows).schema == schema() and to_arrow(rows).column_names == list(COLUMNS)

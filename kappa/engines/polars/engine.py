@@ -201,8 +201,10 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     from kappa.checkpoint.ownership import dead_letter_app_id
     from kappa.engines.polars.connectors import source_reader
     from kappa.engines.polars.connectors.base import ReadResult
-    from kappa.engines.polars.writers import write_dead_letters, write_sink
+    from kappa.engines.polars.streaming import streamable
+    from kappa.engines.polars.writers import stream_sink, write_dead_letters, write_sink
     from kappa.quality.polars_eval import apply_expectations
+    from kappa.quality.result import QualityCounts
 
     empty = state.read_empty(offsets, memory) if state is not None else None
     if node.source is None:
@@ -216,21 +218,31 @@ def run_batch(node: "NodePlan", plan: "PipelinePlan", memory: dict, batch_id: in
     # frame or the files' metadata, without a pass over the rows), only when there are steps
     read_rows = read.frame.lazy().select(pl.len()).collect().item() if (node.steps or state is not None) else None
     frame = state.transform(read.frame, refs) if state is not None else transform(node, read.frame, refs)
-    output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
-    ns.add_counts(counts)
-    if read_rows is not None:
-        ns.add_removed(read_rows - counts.input_rows)
+    streamed = streamable(node, state)
+    if not streamed:
+        output, quarantine, counts = apply_expectations(frame, list(node.expectations), node.name)
     if read.dead_letters is not None:
         path = node.layout.dead_letters
         app_id = dead_letter_app_id("polars", plan.pipeline, node.name)
         ns.dead_letter_rows += write_dead_letters(path, read.dead_letters, app_id, batch_id, node.name, plan.table_storage(path))
-    for sink in node.sinks:
+    read = None
+    if streamed:  # straight from the scan into the sink (kappa.engines.polars.streaming)
+        sink = node.sinks[0]
+        rows, written, output = stream_sink(sink, frame, batch_id, node.name)
+        quarantine, counts = None, QualityCounts(rows, rows, 0, 0, {})
+        ns.sink_rows[f"sink{sink.index}"] = ns.sink_rows.get(f"sink{sink.index}", 0) + written
+        failpoint("after_sink")
+    frame = None
+    ns.add_counts(counts)
+    for sink in node.sinks if not streamed else ():
         df = quarantine if sink.quarantine else output
         if df is None:
             continue
         key = f"sink{sink.index}" + (" (quarantine)" if sink.quarantine else "")
         ns.sink_rows[key] = ns.sink_rows.get(key, 0) + write_sink(sink, df, batch_id, node.name)
         failpoint("after_sink")
+    if read_rows is not None:
+        ns.add_removed(read_rows - counts.input_rows)
     info = {"batch_id": batch_id, "input_rows": counts.input_rows, "output_rows": counts.output_rows, "committed_at": time.time()}
     return output, quarantine, info
 

@@ -16,7 +16,7 @@ is a file, not a folder`` (:func:`kappa.delta.writer.delta_write_error`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from kappa.errors import KappaError
 
@@ -35,14 +35,32 @@ def write_sink(sink: "SinkPlan", df: "pl.DataFrame", batch_id: int, node: str | 
     """Write one batch to one sink; returns the rows written (0 when skipped as a replay).
     A failed Delta or file write raises a :class:`DeltaWriteError` naming ``node``, the sink
     and the path."""
-    from kappa.delta.arrow import DeltaWriteError
-    from kappa.delta.writer import delta_failures
     from kappa.engines.polars.connectors import sink_writer
 
-    what = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
     writer = sink_writer(sink)
+    return _named(sink, node, writer, lambda: writer.write(sink, df, batch_id))
+
+
+def stream_sink(sink: "SinkPlan", frame: "pl.LazyFrame", batch_id: int, node: str | None = None) -> "tuple[int, int, pl.LazyFrame]":
+    """Stream a lazy batch into a sink :func:`kappa.engines.polars.streaming.streamable` accepts;
+    returns (rows of the batch, rows written, a scan of them); failures raise as :func:`write_sink`'s do."""
+    from kappa.engines.polars.connectors import sink_writer
+    from kappa.engines.polars.streaming import stream_sink as stream
+
+    return _named(sink, node, sink_writer(sink), lambda: stream(sink, frame, batch_id))
+
+
+def _named(sink: "SinkPlan", node: str | None, writer: Any, write: Callable[[], Any]) -> Any:
+    from kappa.delta.arrow import DeltaWriteError
+    from kappa.delta.writer import delta_failures
+
+    import polars as pl
+
+    what = f"sink {sink.index}" + (" (quarantine)" if sink.quarantine else "")
     try:
-        return writer.write(sink, df, batch_id)
+        return write()
+    except pl.exceptions.PolarsError:
+        raise  # the batch's plan failed (as its collect would), not the write
     except DeltaWriteError as exc:
         raise DeltaWriteError(f"{_where(node, what)}: {exc}") from exc
     except KappaError:

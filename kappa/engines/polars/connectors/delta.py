@@ -12,7 +12,7 @@ A failed write raises one line naming the node, the sink and the path
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kappa.delta.read import delta_version
 from kappa.engines.polars.connectors.base import ReadResult, RunBound, SinkWriter, SourceReader, wrong_batch
@@ -57,11 +57,52 @@ def delta_new_files(path: str, start: int, end: int, storage_options: dict, skip
     return new
 
 
+def _local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _lazy_table(path: str, version: int | None) -> "tuple[Any, pl.Schema] | None":
+    """A local table's DeltaTable and Polars schema when Polars can scan it lazily (no
+    partition columns), else None; column mapping and deletion vectors are refused as
+    :func:`kappa.delta.read.read_delta_files` refuses them."""
+    import polars as pl
+    from deltalake import DeltaTable
+
+    from kappa.delta.read import check_features
+
+    if not _local(path):
+        return None
+    dt = DeltaTable(path, version=version)
+    check_features(dt)
+    if dt.metadata().partition_columns:
+        return None
+    return dt, pl.scan_delta(dt).collect_schema()
+
+
+def _scan_parquet(files: list[str], schema: "pl.Schema") -> "pl.LazyFrame":
+    """Data files of one table, typed with its schema (older files lacking newer columns: nulls)."""
+    import polars as pl
+
+    if not files:
+        return pl.LazyFrame(schema=schema)
+    cast = pl.ScanCastOptions(integer_cast="upcast", float_cast=["upcast", "downcast"],
+                              datetime_cast=["nanosecond-downcast", "millisecond-upcast", "convert-timezone"],
+                              missing_struct_fields="insert", extra_struct_fields="ignore")
+    local = [f[len("file://"):] if f.startswith("file://") else f for f in files]
+    return pl.scan_parquet(local, schema=schema, cast_options=cast, missing_columns="insert", extra_columns="ignore")
+
+
 def scan_delta(path: str, version: int | None, storage_options: dict) -> "pl.LazyFrame":
+    """A whole Delta table (at ``version``): a lazy scan of its data files (a local table
+    without partition columns), else read through :func:`kappa.delta.read.read_delta`."""
     import polars as pl
 
     from kappa.delta.read import read_delta
 
+    lazy = _lazy_table(path, version)
+    if lazy is not None:
+        dt, schema = lazy
+        return _scan_parquet(dt.file_uris(), schema)
     return pl.from_arrow(read_delta(path, version=version, storage_options=storage_options)).lazy()
 
 
@@ -71,7 +112,16 @@ def scan_delta_files(path: str, files: list[str], storage_options: dict) -> "pl.
 
     from kappa.delta.read import read_delta_files
 
+    lazy = _lazy_table(path, None)
+    if lazy is not None:
+        return _scan_parquet(files, lazy[1])
     return pl.from_arrow(read_delta_files(path, files, storage_options=storage_options)).lazy()
+
+
+def delta_added_files(path: str, version: int, storage_options: dict) -> list[str]:
+    """The data files version ``version`` of the table added."""
+    before = _delta_files(path, version - 1, storage_options) if version > 0 else set()
+    return sorted(_delta_files(path, version, storage_options) - before)
 
 
 class DeltaReader(SourceReader):

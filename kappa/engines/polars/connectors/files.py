@@ -1,7 +1,8 @@
 """File sources and sinks of the Polars engine.
 
 A source lists the files of a folder, a glob or one file; a streaming source reads the files
-not seen by an earlier batch (the batch keeps the list of files seen). A sink replaces a single
+not seen by an earlier batch (the batch keeps the list of files seen), at most
+``read_options.maxFilesPerTrigger`` of them per batch (in name order), as Spark's file source does. A sink replaces a single
 file atomically, or writes ``part-<batch_id>.<ext>`` into a folder, so a re-run overwrites the
 same part file (overwrite mode: only that part file remains).
 """
@@ -32,6 +33,9 @@ class FileReader(SourceReader):
         new = [f for f in files if f not in seen]
         if not new:
             return None
+        limit = _max_files(source.read_options)
+        if limit:  # Spark's maxFilesPerTrigger: a stream reads at most that many new files per batch
+            new = new[:limit]
         return FileBatch(tuple(new), tuple(sorted(seen | set(new))))
 
     def read_range(self, source: "FileSourcePlan", batch: "BatchDescription", memory: dict[str, "pl.LazyFrame"], state_dir: str | None) -> ReadResult:
@@ -43,6 +47,20 @@ class FileReader(SourceReader):
 
     def read_full(self, source: "FileSourcePlan", memory: dict[str, "pl.LazyFrame"]) -> "pl.LazyFrame":
         return scan_files(list_files(source.path, source.format), source.format, source.schema, source.read_options)
+
+
+def _max_files(options: dict | None) -> int | None:
+    """``maxFilesPerTrigger`` of a file source's ``read_options`` (any case), None when unset."""
+    for key, value in (options or {}).items():
+        if key.lower() == "maxfilespertrigger" and value is not None:
+            try:
+                limit = int(value)
+            except (TypeError, ValueError):
+                raise KappaError(f"read_options.maxFilesPerTrigger must be a positive integer, not {value!r}") from None
+            if limit < 1:
+                raise KappaError(f"read_options.maxFilesPerTrigger must be a positive integer, not {value!r}")
+            return limit
+    return None
 
 
 class FileWriter(SinkWriter):
