@@ -106,34 +106,128 @@ def freeze_broker(drill: Drill, broker_pid: int, engine: str, pause: float) -> R
     return result
 
 
+SCENARIOS = ("sigstop", "broker_kill", "s3_kill")
+
+
+def _s3_pipeline(endpoint):
+    """``prepare`` for the S3 drill: every sink of the drill's pipeline on ``endpoint``'s bucket."""
+    def prepare(root: Path) -> None:
+        text = (root / "pipeline.yaml").read_text().replace(f"path: {root}/", f"path: {endpoint.uri(root.name)}/")
+        options = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in endpoint.storage_options.items())
+        (root / "pipeline.yaml").write_text(text.replace("\nnodes:\n", f"\nstorage_options:\n{options}nodes:\n", 1))
+    return prepare
+
+
+def _s3_ids(endpoint):
+    def read_ids(root: Path, table: str) -> list[int]:
+        from kappa.delta.read import delta_version, read_delta
+
+        uri, opts = endpoint.uri(f"{root.name}/{table}"), endpoint.storage_options
+        if delta_version(uri, opts) is None:
+            return []
+        return read_delta(uri, columns=["id"], storage_options=opts).column("id").to_pylist()
+    return read_ids
+
+
+def run_scenario(name: str, engine: str, args, work: Path) -> Result:
+    """One drill on one engine, with its own broker (and S3 server)."""
+    from drill_kills import kill_and_restart, kill_group
+
+    from kappa.broker import EmbeddedBroker
+
+    if name == "broker_kill":
+        from kappa.broker_durable import DurableBroker
+
+        broker = DurableBroker(work / f"broker-{engine}").start()
+
+        def kill() -> None:
+            procs = [broker._tansu._proc] + ([broker._s3.process] if args.victim == "all" else [])
+            for proc in procs:
+                kill_group(proc.pid)
+            for proc in procs:
+                proc.wait()
+
+        def restart() -> None:
+            broker.stop()
+            broker.start()
+
+        try:
+            drill = Drill(args, broker.bootstrap_servers, work)
+            victim = "Tansu + its SeaweedFS" if args.victim == "all" else "Tansu only"
+            return kill_and_restart(drill, engine, f"durable broker ({victim}) kill -9", kill, restart, args.down)
+        finally:
+            broker.stop()
+    broker = EmbeddedBroker().start()
+    try:
+        drill = Drill(args, broker.bootstrap_servers, work)
+        if name == "sigstop":
+            return freeze_broker(drill, broker._proc.pid, engine, args.pause)
+        from kappa.testing.s3 import start_seaweedfs
+
+        server = {"s3": start_seaweedfs(work / f"s3-{engine}")}
+        endpoint = server["s3"].bucket("drill")
+
+        def kill() -> None:
+            kill_group(server["s3"].process.pid)
+            server["s3"].process.wait()
+
+        def restart() -> None:
+            server["s3"] = start_seaweedfs(server["s3"].data_dir, ports=server["s3"].ports)
+
+        try:
+            return kill_and_restart(drill, engine, "S3 server (SeaweedFS) kill -9 mid-write", kill, restart, args.down,
+                                    prepare=_s3_pipeline(endpoint), read_ids=_s3_ids(endpoint))
+        finally:
+            server["s3"].stop()
+    finally:
+        broker.stop()
+
+
+def _merge(path: Path, results: list[Result]) -> None:
+    """Replace the (scenario, engine) entries this run measured; keep the others."""
+    try:
+        old = json.loads(path.read_text()).get("results", [])
+    except (OSError, ValueError, AttributeError):
+        old = []
+    new = [{**asdict(r), "ok": r.ok} for r in results]
+    done = {(r["scenario"], r["engine"]) for r in new}
+    kept = [r for r in old if (r["scenario"], r["engine"]) not in done]
+    run = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + ", this 2-core machine (loaded: helpers running)"
+    path.write_text(json.dumps({"run": run, "results": kept + new}, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=("polars", "spark", "both"), default="both")
-    parser.add_argument("--pause", type=float, default=20.0, help="seconds the broker stays frozen")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS, help="run only these (repeatable; default all)")
+    parser.add_argument("--pause", type=float, default=20.0, help="seconds the broker stays frozen (sigstop)")
+    parser.add_argument("--down", type=float, default=10.0, help="seconds a killed broker / S3 server stays down")
+    parser.add_argument("--victim", choices=("all", "tansu"), default="all",
+                        help="broker_kill: kill Tansu and its SeaweedFS (all) or Tansu only")
+    parser.add_argument("--no-idempotence", dest="idempotent", action="store_false",
+                        help="kill drills: produce without enable.idempotence (acks=all still)")
+    parser.add_argument("--json", type=Path, help="also write the figures here (merged per scenario and engine)")
     parser.add_argument("--work-dir", type=Path, default=HERE / ".work")
     args = parser.parse_args(argv)
     args.quick, args.seed, args.produce_seconds, args.trials = True, 7, 3.0, 1
-    from kappa.broker import EmbeddedBroker
-
-    broker = EmbeddedBroker().start()
-    pid = broker._proc.pid  # the Tansu process (frozen and continued by the drill)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    drill = Drill(args, broker.bootstrap_servers, Path(tempfile.mkdtemp(prefix="outage-", dir=args.work_dir)))
+    work = Path(tempfile.mkdtemp(prefix="outage-", dir=args.work_dir))
     results = []
-    try:
+    for name in args.scenario or SCENARIOS:
         for engine in (("polars", "spark") if args.engine == "both" else (args.engine,)):
             began = time.monotonic()
-            res = freeze_broker(drill, pid, engine, args.pause)
+            try:
+                res = run_scenario(name, engine, args, work)
+            except Exception as exc:  # noqa: BLE001 - report and go on with the next drill
+                res = Result(name, engine, errors=[f"{type(exc).__name__}: {exc}"])
             res.seconds = round(time.monotonic() - began, 1)
             results.append(res)
+            extra = {k: v for k, v in asdict(res).items() if k not in asdict(Result("", "")) }
             print(f"{engine:<7} {res.scenario}: rows {res.rows}, lost {res.lost}, duplicated {res.duplicated}, "
-                  f"{'ok' if res.ok else 'FAILED ' + '; '.join(res.errors)} ({res.seconds} s) -- {res.note}", flush=True)
-    finally:
-        broker.stop()
+                  f"{'ok' if res.ok else 'FAILED ' + '; '.join(res.errors)} ({res.seconds} s) -- {res.note} {extra}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps([{**asdict(r), "ok": r.ok} for r in results], indent=2) + "\n")
-    print(f"work folder: {drill.work} (REPO {REPO})")
+        _merge(args.json, results)
+    print(f"work folder: {work} (REPO {REPO})")
     return 0 if all(r.ok for r in results) else 1
 
 
