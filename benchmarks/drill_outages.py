@@ -1,21 +1,29 @@
-"""Outage drill: the broker frozen (SIGSTOP) for 20 s mid-stream, then resumed.
+"""Outage drills: the broker frozen (SIGSTOP), the durable broker or the S3 server killed (kill -9).
 
-    python benchmarks/drill_outages.py [--engine polars|spark|both] [--pause 20] [--json PATH]
+    python benchmarks/drill_outages.py [--engine polars|spark|both] [--scenario sigstop|broker_kill|s3_kill]
+                                       [--pause 20] [--down 10] [--victim all|tansu] [--no-idempotence]
+                                       [--json PATH]
 
 The pipeline, producer and row-by-row checks are :mod:`drill_data_safety`'s (Kafka -> bronze ->
 silver + quarantine, records ``{"id": i}``). Per engine, while kappa runs (Polars: ``kappa
-replay`` in a loop, one run after another; Spark: ``kappa stream start``), the embedded broker's
-process is stopped with SIGSTOP for ``--pause`` seconds and then continued. The producer pauses
-with the broker (the drill is about kappa, not the producer). What is measured:
+replay`` in a loop, one run after another; Spark: ``kappa stream start``):
 
-- whether the running kappa process carried on (Spark: still running after the pause; Polars:
-  the runs' exit codes) or stopped with an error, and the error line it printed;
-- the seconds from SIGCONT to the first new committed batch (Spark: bronze's ``commits/``);
-- after the producer stops, a drain (Polars: ``kappa replay``; Spark: ``stream start
-  --until-idle``) and every sink compared row by row with what was produced: rows lost and
-  duplicated must be 0.
+- ``sigstop``: the embedded broker's process is stopped with SIGSTOP for ``--pause`` seconds and
+  then continued (the producer pauses with the broker);
+- ``broker_kill``: the durable broker (``kappa broker start --data DIR``: Tansu and its SeaweedFS,
+  or Tansu only with ``--victim tansu``) is killed with SIGKILL mid-stream while the producer
+  keeps writing, and restarted on the same data and Kafka port after ``--down`` seconds;
+- ``s3_kill``: every Delta table is on ``s3://`` of a SeaweedFS server, which is killed with
+  SIGKILL mid-write and restarted on the same data and ports after ``--down`` seconds.
 
-Exit 1 unless every scenario lost and duplicated nothing and every drain succeeded.
+The kill drills are :mod:`drill_kills`'s (an acknowledging producer; the sinks checked against
+the topic's log, the log against what the broker acknowledged). What is measured: whether the
+running kappa process carried on or stopped with an error (and the error line), the seconds to
+detect and to resume, then after a drain (Polars: ``kappa replay``; Spark: ``stream start
+--until-idle``) every sink compared row by row: rows lost and duplicated must be 0.
+
+Exit 1 unless every scenario lost and duplicated nothing and every drain succeeded. ``--json``
+merges the figures into the file per (scenario, engine).
 """
 
 from __future__ import annotations
@@ -184,12 +192,15 @@ def run_scenario(name: str, engine: str, args, work: Path) -> Result:
 
 
 def _merge(path: Path, results: list[Result]) -> None:
+    merge_entries(path, [{**asdict(r), "ok": r.ok} for r in results])
+
+
+def merge_entries(path: Path, new: list[dict]) -> None:
     """Replace the (scenario, engine) entries this run measured; keep the others."""
     try:
         old = json.loads(path.read_text()).get("results", [])
     except (OSError, ValueError, AttributeError):
         old = []
-    new = [{**asdict(r), "ok": r.ok} for r in results]
     done = {(r["scenario"], r["engine"]) for r in new}
     kept = [r for r in old if (r["scenario"], r["engine"]) not in done]
     run = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + ", this 2-core machine (loaded: helpers running)"

@@ -90,6 +90,7 @@ def test_example_on_s3_polars_replay(polars_example, gen):
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # ~60-100 s on this machine: five streaming nodes on the shared local Spark
 def test_example_on_s3_spark_equals_polars(polars_example, spark, kafka_bootstrap):
     topic, endpoint, p_root, p_summary, work = polars_example
     pipeline = example_on_s3(work / "pipeline-spark.yaml", endpoint, str(work / "ck-spark"))
