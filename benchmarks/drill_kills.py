@@ -201,7 +201,8 @@ def kill_and_restart(drill: Drill, engine: str, label: str, kill, restart, down_
     result, root = KillResult(label, engine, down_s=down_s), drill.setup(f"{engine}-{label.split()[0]}-kill")
     if prepare is not None:
         prepare(root)
-    producer = AckedProducer(drill.bootstrap, drill.topic, drill.step, drill.pause, getattr(drill.args, "idempotent", True))
+    # 50 records/s: a backlog Spark (200 records per trigger) drains in minutes on a loaded machine
+    producer = AckedProducer(drill.bootstrap, drill.topic, drill.step, 0.2, getattr(drill.args, "idempotent", True))
     producer.send(200)
     producer.start()
     runs = Runs(drill, engine, root)

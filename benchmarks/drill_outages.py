@@ -233,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
                 res = Result(name, engine, errors=[f"{type(exc).__name__}: {exc}"])
             res.seconds = round(time.monotonic() - began, 1)
             results.append(res)
+            if args.json:  # after each drill: a later one timing out keeps the figures measured so far
+                _merge(args.json, [res])
             extra = {k: v for k, v in asdict(res).items() if k not in asdict(Result("", "")) }
             print(f"{engine:<7} {res.scenario}: rows {res.rows}, lost {res.lost}, duplicated {res.duplicated}, "
                   f"{'ok' if res.ok else 'FAILED ' + '; '.join(res.errors)} ({res.seconds} s) -- {res.note} {extra}", flush=True)
-    if args.json:
-        _merge(args.json, results)
     print(f"work folder: {work} (REPO {REPO})")
     return 0 if all(r.ok for r in results) else 1
 
