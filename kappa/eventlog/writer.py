@@ -215,9 +215,10 @@ def append(path: str, rows: list[dict[str, Any]]) -> None:
     """Append rows to the event log table (created with the fixed schema on first use)."""
     from deltalake import write_deltalake
 
+    from kappa.delta.tables import latest
     from kappa.eventlog.schema import to_arrow
 
-    write_deltalake(path, to_arrow(rows), mode="append")
+    write_deltalake(latest(path) or path, to_arrow(rows), mode="append")
 
 
 class NodeEvents:

@@ -78,7 +78,8 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
 
     from kappa.delta.arrow import normalize_arrow_table
     from kappa.engines.polars.connectors import upsert_files
-    from kappa.delta.txn import Txn, open_table, with_batch_retries
+    from kappa.delta.tables import latest
+    from kappa.delta.txn import Txn, with_batch_retries
 
     if not keys:
         raise KappaError("a Delta sink with mode: upsert needs keys")
@@ -88,7 +89,7 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
     predicate = _conditions(data.schema, tuple(keys)) + _bounds(data, tuple(keys))
 
     def attempt() -> bool:
-        table = open_table(path, storage_options)
+        table = latest(path, storage_options)  # the table reused while current (kappa.delta.tables)
         if table is not None and txn.done(table):
             return False
         if table is None:
