@@ -28,8 +28,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _KEEP_VERSIONS = 4
+_KEEP_TABLES = 32  # tables held per cache (the least recently used is dropped)
 _LATEST: "dict[tuple[int, str], tuple[DeltaTable, int, tuple]]" = {}
 _FILES: "dict[str, dict[int, tuple[tuple, frozenset[str]]]]" = {}
+
+
+def _hold(cache: dict, key, value) -> None:
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > _KEEP_TABLES:
+        del cache[next(iter(cache))]
 
 
 def local_folder(uri: str) -> str | None:
@@ -77,11 +85,11 @@ def latest(uri: str, storage_options: Mapping[str, str] | None = None) -> "Delta
             if version < newest:
                 table.update_incremental()
                 version = table.version()
-            _LATEST[key] = (table, version, _commit_identity(folder, version))
+            _hold(_LATEST, key, (table, version, _commit_identity(folder, version)))
             return table
     table = open_table(uri, storage_options)
     if table is not None:
-        _LATEST[key] = (table, table.version(), _commit_identity(folder, table.version()))
+        _hold(_LATEST, key, (table, table.version(), _commit_identity(folder, table.version())))
     return table
 
 
@@ -94,14 +102,15 @@ def files_at(uri: str, version: int, storage_options: Mapping[str, str] | None =
         return frozenset(DeltaTable(uri, version=version, storage_options=dict(storage_options or {}) or None).file_uris())
     key = os.path.abspath(folder)
     ident = _commit_identity(folder, version)
-    held = _FILES.setdefault(key, {}).get(version)
+    held = _FILES.get(key, {}).get(version)
     if held is not None and ident is not None and held[0] == ident:
         return held[1]
     current = latest(uri)
     table = current if current is not None and current.version() == version else DeltaTable(uri, version=version)
     files = frozenset(table.file_uris())
     if ident is not None:
-        versions = _FILES[key]
+        versions = _FILES.get(key, {})
+        _hold(_FILES, key, versions)
         versions[version] = (ident, files)
         for old in sorted(versions)[:-_KEEP_VERSIONS]:
             del versions[old]

@@ -93,7 +93,7 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
         if table is not None and txn.done(table):
             return False
         if table is None:
-            root = upsert_files.local_root(path)
+            root = upsert_files.local_folder(path)
             if root is not None and data.num_rows:  # sorted bounded files (kappa.engines.polars.connectors.upsert_files)
                 create_table_with_add_actions(path, Schema.from_arrow(data.schema), upsert_files.create(root, data, keys),
                                               mode="append", commit_properties=txn.props())

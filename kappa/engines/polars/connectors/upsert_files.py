@@ -33,6 +33,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from kappa.delta.tables import local_folder
+
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
     import pyarrow as pa
@@ -44,20 +46,13 @@ MIN_ROWS = 1024
 _REFUSING_CONFIG = ("delta.enableChangeDataFeed", "delta.appendOnly")
 
 
-def local_root(uri: str) -> str | None:
-    """The folder of a local table (None for an object store)."""
-    if uri.startswith("file://"):
-        return uri[len("file://"):]
-    return None if "://" in uri else uri
-
-
 def applies(table: "DeltaTable", data: "pa.Table", keys: tuple[str, ...]) -> bool:
     """Whether the fast path gives MERGE's outcome for this table and batch (see the module doc)."""
     import polars as pl
 
     from kappa.delta.commit import table_schema
 
-    if local_root(table.table_uri) is None or table.metadata().partition_columns:
+    if local_folder(table.table_uri) is None or table.metadata().partition_columns:
         return False
     proto = table.protocol()
     if proto.min_writer_version > 2 or proto.writer_features:
@@ -176,7 +171,7 @@ def rewrite(table: "DeltaTable", data: "pa.Table", keys: tuple[str, ...], props:
     import pyarrow.dataset as ds
     from deltalake.transaction import RemoveAction
 
-    root = local_root(table.table_uri)
+    root = local_folder(table.table_uri)
     assert root is not None
     schema = data.schema
     bound = rows_per_file(data)

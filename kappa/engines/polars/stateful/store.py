@@ -98,6 +98,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _remember(root: str, held: tuple) -> None:
+    """Keep ``held`` as the state of ``root`` in memory (the 16 most recent nodes' states)."""
+    _MEMORY.pop(root, None)
+    _MEMORY[root] = held
+    while len(_MEMORY) > 16:
+        del _MEMORY[next(iter(_MEMORY))]
+
+
 def _identity(path: Path) -> tuple:
     st = path.stat()
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -173,7 +181,7 @@ class StateStore:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             frames = {name: self._frame(batch_id, name, info) for name, info in meta["operators"].items()}
             snap = StateSnapshot(batch_id, int(meta["watermark"]), int(meta["next_watermark"]), meta.get("max_event_time"), frames)
-            _MEMORY[str(self.root)] = (batch_id, ident, snap)
+            _remember(str(self.root), (batch_id, ident, snap))
         return StateSnapshot(snap.batch_id, snap.watermark, snap.next_watermark, snap.max_event_time, dict(snap.frames))
 
     def _entry(self, tmp: Path, name: str, frame: "pl.DataFrame", change: "Change | None", base: dict | None) -> tuple[dict, list[Path]]:
@@ -231,7 +239,7 @@ class StateStore:
         os.replace(tmp, final)
         _fsync_dir(self.root)
         kept = StateSnapshot(batch_id, snap.watermark, snap.next_watermark, snap.max_event_time, dict(snap.frames))
-        _MEMORY[str(self.root)] = (batch_id, _identity(final / "meta.json"), kept)
+        _remember(str(self.root), (batch_id, _identity(final / "meta.json"), kept))
         self.prune(batch_id)
         return self.size(batch_id)
 
