@@ -9,6 +9,11 @@ them. Idempotent per batch id: the MERGE commit carries the app transaction
 ``(app_id, batch_id)`` (:mod:`kappa.delta.txn`), a batch the table already recorded is skipped,
 and a MERGE that changes nothing still records it (an empty commit). The first batch creates
 the table (an append carrying the transaction).
+
+Where it certainly gives MERGE's outcome (a local unpartitioned table of the batch's schema,
+unique batch keys, no table feature beyond writer protocol 2), the batch rewrites only the data
+files holding its keys instead (:mod:`.upsert_files`: sorted bounded files, temporal keys first;
+the first batch writes the table that way too); anything else takes deltalake's MERGE.
 """
 
 from __future__ import annotations
