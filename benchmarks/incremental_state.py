@@ -241,13 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     parts = args.only or ["gold", "window", "dedup"]
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    # an engine's figures replace that engine's previous ones (run the engines separately if need be)
+    # a part's figures replace that part's previous ones; the other parts' figures stay
     results: dict = json.loads(args.output.read_text()) if args.output.exists() else {}
     results["machine"] = {"platform": platform.platform(), "cpus": __import__("os").cpu_count()}
     engines = ([("polars", args.rows, args.events)] if args.polars else []) + ([("spark", args.spark_rows, args.spark_events)] if args.spark else [])
     for engine, rows, n in engines:
         runner = Runner(engine)
-        res = results[engine] = {"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        res = results.setdefault(engine, {})
+        res["started"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         if "gold" in parts:
             res["gold"] = bench_gold(runner, work, rows, args.batches, args.batch_rows)
         if "window" in parts:

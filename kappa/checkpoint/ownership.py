@@ -127,12 +127,15 @@ def transaction_versions(table: AppTable, app_ids: list[str]) -> dict[str, int]:
     """The recorded transaction version of each app id in the table (absent ids left out)."""
     if "://" not in table.path and not (Path(table.path) / "_delta_log").is_dir():
         return {}
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    from kappa.delta.tables import latest
+
     try:
-        opened = DeltaTable(table.path, storage_options=table.storage_options)
+        opened = latest(table.path, table.storage_options)
     except (TableNotFoundError, OSError):
+        return {}
+    if opened is None:
         return {}
     out = {}
     for app_id in app_ids:

@@ -344,17 +344,27 @@ def read_fingerprint(node_checkpoint: str, engine: str = "spark") -> dict[str, A
 
 
 def write_fingerprint(node_checkpoint: str, description: Mapping[str, Any], engine: str = "spark") -> Path:
-    """Store ``description`` as the node's fingerprint (atomically, a tmp name per process)."""
+    """Store ``description`` as the node's fingerprint (atomically, a tmp name per process);
+    a fingerprint already stored with the same description is left as it is (one synced write
+    less per node and run)."""
     from kappa.atomic import write_json
     from kappa.checkpoint.objects import is_remote
 
+    record = fingerprint_record(description)
     if is_remote(node_checkpoint):  # one PUT: atomic on an object store
         from kappa.checkpoint import objects
 
         uri = _layout(node_checkpoint).fingerprint(engine)
-        objects.put(uri, (json.dumps(fingerprint_record(description), sort_keys=True, indent=2, default=str) + "\n").encode())
+        objects.put(uri, (json.dumps(record, sort_keys=True, indent=2, default=str) + "\n").encode())
         return uri  # type: ignore[return-value]
-    return write_json(fingerprint_path(node_checkpoint, engine), fingerprint_record(description), indent=2)
+    path = fingerprint_path(node_checkpoint, engine)
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    same = isinstance(old, dict) and all(old.get(k) == json.loads(json.dumps(record[k], default=str))
+                                         for k in ("version", "digest", "description"))
+    return path if same else write_json(path, record, indent=2)
 
 
 def checkpoint_exists(node_checkpoint: str, engine: str = "spark") -> bool:

@@ -36,7 +36,10 @@ def read_delta_files(table_uri: str, files: Sequence[str] | None = None, *, vers
     import pyarrow.dataset as ds
     from deltalake import DeltaTable
 
-    dt = DeltaTable(table_uri, version=version, storage_options=storage_options or None)
+    from kappa.delta.tables import latest
+
+    dt = latest(table_uri, storage_options) if version is None else None  # reused while current
+    dt = dt if dt is not None else DeltaTable(table_uri, version=version, storage_options=storage_options or None)
     check_features(dt)
     schema = pa.schema(dt.schema().to_arrow())
     if files is None:
@@ -67,7 +70,7 @@ def read_delta(table_uri: str, *, version: int | None = None, columns: Sequence[
 
 def delta_version(path: str, storage_options: dict | None) -> int | None:
     """The table's current version, or None when there is no table (yet)."""
-    from kappa.delta.txn import open_table
+    from kappa.delta.tables import latest
 
-    table = open_table(path, storage_options)
+    table = latest(path, storage_options)
     return None if table is None else table.version()

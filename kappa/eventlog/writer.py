@@ -219,10 +219,14 @@ def append(path: str, rows: list[dict[str, Any]], storage_options: dict[str, Any
     """Append rows to the event log table (created with the fixed schema on first use)."""
     from deltalake import write_deltalake
 
+    from kappa.delta.tables import latest
     from kappa.eventlog.schema import to_polars
 
-    # through the Arrow C stream: no pyarrow import
-    write_deltalake(path, to_polars(rows), mode="append", storage_options=storage_options or None)
+    # through the Arrow C stream (no pyarrow import); a local table object is reused while current
+    if storage_options:
+        write_deltalake(path, to_polars(rows), mode="append", storage_options=storage_options)
+    else:
+        write_deltalake(latest(path) or path, to_polars(rows), mode="append")
 
 
 class NodeEvents:

@@ -118,6 +118,7 @@ def _reads_df(node, ctes: dict) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=512)  # a pure function of the text: every run asks again
 def is_aggregate_step(sql: str) -> bool:
     """Whether a SQL step aggregates (its outermost SELECT groups or calls aggregates)."""
     from sqlglot import exp
@@ -135,6 +136,7 @@ def _cte_reads(tree) -> dict:
     return ctes
 
 
+@functools.lru_cache(maxsize=512)  # a pure function of the text: every run asks again
 def nested_stream_aggregate(sql: str) -> bool:
     """Whether a subquery, CTE or UNION branch of the step (not its outermost SELECT) aggregates ``{df}``."""
     from sqlglot import exp
@@ -266,6 +268,7 @@ def _match(g, items: list) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)  # a pure function of the text: every run asks again
 def aggregate_shape(sql: str) -> AggregateShape | None:
     """The shape of an aggregate step over ``{df}`` (None: the step does not aggregate the stream;
     :class:`ShapeError` for a form kappa refuses in a streaming aggregate)."""

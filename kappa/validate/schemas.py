@@ -51,11 +51,11 @@ def delta_table(path: str | None) -> Any:
     if not path or "://" in path or not (Path(path) / "_delta_log").is_dir():
         return None
     try:
-        from deltalake import DeltaTable
-
         from kappa.delta.commit import table_schema
+        from kappa.delta.tables import latest
 
-        return polars_schema(table_schema(DeltaTable(path)))
+        table = latest(path)
+        return None if table is None else polars_schema(table_schema(table))
     except Exception:  # noqa: BLE001 - an unreadable table: unknown, the run reports it
         return None
 

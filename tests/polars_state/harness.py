@@ -98,12 +98,25 @@ def simulate(state: StatefulPlan, steps: list, batches=BATCHES) -> list[tuple[in
             if data is None and not needs_no_data_batch(state, snap):
                 continue
             res = run_stateful(node, frame(data or []).lazy(), {}, snap)
+            check_changes(snap, res.snapshot)
             snap = res.snapshot
             snap.batch_id = bid
             wm = None if snap.watermark == 0 else (snap.watermark - us(0)) // 60_000_000
             out.append((bid, short(res.output.collect()), res.late_rows, wm, snap.rows))
             bid += 1
     return out
+
+
+def check_changes(prev, snap) -> None:
+    """Every operator's reported change turns its previous state into its new one (the changelog
+    the state store writes, :func:`kappa.engines.polars.stateful.store.apply_changes`)."""
+    from kappa.engines.polars.stateful.store import apply_changes
+
+    for name, new in snap.frames.items():
+        old = prev.frames.get(name)
+        old = new.clear() if old is None else old
+        got = apply_changes(old, [snap.changes[name]])
+        assert got.height == new.height and got.sort(got.columns, nulls_last=True).equals(new.sort(new.columns, nulls_last=True)), name
 
 
 def short(df: pl.DataFrame) -> list[dict]:

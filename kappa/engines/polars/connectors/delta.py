@@ -29,9 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # ---------------------------------------------------------------- reading
 def _delta_files(path: str, version: int | None, storage_options: dict) -> set[str]:
-    from deltalake import DeltaTable
+    from kappa.delta.tables import files_at
 
-    return set(DeltaTable(path, version=version, storage_options=storage_options or None).file_uris())
+    return set(files_at(path, version, storage_options))
 
 
 def delta_new_files(path: str, start: int, end: int, storage_options: dict, skip_change_commits: bool) -> list[str]:

@@ -9,6 +9,11 @@ them. Idempotent per batch id: the MERGE commit carries the app transaction
 ``(app_id, batch_id)`` (:mod:`kappa.delta.txn`), a batch the table already recorded is skipped,
 and a MERGE that changes nothing still records it (an empty commit). The first batch creates
 the table (an append carrying the transaction).
+
+Where it certainly gives MERGE's outcome (a local unpartitioned table of the batch's schema,
+unique batch keys, no table feature beyond writer protocol 2), the batch rewrites only the data
+files holding its keys instead (:mod:`.upsert_files`: sorted bounded files, temporal keys first;
+the first batch writes the table that way too); anything else takes deltalake's MERGE.
 """
 
 from __future__ import annotations
@@ -73,30 +78,41 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
                  storage_options: dict | None = None) -> bool:
     """MERGE ``data`` into the Delta table at ``path`` on ``keys`` as batch ``batch_id`` of
     ``app_id``; False when the table already carries that batch."""
-    from deltalake import write_deltalake
+    from deltalake import Schema, write_deltalake
+    from deltalake.transaction import create_table_with_add_actions
 
     from kappa.delta.arrow import normalize_arrow_table
-    from kappa.delta.txn import Txn, open_table, with_batch_retries
+    from kappa.engines.polars.connectors import upsert_files
+    from kappa.delta.tables import latest
+    from kappa.delta.txn import Txn, with_batch_retries
 
     if not keys:
         raise KappaError("a Delta sink with mode: upsert needs keys")
+    keys = tuple(keys)
     txn = Txn(app_id, batch_id)
     data = normalize_arrow_table(data)
     predicate = _conditions(data.schema, tuple(keys)) + _bounds(data, tuple(keys))
 
     def attempt() -> bool:
-        table = open_table(path, storage_options)
+        table = latest(path, storage_options)  # the table reused while current (kappa.delta.tables)
         if table is not None and txn.done(table):
             return False
         if table is None:
-            write_deltalake(path, data, mode="append", storage_options=storage_options, commit_properties=txn.props())
+            root = upsert_files.local_folder(path)
+            if root is not None and data.num_rows:  # sorted bounded files (kappa.engines.polars.connectors.upsert_files)
+                create_table_with_add_actions(path, Schema.from_arrow(data.schema), upsert_files.create(root, data, keys),
+                                              mode="append", commit_properties=txn.props())
+            else:
+                write_deltalake(path, data, mode="append", storage_options=storage_options, commit_properties=txn.props())
             return True
-        if data.num_rows:  # matched rows are rewritten, the others inserted: always a commit
+        if not data.num_rows:  # a MERGE that changes nothing writes no commit
+            txn.ensure_recorded(path, storage_options, data.schema)
+        elif upsert_files.applies(table, data, keys):  # only the files holding the batch's keys are rewritten
+            upsert_files.rewrite(table, data, keys, txn.props())
+        else:  # matched rows are rewritten, the others inserted: always a commit
             (table.merge(source=data, predicate=predicate, source_alias="s", target_alias="t",
                          commit_properties=txn.props())
              .when_matched_update_all().when_not_matched_insert_all().execute())
-        else:
-            txn.ensure_recorded(path, storage_options, data.schema)
         return True
 
     return with_batch_retries(attempt, path, txn)

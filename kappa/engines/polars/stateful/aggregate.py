@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
     from kappa.engines.polars.stateful.sqlsplit import SplitSql
+    from kappa.engines.polars.stateful.store import Change
     from kappa.stateful.spec import AggregateSpec
 
 
@@ -162,9 +163,11 @@ def assign_windows(pre: "pl.DataFrame", spec: "AggregateSpec") -> "pl.DataFrame"
 
 
 def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame", state: "pl.DataFrame | None",
-                  types: dict[int, "pl.DataType"], mode: str, late: int | None, evict: int | None) -> tuple["pl.DataFrame", "pl.DataFrame", int]:
-    """One batch of an aggregate: (merged finalized rows to emit, new state, late rows)."""
+                  types: dict[int, "pl.DataType"], mode: str, late: int | None, evict: int | None) -> tuple["pl.DataFrame", "pl.DataFrame", int, "Change"]:
+    """One batch of an aggregate: (merged finalized rows to emit, new state, late rows, the state's change)."""
     import polars as pl
+
+    from kappa.engines.polars.stateful.store import Change
 
     keys = list(split.keys)
     late_rows = 0
@@ -198,23 +201,31 @@ def run_aggregate(spec: "AggregateSpec", split: "SplitSql", pre: "pl.DataFrame",
         rest = state.clear() if state is not None else None
         merged = merge(parts) if session else parts
     else:
-        touched_old = state.join(parts.select(match), on=match, how="semi", nulls_equal=True)
-        rest = state.join(parts.select(match), on=match, how="anti", nulls_equal=True)
+        # the state rows of the batch's groups (struct membership matches null-safely): one
+        # pass over the state, ~4x cheaper than a semi and an anti join
+        hit = state.select(pl.struct(match).is_in(parts.select(pl.struct(match)).to_series().implode())).to_series()
+        touched_old, rest = state.filter(hit), state.filter(~hit)
         merged = merge(pl.concat([touched_old, parts.cast(touched_old.schema)], how="vertical")) if (touched_old.height or session) else parts
     merged = merged.cast(parts.schema) if rest is None or rest.height == 0 else merged.cast(rest.schema)
     full = merged if rest is None or rest.height == 0 else pl.concat([rest, merged], how="vertical")
+    keep = None  # the state rows kept after the batch (None: every row)
     if mode == "complete":
-        emit, new_state = full, full
+        emit = full
     elif mode == "update":
         emit = merged
-        new_state = full.filter(pl.col("__we") > evict) if (spec.window is not None and evict is not None) else full
+        keep = (pl.col("__we") > evict) if (spec.window is not None and evict is not None) else None
     else:  # append: windows whose end passed the watermark
-        if spec.window is None or evict is None:
-            emit, new_state = full.clear(), full
-        else:
-            emit = full.filter(pl.col("__we") <= evict)
-            new_state = full.filter(pl.col("__we") > evict)
+        emit = full.clear() if (spec.window is None or evict is None) else full.filter(pl.col("__we") <= evict)
+        keep = None if (spec.window is None or evict is None) else pl.col("__we") > evict
+    new_state = full if keep is None else full.filter(keep)
+    # the change to the state (:class:`~kappa.engines.polars.stateful.store.Change`): the merged
+    # groups kept, the evicted groups and (sessions) the old sessions of the touched keys removed
+    gone = [] if keep is None else [full.filter(~keep).select(keys)]
+    if session and state is not None and state.height:
+        gone.append(touched_old.select(keys))
+    upserts = merged if keep is None else merged.filter(keep)
+    change = Change(tuple(keys), upserts, pl.concat(gone, how="vertical") if gone else upserts.select(keys).clear())
     out = finalize(split, emit, types, pre_schema)
     if spec.window is not None:
         out = out.with_columns(window_struct(split.window_name or "window"))
-    return out, new_state, late_rows
+    return out, new_state, late_rows, change

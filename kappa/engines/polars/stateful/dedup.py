@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import polars as pl
 
+    from kappa.engines.polars.stateful.store import Change
     from kappa.stateful.spec import DedupSpec
 
 EXPIRY = "__kappa_expiry"
@@ -33,9 +34,11 @@ def event_us(frame: "pl.DataFrame | pl.LazyFrame", column: str) -> "pl.Expr":
 
 
 def run_dedup(spec: "DedupSpec", frame: "pl.DataFrame", state: "pl.DataFrame | None", time_col: str | None,
-              delay_us: int, late: int | None, evict: int | None) -> "tuple[pl.DataFrame, pl.DataFrame, int]":
-    """One batch of a streaming dedup: (output rows, new state, late rows)."""
+              delay_us: int, late: int | None, evict: int | None) -> "tuple[pl.DataFrame, pl.DataFrame, int, Change]":
+    """One batch of a streaming dedup: (output rows, new state, late rows, the state's change)."""
     import polars as pl
+
+    from kappa.engines.polars.stateful.store import Change
 
     subset = list(spec.subset) if spec.subset else list(frame.columns)
     late_rows = 0
@@ -55,10 +58,16 @@ def run_dedup(spec: "DedupSpec", frame: "pl.DataFrame", state: "pl.DataFrame | N
         t = event_us(new, time_col)
         t_ms = pl.when(t >= 0).then(t // 1000).otherwise(-((-t) // 1000))  # Spark keeps the expiry in ms
         added = added.with_columns(new.select((t_ms * 1000 + delay_us).alias(EXPIRY)).to_series())
-    state = pl.concat([state, added.cast(state.schema)], how="vertical")
+    added = added.cast(state.schema)
+    keep = None  # the state rows kept (None: every row)
     if evict is not None:
         if spec.within_watermark:
-            state = state.filter(pl.col(EXPIRY) > evict)
+            keep = pl.col(EXPIRY) > evict
         elif time_col is not None and time_col in subset:
-            state = state.filter((event_us(state, time_col) > evict).fill_null(True))
-    return new, state, late_rows
+            keep = (event_us(state, time_col) > evict).fill_null(True)
+    full = pl.concat([state, added], how="vertical")
+    if keep is None:
+        return new, full, late_rows, Change(tuple(subset), added, added.select(subset).clear())
+    keep = keep.fill_null(False)
+    change = Change(tuple(subset), added.filter(keep), state.filter(~keep).select(subset))
+    return new, full.filter(keep), late_rows, change

@@ -84,9 +84,9 @@ def _aggregate(node: "NodePlan", op: "AggregateSpec", sql: str, tables: dict, st
     if types is None:
         types = _SPLITS[key] = (split, _agg_types(split, pre))
         types = types[1]
-    out, new_state, late_rows = run_aggregate(op, split, pre, state, types, node.state.output_mode, late, evict)
+    out, new_state, late_rows, change = run_aggregate(op, split, pre, state, types, node.state.output_mode, late, evict)
     final = run_sql(split.final_sql, {"__kappa_state": out.lazy()})
-    return final, new_state, late_rows
+    return final, new_state, late_rows, change
 
 
 def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: StateSnapshot) -> StatefulResult:
@@ -102,6 +102,7 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
     ops = {op.step: (f"op{k}", op) for k, op in enumerate(state.operators)}
     late, evict = prev.watermark, prev.next_watermark  # Spark 3.4+: late by the previous batch's watermark
     frames: "dict[str, pl.DataFrame]" = {}
+    changes: dict = {}
     batch_max: int | None = None
     late_rows = 0
     ref_tables = {ref: f"__kappa_node_{i}" for i, ref in enumerate(node.sql_refs)}
@@ -115,7 +116,7 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
             name, op = ops[step.index]
             data = frame.collect()
             if isinstance(op, DedupSpec):
-                out, new_state, n = run_dedup(op, data, prev.frames.get(name), wm.column if downstream else None,
+                out, new_state, n, change = run_dedup(op, data, prev.frames.get(name), wm.column if downstream else None,
                                               wm.delay_us if wm else 0, late if downstream else None, evict if downstream else None)
                 frame = out.lazy()
             else:
@@ -124,9 +125,10 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
                 # a window on the watermarked column is bounded by the watermark (late rows,
                 # eviction); any other aggregate keeps every group (Spark: no watermark on its keys)
                 bounded = downstream and op.window is not None and op.window.column == wm.column
-                frame, new_state, n = _aggregate(node, op, sql, tables, prev.frames.get(name),
+                frame, new_state, n, change = _aggregate(node, op, sql, tables, prev.frames.get(name),
                                                  late if bounded else None, evict if bounded else None)
             frames[name] = new_state
+            changes[name] = change
             late_rows += n
         elif step.kind == "sql":
             sql = render(step.sql, "__kappa_df", ref_tables)
@@ -137,5 +139,5 @@ def run_stateful(node: "NodePlan", frame: "pl.LazyFrame", refs: dict, prev: Stat
     if wm is not None and batch_max is not None:
         next_wm = max(next_wm, to_ms(batch_max) * 1000 - wm.delay_us)  # Spark's watermark is in ms
     max_et = prev.max_event_time if batch_max is None else max(batch_max, prev.max_event_time or batch_max)
-    snap = StateSnapshot(None, prev.next_watermark, next_wm, max_et, frames)
+    snap = StateSnapshot(None, prev.next_watermark, next_wm, max_et, frames, changes=changes, base=prev.batch_id)
     return StatefulResult(frame, snap, late_rows)
