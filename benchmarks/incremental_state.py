@@ -26,6 +26,8 @@ through the python profile's Arrow transfer on 2 cores takes minutes per full re
 
     python benchmarks/incremental_state.py                        # everything
     python benchmarks/incremental_state.py --rows 1000000 --no-spark
+    python benchmarks/incremental_state.py --no-spark --no-polars --spark-stream --only gold --spark-rows 10000000
+        # (a) on Spark as a running stream (spark_stream_gold.py): micro-batch times, into spark.gold
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ the recompute's table.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import threading
@@ -90,6 +91,7 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
 
     recompute_at = recompute_at or (1, max(1, batches // 2), batches)  # the last one: compared with gold
     root = work / "gold_spark_stream"
+    load_before = os.getloadavg()[0]
     shutil.rmtree(root, ignore_errors=True)
     t = time.perf_counter()
     append(root / "silver", silver_rows(rows, 1, (0, 2000)))
@@ -159,7 +161,7 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
         "recompute_s": [round(s, 3) for s in full_s], "recompute_median_s": round(med_full, 3),
         "speedup_median": round(med_full / statistics.median(trig), 1),
         "speedup_wall_median": round(med_full / statistics.median(wall), 1),
-        "last_over_first": round(trig[-1] / trig[0], 2),
+        "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)], "last_over_first": round(trig[-1] / trig[0], 2),
         "last3_over_first3": round(statistics.median(trig[-3:]) / statistics.median(trig[:3]), 2), "tables_equal": same,
     }
     print(f"[spark stream] gold: recompute/micro-batch x{result['speedup_median']} (x{result['speedup_wall_median']} on wall time), "
