@@ -26,6 +26,8 @@ through the python profile's Arrow transfer on 2 cores takes minutes per full re
 
     python benchmarks/incremental_state.py                        # everything
     python benchmarks/incremental_state.py --rows 1000000 --no-spark
+    python benchmarks/incremental_state.py --no-spark --no-polars --spark-stream --only gold --spark-rows 10000000
+        # (a) on Spark as a running stream (spark_stream_gold.py): micro-batch times, into spark.gold
 """
 
 from __future__ import annotations
@@ -235,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--spark", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--polars", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--only", choices=("gold", "window", "dedup"), action="append")
+    p.add_argument("--spark-stream", action="store_true",
+                   help="Spark gold as a running stream (spark_stream_gold.py), merged into spark.gold; use with --no-spark --no-polars --only gold")
+    p.add_argument("--stream-interval", default="100 milliseconds", help="--spark-stream: the stream's processingTime trigger")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK)
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = p.parse_args(argv)
@@ -255,6 +260,13 @@ def main(argv: list[str] | None = None) -> int:
             res["window"] = bench_window(runner, work, n)
         if "dedup" in parts:
             res["dedup"] = bench_dedup(runner, work, *((50, 12_000) if engine == "polars" else (20, 6_000)))
+    if args.spark_stream and "gold" in parts:  # keeps the Spark entry's other parts
+        from spark_stream_gold import bench_spark_stream_gold
+
+        runner = Runner("spark")
+        spark = results.setdefault("spark", {})
+        spark["gold"] = bench_spark_stream_gold(runner.spark, work, args.spark_rows, args.batches, args.batch_rows, args.stream_interval)
+        spark["gold"]["started"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"figures written to {args.output}")

@@ -203,11 +203,15 @@ class CompiledNode:
 
     def start_writer(self, writer: Any) -> "StreamingQuery":
         """Start ``writer`` (from :meth:`stream_writer`); then drop the views its plan named
-        (Spark Connect resolves the plan at ``start()``)."""
-        from kappa.engines.spark.stateful import drop_views
+        (Spark Connect resolves the plan at ``start()``). A stateful query starts with its state
+        partitions (:func:`~kappa.engines.spark.stateful.starting_conf`)."""
+        from contextlib import nullcontext
+
+        from kappa.engines.spark.stateful import drop_views, starting_conf
 
         try:
-            return writer.start()
+            with starting_conf(self.spark) if self.stateful and not self.connect else nullcontext():
+                return writer.start()
         finally:
             drop_views(self.spark, self.pending_views)
 

@@ -22,12 +22,25 @@ included). A no-data batch (Spark runs one when the watermark moved, availableNo
 reaches ``foreachBatch`` with an empty frame: every sink writes nothing for it (an empty append
 to an existing table commits nothing; an upsert of nothing is skipped).
 
+**State partitions** (:func:`state_partitions`). Spark keeps one state store per shuffle
+partition of a stateful operator, fixed by ``spark.sql.shuffle.partitions`` when the query first
+starts (the checkpoint keeps the number: a restart keeps it whatever the setting). Each store
+costs every micro-batch a task that loads its version and commits a new one, however few rows
+the batch touched: on a local master with kappa's default of 4 partitions for 2 cores, those
+tasks run in two waves. A stateful query that starts on a local master whose shuffle
+partitions are kappa's default therefore starts with the session's default parallelism (the
+local cores) instead. Measured on 2 cores (an update-mode ``GROUP BY`` micro-batch of 10k rows
+over 100k groups, 4 vs 2 stores, alternated in one session): 1.4-1.9x shorter while the
+machine was loaded (load average ~10), the same within noise when it was idle. A pipeline that sets
+``spark.sql.shuffle.partitions`` to another value in its ``spark.conf`` keeps its own number.
+
 Stateless nodes are untouched: their steps run per micro-batch inside ``foreachBatch``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -83,3 +96,39 @@ def drop_views(spark: "SparkSession", views: list[str]) -> None:
     for view in views:
         spark.catalog.dropTempView(view)
     views.clear()
+
+
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+
+
+def state_partitions(spark: "SparkSession") -> int | None:
+    """The state partitions a new stateful query starts with when it is not the session's
+    ``spark.sql.shuffle.partitions`` (see the module doc): on a local master whose setting is
+    kappa's default, the default parallelism; None otherwise (a cluster, Spark Connect, a
+    pipeline's own setting)."""
+    from kappa.engines.spark.session import LOCAL_CONF, is_local_master
+
+    context = getattr(spark, "sparkContext", None) if getattr(spark, "_jsparkSession", None) is not None else None
+    if context is None or not is_local_master(context.master):
+        return None
+    if spark.conf.get(SHUFFLE_PARTITIONS) != LOCAL_CONF[SHUFFLE_PARTITIONS]:
+        return None
+    cores = int(context.defaultParallelism)
+    return cores if 0 < cores < int(LOCAL_CONF[SHUFFLE_PARTITIONS]) else None
+
+
+@contextmanager
+def starting_conf(spark: "SparkSession") -> Iterator[None]:
+    """Around ``DataStreamWriter.start()`` of a stateful query: the session's shuffle partitions
+    set to :func:`state_partitions` (the query copies the session's settings when it starts,
+    and its first batch writes the number into the checkpoint), then set back."""
+    partitions = state_partitions(spark)
+    if partitions is None:
+        yield
+        return
+    previous = spark.conf.get(SHUFFLE_PARTITIONS)
+    spark.conf.set(SHUFFLE_PARTITIONS, str(partitions))
+    try:
+        yield
+    finally:
+        spark.conf.set(SHUFFLE_PARTITIONS, previous)

@@ -80,7 +80,8 @@ def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, 
     from kappa.delta.txn import Txn, open_table, with_batch_retries
 
     txn = Txn(app_id, int(batch_id))
-    if txn.done(open_table(path, storage_options)):
+    opened = [open_table(path, storage_options)]  # the first attempt reuses it (the log read once)
+    if txn.done(opened[0]):
         return 0
     data = normalize_arrow_table(df.toArrow())  # the documented driver-side write (module doc)
     missing = [k for k in keys if k not in data.column_names]
@@ -88,7 +89,8 @@ def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, 
         raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {data.column_names}")
 
     def attempt() -> int:
-        table = open_table(path, storage_options)
+        table = opened.pop() if opened and opened[0] is not None else open_table(path, storage_options)
+        opened.clear()
         if txn.done(table):
             return 0
         if table is None:
