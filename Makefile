@@ -24,8 +24,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/stock_prices/demo.py
 
+# two workers: one runs every Spark test (one SparkSession), the other everything else
 test: $(STAMP)
-	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 -m "not slow" --durations=15 tests kappa --doctest-modules
+	SPARK_LOCAL_IP=127.0.0.1 $(VENV)/bin/pytest -q --timeout=600 -m "not slow" -n 2 --dist loadgroup --durations=15 tests kappa --doctest-modules
 
 # crash tests, kill -9 / SIGTERM drills and the Spark property tests (several minutes each)
 test-slow: $(STAMP)

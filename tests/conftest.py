@@ -59,12 +59,28 @@ def pytest_generate_tests(metafunc) -> None:
     metafunc.parametrize("engine", params, indirect=True)
 
 
-def pytest_collection_modifyitems(items) -> None:
+def pytest_collection_modifyitems(config, items) -> None:
     """A test that takes the ``spark`` fixture starts Spark: it is marked ``spark`` too (so
-    ``-m "not spark"`` never starts a JVM)."""
+    ``-m "not spark"`` never starts a JVM).
+
+    Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) every test on the session's
+    local Spark is in one group, so one worker runs them all on one SparkSession while the other
+    worker runs the rest; tests that start their own JVM in a subprocess are spread like any
+    other, and the Spark Connect tests share one server in a group of their own."""
+    grouped = config.pluginmanager.hasplugin("xdist") and getattr(config.option, "numprocesses", None)
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
+        if not grouped or not (item.get_closest_marker("spark") or item.get_closest_marker("cluster")):
+            continue
+        module = item.nodeid.split("::")[0]
+        if module in _OWN_JVM:
+            continue
+        item.add_marker(pytest.mark.xdist_group("connect" if "spark_connect" in getattr(item, "fixturenames", ()) else "spark"))
+
+
+#: Spark tests whose JVM is a subprocess of their own (``kappa`` CLI runs): any worker may run them.
+_OWN_JVM = frozenset({"tests/cli_runs/test_spark_run_output.py", "tests/spark_big/test_big_batch.py"})
 
 
 @pytest.fixture
