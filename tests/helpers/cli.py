@@ -36,3 +36,21 @@ def kappa_cli(command: list[str], pipeline: Path, vars_: dict[str, str], options
 def kappa_run(pipeline: Path, vars_: dict[str, str], timeout_s: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python -m kappa.cli run PIPELINE --profile python --var ...`` in a subprocess."""
     return kappa_cli(["run"], pipeline, vars_, timeout_s=timeout_s, env=env)
+
+
+def run_group(cmd: list[str], env: dict[str, str], timeout_s: float) -> subprocess.CompletedProcess:
+    """``cmd`` in its own process group, output captured; the whole group (a JVM included) is
+    killed once it ends or when ``timeout_s`` expires (``subprocess.TimeoutExpired`` is raised)."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+

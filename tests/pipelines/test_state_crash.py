@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import REPO
+from tests.helpers.cli import REPO, run_group
 from tests.helpers.state_oracle import US, Query, simulate
 from tests.helpers.state_streams import BASE, write_batch
 from tests.helpers.tables import delta_rows, row_key
@@ -91,16 +91,7 @@ def run(engine: str, path: Path, failpoint: str | None) -> subprocess.CompletedP
         env["KAPPA_FAILPOINTS"] = failpoint
     cmd = ([sys.executable, str(DRIVER), str(path), "drain"] if engine == "spark"
            else [sys.executable, "-m", "kappa.cli", "replay", str(path)])
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=300)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return run_group(cmd, env, 300)
 
 
 def assert_tables(root: Path, cut: list[list[dict]]) -> None:

@@ -23,6 +23,7 @@ from kappa.checkpoint import objects
 from kappa.config.loader import load_pipeline_file
 from kappa.runner import execute_pipeline
 
+from tests.helpers.cli import run_group
 from tests.helpers.tables import delta_rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,17 +142,7 @@ def _env(s3, **extra: str) -> dict[str, str]:
 
 def replay(path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     """``kappa replay`` in its own process group (killed with it if it hangs)."""
-    proc = subprocess.Popen([sys.executable, "-m", "kappa.cli", "replay", str(path)], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return run_group([sys.executable, "-m", "kappa.cli", "replay", str(path)], env, 120)
 
 
 def wait_for_expiry(lease: str) -> None:
