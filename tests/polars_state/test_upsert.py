@@ -8,7 +8,7 @@ import polars as pl
 import pyarrow as pa
 
 from kappa.delta.read import read_delta
-from kappa.engines.polars.connectors.upsert import upsert_delta
+from kappa.delta.upsert import upsert_delta
 
 T = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -70,7 +70,7 @@ def test_upsert_rewriting_files_equals_delta_rs_merge(tmp_path, monkeypatch):
     import numpy as np
     from deltalake import DeltaTable
 
-    from kappa.engines.polars.connectors import upsert_files
+    from kappa.delta import upsert_files
 
     monkeypatch.setattr(upsert_files, "TARGET_BYTES", 2000)
     monkeypatch.setattr(upsert_files, "MIN_ROWS", 40)

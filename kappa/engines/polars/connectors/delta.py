@@ -174,8 +174,8 @@ def write_delta(path: str, table: "pa.Table", mode: str, app_id: str, batch_id: 
 
 class DeltaSinkWriter(SinkWriter):
     def write(self, sink: "DeltaSinkPlan", df: "pl.DataFrame", batch_id: int) -> int:
-        if sink.mode == "upsert":  # MERGE on the keys (kappa.engines.polars.connectors.upsert)
-            from kappa.engines.polars.connectors.upsert import upsert_delta
+        if sink.mode == "upsert":  # MERGE on the keys (kappa.delta.upsert)
+            from kappa.delta.upsert import upsert_delta
 
             keys = tuple(getattr(sink, "keys", ()) or ())
             written = upsert_delta(sink.path, df.to_arrow(), keys, sink.app_id, batch_id, resolve_secrets(sink.storage_options) or None)

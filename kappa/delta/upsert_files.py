@@ -23,7 +23,7 @@ touches one or two files whatever the table's size. The outcome is exactly MERGE
 (``when_matched_update_all`` + ``when_not_matched_insert_all``), and the fast path is used only
 where that is certain (:func:`applies`): a local, unpartitioned table of the batch's exact
 schema, writer protocol <= 2 without change data feed or append-only, unique batch keys.
-Anything else takes deltalake's MERGE (:mod:`.upsert`).
+Anything else takes deltalake's MERGE (:mod:`kappa.delta.upsert`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Delta ``mode: upsert`` on Polars: each batch is MERGEd into the table on the sink's keys.
+"""Delta ``mode: upsert`` with deltalake (engine-neutral; the Polars replay's sink): each batch is MERGEd into the table on the sink's keys.
 
 Matched rows are updated (all columns), the others inserted -- the sink of a streaming
 aggregate in update mode (a group's latest value replaces its previous one). The keys are
@@ -12,7 +12,7 @@ the table (an append carrying the transaction).
 
 Where it certainly gives MERGE's outcome (a local unpartitioned table of the batch's schema,
 unique batch keys, no table feature beyond writer protocol 2), the batch rewrites only the data
-files holding its keys instead (:mod:`.upsert_files`: sorted bounded files, temporal keys first;
+files holding its keys instead (:mod:`kappa.delta.upsert_files`: sorted bounded files, temporal keys first;
 the first batch writes the table that way too); anything else takes deltalake's MERGE.
 """
 
@@ -82,7 +82,7 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
     from deltalake.transaction import create_table_with_add_actions
 
     from kappa.delta.arrow import normalize_arrow_table
-    from kappa.engines.polars.connectors import upsert_files
+    from kappa.delta import upsert_files
     from kappa.delta.tables import latest
     from kappa.delta.txn import Txn, with_batch_retries
 
@@ -99,7 +99,7 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
             return False
         if table is None:
             root = upsert_files.local_folder(path)
-            if root is not None and data.num_rows:  # sorted bounded files (kappa.engines.polars.connectors.upsert_files)
+            if root is not None and data.num_rows:  # sorted bounded files (kappa.delta.upsert_files)
                 create_table_with_add_actions(path, Schema.from_arrow(data.schema), upsert_files.create(root, data, keys),
                                               mode="append", commit_properties=txn.props())
             else:
