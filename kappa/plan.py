@@ -245,7 +245,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
     from kappa.graph import build_graph
     from kappa.models import PipelineNodeDataSource
     from kappa.sql.refs import node_refs
-    from kappa.stateful.analyze import stateful_plan
+    from kappa.stateful.analyze import stateful_plan, stateful_source_kind
 
     graph = build_graph(pipeline)
     order = graph.select(select)
@@ -277,7 +277,7 @@ def build_plan(pipeline: "Pipeline", select: Sequence[str] | None = None) -> Pip
             from kappa.cdc.sink_defaults import resolve_sinks
 
             specs, skipped = resolve_sinks(node, pipeline.nodes.index(node))
-        state = stateful_plan(name, steps, streaming=streaming, source_kind=getattr(source, "kind", None),
+        state = stateful_plan(name, steps, streaming=streaming, source_kind=stateful_source_kind(source),
                               output_mode=node.output_mode)
         sinks = []
         for i, sink in enumerate(specs):

@@ -41,8 +41,11 @@ STATE_METHODS = frozenset({"with_watermark", "drop_duplicates_within_watermark"}
 COMPLETE_NEEDS_AGGREGATE = "Complete output mode not supported when there are no streaming aggregations on streaming DataFrames/Datasets"
 APPEND_NEEDS_WATERMARK = ("Append output mode not supported when there are streaming aggregations on streaming "
                           "DataFrames/DataSets without watermark")
-KAFKA_SOURCE = ("stateful steps need a Delta/file/node stream source: read the bronze table "
-                "(source node_name: ..., as_stream: true)")
+KAFKA_INFERRED = ("stateful steps on a Kafka source need the value's declared `schema` (the decoded columns must be "
+                  "known before the stream starts; an inferred schema can change from batch to batch): declare "
+                  "`schema:` on the source, or read the bronze table (source node_name: ..., as_stream: true)")
+KAFKA_DEBEZIUM = ("stateful steps on a Debezium source are not supported (a change feed is replayed into a table by a "
+                  "CDC merge sink): read the mirror table instead (source node_name: ..., as_stream: true)")
 SESSION_NOT_UPDATE = ("Invalid streaming output mode: update. This output mode is not supported for session window "
                       "streaming aggregations")
 MATERIALIZED_VIEW = "materialized view (full recompute)"
@@ -70,6 +73,31 @@ def _subset_only(subset=None):
 
 _SIGNATURES = {"with_watermark": _with_watermark, "unique": _unique, "drop_duplicates": _subset_only,
                "drop_duplicates_within_watermark": _subset_only}
+
+
+#: source kinds (:func:`stateful_source_kind`) whose stateful steps are refused, with the reason
+KAFKA_REFUSALS = {"kafka_inferred": KAFKA_INFERRED, "kafka_debezium": KAFKA_DEBEZIUM}
+
+
+def stateful_source_kind(src: Any) -> str | None:
+    """The kind of a node's source as :func:`analyze` judges it (a source plan or a source model).
+
+    A Kafka source may feed stateful steps when its decoded columns are known before the stream
+    starts: ``value_format: raw``, or ``json`` with a declared ``schema`` (Spark decodes it in
+    the streaming plan; a stateful operator's input schema is fixed for the query's life). An
+    inferred JSON schema is ``kafka_inferred`` and Debezium ``kafka_debezium``: both refused."""
+    if src is None:
+        return None
+    kind = getattr(src, "kind", None) or getattr(src, "type", None)
+    if kind != "kafka":
+        return kind
+    fmt = getattr(src, "value_format", "json")
+    schema = getattr(src, "schema_", None) if hasattr(src, "schema_") else getattr(src, "schema", None)
+    if fmt == "debezium":
+        return "kafka_debezium"
+    if fmt == "json" and not schema:
+        return "kafka_inferred"
+    return "kafka"
 
 
 def _view(step: Any) -> tuple[str | None, str | None, list, dict]:
@@ -177,8 +205,8 @@ def analyze(node: str, steps: Sequence[Any], *, streaming: bool, source_kind: st
             problems.append(("output_mode", f"node {node!r}: output_mode applies to streaming nodes "
                                             "(this node reads its source whole on each run)"))
         return None, problems
-    if source_kind == "kafka" and first_stateful is not None:
-        bad(first_stateful, KAFKA_SOURCE)
+    if source_kind in KAFKA_REFUSALS and first_stateful is not None:
+        bad(first_stateful, KAFKA_REFUSALS[source_kind])
     agg = next((op for op in ops if isinstance(op, AggregateSpec)), None)
     bounded = bool(agg and wm and wm.step < agg.step and wm.column in bounded_columns.get(agg.step, ()))
     mode = output_mode or ("update" if agg is not None and not bounded else "append")
@@ -213,7 +241,7 @@ def node_issues(node: Any, path: str) -> list[ConfigIssue]:
     ``path`` (``nodes[3]``)."""
     src = node.source
     streaming = bool(src is not None and src.streaming)
-    _, problems = analyze(node.name, node.steps, streaming=streaming, source_kind=getattr(src, "type", None),
+    _, problems = analyze(node.name, node.steps, streaming=streaming, source_kind=stateful_source_kind(src),
                           output_mode=getattr(node, "output_mode", None))
     return [ConfigIssue(message, path=f"{path}.{field}") for field, message in problems]
 
@@ -223,7 +251,7 @@ def default_upsert_keys(node: Any) -> tuple[str, ...]:
     src = node.source
     if src is None or not src.streaming:
         return ()
-    plan, problems = analyze(node.name, node.steps, streaming=True, source_kind=getattr(src, "type", None),
+    plan, problems = analyze(node.name, node.steps, streaming=True, source_kind=stateful_source_kind(src),
                              output_mode=getattr(node, "output_mode", None))
     return plan.upsert_keys if plan is not None else ()
 

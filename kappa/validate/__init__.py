@@ -40,11 +40,11 @@ def _trigger_issue(trigger: Any, path: str) -> ConfigIssue | None:
 
 
 def _first_stateful(node: Any) -> int | None:
-    from kappa.stateful.analyze import analyze
+    from kappa.stateful.analyze import analyze, stateful_source_kind
 
     src = node.source
     streaming = bool(src is not None and src.streaming)
-    plan, _ = analyze(node.name, node.steps, streaming=streaming, source_kind=getattr(src, "type", None),
+    plan, _ = analyze(node.name, node.steps, streaming=streaming, source_kind=stateful_source_kind(src),
                       output_mode=getattr(node, "output_mode", None))
     if plan is None:
         return None

@@ -94,10 +94,13 @@ def q(text):
     ([BY_KEY], {"output_mode": "append"}, f"node 'n' step 0: {APPEND}"),
     ([WM, BY_KEY], {"output_mode": "append"}, f"node 'n' step 1: {APPEND}"),
     ([WINDOW, WM], {"output_mode": "append"}, f"node 'n' step 0: {APPEND}"),
-    ([WM], {"source_kind": "kafka"},
-     "node 'n' step 0: stateful steps need a Delta/file/node stream source: read the bronze table (source node_name: ..., as_stream: true)"),
-    ([q("SELECT * FROM {df}"), m("unique", subset=["id"])], {"source_kind": "kafka"},
-     "node 'n' step 1: stateful steps need a Delta/file/node stream source: read the bronze table (source node_name: ..., as_stream: true)"),
+    ([WM], {"source_kind": "kafka_inferred"},
+     "node 'n' step 0: stateful steps on a Kafka source need the value's declared `schema` (the decoded columns must be "
+     "known before the stream starts; an inferred schema can change from batch to batch): declare `schema:` on the "
+     "source, or read the bronze table (source node_name: ..., as_stream: true)"),
+    ([q("SELECT * FROM {df}"), m("unique", subset=["id"])], {"source_kind": "kafka_debezium"},
+     "node 'n' step 1: stateful steps on a Debezium source are not supported (a change feed is replayed into a table by "
+     "a CDC merge sink): read the mirror table instead (source node_name: ..., as_stream: true)"),
 ])
 def test_refusal_messages(steps, kwargs, message):
     with pytest.raises(StatefulConfigError) as err:
@@ -117,6 +120,24 @@ def test_batch_nodes_take_every_form():
         assert stateful_plan("n", steps, streaming=False, source_kind="kafka") is None
 
 
+def test_kafka_with_known_columns_may_hold_state():
+    """A Kafka source with a declared JSON schema (or raw values) feeds stateful steps."""
+    from kappa.stateful.analyze import stateful_source_kind
+    from kappa.stateful.spec import DedupSpec
+
+    plan = stateful_plan("n", [m("unique", subset=["id"])], streaming=True, source_kind="kafka")
+    assert plan is not None and plan.operators == (DedupSpec(step=0, subset=("id",)),)
+
+    class Src:
+        kind = "kafka"
+
+        def __init__(self, value_format, schema):
+            self.value_format, self.schema = value_format, schema
+
+    assert [stateful_source_kind(Src(f, s)) for f, s in [("json", "id BIGINT"), ("raw", None), ("json", None), ("debezium", None)]] == [
+        "kafka", "kafka", "kafka_inferred", "kafka_debezium"]
+
+
 def test_kafka_batch_read_may_dedup():
     assert stateful_plan("n", [m("unique", keep="last")], streaming=False, source_kind="kafka") is None
 
@@ -134,7 +155,7 @@ LINES = [
     (node_yaml("- expr: SELECT * FROM {df}", source="{node_name: brz}", extra="  output_mode: update\n"),
      "p.yaml:8: nodes[1].output_mode: node 'agg': output_mode applies to streaming nodes"),
     (node_yaml("- func_name: unique", source="{topic: t, bootstrap_servers: 'b:9092'}"),
-     "p.yaml:9: nodes[1].transformer.nodes[0]: node 'agg' step 0: stateful steps need a Delta/file/node stream source"),
+     "p.yaml:9: nodes[1].transformer.nodes[0]: node 'agg' step 0: stateful steps on a Kafka source need the value's declared `schema`"),
     (node_yaml("- expr: SELECT k, count(DISTINCT v) AS n FROM {df} GROUP BY k"),
      "p.yaml:9: nodes[1].transformer.nodes[0]: node 'agg' step 0: Distinct aggregations are not supported on streaming DataFrames/Datasets"),
     (node_yaml("- func_name: unique", sinks="[{format: DELTA, path: ./out, mode: upsert}]"),

@@ -146,6 +146,15 @@ class NodeBatchFunction:
         return self._guarded("dead letters", path, lambda: write_dead_letters(path, dead, app_id, batch_id, self.profile,
                                                                                   self.plan.table_storage(path)))
 
+    def _stateful_dead_letters(self, spark: "SparkSession", batch_id: int) -> "DataFrame | None":
+        """A stateful Kafka node's dead letters of this batch, read again from its offset range
+        (:mod:`kappa.engines.spark.stateful_kafka`); None for any other node."""
+        from kappa.engines.spark import stateful_kafka
+
+        if not self.transformed or not stateful_kafka.applies(self.node):
+            return None
+        return stateful_kafka.dead_letters(spark, self.node, self.profile, self.node.layout.spark, batch_id)
+
     def _guarded(self, where: str, path: str | None, write: Callable[[], int], delta: bool = True) -> int:
         """Run a write; a failure of a Delta table becomes one line naming ``where`` and the table."""
         from kappa.delta.arrow import DeltaWriteError
@@ -205,7 +214,7 @@ class NodeBatchFunction:
             if self.keep_output:
                 # kept on the executors (Spark's cleaner drops the previous one once unreferenced)
                 self.memory[self.node.name] = checked.output.localCheckpoint(eager=True)
-            dead = decoded.dead_to_write() if decoded is not None else None
+            dead = decoded.dead_to_write() if decoded is not None else self._stateful_dead_letters(spark, batch_id)
             dead_rows = self._write_dead_letters(dead, batch_id) if dead is not None else 0
             failpoint("before_commit")
             if self.metrics is not None:

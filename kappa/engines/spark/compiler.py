@@ -184,8 +184,11 @@ class CompiledNode:
         stream = self.input_stream()
         if not self.stateful:
             return stream
+        from kappa.engines.spark import stateful_kafka
         from kappa.engines.spark.stateful import stateful_stream
 
+        if stateful_kafka.applies(self.node):  # decoded in the plan, undecodable records filtered out
+            stream = stateful_kafka.good_rows(stream, self.node.source)
         return stateful_stream(self.spark, self.node, stream, self.profile, self.memory, self.pending_views if self.connect else None)
 
     def stream_writer(self, trigger: "TriggerPlan", function: Any) -> Any:
@@ -230,11 +233,14 @@ class InputReader:
 
     def __call__(self, spark: "SparkSession", batch_df: "DataFrame", release: list) -> tuple["DataFrame", "Decoded | None"]:
         from kappa.engines.spark.connectors import source_reader
+        from kappa.engines.spark.stateful import in_stream
 
         source = self.node.source
         if source is None and reads_per_run(self.node):
             return spark.range(0).drop("id"), None
         reader = source_reader(source) if source is not None else None
+        if in_stream(self.node) and not reads_per_run(self.node):  # the stateful plan's output: decoded before the steps (stateful_kafka)
+            return batch_df, None
         if reads_per_run(self.node):
             frame = reader.read_static(spark, source, self.profile, self.memory, decode=True)
         else:

@@ -53,7 +53,7 @@ class NodeState:
 
     def no_data_range(self, last: "BatchDescription | None") -> "BatchDescription | None":
         """Spark's no-data batch after ``last`` when the watermark moved (else None)."""
-        from kappa.checkpoint.batches import DeltaRange, FileBatch
+        from kappa.checkpoint.batches import DeltaRange, FileBatch, KafkaRange
         from kappa.engines.polars.stateful.run import needs_no_data_batch
 
         if last is None or not needs_no_data_batch(self.node.state, self.prev):
@@ -62,6 +62,8 @@ class NodeState:
             return DeltaRange(last.end + 1, last.end)
         if isinstance(last, FileBatch):
             return FileBatch((), last.seen)
+        if isinstance(last, KafkaRange):  # no record: every partition from its end to its end
+            return KafkaRange(last.end, last.end)
         return None
 
     def read_empty(self, offsets: "BatchDescription", memory: dict) -> "pl.LazyFrame | None":
