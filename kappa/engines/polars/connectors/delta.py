@@ -69,14 +69,27 @@ def _lazy_table(path: str, version: int | None) -> "tuple[Any, pl.Schema] | None
     from deltalake import DeltaTable
 
     from kappa.delta.read import check_features
+    from kappa.delta.tables import latest
 
     if not _local(path):
         return None
-    dt = DeltaTable(path, version=version)
+    current = latest(path)  # the table object kept while current (kappa.delta.tables)
+    dt = current if current is not None and version in (None, current.version()) else DeltaTable(path, version=version)
     check_features(dt)
     if dt.metadata().partition_columns:
         return None
-    return dt, pl.scan_delta(dt).collect_schema()
+    key = (dt.table_uri, dt.version())
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        schema = pl.scan_delta(dt).collect_schema()
+        if len(_SCHEMAS) > 64:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = schema
+    return dt, schema
+
+
+#: (table URI, version) -> the Polars schema of that version (a version never changes)
+_SCHEMAS: dict[tuple[str, int], "pl.Schema"] = {}
 
 
 def _scan_parquet(files: list[str], schema: "pl.Schema") -> "pl.LazyFrame":
