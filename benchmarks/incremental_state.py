@@ -156,15 +156,22 @@ def bench_gold(runner: Runner, work: Path, rows: int, batches: int, batch_rows: 
     full = pipeline(root / "full", node("gold", root / "silver", root / "gold_full", [f'{{expr: "{GOLD_SQL}"}}'], False, None, "overwrite"))
     first, _ = runner.run(inc)
     print(f"[{runner.engine}] upsert node's first run (the whole table): {first:.2f} s", flush=True)
+    from _gold_floor import GoldFloor  # the hand-written floor (benchmarks/_gold_floor.py)
+
+    floor = GoldFloor(root / "silver", root / "gold_floor", root / "floor_ck")
     out = []
     for b in range(batches):
         append(root / "silver", silver_rows(batch_rows, 100 + b, (1990, 2010)))
         s_inc, summary = runner.run(inc)
         s_full, _ = runner.run(full)
+        s_floor = floor.step()
         state = summary.node("gold").state_rows
-        out.append({"batch": b + 1, "upsert_s": round(s_inc, 4), "recompute_s": round(s_full, 4), "state_rows": state})
-        print(f"[{runner.engine}] batch {b + 1:2d}: upsert {s_inc:.3f} s, recompute {s_full:.3f} s, x{s_full / s_inc:.1f}", flush=True)
+        out.append({"batch": b + 1, "upsert_s": round(s_inc, 4), "recompute_s": round(s_full, 4), "floor_s": round(s_floor, 4),
+                    "state_rows": state})
+        print(f"[{runner.engine}] batch {b + 1:2d}: upsert {s_inc:.3f} s, recompute {s_full:.3f} s, x{s_full / s_inc:.1f} "
+              f"(hand-written floor {s_floor:.3f} s)", flush=True)
     same = sorted_table(root / "gold_inc").equals(sorted_table(root / "gold_full"))
+    same_floor = sorted_table(root / "gold_floor").equals(sorted_table(root / "gold_full"))
     inc_s = [r["upsert_s"] for r in out]
     full_s = [r["recompute_s"] for r in out]
     result = {
@@ -172,9 +179,13 @@ def bench_gold(runner: Runner, work: Path, rows: int, batches: int, batch_rows: 
         "upsert_median_s": round(statistics.median(inc_s), 4), "recompute_median_s": round(statistics.median(full_s), 4),
         "speedup_median": round(statistics.median(full_s) / statistics.median(inc_s), 1),
         "last_over_first": round(inc_s[-1] / inc_s[0], 2), "tables_equal": same,
+        "floor_median_s": round(statistics.median(r["floor_s"] for r in out), 4),
+        "floor_speedup_median": round(statistics.median(full_s) / statistics.median(r["floor_s"] for r in out), 1),
+        "floor_table_equal": same_floor,
     }
     print(f"[{runner.engine}] gold: recompute/upsert x{result['speedup_median']} (medians), batch {batches}/batch 1 "
-          f"{result['last_over_first']}, tables equal: {same}", flush=True)
+          f"{result['last_over_first']}, tables equal: {same}; hand-written floor x{result['floor_speedup_median']} "
+          f"(equal: {same_floor})", flush=True)
     shutil.rmtree(root, ignore_errors=True)
     return result
 
