@@ -60,6 +60,7 @@ FROM
 DELTA_YAML = """
 name: bench-delta-node
 dataframe_backend: POLARS
+checkpoint_root: {out}/checkpoints
 nodes:
 - name: slv_stock_prices
   source:
