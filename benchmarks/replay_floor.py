@@ -1,6 +1,6 @@
 """Benchmark: kappa's Polars replay against its hand-written Polars floor (issue 14).
 
-Two cases, each against the plainest Polars code that does the same work:
+Three cases, each against the plainest code that does the same work with the same libraries:
 
 * ``seed`` - laktory's ``pl-stock-prices`` pipeline exactly as laktory ships it
   (``examples/stock_prices/pipeline_files.yaml``, unchanged, run with ``Pipeline.execute()``):
@@ -8,6 +8,10 @@ Two cases, each against the plainest Polars code that does the same work:
   ``scan_ndjson -> sink_parquet``; ``scan_parquet -> select -> unique -> sink_parquet``.
 * ``delta`` - one Delta -> Delta node (batch source, the same SQL + ``unique``, append sink).
   Floor: ``scan_delta -> select -> unique -> collect -> write_delta``.
+* ``kafka`` - the example's Kafka -> bronze -> silver (``examples/stock_prices/pipeline.yaml``,
+  its bronze and silver nodes) over ``--kafka-events`` events produced once into kappa's
+  embedded broker; floor: a confluent-kafka consumer + Polars + ``write_delta``
+  (``replay_floor_kafka.py``).
 
 Input: ``--events`` generated stock-price events (the example's generator) plus 5 % exact
 duplicates (every 20th event again), spread over ``--files`` JSONL files. Each side runs in its
@@ -15,11 +19,11 @@ own subprocess; CPU time (user + sys) and peak RSS come from ``wait4`` (see ``_m
 All sides first run once over 2,000 events (not recorded); then each case runs ``--repeat`` times,
 alternating which side goes first; medians are reported, with the load average of the machine.
 
-    python benchmarks/replay_floor.py                       # 1,000,000 events, repeat 3
+    python benchmarks/replay_floor.py                       # 1,000,000 events, kafka 500,000, repeat 3
     python benchmarks/replay_floor.py --events 100000 --cases seed
 
-Figures go to ``benchmarks/results/replay_floor.json``. Target: kappa within 1.2x of the floor on
-CPU and peak RSS, with identical output tables (checked).
+Figures go to ``benchmarks/results/replay_floor.json`` (a case not run keeps its last figures).
+Target: kappa within 1.2x of the floor on CPU and peak RSS, with identical output tables (checked).
 """
 
 from __future__ import annotations
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ", ".join(CASES))
     p.add_argument("--work", type=Path, default=DEFAULT_WORK)
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    p.add_argument("--kafka-events", type=int, default=None, help="events produced for the kafka case (default --events)")
+    p.add_argument("--kafka-events", type=int, default=500_000, help="events produced once for the kafka case")
     p.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
     p.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     p.add_argument("--input", type=Path, help=argparse.SUPPRESS)
@@ -326,7 +330,7 @@ def _inputs(args, cases: list[str], work: Path, broker) -> dict:
         out.update({"input_rows": counts["rows"], "input_mb": round(size_mb, 1), "files": args.files, "distinct_keys": counts["distinct_keys"]})
     if "kafka" in cases:
         t = time.perf_counter()
-        events = args.kafka_events or args.events
+        events = args.kafka_events
         boot = ["--bootstrap", broker.bootstrap_servers, "--seed", str(args.seed)]
         info = job(["--job", "produce", "--input", str(work / "input"), "--events", str(events), "--topic", "stock-prices", *boot])
         job(["--job", "produce", "--input", str(warm), "--events", str(WARMUP_EVENTS), "--topic", "stock-prices-warmup", *boot])
