@@ -1,6 +1,6 @@
 """Benchmark: kappa's Polars replay against its hand-written Polars floor (issue 14).
 
-Two cases, each against the plainest Polars code that does the same work:
+Three cases, each against the plainest code that does the same work with the same libraries:
 
 * ``seed`` - laktory's ``pl-stock-prices`` pipeline exactly as laktory ships it
   (``examples/stock_prices/pipeline_files.yaml``, unchanged, run with ``Pipeline.execute()``):
@@ -8,6 +8,10 @@ Two cases, each against the plainest Polars code that does the same work:
   ``scan_ndjson -> sink_parquet``; ``scan_parquet -> select -> unique -> sink_parquet``.
 * ``delta`` - one Delta -> Delta node (batch source, the same SQL + ``unique``, append sink).
   Floor: ``scan_delta -> select -> unique -> collect -> write_delta``.
+* ``kafka`` - the example's Kafka -> bronze -> silver (``examples/stock_prices/pipeline.yaml``,
+  its bronze and silver nodes) over ``--kafka-events`` events produced once into kappa's
+  embedded broker; floor: a confluent-kafka consumer + Polars + ``write_delta``
+  (``replay_floor_kafka.py``).
 
 Input: ``--events`` generated stock-price events (the example's generator) plus 5 % exact
 duplicates (every 20th event again), spread over ``--files`` JSONL files. Each side runs in its
@@ -15,11 +19,11 @@ own subprocess; CPU time (user + sys) and peak RSS come from ``wait4`` (see ``_m
 All sides first run once over 2,000 events (not recorded); then each case runs ``--repeat`` times,
 alternating which side goes first; medians are reported, with the load average of the machine.
 
-    python benchmarks/replay_floor.py                       # 1,000,000 events, repeat 3
+    python benchmarks/replay_floor.py                       # 1,000,000 events, kafka 500,000, repeat 3
     python benchmarks/replay_floor.py --events 100000 --cases seed
 
-Figures go to ``benchmarks/results/replay_floor.json``. Target: kappa within 1.2x of the floor on
-CPU and peak RSS, with identical output tables (checked).
+Figures go to ``benchmarks/results/replay_floor.json`` (a case not run keeps its last figures).
+Target: kappa within 1.2x of the floor on CPU and peak RSS, with identical output tables (checked).
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ FROM
 DELTA_YAML = """
 name: bench-delta-node
 dataframe_backend: POLARS
+checkpoint_root: {out}/checkpoints
 nodes:
 - name: slv_stock_prices
   source:
@@ -132,8 +137,22 @@ def delta_floor(inp: Path, out: Path) -> None:
      .write_delta(str(out / "slv_stock_prices"), mode="append"))
 
 
+def kafka_kappa(inp: Path, out: Path) -> None:
+    import replay_floor_kafka
+
+    replay_floor_kafka.kappa_side(inp, out)
+
+
+def kafka_floor(inp: Path, out: Path) -> None:
+    import replay_floor_kafka
+
+    replay_floor_kafka.floor_side(inp, out, _silver_exprs)
+
+
 RUNNERS = {("seed", "kappa"): seed_kappa, ("seed", "floor"): seed_floor,
-           ("delta", "kappa"): delta_kappa, ("delta", "floor"): delta_floor}
+           ("delta", "kappa"): delta_kappa, ("delta", "floor"): delta_floor,
+           ("kafka", "kappa"): kafka_kappa, ("kafka", "floor"): kafka_floor}
+CASES = ("seed", "delta", "kafka")
 SILVER = {"seed": "slv_stock_prices.parquet", "delta": "slv_stock_prices"}
 SEED_SILVER = {"kappa": "data/slv_stock_prices.parquet", "floor": "slv_stock_prices.parquet"}
 
@@ -175,6 +194,10 @@ def silver_table(case: str, side: str, out: Path):
 
 
 def verify(case: str, work: Path, expected_silver: int) -> dict:
+    if case == "kafka":
+        import replay_floor_kafka
+
+        return replay_floor_kafka.verify(work / case, work / "input")
     tables = {side: silver_table(case, side, work / case / side) for side in SIDES}
     same = tables["kappa"].equals(tables["floor"])
     rows = {side: t.height for side, t in tables.items()}
@@ -214,21 +237,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--files", type=int, default=10)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--cases", default="seed,delta", help="comma-separated: seed, delta")
+    p.add_argument("--cases", default=",".join(CASES), help="comma-separated: " + ", ".join(CASES))
     p.add_argument("--work", type=Path, default=DEFAULT_WORK)
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    p.add_argument("--case", choices=("seed", "delta"), help=argparse.SUPPRESS)
+    p.add_argument("--kafka-events", type=int, default=500_000, help="events produced once for the kafka case")
+    p.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
     p.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)
     p.add_argument("--input", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--job", choices=("input", "verify"), help=argparse.SUPPRESS)
+    p.add_argument("--job", choices=("input", "verify", "produce"), help=argparse.SUPPRESS)
+    p.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    p.add_argument("--topic", default="stock-prices", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.side:
         child(args.case, args.side, args.input, args.work / args.case / args.side)
         return 0
     if args.job:  # heavy work of the parent, in a child: wait4's ru_maxrss of every later child
         # would otherwise start at the parent's own high-water mark (inherited across fork + exec)
-        out = (make_input(args.input, args.events, args.files, args.seed) if args.job == "input"
-               else {c: verify(c, args.work, args.events) for c in args.cases.split(",")})
+        if args.job == "produce":
+            import replay_floor_kafka
+
+            out = replay_floor_kafka.produce(args.input, args.bootstrap, args.events, args.seed, args.topic)
+        else:
+            out = (make_input(args.input, args.events, args.files, args.seed) if args.job == "input"
+                   else {c: verify(c, args.work, args.events) for c in args.cases.split(",")})
         print("RESULT " + json.dumps(out), flush=True)
         return 0
 
@@ -238,43 +269,83 @@ def main(argv: list[str] | None = None) -> int:
     cases = [c for c in args.cases.split(",") if c]
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
-    t = time.perf_counter()
-    counts = job(["--job", "input", "--input", str(work / "input"), "--events", str(args.events), "--files", str(args.files), "--seed", str(args.seed)])
-    size_mb = sum(f.stat().st_size for f in (work / "input" / "jsonl").iterdir()) / 2**20
-    print(f"input: {counts['rows']:,} rows ({size_mb:.0f} MB JSONL, {counts['distinct_keys']:,} distinct keys) "
-          f"in {time.perf_counter() - t:.1f} s", flush=True)
-    job(["--job", "input", "--input", str(work / "warmup" / "input"), "--events", str(WARMUP_EVENTS), "--files", "2", "--seed", str(args.seed)])
-    for case in cases:  # warm-up, not recorded
-        for side in SIDES:
-            run_side(case, side, work / "warmup" / "input", work / "warmup")
-    load_before = _measure.load_average()
-    report = {"benchmark": "replay_floor", "events": args.events, "input_rows": counts["rows"],
-              "input_mb": round(size_mb, 1), "files": args.files, "repeat": args.repeat,
+    report = {"benchmark": "replay_floor", "events": args.events, "repeat": args.repeat,
               "cpus": os.cpu_count(), "versions": _measure.versions(), "cases": {}}
-    for case in cases:
-        runs = []
-        for i in range(args.repeat):
-            run = {}
-            for side in (SIDES if i % 2 == 0 else SIDES[::-1]):
-                run[side] = run_side(case, side, work / "input", work)
-                print(f"  {case} run {i + 1} {side:<6} CPU {run[side]['cpu_seconds']:.2f} s, "
-                      f"peak RSS {run[side]['peak_rss_mb']:.0f} MiB", flush=True)
-            runs.append(run)
-        res = _measure.summarise(runs, list(SIDES))
-        res["ratios"] = _measure.ratios(res, "kappa", "floor")
-        report["cases"][case] = res
-    checks = job(["--job", "verify", "--work", str(work), "--events", str(counts["distinct_keys"]), "--cases", ",".join(cases)])
+    broker = None
+    try:
+        if "kafka" in cases:
+            broker = _start_broker()
+        report.update(_inputs(args, cases, work, broker))
+        for case in cases:  # warm-up, not recorded
+            for side in SIDES:
+                run_side(case, side, work / "warmup" / "input", work / "warmup")
+        for case in cases:
+            load_before = _measure.load_average()
+            runs = []
+            for i in range(args.repeat):
+                run = {}
+                for side in (SIDES if i % 2 == 0 else SIDES[::-1]):
+                    run[side] = run_side(case, side, work / "input", work)
+                    print(f"  {case} run {i + 1} {side:<6} CPU {run[side]['cpu_seconds']:.2f} s, "
+                          f"peak RSS {run[side]['peak_rss_mb']:.0f} MiB", flush=True)
+                runs.append(run)
+            res = _measure.summarise(runs, list(SIDES))
+            res["ratios"] = _measure.ratios(res, "kappa", "floor")
+            res["load_average_1_5_15"] = {"before": load_before, "after": _measure.load_average()}
+            report["cases"][case] = res
+    finally:
+        if broker is not None:
+            broker.stop()
+    checks = job(["--job", "verify", "--work", str(work), "--events", str(report.get("distinct_keys", 0)), "--cases", ",".join(cases)])
     for case in cases:
         report["cases"][case]["verification"] = checks[case]
-    report["load_average_1_5_15"] = {"before": load_before, "after": _measure.load_average()}
     report["target"] = TARGET
     report["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print_table(report)
-    print(f"load average before/after: {load_before} / {report['load_average_1_5_15']['after']}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print("load average (1, 5, 15 min) before/after each case: " + "; ".join(
+        f"{c} {r['load_average_1_5_15']['before']} / {r['load_average_1_5_15']['after']}" for c, r in report["cases"].items()))
+    _save(args.output, report)
     print(f"figures written to {args.output}")
     return 0 if all(c["verification"]["ok"] for c in report["cases"].values()) else 1
+
+
+def _start_broker():
+    sys.path.insert(0, str(REPO))
+    from kappa.broker import EmbeddedBroker
+
+    return EmbeddedBroker().start()
+
+
+def _inputs(args, cases: list[str], work: Path, broker) -> dict:
+    """The inputs of the cases (each made by a child job), the warm-up's too; what the report says of them."""
+    out: dict = {}
+    warm = work / "warmup" / "input"
+    if {"seed", "delta"} & set(cases):
+        t = time.perf_counter()
+        counts = job(["--job", "input", "--input", str(work / "input"), "--events", str(args.events), "--files", str(args.files), "--seed", str(args.seed)])
+        size_mb = sum(f.stat().st_size for f in (work / "input" / "jsonl").iterdir()) / 2**20
+        print(f"input: {counts['rows']:,} rows ({size_mb:.0f} MB JSONL, {counts['distinct_keys']:,} distinct keys) "
+              f"in {time.perf_counter() - t:.1f} s", flush=True)
+        job(["--job", "input", "--input", str(warm), "--events", str(WARMUP_EVENTS), "--files", "2", "--seed", str(args.seed)])
+        out.update({"input_rows": counts["rows"], "input_mb": round(size_mb, 1), "files": args.files, "distinct_keys": counts["distinct_keys"]})
+    if "kafka" in cases:
+        t = time.perf_counter()
+        events = args.kafka_events
+        boot = ["--bootstrap", broker.bootstrap_servers, "--seed", str(args.seed)]
+        info = job(["--job", "produce", "--input", str(work / "input"), "--events", str(events), "--topic", "stock-prices", *boot])
+        job(["--job", "produce", "--input", str(warm), "--events", str(WARMUP_EVENTS), "--topic", "stock-prices-warmup", *boot])
+        print(f"kafka input: {info['sent']:,} events produced to the embedded broker in {time.perf_counter() - t:.1f} s", flush=True)
+        out["kafka_events"] = events
+    return out
+
+
+def _save(path: Path, report: dict) -> None:
+    """Write the report; the cases not run this time keep their last figures."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.pop("load_average_1_5_15", None)  # now per case
+    cases = {**old.get("cases", {}), **report["cases"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**old, **report, "cases": cases}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

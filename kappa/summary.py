@@ -131,10 +131,32 @@ def state_line(n: NodeRunSummary) -> str:
 
 @dataclass(frozen=True)
 class NodeOutput:
-    """A node's last output and quarantined rows of a run, as lazy narwhals frames (or None)."""
+    """A node's last output and quarantined rows of a run, as lazy narwhals frames (or None).
 
-    output: Any = None
-    quarantine: Any = None
+    It keeps the engine's native frames and wraps each in narwhals when it is read, so a run
+    whose outputs nobody reads does not import narwhals."""
+
+    native_output: Any = None
+    native_quarantine: Any = None
+    _wrapped: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    @property
+    def output(self) -> Any:
+        return self._narwhals("output", self.native_output)
+
+    @property
+    def quarantine(self) -> Any:
+        return self._narwhals("quarantine", self.native_quarantine)
+
+    def _narwhals(self, key: str, frame: Any) -> Any:
+        """``frame`` wrapped once (every read gives the same narwhals frame)."""
+        if frame is None:
+            return None
+        if key not in self._wrapped:
+            import narwhals as nw
+
+            self._wrapped[key] = nw.from_native(frame)
+        return self._wrapped[key]
 
 
 @dataclass(frozen=True)

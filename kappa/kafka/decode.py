@@ -173,20 +173,19 @@ def _screen(values: "pa.Array", max_depth: int) -> "pa.Array":
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some value is not UTF-8
         utf8 = pa.array([v is None or _is_utf8(v) for v in values.to_pylist()], pa.bool_())
         strings = pc.cast(pc.if_else(utf8, values, pa.scalar(None, pa.binary())), pa.string())
+    import polars as pl
+
     trimmed = pc.utf8_trim_whitespace(strings)
+    text = pl.Series(strings)  # Polars' substring scans are several times faster than Arrow's here
     ok = pc.and_(
         pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}")),
-        pc.invert(pc.match_substring(strings, "\n")),
+        text.str.contains("\n", literal=True).not_().to_arrow(),
     )
-    long = pc.greater(pc.binary_length(values), 2 * max_depth)
-    if pc.any(long).as_py():
-        idx = pc.indices_nonzero(long)
-        sub = strings.take(idx)
-        opens = pc.add(pc.count_substring(sub, "{"), pc.count_substring(sub, "["))
-        deep = idx.take(pc.indices_nonzero(pc.greater(opens, max_depth)))
-        if len(deep):
-            rows = pa.array(range(len(values)), pa.uint64())
-            ok = pc.and_(ok, pc.invert(pc.is_in(rows, value_set=deep)))
+    long = pl.Series(pc.binary_length(values)) > 2 * max_depth
+    if long.any():
+        deep = (long & (text.str.count_matches(r"[{\[]") > max_depth)).fill_null(False)
+        if deep.any():
+            ok = pc.and_(ok, deep.not_().to_arrow())
     return ok
 
 

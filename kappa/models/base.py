@@ -22,7 +22,7 @@ class KappaModel(BaseModel):
     field of any spec model lacks a description.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True, defer_build=True)
 
 
 FORMAT_ALIASES = {"NDJSON": "JSONL", "JSONLINES": "JSONL"}

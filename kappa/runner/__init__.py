@@ -66,18 +66,13 @@ def _plan(pipeline: "Pipeline", select: Sequence[str] | None, full_refresh: Sequ
 
 
 class _Outputs:
-    """Collects node outputs (``on_output`` of the engines) as lazy narwhals frames."""
+    """Collects node outputs (``on_output`` of the engines); read as lazy narwhals frames."""
 
     def __init__(self) -> None:
         self.outputs: dict[str, NodeOutput] = {}
 
     def __call__(self, node: str, output: Any, quarantine: Any) -> None:
-        import narwhals as nw
-
-        self.outputs[node] = NodeOutput(
-            output=nw.from_native(output) if output is not None else None,
-            quarantine=nw.from_native(quarantine) if quarantine is not None else None,
-        )
+        self.outputs[node] = NodeOutput(native_output=output, native_quarantine=quarantine)
 
 
 def _result(summary: PipelineRunSummary, outputs: _Outputs | None) -> RunResult:

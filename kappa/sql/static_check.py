@@ -345,4 +345,4 @@ def check_sql(sql: str, df_schema: Any = None, node_schemas: Mapping[str, Any] |
     problems.extend(unknown_columns(text, tree, schemas))
     if problems or any(t is None for s in schemas.values() for t in dict(s).values()):
         return problems, None  # a column of unknown type (an inferred Kafka value): names were checked only
-    return run_on_schemas(text, schemas)
+    return run_on_schemas(text, schemas, sql)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from kappa.sql.static_check import _Text
 
+#: the name the replay gives ``{df}`` (:func:`kappa.engines.polars.engine.transform`)
+RUN_DF = "__kappa_df"
 
 def _shown_columns(cols: list[str]) -> str:
     return ", ".join(cols[:12]) + (", ..." if len(cols) > 12 else "")
@@ -140,15 +142,27 @@ def _unknown_field(column: str, fields: list[str], types: dict) -> str | None:
     return None
 
 
-def run_on_schemas(text: "_Text", schemas: Mapping[str, Any]) -> tuple[list[SqlProblem], Any]:
-    """Translate and run the step on empty frames of ``schemas``: (problems, output Polars schema)."""
+def run_on_schemas(text: "_Text", schemas: Mapping[str, Any], sql: str | None = None) -> tuple[list[SqlProblem], Any]:
+    """Translate and run the step on empty frames of ``schemas``: (problems, output Polars schema).
+
+    A step reading ``{df}`` only (``sql``: as written) runs as the replay renders it (``{df}`` as
+    ``__kappa_df``, :func:`kappa.engines.polars.engine.transform`): the run then finds its
+    translation in :func:`kappa.sql.translate.to_polars_sql`'s cache instead of translating again."""
+    import dataclasses
+
     import polars as pl
 
     from kappa.sql.errors import SqlError
     from kappa.sql.polars_exec import run_sql
 
+    run, tables = text.sql, {name: pl.LazyFrame(schema=schema) for name, schema in schemas.items()}
+    if sql is not None and not text.node_names and len(text.df_names) == 1:
+        from kappa.sql.refs import render
+
+        run, tables = render(sql, RUN_DF, {}), {RUN_DF: tables[text.df_names[0]]}
+        text = dataclasses.replace(text, shown={RUN_DF: text.shown[text.df_names[0]], **text.shown})
     try:
-        out = run_sql(text.sql, {name: pl.LazyFrame(schema=schema) for name, schema in schemas.items()})
+        out = run_sql(run, tables)
         return [], out.collect_schema()
     except SqlError as err:
         first = (str(err).strip().splitlines() or [""])[0]

@@ -131,3 +131,22 @@ def test_streamed_delta_batches_get_the_eager_writers_types(tmp_path):
     schema, rows = delta_rows(tmp_path / "slv")
     assert rows == [{"u": 1, "t": __import__("datetime").datetime(1970, 1, 1), "s": "x"}]  # the null column dropped
     assert [(f.name, str(f.type)) for f in schema] == [("u", "int16"), ("t", "timestamp[us]"), ("s", "string")]
+
+
+def test_a_plan_whose_root_holds_its_output_is_collected_in_memory_and_written_the_same_way(tmp_path):
+    from kappa.engines.polars.streaming import holds_output, stream_sink
+
+    _inputs(tmp_path, files=1)
+    pipeline = pipeline_for(PIPELINE, tmp_path, max_files=1, mode="append")
+    sink = next(n for n in build_plan(pipeline).for_engine("polars").nodes if n.name == "slv").sinks[0]
+    frame = pl.LazyFrame({"id": [1, 1, 2], "v": ["a", "a", "b"]})
+    assert [holds_output(f) for f in (frame.unique(), frame.group_by("id").len(), frame.sort("id"), frame.select("id"),
+                                      frame.unique().select("id"))] == [True, True, True, False, False]
+    rows, written, output = stream_sink(sink, frame.unique(), 0)
+    assert (rows, written, sorted(output.collect().rows())) == (2, 2, [(1, "a"), (2, "b")])
+    rows, written, _ = stream_sink(sink, frame.filter(pl.col("id") > 5).unique(), 1)
+    assert (rows, written) == (0, 0)  # an empty append to an existing table writes nothing
+    assert sorted(r["id"] for r in delta_rows(tmp_path / "slv")[1]) == [1, 2]
+    bad = pl.LazyFrame({"id": ["a"], "v": ["x"]}).select(pl.col("id").cast(pl.Int64, strict=True), "v").unique()
+    with pytest.raises(pl.exceptions.InvalidOperationError):
+        stream_sink(sink, bad, 2)
