@@ -155,6 +155,8 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
         "speedup_wall_median": round(med_full / statistics.median(wall), 1),
         "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)], "last_over_first": round(trig[-1] / trig[0], 2),
         "last3_over_first3": round(statistics.median(trig[-3:]) / statistics.median(trig[:3]), 2), "tables_equal": same,
+        "duration_ms_median": {k: statistics.median(r["duration_ms"][k] for r in out) for k in PARTS},
+        "state_store": spark.conf.get("spark.sql.streaming.stateStore.providerClass", None) or "kappa's default (kappa.engines.spark.stateful.state_store)",
     }
     print(f"[spark stream] gold: recompute/micro-batch x{result['speedup_median']} (x{result['speedup_wall_median']} on wall time), "
           f"batch {batches}/batch 1 {result['last_over_first']} (medians of 3: {result['last3_over_first3']}), tables equal: {same}", flush=True)
