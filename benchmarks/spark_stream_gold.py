@@ -9,9 +9,9 @@ whole ``rows``-row silver table (set up, not measured). Then ``batches`` times: 
 new rows are appended to the silver Delta table and the benchmark waits for the micro-batch
 that consumes them; per batch it keeps Spark's own ``StreamingQueryProgress`` durations
 (``durationMs``: ``triggerExecution`` and its parts, ``addBatch`` being the aggregate + the
-``foreachBatch`` upsert) and the wall time from the append's commit to the batch's progress
-event (the batch is then committed to gold and to the checkpoint; includes up to one trigger
-interval of waiting).
+``foreachBatch`` upsert) and the wall time from the append's commit to the batch's commit in the
+query's checkpoint (``commits/<id>``, polled: gold and the checkpoint then hold the batch;
+includes up to one trigger interval of waiting).
 
 Recompute = today's non-streaming node over the whole table (the same SQL, ``as_stream:
 false``, overwrite), one ``SparkEngine(profile="python").run`` as ``kappa run`` runs it, in the
@@ -31,55 +31,46 @@ import threading
 import time
 from pathlib import Path
 
+STATE_PARTS = ("allUpdatesTimeMs", "allRemovalsTimeMs", "commitTimeMs", "numShufflePartitions", "numStateStoreInstances", "memoryUsedBytes")
 PARTS = ("latestOffset", "getBatch", "queryPlanning", "walCommit", "addBatch", "commitOffsets", "triggerExecution")
 
 
 class _Batches:
-    """Progress events of the gold query that read rows, from a Spark listener (no polling of
-    ``recentProgress``, which would convert up to 100 progress objects on the driver each time)."""
+    """The gold query's micro-batches as they commit, seen from its checkpoint: ``commits/<id>``
+    appears once a batch is done (polled on the file system every ``poll`` s, nothing asked of the
+    JVM), then the query's ``lastProgress`` for that batch is read once.
 
-    def __init__(self, spark, name: str):
-        from pyspark.sql.streaming import StreamingQueryListener
+    Not a Python ``StreamingQueryListener``: PySpark calls it back through py4j for every event,
+    ``onQueryIdle`` included (about ten a second at a 100 ms trigger), and each callback resolves
+    JVM names by searching the jars' class path; measured on 2 cores, that thread used more JVM
+    CPU than the stream's own thread, a load ``kappa stream start`` does not have."""
 
-        self.cond, self.events = threading.Condition(), []
-        outer = self
+    def __init__(self, checkpoint: str, poll: float = 0.005):
+        self.commits = Path(checkpoint) / "commits"
+        self.poll = poll
 
-        class Listener(StreamingQueryListener):
-            def onQueryStarted(self, event):
-                pass
-
-            def onQueryProgress(self, event):
-                p = event.progress
-                if p.name == name and p.numInputRows > 0:
-                    with outer.cond:
-                        outer.events.append((p, time.perf_counter()))
-                        outer.cond.notify_all()
-
-            def onQueryIdle(self, event):
-                pass
-
-            def onQueryTerminated(self, event):
-                with outer.cond:
-                    outer.cond.notify_all()
-
-        self.listener = Listener()
-        self.spark = spark
-        spark.streams.addListener(self.listener)
-
-    def next(self, seen: int, query, timeout: float = 600.0):
-        """The first event after ``seen`` of them: (progress, perf_counter when it arrived)."""
+    def next(self, batch_id: int, query, timeout: float = 600.0):
+        """Batch ``batch_id``'s progress and the perf_counter when its commit was seen."""
         deadline = time.monotonic() + timeout
-        with self.cond:
-            while len(self.events) <= seen:
-                if query is not None and not query.isActive:
-                    raise SystemExit(f"the gold query stopped: {query.exception()}")
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"no micro-batch after {timeout} s")
-                self.cond.wait(0.5)
-            return self.events[seen]
-
-    def close(self) -> None:
-        self.spark.streams.removeListener(self.listener)
+        done = self.commits / str(batch_id)
+        while not done.exists():
+            if not query.isActive:
+                raise SystemExit(f"the gold query stopped: {query.exception()}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no micro-batch {batch_id} after {timeout} s")
+            time.sleep(self.poll)
+        seen = time.perf_counter()
+        while True:  # the progress is reported just after the commit (an idle trigger's has no rows)
+            progress = query.lastProgress
+            if progress is not None and progress.batchId == batch_id and progress.numInputRows > 0:
+                return progress, seen
+            if (progress is not None and progress.batchId > batch_id) or time.perf_counter() - seen > 2.0:
+                found = [p for p in query.recentProgress if p.batchId == batch_id and p.numInputRows > 0]
+                if found:
+                    return found[-1], seen
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no progress of micro-batch {batch_id} after {timeout} s")
+            time.sleep(self.poll)
 
 
 def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_rows: int, interval: str = "100 milliseconds",
@@ -110,7 +101,6 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failure.append(exc)
 
-    batches_seen = _Batches(spark, "kappa_bench_gold")
     thread = threading.Thread(target=run, name="kappa-stream", daemon=True)
     started = time.perf_counter()
     thread.start()
@@ -119,6 +109,7 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
             raise SystemExit(f"the stream did not start: {failure}")
         time.sleep(0.05)
     query = runner.nodes[0].query
+    batches_seen = _Batches(runner.nodes[0].compiled.checkpoint_location)
     first, _ = batches_seen.next(0, query, 3600)
     first_s = time.perf_counter() - started
     print(f"[spark stream] first micro-batch (the whole table, {first.numInputRows:,} rows): {first_s:.1f} s "
@@ -136,7 +127,9 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
             state = progress.stateOperators[0] if progress.stateOperators else None
             row = {"batch": b, "input_rows": progress.numInputRows, "trigger_ms": d["triggerExecution"], "wall_s": round(t1 - t0, 4),
                    "duration_ms": d, "state_rows": state.numRowsTotal if state else None,
-                   "updated_groups": state.numRowsUpdated if state else None}
+                   "updated_groups": state.numRowsUpdated if state else None,
+                   "state_ms": {k: getattr(state, k) for k in STATE_PARTS} if state else None,
+                   "state_metrics": {k: v for k, v in (state.customMetrics if state else {}).items() if v and "Snapshot" not in k}}
             if b in recompute_at:
                 s_full, _ = recompute.run(full)
                 row["recompute_s"] = round(s_full, 3)
@@ -147,7 +140,6 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
     finally:
         runner.request_stop("benchmark done")
         thread.join(120)
-        batches_seen.close()
     if failure:
         raise SystemExit(f"the stream failed: {failure[0]}")
     same = sorted_table(root / "gold_inc").equals(sorted_table(root / "gold_full"))
@@ -163,6 +155,8 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
         "speedup_wall_median": round(med_full / statistics.median(wall), 1),
         "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)], "last_over_first": round(trig[-1] / trig[0], 2),
         "last3_over_first3": round(statistics.median(trig[-3:]) / statistics.median(trig[:3]), 2), "tables_equal": same,
+        "duration_ms_median": {k: statistics.median(r["duration_ms"][k] for r in out) for k in PARTS},
+        "state_store": spark.conf.get("spark.sql.streaming.stateStore.providerClass", None) or "kappa's default (kappa.engines.spark.stateful.state_store)",
     }
     print(f"[spark stream] gold: recompute/micro-batch x{result['speedup_median']} (x{result['speedup_wall_median']} on wall time), "
           f"batch {batches}/batch 1 {result['last_over_first']} (medians of 3: {result['last3_over_first3']}), tables equal: {same}", flush=True)

@@ -18,7 +18,7 @@ the first batch writes the table that way too); anything else takes deltalake's 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from kappa.errors import KappaError
 
@@ -75,9 +75,13 @@ def _bounds(data: "pa.Table", keys: tuple[str, ...]) -> str:
 
 
 def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str, batch_id: int,
-                 storage_options: dict | None = None) -> bool:
+                 storage_options: dict | None = None, partition_by: Sequence[str] = (), evolve: bool = False) -> bool:
     """MERGE ``data`` into the Delta table at ``path`` on ``keys`` as batch ``batch_id`` of
-    ``app_id``; False when the table already carries that batch."""
+    ``app_id``; False when the table already carries that batch. ``partition_by``: the table's
+    partition columns when this batch creates it (a partitioned table is written and merged by
+    deltalake, never by the fast path); ``evolve``: a MERGE adds the batch's new columns
+    (deltalake's ``merge_schema``; a batch whose schema differs from the table's never takes the
+    fast path)."""
     from deltalake import Schema, write_deltalake
     from deltalake.transaction import create_table_with_add_actions
 
@@ -99,18 +103,19 @@ def upsert_delta(path: str, data: "pa.Table", keys: tuple[str, ...], app_id: str
             return False
         if table is None:
             root = upsert_files.local_folder(path)
-            if root is not None and data.num_rows:  # sorted bounded files (kappa.delta.upsert_files)
+            if root is not None and data.num_rows and not partition_by:  # sorted bounded files (kappa.delta.upsert_files)
                 create_table_with_add_actions(path, Schema.from_arrow(data.schema), upsert_files.create(root, data, keys),
                                               mode="append", commit_properties=txn.props())
             else:
-                write_deltalake(path, data, mode="append", storage_options=storage_options, commit_properties=txn.props())
+                write_deltalake(path, data, mode="append", partition_by=list(partition_by) or None,
+                                storage_options=storage_options, commit_properties=txn.props())
             return True
         if not data.num_rows:  # a MERGE that changes nothing writes no commit
             txn.ensure_recorded(path, storage_options, data.schema)
         elif upsert_files.applies(table, data, keys):  # only the files holding the batch's keys are rewritten
             upsert_files.rewrite(table, data, keys, txn.props())
         else:  # matched rows are rewritten, the others inserted: always a commit
-            (table.merge(source=data, predicate=predicate, source_alias="s", target_alias="t",
+            (table.merge(source=data, predicate=predicate, source_alias="s", target_alias="t", merge_schema=evolve,
                          commit_properties=txn.props())
              .when_matched_update_all().when_not_matched_insert_all().execute())
         return True

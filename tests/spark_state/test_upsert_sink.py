@@ -1,5 +1,6 @@
-"""The Delta upsert sink on Spark: the python profile's deltalake MERGE (idempotent per batch id,
-null-safe keys, a window struct as a key, no-data batches write nothing) and what the jvm
+"""The Delta upsert sink on Spark: the python profile's deltalake upsert (idempotent per batch id,
+null-safe keys, a window struct as a key, no-data batches write nothing, only the files holding
+the batch's keys rewritten, partitions and schema evolution through MERGE) and what the jvm
 profile builds (delta-spark's jars are not available here: the statement is parsed by Spark and
 the calls are checked on a patched session)."""
 
@@ -47,6 +48,47 @@ def test_python_upsert_keys_a_window_struct(spark, tmp_path):
     got = DeltaTable(path).to_pyarrow_table().to_pylist()
     assert got == [{"k": "a", "window": {"start": datetime(2026, 1, 1, tzinfo=timezone.utc),
                                          "end": datetime(2026, 1, 1, 0, 10, tzinfo=timezone.utc)}, "n": 2}]
+
+
+def test_python_upsert_rewrites_only_the_files_holding_the_batch_keys(spark, tmp_path, monkeypatch):
+    """The engine-neutral upsert (kappa.delta.upsert_files): the first batch is written as sorted
+    bounded files, a later batch replaces only the file holding its keys (one commit: one file
+    removed, the others kept as they were), with MERGE's rows."""
+    from deltalake import DeltaTable
+
+    from kappa.delta import upsert_files
+
+    monkeypatch.setattr(upsert_files, "TARGET_BYTES", 1)  # MIN_ROWS (1,024) rows per file
+    path = str(tmp_path / "g")
+    first = spark.range(3000).selectExpr("id AS k", "id * 10 AS n")
+    assert upsert.python_upsert(first, path, ["k"], "app", 0, None) == 3000
+    files = sorted(DeltaTable(path).file_uris())
+    assert len(files) == 3  # 3 x 1,000 rows, sorted by k
+    batch = spark.createDataFrame([(2500, -1), (2999, -2), (3000, -3)], "k BIGINT, n BIGINT")
+    assert upsert.python_upsert(batch, path, ["k"], "app", 1, None) == 3
+    table = DeltaTable(path)
+    after = set(table.file_uris())
+    assert len(after) == 3 and len(after & set(files)) == 2  # the file of keys 2000..2999 rewritten
+    assert table.history(1)[0]["operation"] == "WRITE"  # the fast path's commit, not a MERGE
+    rows = {r["k"]: r["n"] for r in table.to_pyarrow_table().to_pylist()}
+    assert len(rows) == 3001 and (rows[2500], rows[2999], rows[3000], rows[1999]) == (-1, -2, -3, 19990)
+
+
+def test_python_upsert_partitions_the_first_write_and_evolves_the_schema(spark, tmp_path):
+    """``partition_by`` on the first write; a partitioned table takes deltalake's MERGE, which
+    adds a new column of the batch (``evolve``)."""
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "p")
+    batch = spark.createDataFrame([("a", "x", 1), ("b", "y", 2)], "k STRING, p STRING, n BIGINT")
+    assert upsert.python_upsert(batch, path, ["k"], "app", 0, None, ["p"]) == 2
+    assert DeltaTable(path).metadata().partition_columns == ["p"]
+    wider = spark.createDataFrame([("a", "x", 3, True)], "k STRING, p STRING, n BIGINT, flag BOOLEAN")
+    assert upsert.python_upsert(wider, path, ["k"], "app", 1, None, ["p"]) == 1
+    table = DeltaTable(path)
+    assert table.history(1)[0]["operation"] == "MERGE"
+    assert sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["k"]) == [
+        {"k": "a", "p": "x", "n": 3, "flag": True}, {"k": "b", "p": "y", "n": 2, "flag": None}]
 
 
 def test_upsert_without_keys_or_with_unknown_keys_is_refused(spark, tmp_path):

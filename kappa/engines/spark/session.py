@@ -44,6 +44,8 @@ BASE_CONF: Mapping[str, str] = {
 # Base settings a Spark Connect client does not pass on (it warns "NOT supported in Spark Connect").
 CONNECT_UNSUPPORTED = ("spark.sql.execution.arrow.pyspark.fallback.enabled",)
 
+CHECKPOINT_FILE_MANAGER = "org.apache.spark.sql.execution.streaming.checkpointing.FileSystemBasedCheckpointFileManager"
+
 # Extra settings for a local master: a small machine, a short-lived JVM.
 LOCAL_CONF: Mapping[str, str] = {
     "spark.sql.shuffle.partitions": "4",
@@ -57,6 +59,12 @@ LOCAL_CONF: Mapping[str, str] = {
     # the JVM within this time; Spark's 15 s fails runs on a loaded 2-core machine ("Python worker
     # failed to connect back", CANNOT_OPEN_SOCKET ... timed out).
     "spark.python.authenticate.socketTimeout": "120s",
+    # Checkpoint files (offsets, commits, state store deltas and changelogs) through Hadoop's
+    # FileSystem API, not FileContext: without Hadoop's native library a FileContext rename on
+    # the local file system forks `readlink` twice to check for links, so every micro-batch
+    # spawned ~30 processes (measured on 2 cores: offset log 57 -> 18 ms, commit 60 -> 17 ms,
+    # RocksDB changelog commit 144 -> 10 ms per batch). A local rename is atomic either way.
+    "spark.sql.streaming.checkpointFileManagerClass": CHECKPOINT_FILE_MANAGER,
 }
 
 # C1-only JIT: a cold local start is about 30% faster; long jobs belong on a cluster anyway.

@@ -8,12 +8,17 @@ one group: the null group's row is updated, not inserted again). Exactly once pe
 ``(sink, batch id)``: the driver reads the table's app transaction from the Delta log and skips
 a batch it already carries; the MERGE commits it.
 
-- ``python`` profile, :func:`python_upsert`: deltalake's MERGE of the batch collected as Arrow
-  on the driver (documented exception, as the CDC merge sink: kappa's executor-side writer only
-  adds files, and deltalake has no API to commit an executor-written rewrite of the matched
-  files; an update-mode batch holds the touched groups only, not the table). The first batch
-  creates the table (an empty one too, so downstream nodes can read it); an empty batch on an
-  existing table (Spark's no-data batches) commits nothing.
+- ``python`` profile, :func:`python_upsert`: the batch collected as Arrow on the driver
+  (documented exception, as the CDC merge sink: kappa's executor-side writer only adds files,
+  and deltalake has no API to commit an executor-written rewrite of the matched files; an
+  update-mode batch holds the touched groups only, not the table), then the engine-neutral
+  :func:`kappa.delta.upsert.upsert_delta` the Polars engine uses: on a local unpartitioned
+  table only the sorted bounded files holding the batch's keys are rewritten
+  (:mod:`kappa.delta.upsert_files`, the first batch writes the table that way), anything else
+  takes deltalake's MERGE (schema evolution unless the sink is ``strict``). The first batch
+  creates the table (an empty one too, so downstream nodes can read it; partitioned by the
+  sink's ``partition_by``); an empty batch on an existing table (Spark's no-data batches)
+  commits nothing.
 - ``jvm`` profile, :func:`jvm_upsert`: delta-spark's ``MERGE INTO delta.`<path>``` from a temp
   view of the batch, run by the executors, with the app transaction in the
   ``spark.databricks.delta.write.txnAppId``/``txnVersion`` session settings (the first batch: an
@@ -48,7 +53,7 @@ def describe(sink: "DeltaSinkPlan", profile: str) -> dict[str, Any]:
     if profile == "jvm":
         writer = "delta-spark MERGE INTO on the keys (txnAppId/txnVersion session settings)"
     else:
-        writer = "deltalake MERGE on the keys of the batch collected on the driver (app transaction)"
+        writer = "deltalake upsert on the keys of the batch collected on the driver: the files holding its keys rewritten, or MERGE (app transaction)"
     return {"writer": writer, "keys": list(getattr(sink, "keys", None) or ())}
 
 
@@ -65,45 +70,26 @@ def write(sink: "DeltaSinkPlan", df: "DataFrame", batch_id: int, profile: str) -
 
 
 # ---------------------------------------------------------------- python profile
-def delta_rs_predicate(keys: Sequence[str]) -> str:
-    """The deltalake (DataFusion) MERGE condition: every key equal, null-safe."""
-    from kappa.cdc.deltaio import quote
-
-    return " AND ".join(f"(t.{quote(k)} IS NOT DISTINCT FROM s.{quote(k)})" for k in keys)
-
-
 def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
                   storage_options: dict | None, partition_by: Sequence[str] = (), evolve: bool = True) -> int:
-    from deltalake import write_deltalake
-
+    """The batch collected as Arrow, then :func:`kappa.delta.upsert.upsert_delta` (the Polars
+    engine's upsert: the files holding the batch's keys rewritten, or deltalake's MERGE)."""
     from kappa.delta.arrow import normalize_arrow_table
-    from kappa.delta.txn import Txn, open_table, with_batch_retries
+    from kappa.delta.tables import latest
+    from kappa.delta.txn import Txn
+    from kappa.delta.upsert import upsert_delta
 
-    txn = Txn(app_id, int(batch_id))
-    opened = [open_table(path, storage_options)]  # the first attempt reuses it (the log read once)
-    if txn.done(opened[0]):
+    table = latest(path, storage_options)  # the Delta log only: a replayed batch is not collected
+    if Txn(app_id, int(batch_id)).done(table):
         return 0
     data = normalize_arrow_table(df.toArrow())  # the documented driver-side write (module doc)
     missing = [k for k in keys if k not in data.column_names]
     if missing:
         raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {data.column_names}")
-
-    def attempt() -> int:
-        table = opened.pop() if opened and opened[0] is not None else open_table(path, storage_options)
-        opened.clear()
-        if txn.done(table):
-            return 0
-        if table is None:
-            write_deltalake(path, data, mode="append", partition_by=list(partition_by) or None,
-                            storage_options=storage_options, commit_properties=txn.props())
-            return data.num_rows
-        if data.num_rows == 0:
-            return 0
-        table.merge(data, delta_rs_predicate(keys), source_alias="s", target_alias="t", merge_schema=evolve,
-                    commit_properties=txn.props()).when_matched_update_all().when_not_matched_insert_all().execute()
-        return data.num_rows
-
-    return with_batch_retries(attempt, path, txn)
+    if table is not None and data.num_rows == 0:  # a no-data batch: nothing to commit
+        return 0
+    done = upsert_delta(path, data, tuple(keys), app_id, int(batch_id), storage_options, tuple(partition_by), evolve)
+    return data.num_rows if done else 0
 
 
 # ---------------------------------------------------------------- jvm profile
