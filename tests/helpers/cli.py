@@ -54,3 +54,17 @@ def run_group(cmd: list[str], env: dict[str, str], timeout_s: float) -> subproce
         proc.wait()
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
+
+
+def crash_run(engine: str, pipeline: Path, failpoint: str | None, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    """One run of ``pipeline`` in its own process group (on Spark the JVM is killed with it):
+    ``kappa replay`` on Polars, ``tests/spark_engine/crash_driver.py ... drain`` (availableNow)
+    on Spark; ``failpoint`` (``KAPPA_FAILPOINTS``) SIGKILLs it from inside a batch."""
+    env = {k: v for k, v in os.environ.items() if k != "KAPPA_FAILPOINTS"}
+    env["PYTHONPATH"] = str(REPO)
+    if failpoint:
+        env["KAPPA_FAILPOINTS"] = failpoint
+    driver = REPO / "tests" / "spark_engine" / "crash_driver.py"
+    cmd = ([sys.executable, str(driver), str(pipeline), "drain"] if engine == "spark"
+           else [sys.executable, "-m", "kappa.cli", "replay", str(pipeline)])
+    return run_group(cmd, env, timeout_s)

@@ -12,10 +12,8 @@ On Spark the rerun reads the batch's offset range again for its dead letters
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,12 +22,11 @@ import pytest
 from kappa.kafka.writer import produce_table
 from kappa.testing.kafka import produce
 
-from tests.helpers.cli import REPO, run_group
+from tests.helpers.cli import crash_run
 from tests.helpers.tables import delta_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka]
 
-DRIVER = REPO / "tests" / "spark_engine" / "crash_driver.py"
 PIPELINE = """
 name: kafka-state-crash
 checkpoint_root: {root}/ck
@@ -50,13 +47,7 @@ POINTS = ["after_sink@1", "before_commit@1", None]
 
 
 def run(engine: str, path: Path, failpoint: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "KAPPA_FAILPOINTS"}
-    env["PYTHONPATH"] = str(REPO)
-    if failpoint:
-        env["KAPPA_FAILPOINTS"] = failpoint
-    cmd = ([sys.executable, str(DRIVER), str(path), "drain"] if engine == "spark"
-           else [sys.executable, "-m", "kappa.cli", "replay", str(path)])
-    return run_group(cmd, env, 300)
+    return crash_run(engine, path, failpoint)
 
 
 def test_kill_9_in_a_stateful_kafka_batch_then_restart(engine, tmp_path, kafka_bootstrap, make_topic):

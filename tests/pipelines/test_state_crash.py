@@ -13,23 +13,20 @@ oracle's (tests/helpers/state_oracle.py) for the batches written so far.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import REPO, run_group
+from tests.helpers.cli import crash_run
 from tests.helpers.state_oracle import US, Query, simulate
 from tests.helpers.state_streams import BASE, write_batch
 from tests.helpers.tables import delta_rows, row_key
 
 pytestmark = pytest.mark.slow
 
-DRIVER = REPO / "tests" / "spark_engine" / "crash_driver.py"
 WIN = Query("window", "append", delay_us=60 * US, size_us=60 * US)
 DD = Query("dedup", delay_us=60 * US, subset=("id", "ts"))
 AGGS = "count(*) AS n, sum(v) AS total, min(v) AS lo, max(v) AS hi, min_by(v, ts) AS first_v, max_by(v, ts) AS last_v"
@@ -84,14 +81,7 @@ def batches(n: int, seed: int = 7) -> list[list[dict]]:
 
 
 def run(engine: str, path: Path, failpoint: str | None) -> subprocess.CompletedProcess:
-    """One run of the pipeline in its own process group (on Spark the JVM is killed with it)."""
-    env = {k: v for k, v in os.environ.items() if k != "KAPPA_FAILPOINTS"}
-    env["PYTHONPATH"] = str(REPO)
-    if failpoint:
-        env["KAPPA_FAILPOINTS"] = failpoint
-    cmd = ([sys.executable, str(DRIVER), str(path), "drain"] if engine == "spark"
-           else [sys.executable, "-m", "kappa.cli", "replay", str(path)])
-    return run_group(cmd, env, 300)
+    return crash_run(engine, path, failpoint)
 
 
 def assert_tables(root: Path, cut: list[list[dict]]) -> None:
