@@ -44,6 +44,12 @@ def test_a_missing_entry_stops_loudly(tmp_path):
         batch_range(str(tmp_path), 7, "python")
 
 
+def test_batch_zero_without_its_initial_offset_stops_loudly(tmp_path):
+    _offsets(tmp_path, 0, {"t": {"0": 5}})
+    with pytest.raises(KappaError, match=r"has no entry for batch 0 or the query's initial offset: cannot read"):
+        batch_range(str(tmp_path), 0, "python")
+
+
 @pytest.mark.spark
 def test_jvm_profile_decodes_the_kafka_columns_in_the_plan(spark):
     """The jvm profile's stream has Spark's Kafka columns (no decoding reader): the same decoder

@@ -95,46 +95,48 @@ def _initial(checkpoint: str, profile: str) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
-def batch_range(checkpoint: str, batch_id: int, profile: str) -> tuple[dict, dict]:
-    """``(start, end)`` offsets of batch ``batch_id`` (Spark's JSON form, every partition of
-    the end present in the start: -2, earliest, for a partition new in this batch)."""
+def _range(checkpoint: str, batch_id: int, profile: str) -> tuple[dict, dict]:
+    """``(starts, ends)`` of batch ``batch_id`` as ``{(topic, partition): offset}``; a partition
+    new in this batch starts at -2 (earliest). A missing log entry stops the node: reading from
+    a guessed start could write dead letters of records the batch never read."""
     from kappa.engines.spark.lag import kafka_offsets
     from kappa.errors import KappaError
 
     end = _offsets_at(checkpoint, batch_id)
     start = _offsets_at(checkpoint, batch_id - 1) if batch_id > 0 else _initial(checkpoint, profile)
-    if end is None or (start is None and batch_id > 0):
-        raise KappaError(f"the offset log of {checkpoint} has no entry for batch {batch_id}"
-                         f"{' or ' + str(batch_id - 1) if batch_id > 0 else ''}: cannot read the batch's dead letters")
-    ends, starts = kafka_offsets(end), kafka_offsets(start or {})
+    if end is None or start is None:
+        where = f"batch {batch_id} or {batch_id - 1}" if batch_id > 0 else "batch 0 or the query's initial offset"
+        raise KappaError(f"the offset log of {checkpoint} has no entry for {where}: cannot read the batch's dead letters")
+    ends, starts = kafka_offsets(end), kafka_offsets(start)
+    return {tp: starts.get(tp, -2) for tp in ends}, ends
 
-    def as_json(offsets: dict) -> dict:
-        out: dict[str, dict[str, int]] = {}
-        for (topic, part), off in sorted(offsets.items()):
-            out.setdefault(topic, {})[str(part)] = off
-        return out
 
-    return as_json({tp: starts.get(tp, -2) for tp in ends}), as_json(ends)
+def batch_range(checkpoint: str, batch_id: int, profile: str) -> tuple[dict, dict]:
+    """``(start, end)`` offsets of batch ``batch_id`` in Spark's JSON form (:func:`_range`)."""
+    from kappa.engines.spark.datasources.kafka_options import to_json_offsets
+
+    starts, ends = _range(checkpoint, batch_id, profile)
+    return to_json_offsets(starts), to_json_offsets(ends)
 
 
 def dead_letters(spark: "SparkSession", node: "NodePlan", profile: str, checkpoint: str, batch_id: int) -> "DataFrame | None":
     """The dead letters of micro-batch ``batch_id`` of a stateful Kafka node (None: an empty range)."""
     from kappa.engines.spark.connectors.kafka import kafka_options
+    from kappa.engines.spark.datasources.kafka_options import to_json_offsets
     from kappa.engines.spark.datasources.readers import FORMATS
     from kappa.engines.spark.decode import _dead_letters, decode_option
-    from kappa.engines.spark.lag import kafka_offsets
 
     source = node.source
-    start, end = batch_range(checkpoint, batch_id, profile)
-    ends, starts = kafka_offsets(end), kafka_offsets(start)
-    if all(ends[tp] <= starts[tp] for tp in ends if starts[tp] >= 0) and all(o >= 0 for o in starts.values()):
+    starts, ends = _range(checkpoint, batch_id, profile)
+    if all(0 <= ends[tp] <= starts[tp] for tp in ends):  # a no-data batch: nothing was read
         return None
     options = kafka_options(source, batch=True)
     options.pop("subscribe", None)
     assign: dict[str, list[int]] = {}
     for topic, part in sorted(ends):
         assign.setdefault(topic, []).append(part)
-    options.update({"assign": json.dumps(assign), "startingOffsets": json.dumps(start), "endingOffsets": json.dumps(end)})
+    options.update({"assign": json.dumps(assign), "startingOffsets": json.dumps(to_json_offsets(starts)),
+                    "endingOffsets": json.dumps(to_json_offsets(ends))})
     if profile == "python":
         options.update(decode_option(source))
     frame = spark.read.format(FORMATS[("kafka", profile)]).options(**options).load()
