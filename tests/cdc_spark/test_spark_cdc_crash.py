@@ -19,12 +19,13 @@ from kappa.plan import build_plan
 from kappa.runner import execute_pipeline
 from kappa.testing.kafka import produce
 
+from tests.helpers.cli import REPO, run_group
+
 from .cdc_spark_util import ALL_SINKS, EVENTS, assert_tables, feed_records, merge_pipeline
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka, pytest.mark.slow]
 
 DRIVER = Path(__file__).resolve().parents[1] / "spark_engine" / "crash_driver.py"
-REPO = Path(__file__).resolve().parents[2]
 MAX_OFFSETS = 4  # 15 events: batches 0..3
 
 
@@ -32,18 +33,7 @@ def _drain_killed_at(yaml_path: Path, failpoint: str, timeout: float = 240) -> s
     """Run the crash driver (one availableNow run) in its own process group with ``failpoint``
     armed; kill the whole group (the JVM too) once it ends."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "KAPPA_FAILPOINTS": failpoint}
-    proc = subprocess.Popen([sys.executable, str(DRIVER), str(yaml_path), "drain"], env=env,
-                            start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return run_group([sys.executable, str(DRIVER), str(yaml_path), "drain"], env, timeout)
 
 
 def _batch_commits(path: Path) -> list[int]:
