@@ -146,14 +146,21 @@ def sorted_table(path: Path):
 
 
 # ------------------------------------------------------------------ (a) incremental gold
-def bench_gold(runner: Runner, work: Path, rows: int, batches: int, batch_rows: int) -> dict:
-    root = work / f"gold_{runner.engine}"
+def gold_setup(root: Path, rows: int, label: str, full_node: str = "gold"):
+    """A fresh ``rows``-row silver under ``root``; the upsert node's pipeline and the recompute's
+    (node ``full_node``), both the gold SQL over that silver."""
     shutil.rmtree(root, ignore_errors=True)
     t = time.perf_counter()
     append(root / "silver", silver_rows(rows, 1, (0, 2000)))
-    print(f"[{runner.engine}] silver: {rows:,} rows in {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"[{label}] silver: {rows:,} rows in {time.perf_counter() - t:.1f} s", flush=True)
     inc = pipeline(root / "inc", node("gold", root / "silver", root / "gold_inc", [f'{{expr: "{GOLD_SQL}"}}'], True, "update", "upsert"))
-    full = pipeline(root / "full", node("gold", root / "silver", root / "gold_full", [f'{{expr: "{GOLD_SQL}"}}'], False, None, "overwrite"))
+    full = pipeline(root / "full", node(full_node, root / "silver", root / "gold_full", [f'{{expr: "{GOLD_SQL}"}}'], False, None, "overwrite"))
+    return inc, full
+
+
+def bench_gold(runner: Runner, work: Path, rows: int, batches: int, batch_rows: int) -> dict:
+    root = work / f"gold_{runner.engine}"
+    inc, full = gold_setup(root, rows, runner.engine)
     first, _ = runner.run(inc)
     print(f"[{runner.engine}] upsert node's first run (the whole table): {first:.2f} s", flush=True)
     from _gold_floor import GoldFloor  # the hand-written floor (benchmarks/_gold_floor.py)

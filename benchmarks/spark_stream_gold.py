@@ -75,7 +75,7 @@ class _Batches:
 
 def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_rows: int, interval: str = "100 milliseconds",
                             recompute_at: tuple[int, ...] | None = None) -> dict:
-    from incremental_state import GOLD_SQL, Runner, append, node, pipeline, silver_rows, sorted_table
+    from incremental_state import Runner, gold_setup, silver_rows, sorted_table
 
     from kappa.engines.spark.streaming import StreamRunner
     from kappa.plan import build_plan
@@ -83,12 +83,7 @@ def bench_spark_stream_gold(spark, work: Path, rows: int, batches: int, batch_ro
     recompute_at = recompute_at or (1, max(1, batches // 2), batches)  # the last one: compared with gold
     root = work / "gold_spark_stream"
     load_before = os.getloadavg()[0]
-    shutil.rmtree(root, ignore_errors=True)
-    t = time.perf_counter()
-    append(root / "silver", silver_rows(rows, 1, (0, 2000)))
-    print(f"[spark stream] silver: {rows:,} rows in {time.perf_counter() - t:.1f} s", flush=True)
-    inc = pipeline(root / "inc", node("gold", root / "silver", root / "gold_inc", [f'{{expr: "{GOLD_SQL}"}}'], True, "update", "upsert"))
-    full = pipeline(root / "full", node("recompute", root / "silver", root / "gold_full", [f'{{expr: "{GOLD_SQL}"}}'], False, None, "overwrite"))
+    inc, full = gold_setup(root, rows, "spark stream", full_node="recompute")
     recompute = Runner.__new__(Runner)
     recompute.engine, recompute.spark = "spark", spark
 
