@@ -17,6 +17,7 @@ from kappa.sql._decimal import decimal_of as _decimal_of, decimal_result as _dec
 from kappa.sql._formats import has_zone, java_to_chrono
 from kappa.sql.errors import UnsupportedSql
 
+from kappa.sql._hoist import HoistedCasts
 from kappa.sql._rewrite_text_time import TextTimeRules
 from kappa.sql._rewrite_util import (
     _EXTRACT,
@@ -33,9 +34,10 @@ from kappa.sql._rewrite_util import (
 class Rewriter(TextTimeRules):
     """Bottom-up rewrite; ``branch_casts`` holds ids of CASTs that sit in a CASE/IF branch."""
 
-    def __init__(self, branch_casts: set[int], now: _dt.datetime | None = None):
+    def __init__(self, branch_casts: set[int], now: _dt.datetime | None = None, hoist: HoistedCasts | None = None):
         self.branch_casts = branch_casts
         self.now = now or _dt.datetime.now(_dt.timezone.utc)
+        self.hoist = hoist
         self.handlers: dict[type, Callable[[exp.Expression], exp.Expression]] = {
             exp.Cast: self.cast,
             exp.TryCast: self.cast,
@@ -99,6 +101,10 @@ class Rewriter(TextTimeRules):
             if ty.is_(src, ty.FLOATS | ty.DECIMALS):
                 micros = exp.Mul(this=_cast(src, "DOUBLE", safe), expression=_lit(1_000_000))
                 return _cast(_cast(micros, "BIGINT", safe), "TIMESTAMPTZ", safe)
+            if self.hoist is not None and ty.is_(src, ty.STRINGS):
+                hoisted = self.hoist.column(src, strict=not safe)
+                if hoisted is not None:
+                    return hoisted
             return _cast(src, "TIMESTAMPTZ", safe)
         if t in ty.TS_NTZ:
             return _cast(src, "TIMESTAMP", safe)

@@ -12,18 +12,23 @@ def run_sql(sql: str, tables: "Mapping[str, pl.LazyFrame]") -> "pl.LazyFrame":
     """Translate ``sql`` (Spark SQL, placeholders already rendered) and run it lazily on ``tables``.
 
     The table schemas drive the type-dependent translation rules (see
-    :func:`kappa.sql.translate.to_polars_sql`). Returns a LazyFrame; nothing is collected here.
+    :func:`kappa.sql.translate.to_polars_sql`). A string -> timestamp cast of an input column reads
+    a derived column added to that input here (:mod:`kappa.sql._hoist`). Returns a LazyFrame;
+    nothing is collected here.
     """
     import polars as pl
 
     from kappa.sql._types import polars_schema_to_spark
-    from kappa.sql.translate import to_polars_sql
+    from kappa.sql.translate import translate_for_polars
 
     schemas = {name: polars_schema_to_spark(lf.collect_schema()) for name, lf in tables.items()}
-    polars_sql = to_polars_sql(sql, schemas)
+    polars_sql, derived = translate_for_polars(sql, schemas)
     from kappa.sql.errors import SqlError
 
-    ctx = pl.SQLContext({name: lf for name, lf in tables.items()}, eager=False)
+    frames = dict(tables)
+    for column in derived:  # hoisted string -> timestamp casts (kappa.sql._hoist)
+        frames[column.table] = frames[column.table].with_columns(column.expr())
+    ctx = pl.SQLContext(frames, eager=False)
     try:
         out = ctx.execute(polars_sql, eager=False)
         out.collect_schema()  # resolve the plan now (no data is read): name errors surface here

@@ -63,7 +63,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import sqlglot
 from sqlglot import exp
@@ -74,7 +74,10 @@ from kappa.sql._rewrite import Rewriter
 from kappa.sql._rewrite_util import _EXTRACT
 from kappa.sql.errors import SqlError, UnsupportedSql
 
-__all__ = ["to_polars_sql", "validate_spark_sql", "UnsupportedSql", "SqlError", "parse_spark"]
+if TYPE_CHECKING:  # pragma: no cover
+    from kappa.sql._ts_parse import Derived
+
+__all__ = ["to_polars_sql", "translate_for_polars", "validate_spark_sql", "UnsupportedSql", "SqlError", "parse_spark"]
 
 _ALLOWED: tuple[type, ...] = (
     # query structure
@@ -244,27 +247,47 @@ def to_polars_sql(
     instant, taken once per statement like Spark). Raises :class:`UnsupportedSql` naming the
     construct when the statement cannot be translated with Spark's semantics.
     """
+    return translate_for_polars(spark_sql, schemas, now=now, hoist=False)[0]
+
+
+def translate_for_polars(
+    spark_sql: str,
+    schemas: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    now: _dt.datetime | None = None,
+    hoist: bool = True,
+) -> "tuple[str, tuple[Derived, ...]]":
+    """:func:`to_polars_sql`, plus the derived input columns the Polars SQL reads: with ``hoist``
+    (and ``schemas``), a ``CAST(<string input column> AS TIMESTAMP)`` reads a column the caller adds
+    to that input (:mod:`kappa.sql._hoist`, applied by :func:`kappa.sql.polars_exec.run_sql`)."""
+    hoist = hoist and bool(schemas)
     if now is None and not _MENTIONS_NOW.search(spark_sql):
         frozen = None if not schemas else tuple(sorted((t, tuple(c.items())) for t, c in schemas.items()))
-        return _translate_cached(spark_sql, frozen)
-    return _translate(spark_sql, schemas, now)
+        return _translate_cached(spark_sql, frozen, hoist)
+    return _translate(spark_sql, schemas, now, hoist)
 
 
 _MENTIONS_NOW = re.compile(r"current_(timestamp|date)|\bnow\s*\(", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=512)
-def _translate_cached(spark_sql: str, frozen_schemas) -> str:
+def _translate_cached(spark_sql: str, frozen_schemas, hoist: bool):
     """Translation of a statement without ``current_timestamp`` (same input, same output)."""
     schemas = None if frozen_schemas is None else {t: dict(cols) for t, cols in frozen_schemas}
-    return _translate(spark_sql, schemas, None)
+    return _translate(spark_sql, schemas, None, hoist)
 
 
-def _translate(spark_sql: str, schemas, now) -> str:
+def _translate(spark_sql: str, schemas, now, hoist: bool):
     tree = parse_spark(spark_sql)
     _check_supported(tree)
     _check_aliases(tree)
     tree = _annotate(tree, schemas)
     _check_unique_names(tree)
-    rewritten = Rewriter(_branch_casts(tree), now=now).run(tree)
-    return rewritten.sql(dialect=PolarsOut)
+    hoisted = None
+    if hoist:
+        from kappa.sql._hoist import HoistedCasts, tag_base_columns
+
+        tag_base_columns(tree, schemas)
+        hoisted = HoistedCasts(schemas)
+    rewritten = Rewriter(_branch_casts(tree), now=now, hoist=hoisted).run(tree)
+    return rewritten.sql(dialect=PolarsOut), tuple(hoisted.derived.values()) if hoisted else ()
