@@ -64,8 +64,10 @@ def parse_timestamps(values: "pl.Series", *, strict: bool) -> "pl.Series":
     import polars as pl
 
     dtype = pl.Datetime("us", "UTC")
-    if values.dtype != pl.String:  # a NULL-typed column (all NULL)
+    if values.dtype == pl.Null:  # a NULL-typed column (all NULL)
         return pl.Series(values.name, [None] * len(values), dtype=dtype)
+    if values.dtype != pl.String:  # Categorical / Enum: Spark sees a STRING
+        values = values.cast(pl.String)
     out = _fixed(values, FAST_FORMATS[0])
     for fmt in FAST_FORMATS[1:]:
         out = _fill(out, values, lambda rest, fmt=fmt: _fixed(rest, fmt))
