@@ -38,7 +38,6 @@ vectorised parser for a declared one).
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
@@ -89,14 +88,14 @@ def _reader_type(t: "pa.DataType") -> "pa.DataType":
     return t
 
 
-def _read(buf: bytes, count: int, schema: "pa.Schema | None", infer: bool) -> "pa.StructArray":
+def _read(buf: "bytes | pa.Buffer", count: int, schema: "pa.Schema | None", infer: bool) -> "pa.StructArray":
     import pyarrow as pa
     import pyarrow.json as pj
 
     if schema is not None and len(schema) == 0 and not infer:
         return pa.array([{}] * count, pa.struct([]))
     table = pj.read_json(
-        io.BytesIO(buf),
+        pa.BufferReader(buf),
         read_options=pj.ReadOptions(block_size=min(max(1 << 20, len(buf) + 1), (1 << 31) - 1)),
         parse_options=pj.ParseOptions(
             explicit_schema=schema if schema is not None and len(schema) else None,
@@ -110,7 +109,7 @@ def _read(buf: bytes, count: int, schema: "pa.Schema | None", infer: bool) -> "p
     return table.to_struct_array().combine_chunks()
 
 
-def _parse(buf: bytes, count: int, schema: "pa.Schema | None", known: Any) -> "pa.StructArray":
+def _parse(buf: "bytes | pa.Buffer", count: int, schema: "pa.Schema | None", known: Any) -> "pa.StructArray":
     """Parse ``count`` newline-separated JSON objects into a struct array; raises on any bad row.
 
     ``schema``: declared (fields outside it ignored). Otherwise the ``known`` kinds are explicit
@@ -145,13 +144,18 @@ def _same_kind(t: "pa.DataType") -> bool:
     return not (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
 
 
-def _join(values: "pa.Array") -> bytes:
-    """The values (no nulls) joined with newlines, vectorised."""
+def _join(values: "pa.Array") -> "pa.Buffer":
+    """The values (no nulls) joined with newlines, vectorised (an Arrow buffer, not copied to bytes)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    lists = pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
-    return pc.binary_join(lists, pa.scalar(b"\n", pa.binary()))[0].as_py()
+    import polars as pl
+
+    # Arrow arrays made by Polars: pa.array/pa.scalar import pandas on their first call
+    offsets = pl.Series([0, len(values)], dtype=pl.Int32).to_arrow()
+    newline = pl.Series([b"\n"], dtype=pl.Binary).to_arrow().cast(pa.binary())[0]
+    lists = pa.ListArray.from_arrays(offsets, values)
+    return pc.binary_join(lists, newline)[0].as_buffer()
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -218,21 +222,25 @@ def decode_json_values(
     if not (pa.types.is_binary(col.type) or pa.types.is_string(col.type)
             or pa.types.is_large_binary(col.type) or pa.types.is_large_string(col.type)):
         raise DecodeError(f"the 'value' column has type {col.type}; expected binary or string")
+    import polars as pl
+
     values = col.cast(pa.binary()).combine_chunks()
     n = len(values)
     errors: dict[int, str] = {}
-    size = pc.fill_null(pc.binary_length(values), 0)
+    # sizes and masks in Polars: pyarrow.compute turns Python literals into scalars with
+    # pa.scalar, whose first call imports pandas (half a second a run does not need)
+    size = pl.Series(pc.binary_length(values)).cast(pl.Int64).fill_null(0)
     if "key" in records.column_names:
         key = records.column("key").cast(pa.binary()).combine_chunks()
-        size = pc.add(size, pc.fill_null(pc.binary_length(key), 0))
-    big = pc.greater(size, max_record_bytes)
-    for i in pc.indices_nonzero(big).to_pylist():
-        errors[i] = f"record is {size[i].as_py()} bytes (key + value), above max_record_bytes {max_record_bytes}"
+        size = size + pl.Series(pc.binary_length(key)).cast(pl.Int64).fill_null(0)
+    big = size > max_record_bytes
+    for i in big.arg_true().to_list():
+        errors[i] = f"record is {size[i]} bytes (key + value), above max_record_bytes {max_record_bytes}"
     for i in pc.indices_nonzero(values.is_null()).to_pylist():
         errors[i] = TOMBSTONE
-    candidates = pc.and_(pc.invert(big), values.is_valid())
-    present = pc.indices_nonzero(candidates)
-    clean = pc.indices_nonzero(pc.fill_null(pc.and_(candidates, _screen(values, max_depth)), False))
+    candidates = ~big & pl.Series(values.is_valid())
+    present = candidates.arg_true().cast(pl.Int64).to_arrow()
+    clean = (candidates & pl.Series(_screen(values, max_depth)).fill_null(False)).arg_true()
     parsed = None
     if len(present) and len(clean) == len(present):
         try:
@@ -242,7 +250,7 @@ def decode_json_values(
     present = present.to_pylist()
     kinds = known
     if parsed is None and present:
-        parsed, present, kinds = _slow_path(values, present, clean.to_pylist(), schema, known, max_depth, errors)
+        parsed, present, kinds = _slow_path(values, present, clean.to_list(), schema, known, max_depth, errors)
     struct_type = _result_type(schema, parsed, kinds)
     decoded = _assemble(records, n, present, parsed, errors, struct_type)
     return decoded, dead_letters_of(records, sorted(errors), errors)
@@ -373,7 +381,9 @@ def _assemble(records, n, present, parsed, errors, struct_type) -> "pa.Table":
         values = pa.nulls(n - len(errors), struct_type)
     else:
         values = parsed if parsed.type == struct_type else parsed.cast(struct_type)
-    base = records if not errors else records.take(pa.array(sorted(present), pa.int64()))
+    import polars as pl
+
+    base = records if not errors else records.take(pl.Series(sorted(present), dtype=pl.Int64).to_arrow())
     if len(values) != base.num_rows:
         raise DecodeError(f"{len(values)} decoded values for {base.num_rows} rows")
     idx = base.column_names.index("value")
