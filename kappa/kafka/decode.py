@@ -24,16 +24,16 @@ partition, offset, raw key and value bytes, reason) and the batch goes on. The r
 The key is never decoded (Spark's binary ``key`` column), so a key of any bytes does not stop a
 record; a dead letter keeps its key bytes as they were.
 
-Fast path (no row-by-row Python for good records): sizes, nulls, "trimmed ``{...}`` without a
-raw newline" and an upper bound of the nesting depth (the number of ``{``/``[``, counted only
-for values long enough to nest deeper than the limit) are screened vectorised; the screened
-values are joined with newlines and parsed once by Arrow's JSON reader (explicit schema, or the
-known types plus inference of new fields, which is strict: a value whose JSON type changes
-fails the parse). A value cannot merge with its neighbour (a raw newline cannot sit inside a
-JSON string and ``}`` cannot be followed by ``{``), and a row count check catches a value
-holding two objects. Only the values the screen rejects are checked one by one; only if the
-parse fails are the bad rows located (the kind rule for an inferred schema, bisection with the
-vectorised parser for a declared one).
+Fast path (no row-by-row Python for good records): sizes, nulls, "trimmed ``{...}`` without a raw
+newline" and an upper bound of the nesting depth (the number of ``{``/``[``, counted only for values
+long enough to nest deeper than the limit) are screened vectorised; the screened values are joined
+with newlines and parsed once by Arrow's JSON reader (explicit schema, or the known types plus
+inference of new fields, which is strict: a value whose JSON type changes fails the parse). A value
+cannot merge with its neighbour (a raw newline cannot sit inside a JSON string and ``}`` cannot be
+followed by ``{``), and a row count check catches a value holding two objects. Only the values the
+screen rejects are checked one by one; only if the parse fails are the bad rows located (the kind
+rule for an inferred schema, bisection with the vectorised parser for a declared one). Polars, not
+``pa.array`` (which imports pandas), makes arrays of Python values.
 """
 
 from __future__ import annotations
@@ -145,17 +145,14 @@ def _same_kind(t: "pa.DataType") -> bool:
 
 
 def _join(values: "pa.Array") -> "pa.Buffer":
-    """The values (no nulls) joined with newlines, vectorised (an Arrow buffer, not copied to bytes)."""
+    """The values (no nulls) joined with newlines, vectorised, as an Arrow buffer (no copy to bytes).
+    Polars makes the offsets and the separator: pa.array/pa.scalar import pandas on first use."""
+    import polars as pl
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    import polars as pl
-
-    # Arrow arrays made by Polars: pa.array/pa.scalar import pandas on their first call
-    offsets = pl.Series([0, len(values)], dtype=pl.Int32).to_arrow()
-    newline = pl.Series([b"\n"], dtype=pl.Binary).to_arrow().cast(pa.binary())[0]
-    lists = pa.ListArray.from_arrays(offsets, values)
-    return pc.binary_join(lists, newline)[0].as_buffer()
+    lists = pa.ListArray.from_arrays(pl.Series([0, len(values)], dtype=pl.Int32).to_arrow(), values)
+    return pc.binary_join(lists, pl.Series([b"\n"], dtype=pl.Binary).to_arrow().cast(pa.binary())[0])[0].as_buffer()
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -211,6 +208,7 @@ def decode_json_values(
     kinds plus the fields inferred from this batch, see the module doc); ``dead_letters``
     (``DEAD_LETTER_SCHEMA``) holds every record that cannot become a row, with the reason.
     """
+    import polars as pl
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -222,13 +220,9 @@ def decode_json_values(
     if not (pa.types.is_binary(col.type) or pa.types.is_string(col.type)
             or pa.types.is_large_binary(col.type) or pa.types.is_large_string(col.type)):
         raise DecodeError(f"the 'value' column has type {col.type}; expected binary or string")
-    import polars as pl
-
     values = col.cast(pa.binary()).combine_chunks()
     n = len(values)
     errors: dict[int, str] = {}
-    # sizes and masks in Polars: pyarrow.compute turns Python literals into scalars with
-    # pa.scalar, whose first call imports pandas (half a second a run does not need)
     size = pl.Series(pc.binary_length(values)).cast(pl.Int64).fill_null(0)
     if "key" in records.column_names:
         key = records.column("key").cast(pa.binary()).combine_chunks()
@@ -236,8 +230,7 @@ def decode_json_values(
     big = size > max_record_bytes
     for i in big.arg_true().to_list():
         errors[i] = f"record is {size[i]} bytes (key + value), above max_record_bytes {max_record_bytes}"
-    for i in pc.indices_nonzero(values.is_null()).to_pylist():
-        errors[i] = TOMBSTONE
+    errors.update(dict.fromkeys(pc.indices_nonzero(values.is_null()).to_pylist(), TOMBSTONE))
     candidates = ~big & pl.Series(values.is_valid())
     present = candidates.arg_true().cast(pl.Int64).to_arrow()
     clean = (candidates & pl.Series(_screen(values, max_depth)).fill_null(False)).arg_true()
@@ -375,14 +368,13 @@ def _result_type(schema: "pa.Schema | None", parsed, kinds) -> "pa.DataType":
 
 def _assemble(records, n, present, parsed, errors, struct_type) -> "pa.Table":
     """Put parsed structs back in row order, dropping dead-letter rows."""
+    import polars as pl
     import pyarrow as pa
 
     if parsed is None:
         values = pa.nulls(n - len(errors), struct_type)
     else:
         values = parsed if parsed.type == struct_type else parsed.cast(struct_type)
-    import polars as pl
-
     base = records if not errors else records.take(pl.Series(sorted(present), dtype=pl.Int64).to_arrow())
     if len(values) != base.num_rows:
         raise DecodeError(f"{len(values)} decoded values for {base.num_rows} rows")
