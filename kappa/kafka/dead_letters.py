@@ -34,13 +34,18 @@ def dead_letter_schema() -> "pa.Schema":
 
 
 def dead_letters_of(records: "pa.Table", rows: Sequence[int], errors: Mapping[int, str]) -> "pa.Table":
-    """The dead letters of Kafka ``records``: row ``i`` of ``rows`` with the reason ``errors[i]``."""
+    """The dead letters of Kafka ``records``: row ``i`` of ``rows`` with the reason ``errors[i]``.
+
+    The arrays made from Python values are built by Polars: ``pa.array`` (and
+    ``Schema.empty_table``) import pandas on their first call, half a second of CPU.
+    """
+    import polars as pl
     import pyarrow as pa
 
     schema = dead_letter_schema()
     if not rows:
-        return schema.empty_table()
-    picked = records.take(pa.array(list(rows), pa.int64()))
+        return pa.Table.from_batches([], schema=schema)
+    picked = records.take(pl.Series(list(rows), dtype=pl.Int64).to_arrow())
     now = datetime.now(timezone.utc)
 
     def column(name: str, typ: "pa.DataType"):
@@ -55,8 +60,8 @@ def dead_letters_of(records: "pa.Table", rows: Sequence[int], errors: Mapping[in
             "offset": column("offset", pa.int64()),
             "key": column("key", pa.binary()),
             "value": column("value", pa.binary()),
-            "error": pa.array([errors[i] for i in rows], pa.string()),
-            "failed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+            "error": pl.Series([errors[i] for i in rows], dtype=pl.String).to_arrow().cast(pa.string()),
+            "failed_at": pl.Series([now] * len(rows), dtype=pl.Datetime("us", "UTC")).to_arrow(),
         },
         schema=schema,
     )

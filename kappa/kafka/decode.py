@@ -24,21 +24,20 @@ partition, offset, raw key and value bytes, reason) and the batch goes on. The r
 The key is never decoded (Spark's binary ``key`` column), so a key of any bytes does not stop a
 record; a dead letter keeps its key bytes as they were.
 
-Fast path (no row-by-row Python for good records): sizes, nulls, "trimmed ``{...}`` without a
-raw newline" and an upper bound of the nesting depth (the number of ``{``/``[``, counted only
-for values long enough to nest deeper than the limit) are screened vectorised; the screened
-values are joined with newlines and parsed once by Arrow's JSON reader (explicit schema, or the
-known types plus inference of new fields, which is strict: a value whose JSON type changes
-fails the parse). A value cannot merge with its neighbour (a raw newline cannot sit inside a
-JSON string and ``}`` cannot be followed by ``{``), and a row count check catches a value
-holding two objects. Only the values the screen rejects are checked one by one; only if the
-parse fails are the bad rows located (the kind rule for an inferred schema, bisection with the
-vectorised parser for a declared one).
+Fast path (no row-by-row Python for good records): sizes, nulls, "trimmed ``{...}`` without a raw
+newline" and an upper bound of the nesting depth (the number of ``{``/``[``, counted only for values
+long enough to nest deeper than the limit) are screened vectorised; the screened values are joined
+with newlines and parsed once by Arrow's JSON reader (explicit schema, or the known types plus
+inference of new fields, which is strict: a value whose JSON type changes fails the parse). A value
+cannot merge with its neighbour (a raw newline cannot sit inside a JSON string and ``}`` cannot be
+followed by ``{``), and a row count check catches a value holding two objects. Only the values the
+screen rejects are checked one by one; only if the parse fails are the bad rows located (the kind
+rule for an inferred schema, bisection with the vectorised parser for a declared one). Polars, not
+``pa.array`` (which imports pandas), makes arrays of Python values.
 """
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from kappa.errors import KappaError
@@ -89,14 +88,14 @@ def _reader_type(t: "pa.DataType") -> "pa.DataType":
     return t
 
 
-def _read(buf: bytes, count: int, schema: "pa.Schema | None", infer: bool) -> "pa.StructArray":
+def _read(buf: "bytes | pa.Buffer", count: int, schema: "pa.Schema | None", infer: bool) -> "pa.StructArray":
     import pyarrow as pa
     import pyarrow.json as pj
 
     if schema is not None and len(schema) == 0 and not infer:
         return pa.array([{}] * count, pa.struct([]))
     table = pj.read_json(
-        io.BytesIO(buf),
+        pa.BufferReader(buf),
         read_options=pj.ReadOptions(block_size=min(max(1 << 20, len(buf) + 1), (1 << 31) - 1)),
         parse_options=pj.ParseOptions(
             explicit_schema=schema if schema is not None and len(schema) else None,
@@ -110,7 +109,7 @@ def _read(buf: bytes, count: int, schema: "pa.Schema | None", infer: bool) -> "p
     return table.to_struct_array().combine_chunks()
 
 
-def _parse(buf: bytes, count: int, schema: "pa.Schema | None", known: Any) -> "pa.StructArray":
+def _parse(buf: "bytes | pa.Buffer", count: int, schema: "pa.Schema | None", known: Any) -> "pa.StructArray":
     """Parse ``count`` newline-separated JSON objects into a struct array; raises on any bad row.
 
     ``schema``: declared (fields outside it ignored). Otherwise the ``known`` kinds are explicit
@@ -145,13 +144,15 @@ def _same_kind(t: "pa.DataType") -> bool:
     return not (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
 
 
-def _join(values: "pa.Array") -> bytes:
-    """The values (no nulls) joined with newlines, vectorised."""
+def _join(values: "pa.Array") -> "pa.Buffer":
+    """The values (no nulls) joined with newlines, vectorised, as an Arrow buffer (no copy to bytes).
+    Polars makes the offsets and the separator: pa.array/pa.scalar import pandas on first use."""
+    import polars as pl
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    lists = pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
-    return pc.binary_join(lists, pa.scalar(b"\n", pa.binary()))[0].as_py()
+    lists = pa.ListArray.from_arrays(pl.Series([0, len(values)], dtype=pl.Int32).to_arrow(), values)
+    return pc.binary_join(lists, pl.Series([b"\n"], dtype=pl.Binary).to_arrow().cast(pa.binary())[0])[0].as_buffer()
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -207,6 +208,7 @@ def decode_json_values(
     kinds plus the fields inferred from this batch, see the module doc); ``dead_letters``
     (``DEAD_LETTER_SCHEMA``) holds every record that cannot become a row, with the reason.
     """
+    import polars as pl
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -221,18 +223,17 @@ def decode_json_values(
     values = col.cast(pa.binary()).combine_chunks()
     n = len(values)
     errors: dict[int, str] = {}
-    size = pc.fill_null(pc.binary_length(values), 0)
+    size = pl.Series(pc.binary_length(values)).cast(pl.Int64).fill_null(0)
     if "key" in records.column_names:
         key = records.column("key").cast(pa.binary()).combine_chunks()
-        size = pc.add(size, pc.fill_null(pc.binary_length(key), 0))
-    big = pc.greater(size, max_record_bytes)
-    for i in pc.indices_nonzero(big).to_pylist():
-        errors[i] = f"record is {size[i].as_py()} bytes (key + value), above max_record_bytes {max_record_bytes}"
-    for i in pc.indices_nonzero(values.is_null()).to_pylist():
-        errors[i] = TOMBSTONE
-    candidates = pc.and_(pc.invert(big), values.is_valid())
-    present = pc.indices_nonzero(candidates)
-    clean = pc.indices_nonzero(pc.fill_null(pc.and_(candidates, _screen(values, max_depth)), False))
+        size = size + pl.Series(pc.binary_length(key)).cast(pl.Int64).fill_null(0)
+    big = size > max_record_bytes
+    for i in big.arg_true().to_list():
+        errors[i] = f"record is {size[i]} bytes (key + value), above max_record_bytes {max_record_bytes}"
+    errors.update(dict.fromkeys(pc.indices_nonzero(values.is_null()).to_pylist(), TOMBSTONE))
+    candidates = ~big & pl.Series(values.is_valid())
+    present = candidates.arg_true().cast(pl.Int64).to_arrow()
+    clean = (candidates & pl.Series(_screen(values, max_depth)).fill_null(False)).arg_true()
     parsed = None
     if len(present) and len(clean) == len(present):
         try:
@@ -242,7 +243,7 @@ def decode_json_values(
     present = present.to_pylist()
     kinds = known
     if parsed is None and present:
-        parsed, present, kinds = _slow_path(values, present, clean.to_pylist(), schema, known, max_depth, errors)
+        parsed, present, kinds = _slow_path(values, present, clean.to_list(), schema, known, max_depth, errors)
     struct_type = _result_type(schema, parsed, kinds)
     decoded = _assemble(records, n, present, parsed, errors, struct_type)
     return decoded, dead_letters_of(records, sorted(errors), errors)
@@ -367,13 +368,14 @@ def _result_type(schema: "pa.Schema | None", parsed, kinds) -> "pa.DataType":
 
 def _assemble(records, n, present, parsed, errors, struct_type) -> "pa.Table":
     """Put parsed structs back in row order, dropping dead-letter rows."""
+    import polars as pl
     import pyarrow as pa
 
     if parsed is None:
         values = pa.nulls(n - len(errors), struct_type)
     else:
         values = parsed if parsed.type == struct_type else parsed.cast(struct_type)
-    base = records if not errors else records.take(pa.array(sorted(present), pa.int64()))
+    base = records if not errors else records.take(pl.Series(sorted(present), dtype=pl.Int64).to_arrow())
     if len(values) != base.num_rows:
         raise DecodeError(f"{len(values)} decoded values for {base.num_rows} rows")
     idx = base.column_names.index("value")

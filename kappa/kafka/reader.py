@@ -9,7 +9,10 @@ PARTITION_EOF says the log ends there, so ranges whose end lies past the last re
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from itertools import groupby
 from typing import TYPE_CHECKING
 
 from kappa.errors import KappaError
@@ -24,8 +27,6 @@ _IDLE_TIMEOUT_S: float | None = None
 # consume() waits until the batch is full or this much time passed: keep it short so the last
 # partial batch and PARTITION_EOF are seen promptly.
 _POLL_TIMEOUT_S = 0.05
-# librdkafka timestamp types -> Java's TimestampType ids (Spark's `timestampType` column).
-_TS_TYPE = {0: -1, 1: 0, 2: 1}
 
 
 class KafkaReadError(KappaError):
@@ -65,22 +66,40 @@ def __getattr__(name: str):
 
 
 def _to_batch(msgs: list, include_headers: bool, topic: str, partition: int) -> "pa.RecordBatch":
-    """Records of one partition as a batch (topic and partition are constant columns)."""
-    import pyarrow as pa
+    """Records of one partition as a batch (topic and partition are constant columns).
 
-    n = len(msgs)
-    stamps = [m.timestamp() for m in msgs]
-    columns = [
-        pa.array([m.key() for m in msgs], pa.binary()),
-        pa.array([m.value() for m in msgs], pa.binary()),
-        pa.repeat(pa.scalar(topic, pa.string()), n),
-        pa.repeat(pa.scalar(partition, pa.int32()), n),
-        pa.array([m.offset() for m in msgs], pa.int64()),
-        pa.array(
-            [ts * 1000 if kind else None for kind, ts in stamps], pa.timestamp("us", tz="UTC")
-        ),
-        pa.array([_TS_TYPE.get(kind, -1) for kind, _ in stamps], pa.int32()),
-    ]
+    The columns are built by Polars from the messages' fields (C-level ``map`` over the
+    ``Message`` methods, no per-record Python frame) and handed to Arrow without copying the
+    values; ``pa.array`` over Python lists is avoided because its first call imports pandas
+    (about half a second of CPU a run would otherwise spend on a library it never uses).
+    """
+    import polars as pl
+    import pyarrow as pa
+    from confluent_kafka import Message
+
+    kinds, stamps = zip(*map(Message.timestamp, msgs)) if msgs else ((), ())
+    kind = pl.col("kind")
+    frame = pl.DataFrame(
+        [
+            pl.Series("key", list(map(Message.key, msgs)), pl.Binary),
+            pl.Series("value", list(map(Message.value, msgs)), pl.Binary),
+            pl.Series("offset", list(map(Message.offset, msgs)), pl.Int64),
+            pl.Series("stamp", stamps, pl.Int64),
+            pl.Series("kind", kinds, pl.Int32),
+        ]
+    ).select(
+        "key",
+        "value",
+        pl.lit(topic, pl.String).alias("topic"),
+        pl.lit(partition, pl.Int32).alias("partition"),
+        "offset",
+        # librdkafka: (0, -1) when the record has no timestamp; Spark's column is null then
+        pl.when(kind != 0).then(pl.col("stamp") * 1000).cast(pl.Datetime("us", "UTC")).alias("timestamp"),
+        # librdkafka's timestamp types 0/1/2 -> Java's TimestampType ids -1/0/1
+        pl.when(kind.is_in([1, 2])).then(kind - 1).otherwise(-1).cast(pl.Int32).alias("timestampType"),
+    )
+    table = frame.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(kafka_schema(False))
+    columns = [c.combine_chunks() for c in table.columns]
     if include_headers:
         raw = [m.headers() for m in msgs]
         columns.append(
@@ -132,6 +151,111 @@ def _at_log_end(consumer, pending: set, position: dict, work: dict) -> list[Topi
     return done
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a consume() result is turned into Arrow.
+
+    Every ``Message`` is a GC-tracked object: tens of thousands of them per batch trigger
+    collections that traverse the whole heap again and again (about a sixth of a replay's CPU
+    on a large topic), while the loop creates no reference cycles (everything it allocates is
+    freed by reference counting once the batch is built). Collection is enabled again before
+    the batch is handed out, also when reading fails.
+    """
+    import gc
+
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _route(msgs: list, pending: set, work: dict) -> tuple[dict, list, object, bool]:
+    """Sort one ``consume()`` result: per partition the records in its range (offset order),
+    the partitions finished, the last transient error, and whether any record arrived.
+
+    A result without errors (the common case) is split into runs of one partition and each
+    run is cut to its range by bisecting its offsets: no per-record Python frame.
+    """
+    from confluent_kafka import Message
+
+    kept: dict[TopicPartition, list] = {}
+    finished: list[TopicPartition] = []
+    errors = list(map(Message.error, msgs))
+    if any(e is not None for e in errors):  # (KafkaError == None raises: no list.count)
+        return _route_slow(msgs, errors, pending, work)
+    topics = {t for t, _p in work}
+    if len(topics) == 1:  # only assigned partitions deliver: the topic is known
+        (topic,) = topics
+        parts = list(map(Message.partition, msgs))
+        if parts and parts.count(parts[0]) == len(parts):
+            runs: Iterable = [((topic, parts[0]), msgs)]
+        else:
+            runs = (((topic, p), list(run)) for p, run in groupby(msgs, Message.partition))
+    else:
+        runs = ((key, list(run)) for key, run in groupby(msgs, lambda m: (m.topic(), m.partition())))
+    for key, run in runs:
+        if key not in pending:
+            continue
+        start, end = work[key]
+        offsets = list(map(Message.offset, run))
+        lo, hi = bisect_left(offsets, start), bisect_left(offsets, end)
+        kept.setdefault(key, []).extend(run[lo:hi])
+        if hi < len(offsets) or (hi > lo and offsets[hi - 1] == end - 1):
+            pending.discard(key)
+            finished.append(key)
+    return kept, finished, None, bool(msgs)
+
+
+def _route_slow(msgs: list, errors: list, pending: set, work: dict) -> tuple[dict, list, object, bool]:
+    """:func:`_route` record by record, for a result holding errors (end of partition, fetch errors)."""
+    from confluent_kafka import KafkaError
+
+    kept: dict[TopicPartition, list] = {}
+    finished: list[TopicPartition] = []
+    transient = None
+    current, bucket, start, end = None, None, 0, 0
+    for msg, err in zip(msgs, errors):
+        if err is not None:
+            key = (msg.topic(), msg.partition())
+            if err.code() == KafkaError._PARTITION_EOF:
+                if key in pending:
+                    pending.discard(key)
+                    finished.append(key)
+                    if key == current:
+                        bucket = None
+                continue
+            if _is_transient(err):
+                transient = err
+                continue
+            raise KafkaReadError(_error_text(key, msg.offset(), err))
+        key = (msg.topic(), msg.partition())
+        if key != current:  # records come in runs of one partition
+            current = key
+            bucket = kept.setdefault(key, []) if key in pending else None
+            if bucket is not None:
+                start, end = work[key]
+        if bucket is None:
+            continue
+        offset = msg.offset()
+        if offset >= end:
+            pending.discard(key)
+            finished.append(key)
+            bucket = None
+            continue
+        if offset < start:
+            continue
+        bucket.append(msg)
+        if offset == end - 1:
+            pending.discard(key)
+            finished.append(key)
+            bucket = None
+    return kept, finished, transient, any(e is None for e in errors)
+
+
 def iter_range_batches(
     conf: dict,
     ranges: Mapping[TopicPartition, tuple[int, int]],
@@ -148,7 +272,7 @@ def iter_range_batches(
     partitions are still unfinished -- :class:`~kappa.kafka.client.BrokerUnreachable` when the
     broker could not be reached meanwhile.
     """
-    from confluent_kafka import Consumer, KafkaError
+    from confluent_kafka import Consumer
     from confluent_kafka import TopicPartition as KTP
 
     from kappa.kafka.client import kafka_timeout_s, last_broker_error, unreachable
@@ -172,52 +296,20 @@ def iter_range_batches(
         last_progress = time.monotonic()
         transient = None  # the last retriable error since the last progress
         while pending:
-            msgs = consumer.consume(num_messages=batch_size, timeout=_POLL_TIMEOUT_S)
-            kept: dict[TopicPartition, list] = {}  # per partition, in offset order
-            finished: list[TopicPartition] = []
-            current, bucket, start, end = None, None, 0, 0
-            for msg in msgs:
-                err = msg.error()
-                if err is not None:
-                    key = (msg.topic(), msg.partition())
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        if key in pending:
-                            pending.discard(key)
-                            finished.append(key)
-                            if key == current:
-                                bucket = None
-                        continue
-                    if _is_transient(err):
-                        transient = err
-                        continue
-                    raise KafkaReadError(_error_text(key, msg.offset(), err))
-                key = (msg.topic(), msg.partition())
-                if key != current:  # records come in runs of one partition
-                    current = key
-                    bucket = kept.setdefault(key, []) if key in pending else None
-                    if bucket is not None:
-                        start, end = work[key]
-                if bucket is None:
-                    continue
-                offset = msg.offset()
-                if offset >= end:
-                    pending.discard(key)
-                    finished.append(key)
-                    bucket = None
-                    continue
-                if offset < start:
-                    continue
-                bucket.append(msg)
-                if offset == end - 1:
-                    pending.discard(key)
-                    finished.append(key)
-                    bucket = None
-            for key, records in kept.items():
-                if records:
-                    position[key] = records[-1].offset() + 1
+            with _gc_paused():
+                msgs = consumer.consume(num_messages=batch_size, timeout=_POLL_TIMEOUT_S)
+                kept, finished, error, progress = _route(msgs, pending, work)
+                msgs = None
+                if error is not None:
+                    transient = error
+                for key, records in kept.items():
+                    if records:
+                        position[key] = records[-1].offset() + 1
+                batches = [_to_batch(records, include_headers, t, p) for (t, p), records in kept.items() if records]
+                kept = None
             finished.extend(_at_log_end(consumer, pending, position, work))
             # error messages are no progress: a broker that stays down must not keep it alive
-            if finished or any(m.error() is None for m in msgs):
+            if finished or progress:
                 last_progress, transient = time.monotonic(), None
             elif time.monotonic() - last_progress > idle_timeout:
                 if transient is not None or last_broker_error(cconf) is not None:
@@ -228,9 +320,7 @@ def iter_range_batches(
                 )
             if finished and pending:
                 consumer.incremental_unassign([KTP(t, p) for t, p in finished])
-            for (topic, part), records in kept.items():
-                if records:
-                    yield _to_batch(records, include_headers, topic, part)
+            yield from batches
     finally:
         consumer.close()
 
