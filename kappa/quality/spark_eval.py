@@ -139,7 +139,7 @@ def check_batch(
 
     if df.isStreaming:
         raise ExpectationError(f"node {node!r}: expectations run on micro-batches (foreachBatch), not on a streaming frame")
-    checks_ = checks(expectations, node, df.columns)
+    checks_ = checks(expectations, node, df.columns) if expectations else []  # df.columns: a JVM round trip
     if not checks_ and lazy_counts and getattr(df, "_jdf", None) is not None:  # classic Spark only
         obs = Observation()
         base = df.persist() if persist else df

@@ -109,6 +109,7 @@ def root_cause(exc: BaseException) -> str:
 def run_node(compiled: "CompiledNode", on_batch: "Callable[[NodeRunSummary], None] | None" = None) -> NodeRunSummary:
     """Run one compiled node with availableNow until it stops; returns its summary.
     ``on_batch(summary so far)`` is called about every half second while a batch committed."""
+    from kappa.engines.spark.idle import new_progress
     from kappa.engines.spark.sources import SourceNotReady
     from kappa.plan_kinds import TriggerPlan
 
@@ -125,10 +126,11 @@ def run_node(compiled: "CompiledNode", on_batch: "Callable[[NodeRunSummary], Non
     stateful = compiled.stateful
     try:
         # a stateful node's figures come from its progress events (Spark keeps the last 100)
-        seen = 0
+        seen, after = 0, None
         while not query.awaitTermination(1 if stateful else 0.5):
             if stateful:
-                compiled.metrics.record_progress(query.recentProgress)
+                events, after = new_progress(query, after)
+                compiled.metrics.record_progress(events)
             so_far = compiled.metrics.to_summary()
             if on_batch is not None and so_far.batches != seen:
                 seen = so_far.batches
@@ -137,7 +139,7 @@ def run_node(compiled: "CompiledNode", on_batch: "Callable[[NodeRunSummary], Non
     except Exception as exc:  # noqa: BLE001 - StreamingQueryException and py4j errors
         error = exc
     if stateful:
-        compiled.metrics.record_progress(query.recentProgress)
+        compiled.metrics.record_progress(new_progress(query, after)[0])
     if error is None:
         error = query.exception()
     if log is not None:  # Spark Connect: counts and errors come from the checkpoint's records

@@ -35,6 +35,7 @@ class _Node:
     quiet_since: float | None = None
     last_rows: tuple[float, int] | None = None
     rate: float | None = None
+    progress_ts: str | None = None  # the newest progress event read (its trigger's start)
 
 
 def _parse_ts(text: str | None) -> float | None:
@@ -55,6 +56,33 @@ def _input_rows(progress: Any) -> int:
         return int(progress.numInputRows or 0)
     except (AttributeError, KeyError, TypeError):
         return int(progress.get("numInputRows") or 0)
+
+
+def new_progress(query: "StreamingQuery", after: str | None) -> "tuple[list, str | None]":
+    """The query's progress events that started after ``after`` (a progress ``timestamp``: its
+    trigger's start, ISO 8601 in UTC, increasing), oldest first as dicts, and the newest
+    timestamp read.
+
+    Classic Spark: Spark's buffer of recent events is walked from its newest end and only the
+    new events are fetched (three py4j calls each). PySpark's ``recentProgress`` converts the
+    whole buffer (``spark.sql.streaming.numRecentProgressUpdates``, 100 events: ~200 py4j calls
+    and 100 JSON documents) on every call, and a refresh in this thread holds the GIL the
+    running micro-batch's ``foreachBatch`` needs. Spark Connect: ``recentProgress`` as is (the
+    metrics ignore events they already counted)."""
+    import json
+
+    jsq = getattr(query, "_jsq", None)
+    if jsq is None:
+        return list(query.recentProgress), after
+    buffer = jsq.recentProgress()
+    out: list = []
+    for i in range(len(buffer) - 1, -1, -1):
+        event = buffer[i]
+        if after is not None and str(event.timestamp()) <= after:
+            break
+        out.append(json.loads(event.json()))
+    out.reverse()
+    return out, (str(out[-1].get("timestamp")) if out else after)
 
 
 class IdleDetection:
@@ -79,7 +107,8 @@ class IdleDetection:
         for n in self.nodes:
             if n.query is not None and n.compiled.stateful:
                 try:
-                    n.compiled.metrics.record_progress(n.query.recentProgress)
+                    events, n.progress_ts = new_progress(n.query, n.progress_ts)
+                    n.compiled.metrics.record_progress(events)
                 except Exception:  # noqa: BLE001 - a stopped query or a Connect hiccup: next refresh
                     pass
 
