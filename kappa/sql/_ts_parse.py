@@ -9,14 +9,13 @@ So when the cast's argument is a plain column (or struct field) of an input tabl
 hoists it: the input gets a derived column computed by :func:`parse_timestamps`, and the SQL reads
 that column instead of casting (:class:`Derived`, applied by
 :func:`kappa.sql.polars_exec.run_sql`). :func:`parse_timestamps` parses with the two fixed
-formats Spark strings most often have (``T`` or space between date and time, whole seconds, a year from 1000), and
-only the values neither parses go through the inference the cast runs. Inference takes its
+formats Spark strings most often have (``T`` or space between date and time, whole seconds, a
+year from 1000), and only the values neither parses go through the inference the cast runs. Inference takes its
 pattern from the first value it sees, so it runs in up to three rounds, each over what the rounds
 before left (a column mixing strings with and without a UTC offset then parses, as on Spark,
 where one pass over the column turned the second kind NULL). A strict cast (``CAST``) that still
 has unparsed strings raises the conversion error Polars' strict cast gives (column, count, the
-first ten values); a
-``TRY_CAST`` leaves them NULL.
+first ten values); a ``TRY_CAST`` leaves them NULL.
 
 Why the result is the cast's, value by value: for a string the fixed format accepts (exact match,
 no fraction, no zone), inference yields the same instant -- checked over edge cases (one-digit
@@ -89,7 +88,8 @@ def parse_timestamps(values: "pl.Series", *, strict: bool) -> "pl.Series":
 def _fixed(values: "pl.Series", fmt: str) -> "pl.Series":
     """``values`` parsed with ``fmt``; NULL where it does not match, and where the year is below
     1000: ``%Y`` also takes a year of one to three digits, which inference reads otherwise
-    (``1-5-25`` is 25 May 0001 to it) and Spark refuses; those go on to the inference."""
+    (``1-5-25T...`` is 1 May 0025 to it, day first) and Spark refuses; those go on to the
+    inference."""
     import datetime as dt
 
     out = values.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False, exact=True)

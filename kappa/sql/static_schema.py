@@ -147,7 +147,8 @@ def run_on_schemas(text: "_Text", schemas: Mapping[str, Any], sql: str | None = 
 
     A step reading ``{df}`` only (``sql``: as written) runs as the replay renders it (``{df}`` as
     ``__kappa_df``, :func:`kappa.engines.polars.engine.transform`): the run then finds its
-    translation in :func:`kappa.sql.translate.to_polars_sql`'s cache instead of translating again."""
+    translation in :func:`kappa.sql.translate.translate_for_polars`' cache instead of translating
+    again."""
     import dataclasses
 
     import polars as pl
