@@ -47,15 +47,15 @@ def session(pipeline: "Pipeline", profile: str | None = None, *, quiet: bool = F
     set up for the connector ``profile`` asked for; ``quiet`` silences Spark's streaming log.
 
     ``log_file`` (:func:`spark_log_file`): a new local or cluster driver logs there (log4j2,
-    :func:`write_log4j2`) instead of the terminal, and so do the ``py4j`` and ``pyspark``
-    Python loggers; Spark's streaming log is then kept (in the file) even when ``quiet``."""
+    :func:`write_log4j2`) instead of the terminal, and so do its stderr (Spark's Python workers'
+    output) and the ``py4j`` and ``pyspark`` Python loggers; Spark's streaming log is then kept (in the file) even when ``quiet``."""
     from kappa.engines.spark.engine import session_for
 
     options = None
     if log_file is not None:
         options = f"-Dlog4j2.configurationFile={Path(write_log4j2(log_file)).as_uri()}"
         python_logs_to(log_file)
-    spark = session_for(pipeline, profile, java_options=options)
+    spark = session_for(pipeline, profile, java_options=options, stderr_file=log_file)
     return quiet_spark_logs(spark) if quiet and log_file is None else spark
 
 

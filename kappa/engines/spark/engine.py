@@ -48,13 +48,15 @@ class SparkNodeError(KappaError):
         super().__init__(f"node {node!r} {text}" if text.startswith(("source:", "sink:")) else f"node {node!r} failed: {text}")
 
 
-def session_for(pipeline: "Pipeline", profile: str | None = None, java_options: str | None = None) -> "SparkSession":
+def session_for(pipeline: "Pipeline", profile: str | None = None, java_options: str | None = None,
+                stderr_file: str | None = None) -> "SparkSession":
     """The SparkSession of a pipeline's ``spark`` settings (the active one when there is one).
 
     ``profile`` is the connector profile asked for (``--profile``; else env
     ``KAPPA_SPARK_PROFILE``, else the pipeline's ``connector_profile``); a new session is
     set up for it (jvm: connector jars and Delta's settings, :mod:`kappa.engines.spark.jvm_setup`).
-    ``java_options`` are added to the driver's (a new local or cluster session: e.g. kappa's log file)."""
+    ``java_options`` are added to the driver's (a new local or cluster session: e.g. kappa's log file);
+    ``stderr_file`` takes a new driver's stderr (its Python workers' output included)."""
     import os
 
     from kappa.engines.spark.jvm_setup import requested_profile
@@ -69,7 +71,7 @@ def session_for(pipeline: "Pipeline", profile: str | None = None, java_options: 
         mine = conf.get(key) or parse_conf_string(os.environ.get(ENV_CONF)).get(key, "")
         conf[key] = f"{mine} {java_options}".strip()
     return get_or_create_session(master=None if settings.remote else settings.master, app_name=f"kappa-{pipeline.name}",
-                                 conf=conf, remote=settings.remote, profile=choice)
+                                 conf=conf, remote=settings.remote, profile=choice, stderr_file=stderr_file)
 
 
 def _cause(compiled: "CompiledNode", exc: BaseException | None) -> BaseException | str | None:

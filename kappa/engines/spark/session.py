@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kappa.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pathlib import Path
-
     from pyspark.sql import SparkSession
 
     from kappa.engines.spark.jvm_setup import ConnectorSetup
@@ -193,6 +192,7 @@ def get_or_create_session(
     jars: Sequence[str] = (),
     packages: Sequence[str] = (),
     profile: str | None = None,
+    stderr_file: str | None = None,
 ) -> "SparkSession":
     """Return the active SparkSession or start one configured for kappa.
 
@@ -206,8 +206,10 @@ def get_or_create_session(
     it is a Spark Connect session (the server's classpath decides there); a new session set
     up for ``jvm`` must then load both connectors, else :class:`JvmConnectorsMissing`. When a
     session is already active it is reused as is (Spark cannot change static settings of a
-    running session), and kappa's data sources are registered on it.
+    running session), and kappa's data sources are registered on it. ``stderr_file``: a new
+    local or cluster driver's stderr goes there once it runs (:func:`jvm_stderr_to`).
     """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from kappa.engines.spark.jvm_setup import ConnectorSetup
@@ -228,8 +230,6 @@ def get_or_create_session(
         master = master or DEFAULT_MASTER
         if is_local_master(master):
             _prepare_local_env()
-        from pyspark import SparkContext
-
         # a running SparkContext (any thread) is reused by the builder: static settings would
         # be ignored, so nothing is set up and nothing checked (and the session is not stopped)
         fresh = SparkContext._active_spark_context is None
@@ -237,11 +237,32 @@ def get_or_create_session(
         builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
+    fresh = remote is None and SparkContext._active_spark_context is None
     spark = _start(builder, setup, settings)
+    if stderr_file is not None and fresh:
+        jvm_stderr_to(spark, stderr_file)
     if setup.profile == "jvm":
         _check_loaded(spark, setup)
     register_data_sources(spark)
     return spark
+
+
+def jvm_stderr_to(spark: "SparkSession", path: str) -> None:
+    """Send what the driver JVM writes on its stderr from now on to ``path`` (appended).
+
+    Spark copies its Python workers' stderr (the daemon's, the data-source lookup's and
+    planners') to the JVM's ``System.err``, not to log4j: a library's warning or a forked worker's
+    ``BrokenPipeError`` when the JVM drops a connection at shutdown would land in the middle of
+    kappa's own output. ``System.err`` is read when a worker process starts, so it is swapped as
+    soon as the session is up, before kappa's data sources are registered (Spark's first Python
+    worker). Best effort: a failure leaves it on the terminal.
+    """
+    try:
+        jvm = spark._jvm
+        out = jvm.java.io.FileOutputStream(str(Path(path).resolve()), True)
+        jvm.java.lang.System.setErr(jvm.java.io.PrintStream(out, True, "UTF-8"))
+    except Exception:  # noqa: BLE001, S110 - no JVM here or a closed gateway: nothing to do
+        pass
 
 
 def _start(builder, setup: "ConnectorSetup", settings: Mapping[str, str]) -> "SparkSession":
