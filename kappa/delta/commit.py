@@ -121,10 +121,16 @@ def commit_adds(
     batch_id: int,
     storage_options: Mapping[str, str] | None = None,
     custom_metadata: Mapping[str, Any] | None = None,
+    removes: Sequence[Any] = (),
 ) -> str:
     """Commit ``actions`` (deltalake ``AddAction``s holding ``rows`` rows) as batch
     ``batch_id`` of ``app_id``: ``"committed"``, ``"skipped"`` (already committed) or
-    ``"empty"`` (an empty append to an existing table: nothing to commit)."""
+    ``"empty"`` (an empty append to an existing table: nothing to commit).
+
+    ``removes`` (``RemoveAction``s of an append to an existing table: the files a rewrite
+    replaces, e.g. the executor-side upsert) go in the same commit. They were chosen from one
+    version of the table, so a concurrent commit is not retried over them: it fails the batch
+    (kappa has one writer per table; the rerun redoes the batch from the new version)."""
     from deltalake import Schema, write_deltalake
     from deltalake.transaction import create_table_with_add_actions
 
@@ -139,7 +145,7 @@ def commit_adds(
         if table is not None:
             if txn.done(table):
                 return "skipped"
-            if rows == 0 and mode == "append":
+            if rows == 0 and mode == "append" and not removes:
                 return "empty"
         props = txn.props(custom_metadata)
         if table is None:
@@ -152,11 +158,13 @@ def commit_adds(
             write_deltalake(table, schema.empty_table(), mode="append", schema_mode="merge")
             table.update_incremental()
         table.create_write_transaction(
-            actions, mode, Schema.from_arrow(schema), parts, commit_properties=props
+            [*actions, *removes], mode, Schema.from_arrow(schema), parts, commit_properties=props
         )
         return "committed"
 
     def retry_on(exc: BaseException) -> bool:  # a table created meanwhile: retry as an append
+        if removes:
+            return False
         return is_conflict(exc) or (creating[0] and "already exists" in str(exc))
 
     return with_batch_retries(attempt, table_uri, txn, retry_on)

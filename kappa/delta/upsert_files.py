@@ -83,14 +83,56 @@ def rows_per_file(data: "pa.Table") -> int:
     return max(MIN_ROWS, TARGET_BYTES // per_row)
 
 
+def row_bytes(t: "pa.DataType") -> int:
+    """An Arrow row's size estimated from its type (strings and binaries: 20 bytes a value)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return sum(row_bytes(f.type) for f in t)
+    if pa.types.is_boolean(t) or pa.types.is_null(t):
+        return 1
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
+        return 64
+    try:
+        return max(1, t.bit_width // 8)
+    except ValueError:  # variable width: strings, binaries
+        return 20
+
+
+def rows_per_file_of(schema: "pa.Schema") -> int:
+    """:func:`rows_per_file` estimated from the schema (a writer that does not hold the data)."""
+    per_row = max(1, sum(row_bytes(f.type) for f in schema))
+    return max(MIN_ROWS, TARGET_BYTES // per_row)
+
+
 def _excluded(adds: "pa.Table", data: "pa.Table", key: str) -> "pa.Array | None":
     """Per file: True when no value of ``key`` in the file can equal one of the batch's."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     col = data.column(key)
-    t = col.type
-    if not (pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)):
+    if not prunable(col.type):
+        return None
+    if col.null_count == len(col):
+        return excluded_by_bounds(adds, key, col.type, None, None, True)
+    bounds = pc.min_max(col)
+    return excluded_by_bounds(adds, key, col.type, bounds["min"], bounds["max"], col.null_count > 0)
+
+
+def prunable(t: "pa.DataType") -> bool:
+    """Whether a key of type ``t`` can exclude files by their statistics (exactly compared types)."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)
+
+
+def excluded_by_bounds(adds: "pa.Table", key: str, t: "pa.DataType", lo: Any, hi: Any, has_nulls: bool) -> "pa.Array | None":
+    """Per file (rows of the flattened add actions): True when no value of ``key`` in the file can
+    equal a batch value in ``[lo, hi]`` (both None: the batch's ``key`` is null throughout) nor,
+    with ``has_nulls``, a null. None when ``key``'s type or the statistics cannot tell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not prunable(t):
         return None
     names = adds.column_names
     if f"min.{key}" not in names or f"max.{key}" not in names:
@@ -105,16 +147,15 @@ def _excluded(adds: "pa.Table", data: "pa.Table", key: str) -> "pa.Array | None"
         fmin = pc.cast(pc.subtract(pc.cast(fmin, pa.int64()), ms), t)
         fmax = pc.cast(pc.add(pc.cast(fmax, pa.int64()), ms), t)
     nulls = adds.column(f"null_count.{key}") if f"null_count.{key}" in names else None
-    batch_nulls = col.null_count > 0
-    if col.null_count == len(col):
+    if lo is None and hi is None:
         disjoint = pa.array([True] * adds.num_rows)
     else:
-        bounds = pc.min_max(col)
-        disjoint = pc.or_(pc.less(fmax, bounds["min"]), pc.greater(fmin, bounds["max"]))
+        lo, hi = pa.scalar(lo, t) if not isinstance(lo, pa.Scalar) else lo, pa.scalar(hi, t) if not isinstance(hi, pa.Scalar) else hi
+        disjoint = pc.or_(pc.less(fmax, lo), pc.greater(fmin, hi))
         disjoint = pc.fill_null(disjoint, False)  # no statistics: the file may match
-    if batch_nulls:
-        has_nulls = pc.fill_null(pc.greater(nulls, 0), True) if nulls is not None else pa.array([True] * adds.num_rows)
-        disjoint = pc.and_(disjoint, pc.invert(has_nulls))
+    if has_nulls:
+        has = pc.fill_null(pc.greater(nulls, 0), True) if nulls is not None else pa.array([True] * adds.num_rows)
+        disjoint = pc.and_(disjoint, pc.invert(has))
     return disjoint
 
 

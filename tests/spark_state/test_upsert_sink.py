@@ -157,3 +157,60 @@ def test_jvm_upsert_creates_the_table_with_an_idempotent_append(spark, tmp_path,
     path = str(tmp_path / "new")
     assert upsert.jvm_upsert(_frame(spark, [("a", 1)]), path, ["k"], "app", 0, None) == 1
     assert calls == [(0, path, "append", "app", None, True)]
+
+
+def _no_driver_rows(monkeypatch):
+    """Fail any collection of a batch's rows on the driver (the executor path must not need it)."""
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a batch was collected on the driver")
+
+    for method in ("toArrow", "toPandas", "toLocalIterator"):
+        monkeypatch.setattr(DataFrame, method, refuse)
+
+
+def test_python_upsert_runs_on_the_executors_with_merge_outcomes(spark, tmp_path, monkeypatch):
+    """An unpartitioned local table: created, then upserted with null and struct keys, without
+    a row on the driver; a replay commits nothing; unmatched duplicate keys are inserted (as a
+    MERGE does) and a table row matched by two batch rows fails the batch, naming the file."""
+    from deltalake import DeltaTable
+
+    from kappa.delta.arrow import DeltaWriteError
+
+    _no_driver_rows(monkeypatch)
+    path = str(tmp_path / "x")
+    assert upsert.python_upsert(_frame(spark, [("a", 1), (None, 2), ("c", 3)]), path, ["k"], "app", 0, None) == 3
+    assert upsert.python_upsert(_frame(spark, [("a", 5), (None, 7), ("d", 1), ("d", 2)]), path, ["k"], "app", 1, None) == 4
+    assert sorted(map(str, _table(path))) == sorted(map(str, [
+        {"k": None, "n": 7}, {"k": "a", "n": 5}, {"k": "c", "n": 3}, {"k": "d", "n": 1}, {"k": "d", "n": 2}]))
+    version = DeltaTable(path).version()
+    assert DeltaTable(path).history(1)[0]["operation"] == "WRITE"
+    assert upsert.python_upsert(_frame(spark, [("a", 99)]), path, ["k"], "app", 1, None) == 0  # replayed
+    with pytest.raises(DeltaWriteError, match=r"upsert batch 2 has several rows with the keys of one table row \(in part-"):
+        upsert.python_upsert(_frame(spark, [("a", 8), ("a", 9)]), path, ["k"], "app", 2, None)
+    assert DeltaTable(path).version() == version
+    assert upsert.python_upsert(_frame(spark, []), path, ["k"], "app", 2, None) == 0  # no-data batch: no commit
+    assert DeltaTable(path).version() == version
+
+
+def test_python_upsert_first_batch_is_sorted_bounded_files(spark, tmp_path, monkeypatch):
+    """The first batch is range-partitioned by the keys into files of about rows_per_file_of rows,
+    each sorted, so a later batch of high keys touches one file."""
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    from kappa.delta import upsert_files
+
+    _no_driver_rows(monkeypatch)
+    monkeypatch.setattr(upsert_files, "TARGET_BYTES", 1)  # MIN_ROWS (1,024) rows per file
+    path = str(tmp_path / "s")
+    first = spark.range(4000).selectExpr("(3999 - id) AS k", "id AS n").repartition(3)
+    assert upsert.python_upsert(first, path, ["k"], "app", 0, None) == 4000
+    files = sorted(DeltaTable(path).file_uris())
+    ranges = sorted((min(ks), max(ks), ks == sorted(ks)) for ks in (pq.read_table(f).column("k").to_pylist() for f in files))
+    assert len(files) == 4 and all(ordered for _, _, ordered in ranges)
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # disjoint key ranges
+    assert upsert.python_upsert(spark.createDataFrame([(3998, -1)], "k BIGINT, n BIGINT"), path, ["k"], "app", 1, None) == 1
+    after = set(DeltaTable(path).file_uris())
+    assert len(after) == 4 and len(after & set(files)) == 3

@@ -8,17 +8,17 @@ one group: the null group's row is updated, not inserted again). Exactly once pe
 ``(sink, batch id)``: the driver reads the table's app transaction from the Delta log and skips
 a batch it already carries; the MERGE commits it.
 
-- ``python`` profile, :func:`python_upsert`: the batch collected as Arrow on the driver
-  (documented exception, as the CDC merge sink: kappa's executor-side writer only adds files,
-  and deltalake has no API to commit an executor-written rewrite of the matched files; an
-  update-mode batch holds the touched groups only, not the table), then the engine-neutral
-  :func:`kappa.delta.upsert.upsert_delta` the Polars engine uses: on a local unpartitioned
-  table only the sorted bounded files holding the batch's keys are rewritten
-  (:mod:`kappa.delta.upsert_files`, the first batch writes the table that way), anything else
-  takes deltalake's MERGE (schema evolution unless the sink is ``strict``). The first batch
-  creates the table (an empty one too, so downstream nodes can read it; partitioned by the
-  sink's ``partition_by``); an empty batch on an existing table (Spark's no-data batches)
-  commits nothing.
+- ``python`` profile, :func:`python_upsert`: run by the executors
+  (:mod:`kappa.engines.spark.upsert_exec`): the Polars engine's algorithm
+  (:mod:`kappa.delta.upsert_files`: only the sorted bounded files holding the batch's keys are
+  rewritten, the first batch writes the table that way) as a Spark plan, committed once by the
+  driver. The first batch creates the table (an empty one too, so downstream nodes can read
+  it; partitioned by the sink's ``partition_by``); an empty batch on an existing table (Spark's
+  no-data batches) commits nothing. The documented exception: a table the rewrite cannot
+  handle exactly -- partitioned, on an object store (Spark's Parquet reader has no S3 connector
+  here), a batch whose columns differ from the table's (schema evolution), reader/writer table
+  features -- takes deltalake's MERGE (:func:`kappa.delta.upsert.upsert_delta`, as the Polars
+  engine does there) with the batch collected as Arrow on the driver.
 - ``jvm`` profile, :func:`jvm_upsert`: delta-spark's ``MERGE INTO delta.`<path>``` from a temp
   view of the batch, run by the executors, with the app transaction in the
   ``spark.databricks.delta.write.txnAppId``/``txnVersion`` session settings (the first batch: an
@@ -53,7 +53,8 @@ def describe(sink: "DeltaSinkPlan", profile: str) -> dict[str, Any]:
     if profile == "jvm":
         writer = "delta-spark MERGE INTO on the keys (txnAppId/txnVersion session settings)"
     else:
-        writer = "deltalake upsert on the keys of the batch collected on the driver: the files holding its keys rewritten, or MERGE (app transaction)"
+        writer = ("executors rewrite the files holding the batch's keys, one commit (app transaction); "
+                  "deltalake MERGE of the batch collected on the driver for partitioned, remote or evolving tables")
     return {"writer": writer, "keys": list(getattr(sink, "keys", None) or ())}
 
 
@@ -72,13 +73,19 @@ def write(sink: "DeltaSinkPlan", df: "DataFrame", batch_id: int, profile: str) -
 # ---------------------------------------------------------------- python profile
 def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
                   storage_options: dict | None, partition_by: Sequence[str] = (), evolve: bool = True) -> int:
-    """The batch collected as Arrow, then :func:`kappa.delta.upsert.upsert_delta` (the Polars
-    engine's upsert: the files holding the batch's keys rewritten, or deltalake's MERGE)."""
+    """On the executors (:mod:`kappa.engines.spark.upsert_exec`: the files holding the batch's
+    keys rewritten, the Polars engine's algorithm as a Spark plan); a table that needs
+    deltalake's MERGE (partitioned, on an object store, a schema change, table features) has
+    the batch collected as Arrow for :func:`kappa.delta.upsert.upsert_delta`."""
     from kappa.delta.arrow import normalize_arrow_table
     from kappa.delta.tables import latest
     from kappa.delta.txn import Txn
     from kappa.delta.upsert import upsert_delta
+    from kappa.engines.spark import upsert_exec
 
+    done = upsert_exec.write(df, path, keys, app_id, batch_id, storage_options, partition_by)
+    if done is not None:
+        return done
     table = latest(path, storage_options)  # the Delta log only: a replayed batch is not collected
     if Txn(app_id, int(batch_id)).done(table):
         return 0

@@ -118,6 +118,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         self.result_file = opts.get("resultFile")
         self.metadata = json.loads(opts.get("customMetadata") or "{}")
         self.create_empty = opts.get("createEmpty", "true") != "false"
+        self.removes = json.loads(opts.get("removes") or "[]")  # [path, size, partition values]
 
     def _storage_options(self) -> dict[str, str]:
         from kappa.substitution import resolve_secret_refs
@@ -171,7 +172,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
 
     # -- driver side -------------------------------------------------------------------------
     def commit(self, messages: list[DeltaSinkCommit]) -> None:
-        from deltalake.transaction import AddAction
+        from deltalake.transaction import AddAction, RemoveAction
 
         from kappa.delta.commit import commit_adds
 
@@ -188,6 +189,8 @@ class DeltaSinkWriter(DataSourceArrowWriter):
                 rows=rows, mode=self.mode, schema=decode_schema(self.schema_text),
                 partition_by=self.partition_by or None, app_id=self.app_id, batch_id=self.batch_id,
                 storage_options=self._storage_options(), custom_metadata=self.metadata,
+                removes=[RemoveAction(p, True, int(time.time() * 1000), size, values or None)
+                         for p, size, values in self.removes],
             )
         except BaseException as exc:
             from kappa.delta.writer import delta_write_error
@@ -258,12 +261,16 @@ def write_delta_frame(
     storage_options: dict | None = None,
     schema_mode: str | None = "merge",
     create_empty: bool = True,
+    removes: list[tuple[str, int | None, dict]] | None = None,
+    target: tuple[pa.Schema, list[str]] | None = None,
 ) -> int:
     """Write ``df`` to the Delta table at ``table_uri`` as batch ``batch_id`` of ``app_id``
     without collecting it; returns the rows written (0: batch already committed, or an empty
     append to an existing table). ``create_empty=False``: an empty batch commits nothing, not
-    even a new table (dead letters). Failures raise one :class:`DeltaWriteError`
-    ``cannot write Delta table <uri>: <cause>``."""
+    even a new table (dead letters). ``removes``: ``(path, size, partition values)`` of files
+    the same commit removes (an append that rewrites them: :mod:`kappa.engines.spark.upsert_exec`);
+    ``target``: the (schema, partition columns) already planned by the caller. Failures raise one
+    :class:`DeltaWriteError` ``cannot write Delta table <uri>: <cause>``."""
     from kappa.substitution import resolve_secret_refs
     from kappa.delta.commit import plan_write
     from kappa.delta.txn import open_table
@@ -282,7 +289,7 @@ def write_delta_frame(
             if done is not None and done >= batch_id:
                 return 0
         try:
-            target, parts = plan_write(
+            target_schema, parts = target or plan_write(
                 table_uri, _arrow_schema(df), mode=mode, partition_by=partition_by,
                 schema_mode=schema_mode, storage_options=resolved,
             )
@@ -294,7 +301,8 @@ def write_delta_frame(
         raise
     except Exception as exc:  # deltalake raises plain exceptions too (driver side: no Spark text)
         raise delta_write_error(table_uri, exc) from exc
-    rows, outcome = _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options, create_empty)
+    rows, outcome = _run_write(df, table_uri, mode, app_id, batch_id, target_schema, parts, storage_options, create_empty,
+                               removes or [])
     if outcome is None:  # no result file (e.g. Spark Connect: the commit ran on another host)
         table = open_table(table_uri, resolved)
         done = None if table is None else table.transaction_version(app_id)
@@ -308,7 +316,8 @@ def _arrow_schema(df: DataFrame) -> pa.Schema:
     return to_arrow_schema(df.schema, error_on_duplicated_field_names_in_struct=True, timezone="UTC")
 
 
-def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options, create_empty=True) -> tuple[int, str | None]:
+def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_options, create_empty=True,
+               removes=()) -> tuple[int, str | None]:
     """Run the Spark write job: (rows observed, the commit's outcome or None if unknown)."""
     import tempfile
 
@@ -320,6 +329,8 @@ def _run_write(df, table_uri, mode, app_id, batch_id, target, parts, storage_opt
         "targetSchema": encode_schema(target), "partitionColumns": json.dumps(parts),
         "createEmpty": "true" if create_empty else "false",
     }
+    if removes:
+        options["removes"] = json.dumps([list(r) for r in removes])
     options.update({_STORAGE + str(k): str(v) for k, v in (storage_options or {}).items()})
     handle, result_file = tempfile.mkstemp(prefix="kappa-delta-sink-", suffix=".json")
     os.close(handle)

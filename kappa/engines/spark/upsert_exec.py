@@ -1,0 +1,236 @@
+"""Delta ``mode: upsert`` on the python profile, run by the executors (the driver plans and commits).
+
+Design note. An update-mode batch replaces whole rows on its keys. The Polars engine does it by
+rewriting only the data files that may hold the batch's keys (:mod:`kappa.delta.upsert_files`);
+this is the same algorithm as a Spark plan, so no row of the batch or of the table reaches the
+driver:
+
+1. driver, Delta log only: a batch the table already carries is skipped; a table this path
+   cannot rewrite exactly (:func:`applies`) goes back to the caller (deltalake's MERGE);
+2. the batch is persisted on the executors and one small job gives its statistics
+   (:func:`_statistics`: rows, the largest number of rows sharing a key, and per key column of an
+   exactly-compared type its min, max and whether it holds nulls) -- one row, not data;
+3. driver: the candidate files are those whose Delta statistics admit the batch's keys
+   (:func:`kappa.delta.upsert_files.excluded_by_bounds`, shared with the Polars engine), plus the
+   table's newest file while it is small (batches of new keys fill it rather than add files);
+4. one job reads the candidates' key columns with Spark's Parquet reader and joins them with the
+   batch's keys, null-safe: the touched files' names come back (metadata). A table row matched by
+   two batch rows fails the batch, as a MERGE does;
+5. the rows of the touched files the batch does not replace (null-safe anti-join) and the whole
+   batch, range-partitioned and sorted by the cluster order (temporal keys first) into files of
+   about :func:`kappa.delta.upsert_files.rows_per_file_of` rows, are written by kappa's executor
+   Delta writer (:mod:`kappa.engines.spark.datasources.delta_sink`), whose single commit also
+   removes the touched files and carries the batch's app transaction.
+
+The first batch creates the table the same way (sorted bounded files; ``partition_by`` honoured).
+The outcome is MERGE's (``WHEN MATCHED UPDATE SET * WHEN NOT MATCHED INSERT *``): both engines
+give the same table rows; file boundaries may differ.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+from kappa.delta.arrow import DeltaWriteError
+from kappa.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+    from deltalake import DeltaTable
+    from pyspark.sql import Column, DataFrame
+
+_N = "_kappa_n"
+_FILE = "_kappa_file"
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What the driver needs of a batch: its rows, the most rows sharing a key, key bounds."""
+
+    rows: int
+    most_per_key: int
+    bounds: dict[str, tuple[Any, Any, bool]] = field(default_factory=dict)  # key -> (min, max, has nulls)
+
+
+def applies(table: "DeltaTable", batch_schema: "pa.Schema") -> bool:
+    """Whether the executor rewrite gives MERGE's outcome on ``table``: a local unpartitioned
+    table read by plain Parquet (reader protocol 1: no column mapping, no deletion vectors),
+    writer protocol <= 2 without change data feed or append-only, and the batch's columns the
+    table's (a schema change takes deltalake's MERGE with its schema evolution)."""
+    from kappa.delta.commit import normalized_schema, table_schema
+    from kappa.delta.tables import local_folder
+    from kappa.delta.upsert_files import _REFUSING_CONFIG
+
+    if local_folder(table.table_uri) is None or table.metadata().partition_columns:
+        return False
+    proto = table.protocol()
+    if proto.min_reader_version > 1 or proto.min_writer_version > 2 or proto.writer_features:
+        return False
+    config = table.metadata().configuration or {}
+    if any(str(config.get(k, "false")).lower() == "true" for k in _REFUSING_CONFIG):
+        return False
+    current, batch = table_schema(table), normalized_schema(batch_schema)
+    return {f.name: f.type for f in current} == {f.name: f.type for f in batch}
+
+
+def write(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
+          storage_options: dict | None, partition_by: Sequence[str] = ()) -> int | None:
+    """Upsert one micro-batch on the executors; the batch's rows (0: replayed or empty), or None
+    when the table needs deltalake's MERGE (:func:`applies`) -- decided before any Spark job."""
+    from pyspark import StorageLevel
+
+    from kappa.delta.tables import latest
+    from kappa.delta.txn import Txn
+    from kappa.engines.spark.datasources.sink_support import arrow_schema
+
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {df.columns}")
+    table = latest(path, storage_options)  # the Delta log only
+    if Txn(app_id, int(batch_id)).done(table):
+        return 0
+    schema = arrow_schema(df.schema)
+    if table is not None and not applies(table, schema):
+        return None
+    batch = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        stats = _statistics(batch, keys, schema)
+        if table is None:
+            return _create(batch, path, keys, app_id, batch_id, storage_options, partition_by, schema, stats)
+        if stats.rows == 0:  # a no-data batch: nothing to commit
+            return 0
+        return _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats)
+    finally:
+        batch.unpersist()
+
+
+def _col(alias: str, name: str) -> "Column":
+    from pyspark.sql import functions as F
+
+    return F.col(f"{alias}.`{name.replace('`', '``')}`")
+
+
+def _key_counts(batch: "DataFrame", keys: Sequence[str]) -> "DataFrame":
+    """The batch's distinct keys (null-safe: one group per null) with their row counts."""
+    from pyspark.sql import functions as F
+
+    return batch.groupBy(*[F.col(f"`{k}`") for k in keys]).agg(F.count(F.lit(1)).alias(_N))
+
+
+def _statistics(batch: "DataFrame", keys: Sequence[str], schema: "pa.Schema") -> BatchStats:
+    from pyspark.sql import functions as F
+
+    from kappa.delta.upsert_files import prunable
+
+    bounded = [k for k in keys if prunable(schema.field(k).type)]
+    aggs = [F.coalesce(F.sum(_N), F.lit(0)).alias("rows"), F.coalesce(F.max(_N), F.lit(0)).alias("most")]
+    for i, key in enumerate(bounded):
+        col = F.col(f"`{key}`")
+        aggs += [F.min(col).alias(f"lo{i}"), F.max(col).alias(f"hi{i}"),
+                 F.max(col.isNull().cast("int")).alias(f"nul{i}")]
+    row = _key_counts(batch, keys).agg(*aggs).first()  # one row of statistics, not data
+    assert row is not None
+    bounds = {key: (row[f"lo{i}"], row[f"hi{i}"], bool(row[f"nul{i}"])) for i, key in enumerate(bounded)}
+    return BatchStats(int(row["rows"]), int(row["most"]), bounds)
+
+
+def _clustered(frame: "DataFrame", order: Sequence[str], files: int) -> "DataFrame":
+    """``frame`` as ``files`` Spark partitions (one file each), ranged and sorted by ``order``."""
+    from pyspark.sql import functions as F
+
+    cols = [F.col(f"`{k}`") for k in order]
+    spread = frame.coalesce(1) if files <= 1 else frame.repartitionByRange(files, *cols)
+    return spread.sortWithinPartitions(*cols)
+
+
+def _create(batch, path, keys, app_id, batch_id, storage_options, partition_by, schema, stats: BatchStats) -> int:
+    from kappa.delta.commit import normalized_schema
+    from kappa.delta.upsert_files import cluster_order, rows_per_file_of
+    from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+    norm = normalized_schema(schema)
+    files = math.ceil(stats.rows / rows_per_file_of(norm)) if stats.rows else 1
+    frame = _clustered(batch, cluster_order(norm, tuple(keys)), files)
+    written = write_delta_frame(frame, table_uri=path, mode="append", app_id=app_id, batch_id=int(batch_id),
+                                partition_by=list(partition_by) or None, storage_options=storage_options)
+    return stats.rows if written or stats.rows == 0 else 0
+
+
+def _candidates(adds: "pa.Table", target: "pa.Schema", stats: BatchStats, bound: int) -> tuple["pa.Table", str | None]:
+    """The files (flattened add actions) whose statistics admit a batch key, and the table's
+    newest file if small."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from kappa.delta.upsert_files import _small_newest, excluded_by_bounds
+
+    keep = pa.array([True] * adds.num_rows)
+    for key, (lo, hi, nulls) in stats.bounds.items():
+        out = excluded_by_bounds(adds, key, target.field(key).type, lo, hi, nulls)
+        if out is not None:
+            keep = pc.and_(keep, pc.invert(out))
+    return adds.filter(keep), _small_newest(adds, bound)
+
+
+def _read(spark, root: str, paths: Sequence[str], target: "pa.Schema") -> "DataFrame":
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    uris = [os.path.join(root, p) for p in paths]
+    return spark.read.schema(from_arrow_schema(target)).parquet(*uris)
+
+
+def _touched(batch_keys: "DataFrame", files: "DataFrame", keys: Sequence[str], path: str, batch_id: int) -> set[str]:
+    """The names of the files holding a batch key (one job; metadata comes back)."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    on = reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
+    rows = files.select(*[F.col(f"`{k}`") for k in keys], F.col("_metadata.file_name").alias(_FILE))
+    found = (rows.alias("t").join(batch_keys.alias("s"), on, "inner")
+             .groupBy(F.col(f"t.{_FILE}")).agg(F.max(F.col(f"s.{_N}")).alias(_N)).collect())  # file names: metadata
+    doubled = [r[_FILE] for r in found if r[_N] > 1]
+    if doubled:
+        raise DeltaWriteError(f"cannot write Delta table {path}: upsert batch {batch_id} has several rows with the keys "
+                              f"of one table row (in {doubled[0]}); a MERGE refuses that: make the sink's keys unique per batch")
+    return {r[_FILE] for r in found}
+
+
+def _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats: BatchStats) -> int:
+    from functools import reduce
+
+    import pyarrow as pa
+
+    from kappa.delta.commit import table_schema
+    from kappa.delta.tables import local_folder
+    from kappa.delta.upsert_files import cluster_order, rows_per_file_of
+    from kappa.engines.spark.datasources.delta_sink import write_delta_frame
+
+    spark = batch.sparkSession
+    root = local_folder(table.table_uri)
+    assert root is not None
+    target = table_schema(table)
+    bound = rows_per_file_of(target)
+    adds = pa.table(table.get_add_actions(flatten=True))  # the Delta log
+    cands, newest = _candidates(adds, target, stats, bound)
+    batch_keys = _key_counts(batch, keys)
+    names: set[str] = set()
+    if cands.num_rows:
+        names = _touched(batch_keys, _read(spark, root, cands.column("path").to_pylist(), target), keys, path, batch_id)
+    files = adds.select(["path", "size_bytes", "num_records"]).to_pylist()
+    touched = [a for a in files if os.path.basename(a["path"]) in names or a["path"] == newest]
+    frame = batch
+    if touched:
+        on = reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
+        kept = _read(spark, root, [a["path"] for a in touched], target).alias("t").join(batch_keys.alias("s"), on, "left_anti")
+        frame = kept.unionByName(batch, allowMissingColumns=True)
+    rows = stats.rows + sum(int(a["num_records"] or 0) for a in touched)
+    frame = _clustered(frame, cluster_order(target, tuple(keys)), max(1, math.ceil(rows / bound)))
+    removes = [(a["path"], a["size_bytes"], {}) for a in touched]
+    written = write_delta_frame(frame, table_uri=path, mode="append", app_id=app_id, batch_id=int(batch_id),
+                                storage_options=storage_options, removes=removes, target=(target, []))
+    return stats.rows if written else 0
+
