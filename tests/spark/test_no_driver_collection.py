@@ -20,7 +20,8 @@ SCANNED = [ROOT / "kappa/engines/spark", ROOT / "kappa/quality/spark_eval.py"]
 # (file relative to the repo, function, method) -> why it is allowed
 ALLOWED = {
     ("kappa/engines/spark/connectors/merge.py", "write", "toArrow"): "CDC merge sink: deltalake MERGE runs on the driver (documented)",
-    ("kappa/engines/spark/connectors/upsert.py", "python_upsert", "toArrow"): "upsert sink: deltalake MERGE on the driver, only for tables the executor rewrite cannot handle (partitioned, remote, schema change; documented)",
+    ("kappa/engines/spark/connectors/upsert.py", "python_upsert", "toArrow"): "upsert sink: a large batch for a table only deltalake's MERGE can take (partitioned, remote, schema change; documented)",
+    ("kappa/engines/spark/upsert_exec.py", "small_batch", "toArrow"): "bounded: at most the driver budget's rows + 1 (8 MiB, Spark's broadcast rule; documented)",
     ("kappa/engines/spark/upsert_exec.py", "_statistics", "first"): "one row of batch statistics (rows, most rows per key, key bounds), not data",
     ("kappa/engines/spark/upsert_exec.py", "_touched", "collect"): "the names of the files holding the batch's keys (metadata)",
     ("kappa/engines/spark/connectors/upsert.py", "jvm_upsert", "first"): "one row of MERGE metrics (num_affected_rows), not data",

@@ -159,18 +159,25 @@ def test_jvm_upsert_creates_the_table_with_an_idempotent_append(spark, tmp_path,
     assert calls == [(0, path, "append", "app", None, True)]
 
 
-def _no_driver_rows(monkeypatch):
-    """Fail any collection of a batch's rows on the driver (the executor path must not need it)."""
+@pytest.fixture
+def executors_only(spark, monkeypatch):
+    """Upsert every batch on the executors (no driver budget) and fail any collection of a
+    batch's rows on the driver."""
     from pyspark.sql.classic.dataframe import DataFrame
+
+    from kappa.engines.spark.upsert_exec import DRIVER_BYTES_CONF
 
     def refuse(self, *args, **kwargs):
         raise AssertionError("a batch was collected on the driver")
 
     for method in ("toArrow", "toPandas", "toLocalIterator"):
         monkeypatch.setattr(DataFrame, method, refuse)
+    spark.conf.set(DRIVER_BYTES_CONF, "0")
+    yield
+    spark.conf.unset(DRIVER_BYTES_CONF)
 
 
-def test_python_upsert_runs_on_the_executors_with_merge_outcomes(spark, tmp_path, monkeypatch):
+def test_python_upsert_runs_on_the_executors_with_merge_outcomes(spark, tmp_path, executors_only):
     """An unpartitioned local table: created, then upserted with null and struct keys, without
     a row on the driver; a replay commits nothing; unmatched duplicate keys are inserted (as a
     MERGE does) and a table row matched by two batch rows fails the batch, naming the file."""
@@ -178,7 +185,6 @@ def test_python_upsert_runs_on_the_executors_with_merge_outcomes(spark, tmp_path
 
     from kappa.delta.arrow import DeltaWriteError
 
-    _no_driver_rows(monkeypatch)
     path = str(tmp_path / "x")
     assert upsert.python_upsert(_frame(spark, [("a", 1), (None, 2), ("c", 3)]), path, ["k"], "app", 0, None) == 3
     assert upsert.python_upsert(_frame(spark, [("a", 5), (None, 7), ("d", 1), ("d", 2)]), path, ["k"], "app", 1, None) == 4
@@ -194,7 +200,7 @@ def test_python_upsert_runs_on_the_executors_with_merge_outcomes(spark, tmp_path
     assert DeltaTable(path).version() == version
 
 
-def test_python_upsert_first_batch_is_sorted_bounded_files(spark, tmp_path, monkeypatch):
+def test_python_upsert_first_batch_is_sorted_bounded_files(spark, tmp_path, monkeypatch, executors_only):
     """The first batch is range-partitioned by the keys into files of about rows_per_file_of rows,
     each sorted, so a later batch of high keys touches one file."""
     import pyarrow.parquet as pq
@@ -202,7 +208,6 @@ def test_python_upsert_first_batch_is_sorted_bounded_files(spark, tmp_path, monk
 
     from kappa.delta import upsert_files
 
-    _no_driver_rows(monkeypatch)
     monkeypatch.setattr(upsert_files, "TARGET_BYTES", 1)  # MIN_ROWS (1,024) rows per file
     path = str(tmp_path / "s")
     first = spark.range(4000).selectExpr("(3999 - id) AS k", "id AS n").repartition(3)
@@ -214,3 +219,34 @@ def test_python_upsert_first_batch_is_sorted_bounded_files(spark, tmp_path, monk
     assert upsert.python_upsert(spark.createDataFrame([(3998, -1)], "k BIGINT, n BIGINT"), path, ["k"], "app", 1, None) == 1
     after = set(DeltaTable(path).file_uris())
     assert len(after) == 4 and len(after & set(files)) == 3
+
+
+def test_only_a_batch_within_the_driver_budget_is_collected(spark, tmp_path, monkeypatch):
+    """``spark.kappa.upsert.driverBytes``: 100 bytes is 3 rows of (k STRING, n BIGINT) at the
+    estimated 28 bytes a row: 3 rows are upserted by the driver, 4 by the executors, and the
+    driver never holds more than 4 rows of a batch."""
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    from kappa.engines.spark import upsert_exec
+
+    seen, ran = [], []
+    real_to_arrow, real_write = DataFrame.toArrow, upsert_exec.write
+
+    def to_arrow(self):
+        out = real_to_arrow(self)
+        seen.append(out.num_rows)
+        return out
+
+    monkeypatch.setattr(DataFrame, "toArrow", to_arrow)
+    monkeypatch.setattr(upsert_exec, "write", lambda *a, **k: ran.append(1) or real_write(*a, **k))
+    spark.conf.set(upsert_exec.DRIVER_BYTES_CONF, "100")
+    try:
+        path = str(tmp_path / "b")
+        assert upsert.python_upsert(_frame(spark, [("a", 1), ("b", 2), ("c", 3)]), path, ["k"], "app", 0, None) == 3
+        assert (seen, ran) == ([3], [])
+        rows = [("a", 5), ("b", 6), ("d", 7), ("e", 8)]
+        assert upsert.python_upsert(_frame(spark, rows), path, ["k"], "app", 1, None) == 4
+        assert (seen, ran) == ([3, 4], [1])
+    finally:
+        spark.conf.unset(upsert_exec.DRIVER_BYTES_CONF)
+    assert _table(path) == [{"k": "a", "n": 5}, {"k": "b", "n": 6}, {"k": "c", "n": 3}, {"k": "d", "n": 7}, {"k": "e", "n": 8}]

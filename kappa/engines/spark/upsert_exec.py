@@ -5,9 +5,12 @@ rewriting only the data files that may hold the batch's keys (:mod:`kappa.delta.
 this is the same algorithm as a Spark plan, so no row of the batch or of the table reaches the
 driver:
 
-1. driver, Delta log only: a batch the table already carries is skipped; a table this path
-   cannot rewrite exactly (:func:`applies`) goes back to the caller (deltalake's MERGE);
-2. the batch is persisted on the executors and one small job gives its statistics
+0. a batch within the driver budget is upserted by the driver instead (:func:`small_batch`:
+   Spark's broadcast rule; one job where this plan takes three);
+1. the caller (:func:`kappa.engines.spark.connectors.upsert.python_upsert`), from the Delta log
+   only, skips a batch the table already carries and keeps a table this path cannot rewrite
+   exactly (:func:`applies`) for deltalake's MERGE;
+2. the batch is persisted on the executors (by the caller) and one small job gives its statistics
    (:func:`_statistics`: rows, the largest number of rows sharing a key, and per key column of an
    exactly-compared type its min, max and whether it holds nulls) -- one row, not data;
 3. driver: the candidate files are those whose Delta statistics admit the batch's keys
@@ -35,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from kappa.delta.arrow import DeltaWriteError
-from kappa.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -76,35 +78,43 @@ def applies(table: "DeltaTable", batch_schema: "pa.Schema") -> bool:
     return {f.name: f.type for f in current} == {f.name: f.type for f in batch}
 
 
-def write(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
-          storage_options: dict | None, partition_by: Sequence[str] = ()) -> int | None:
-    """Upsert one micro-batch on the executors; the batch's rows (0: replayed or empty), or None
-    when the table needs deltalake's MERGE (:func:`applies`) -- decided before any Spark job."""
-    from pyspark import StorageLevel
+#: ``spark.conf`` setting: the largest batch (estimated Arrow bytes) upserted on the driver
+DRIVER_BYTES_CONF = "spark.kappa.upsert.driverBytes"
+DRIVER_BYTES = 8 << 20
 
-    from kappa.delta.tables import latest
-    from kappa.delta.txn import Txn
-    from kappa.engines.spark.datasources.sink_support import arrow_schema
 
-    missing = [k for k in keys if k not in df.columns]
-    if missing:
-        raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {df.columns}")
-    table = latest(path, storage_options)  # the Delta log only
-    if Txn(app_id, int(batch_id)).done(table):
-        return 0
-    schema = arrow_schema(df.schema)
-    if table is not None and not applies(table, schema):
+def small_batch(batch: "DataFrame", schema: "pa.Schema") -> "pa.Table | None":
+    """The batch as Arrow when it holds at most the driver budget's rows, else None.
+
+    Spark's own rule for a small relation (``autoBroadcastJoinThreshold``: collected on the
+    driver and broadcast): a batch of at most ``spark.kappa.upsert.driverBytes`` (8 MiB by
+    default; 0 turns this off) of estimated Arrow rows is upserted by the driver in one Spark
+    job, as on Polars, where the executor plan's three jobs cost ~0.5-1 s on a local master.
+    At most ``limit + 1`` rows are ever collected (``limit``: the budget over the schema's
+    estimated row size), so the driver's memory stays bounded by the budget."""
+    from kappa.delta.commit import normalized_schema
+    from kappa.delta.upsert_files import row_bytes
+
+    conf = batch.sparkSession.conf.get(DRIVER_BYTES_CONF, None)
+    budget = int(conf) if conf not in (None, "") else DRIVER_BYTES
+    limit = budget // max(1, sum(row_bytes(f.type) for f in normalized_schema(schema)))
+    if limit <= 0:
         return None
-    batch = df.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        stats = _statistics(batch, keys, schema)
-        if table is None:
-            return _create(batch, path, keys, app_id, batch_id, storage_options, partition_by, schema, stats)
-        if stats.rows == 0:  # a no-data batch: nothing to commit
-            return 0
-        return _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats)
-    finally:
-        batch.unpersist()
+    head = batch.limit(limit + 1).toArrow()  # bounded: at most limit + 1 rows (docstring)
+    return head if head.num_rows <= limit else None
+
+
+def write(batch: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
+          storage_options: dict | None, partition_by: Sequence[str], table: "DeltaTable | None",
+          schema: "pa.Schema") -> int:
+    """Upsert one micro-batch (persisted by the caller) on the executors into ``table`` (None:
+    created; else :func:`applies` holds); the batch's rows (0: an empty batch)."""
+    stats = _statistics(batch, keys, schema)
+    if table is None:
+        return _create(batch, path, keys, app_id, batch_id, storage_options, partition_by, schema, stats)
+    if stats.rows == 0:  # a no-data batch: nothing to commit
+        return 0
+    return _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats)
 
 
 def _col(alias: str, name: str) -> "Column":

@@ -8,17 +8,21 @@ one group: the null group's row is updated, not inserted again). Exactly once pe
 ``(sink, batch id)``: the driver reads the table's app transaction from the Delta log and skips
 a batch it already carries; the MERGE commits it.
 
-- ``python`` profile, :func:`python_upsert`: run by the executors
-  (:mod:`kappa.engines.spark.upsert_exec`): the Polars engine's algorithm
+- ``python`` profile, :func:`python_upsert`: the Polars engine's upsert
   (:mod:`kappa.delta.upsert_files`: only the sorted bounded files holding the batch's keys are
-  rewritten, the first batch writes the table that way) as a Spark plan, committed once by the
-  driver. The first batch creates the table (an empty one too, so downstream nodes can read
-  it; partitioned by the sink's ``partition_by``); an empty batch on an existing table (Spark's
-  no-data batches) commits nothing. The documented exception: a table the rewrite cannot
-  handle exactly -- partitioned, on an object store (Spark's Parquet reader has no S3 connector
-  here), a batch whose columns differ from the table's (schema evolution), reader/writer table
-  features -- takes deltalake's MERGE (:func:`kappa.delta.upsert.upsert_delta`, as the Polars
-  engine does there) with the batch collected as Arrow on the driver.
+  rewritten, the first batch writes the table that way; deltalake's MERGE where that is not
+  exact), run where it is cheapest. A batch within the driver budget
+  (``spark.kappa.upsert.driverBytes``, 8 MiB of estimated Arrow rows: Spark's own rule for
+  broadcasting a small relation) is collected, at most budget + 1 row, and upserted by
+  :func:`kappa.delta.upsert.upsert_delta` in the driver's process: one Spark job. A larger
+  batch runs on the executors (:mod:`kappa.engines.spark.upsert_exec`: the same algorithm as a
+  Spark plan, one commit by the driver). The documented exception: a larger batch for a table
+  the executor rewrite cannot handle exactly -- partitioned, on an object store (Spark's Parquet
+  reader has no S3 connector here), a batch whose columns differ from the table's (schema
+  evolution), reader/writer table features -- is collected whole for deltalake's MERGE, as
+  the Polars engine does there. The first batch creates the table (an empty one too, so
+  downstream nodes can read it; partitioned by the sink's ``partition_by``); an empty batch on
+  an existing table (Spark's no-data batches) commits nothing.
 - ``jvm`` profile, :func:`jvm_upsert`: delta-spark's ``MERGE INTO delta.`<path>``` from a temp
   view of the batch, run by the executors, with the app transaction in the
   ``spark.databricks.delta.write.txnAppId``/``txnVersion`` session settings (the first batch: an
@@ -53,8 +57,9 @@ def describe(sink: "DeltaSinkPlan", profile: str) -> dict[str, Any]:
     if profile == "jvm":
         writer = "delta-spark MERGE INTO on the keys (txnAppId/txnVersion session settings)"
     else:
-        writer = ("executors rewrite the files holding the batch's keys, one commit (app transaction); "
-                  "deltalake MERGE of the batch collected on the driver for partitioned, remote or evolving tables")
+        writer = ("the files holding the batch's keys rewritten, one commit (app transaction): by the driver for a "
+                  "batch within spark.kappa.upsert.driverBytes (8 MiB), else by the executors; deltalake MERGE for "
+                  "partitioned, remote or evolving tables")
     return {"writer": writer, "keys": list(getattr(sink, "keys", None) or ())}
 
 
@@ -73,30 +78,42 @@ def write(sink: "DeltaSinkPlan", df: "DataFrame", batch_id: int, profile: str) -
 # ---------------------------------------------------------------- python profile
 def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
                   storage_options: dict | None, partition_by: Sequence[str] = (), evolve: bool = True) -> int:
-    """On the executors (:mod:`kappa.engines.spark.upsert_exec`: the files holding the batch's
-    keys rewritten, the Polars engine's algorithm as a Spark plan); a table that needs
-    deltalake's MERGE (partitioned, on an object store, a schema change, table features) has
-    the batch collected as Arrow for :func:`kappa.delta.upsert.upsert_delta`."""
+    """A small batch (:func:`kappa.engines.spark.upsert_exec.small_batch`, Spark's broadcast
+    rule) is collected and upserted by :func:`kappa.delta.upsert.upsert_delta` (the Polars
+    engine's upsert); a larger one on the executors (:mod:`kappa.engines.spark.upsert_exec`:
+    the same algorithm as a Spark plan), unless the table needs deltalake's MERGE
+    (partitioned, on an object store, a schema change, table features): then it is collected
+    whole (the documented exception, module doc)."""
+    from pyspark import StorageLevel
+
     from kappa.delta.arrow import normalize_arrow_table
     from kappa.delta.tables import latest
     from kappa.delta.txn import Txn
     from kappa.delta.upsert import upsert_delta
     from kappa.engines.spark import upsert_exec
+    from kappa.engines.spark.datasources.sink_support import arrow_schema
 
-    done = upsert_exec.write(df, path, keys, app_id, batch_id, storage_options, partition_by)
-    if done is not None:
-        return done
-    table = latest(path, storage_options)  # the Delta log only: a replayed batch is not collected
+    table = latest(path, storage_options)  # the Delta log only: a replayed batch is not computed
     if Txn(app_id, int(batch_id)).done(table):
         return 0
-    data = normalize_arrow_table(df.toArrow())  # the documented driver-side write (module doc)
-    missing = [k for k in keys if k not in data.column_names]
+    missing = [k for k in keys if k not in df.columns]
     if missing:
-        raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {data.column_names}")
-    if table is not None and data.num_rows == 0:  # a no-data batch: nothing to commit
-        return 0
-    done = upsert_delta(path, data, tuple(keys), app_id, int(batch_id), storage_options, tuple(partition_by), evolve)
-    return data.num_rows if done else 0
+        raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {df.columns}")
+    schema = arrow_schema(df.schema)
+    batch = df.persist(StorageLevel.MEMORY_AND_DISK)  # computed once whichever way it goes
+    try:
+        data = upsert_exec.small_batch(batch, schema)
+        if data is None and (table is None or upsert_exec.applies(table, schema)):
+            return upsert_exec.write(batch, path, keys, app_id, batch_id, storage_options, partition_by, table, schema)
+        if data is None:
+            data = batch.toArrow()  # the documented exception: a large batch only deltalake's MERGE can take
+        data = normalize_arrow_table(data)
+        if table is not None and data.num_rows == 0:  # a no-data batch: nothing to commit
+            return 0
+        done = upsert_delta(path, data, tuple(keys), app_id, int(batch_id), storage_options, tuple(partition_by), evolve)
+        return data.num_rows if done else 0
+    finally:
+        batch.unpersist()
 
 
 # ---------------------------------------------------------------- jvm profile
