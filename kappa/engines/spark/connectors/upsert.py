@@ -100,20 +100,22 @@ def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, 
     if missing:
         raise ConfigError(f"Delta sink {path}: upsert key(s) {missing} are not columns of the node's output {df.columns}")
     schema = arrow_schema(df.schema)
-    batch = df.persist(StorageLevel.MEMORY_AND_DISK)  # computed once whichever way it goes
-    try:
-        data = upsert_exec.small_batch(batch, schema)
-        if data is None and (table is None or upsert_exec.applies(table, schema)):
-            return upsert_exec.write(batch, path, keys, app_id, batch_id, storage_options, partition_by, table, schema)
-        if data is None:
+    # not persisted for the budget check: a small batch (the usual update-mode output) is
+    # computed once either way, and a large one stops the check after budget + 1 rows
+    data = upsert_exec.small_batch(df, schema)
+    if data is None:
+        batch = df.persist(StorageLevel.MEMORY_AND_DISK)  # computed once by the jobs below
+        try:
+            if table is None or upsert_exec.applies(table, schema):
+                return upsert_exec.write(batch, path, keys, app_id, batch_id, storage_options, partition_by, table, schema)
             data = batch.toArrow()  # the documented exception: a large batch only deltalake's MERGE can take
-        data = normalize_arrow_table(data)
-        if table is not None and data.num_rows == 0:  # a no-data batch: nothing to commit
-            return 0
-        done = upsert_delta(path, data, tuple(keys), app_id, int(batch_id), storage_options, tuple(partition_by), evolve)
-        return data.num_rows if done else 0
-    finally:
-        batch.unpersist()
+        finally:
+            batch.unpersist()
+    data = normalize_arrow_table(data)
+    if table is not None and data.num_rows == 0:  # a no-data batch: nothing to commit
+        return 0
+    done = upsert_delta(path, data, tuple(keys), app_id, int(batch_id), storage_options, tuple(partition_by), evolve)
+    return data.num_rows if done else 0
 
 
 # ---------------------------------------------------------------- jvm profile
