@@ -135,9 +135,14 @@ def excluded_by_bounds(adds: "pa.Table", key: str, t: "pa.DataType", lo: Any, hi
     if not prunable(t):
         return None
     names = adds.column_names
-    if f"min.{key}" not in names or f"max.{key}" not in names:
+    nulls = adds.column(f"null_count.{key}") if f"null_count.{key}" in names else None
+    if f"partition.{key}" in names:  # a partition column: one value per file
+        fmin = fmax = adds.column(f"partition.{key}")
+        nulls = pc.cast(pc.is_null(fmin), pa.int64())
+    elif f"min.{key}" not in names or f"max.{key}" not in names:
         return None
-    fmin, fmax = adds.column(f"min.{key}"), adds.column(f"max.{key}")
+    else:
+        fmin, fmax = adds.column(f"min.{key}"), adds.column(f"max.{key}")
     if fmin.type != t or fmax.type != t:
         if not pa.types.is_timestamp(t):
             return None
@@ -146,7 +151,6 @@ def excluded_by_bounds(adds: "pa.Table", key: str, t: "pa.DataType", lo: Any, hi
         ms = pa.scalar(1000 if t.unit == "us" else (1_000_000 if t.unit == "ns" else 1), pa.int64())
         fmin = pc.cast(pc.subtract(pc.cast(fmin, pa.int64()), ms), t)
         fmax = pc.cast(pc.add(pc.cast(fmax, pa.int64()), ms), t)
-    nulls = adds.column(f"null_count.{key}") if f"null_count.{key}" in names else None
     if lo is None and hi is None:
         disjoint = pa.array([True] * adds.num_rows)
     else:

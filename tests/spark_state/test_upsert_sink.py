@@ -255,3 +255,30 @@ def test_only_a_batch_within_the_driver_budget_is_collected(spark, tmp_path, mon
     finally:
         spark.conf.unset(upsert_exec.DRIVER_BYTES_CONF)
     assert _table(path) == [{"k": "a", "n": 5}, {"k": "b", "n": 6}, {"k": "c", "n": 3}, {"k": "d", "n": 7}, {"k": "e", "n": 8}]
+
+
+def test_python_upsert_on_the_executors_keeps_a_partitioned_table(spark, tmp_path, executors_only):
+    """Partition values from the Delta log (a space, a slash, null; a date): the files of the
+    partitions holding the batch's keys are rewritten with their values, the others kept."""
+    from datetime import date
+
+    import polars as pl
+    from deltalake import DeltaTable
+
+    path = str(tmp_path / "pt")
+    ddl = "k STRING, p STRING, d DATE, n BIGINT"
+    first = [("a", "x y", date(2026, 1, 1), 1), ("b", "z/1", date(2026, 1, 1), 2), ("c", None, date(2026, 1, 2), 3),
+             ("e", "x y", date(2026, 1, 2), 4)]
+    assert upsert.python_upsert(spark.createDataFrame(first, ddl), path, ["k", "p", "d"], "app", 0, None, ["p", "d"]) == 4
+    table = DeltaTable(path)
+    assert table.metadata().partition_columns == ["p", "d"] and len(table.file_uris()) == 4
+    before = set(table.file_uris())
+    batch = [("a", "x y", date(2026, 1, 1), 10), ("c", None, date(2026, 1, 2), 30), ("f", "z/1", date(2026, 1, 1), 6)]
+    assert upsert.python_upsert(spark.createDataFrame(batch, ddl), path, ["k", "p", "d"], "app", 1, None) == 3
+    table = DeltaTable(path)
+    assert table.history(1)[0]["operation"] == "WRITE"
+    assert len(set(table.file_uris()) & before) == 1  # only ("x y", 2026-01-02) untouched
+    got = pl.read_delta(path).sort("k").rows()
+    assert got == [("a", "x y", date(2026, 1, 1), 10), ("b", "z/1", date(2026, 1, 1), 2), ("c", None, date(2026, 1, 2), 30),
+                   ("e", "x y", date(2026, 1, 2), 4), ("f", "z/1", date(2026, 1, 1), 6)]
+    assert sorted(pl.read_delta(path).columns) == ["d", "k", "n", "p"]

@@ -26,6 +26,9 @@ driver:
    removes the touched files and carries the batch's app transaction.
 
 The first batch creates the table the same way (sorted bounded files; ``partition_by`` honoured).
+A partitioned table is rewritten the same way (the Polars engine takes deltalake's MERGE there):
+a partition column's value in the log is both its files' min and max, and the touched files' values
+are joined back from the log, never parsed from folder names.
 The outcome is MERGE's (``WHEN MATCHED UPDATE SET * WHEN NOT MATCHED INSERT *``): both engines
 give the same table rows; file boundaries may differ.
 """
@@ -58,15 +61,15 @@ class BatchStats:
 
 
 def applies(table: "DeltaTable", batch_schema: "pa.Schema") -> bool:
-    """Whether the executor rewrite gives MERGE's outcome on ``table``: a local unpartitioned
-    table read by plain Parquet (reader protocol 1: no column mapping, no deletion vectors),
+    """Whether the executor rewrite gives MERGE's outcome on ``table``: a local table read by
+    plain Parquet (reader protocol 1: no column mapping, no deletion vectors),
     writer protocol <= 2 without change data feed or append-only, and the batch's columns the
     table's (a schema change takes deltalake's MERGE with its schema evolution)."""
     from kappa.delta.commit import normalized_schema, table_schema
     from kappa.delta.tables import local_folder
     from kappa.delta.upsert_files import _REFUSING_CONFIG
 
-    if local_folder(table.table_uri) is None or table.metadata().partition_columns:
+    if local_folder(table.table_uri) is None:
         return False
     proto = table.protocol()
     if proto.min_reader_version > 1 or proto.min_writer_version > 2 or proto.writer_features:
@@ -185,11 +188,25 @@ def _candidates(adds: "pa.Table", target: "pa.Schema", stats: BatchStats, bound:
     return adds.filter(keep), _small_newest(adds, bound)
 
 
-def _read(spark, root: str, paths: Sequence[str], target: "pa.Schema") -> "DataFrame":
+def _read(spark, root: str, files: Sequence[dict], target: "pa.Schema", parts: Sequence[str]) -> "DataFrame":
+    """The rows of ``files`` (flattened add actions) with Spark's Parquet reader, as ``target``'s
+    columns and the file's name (:data:`_FILE`). A partitioned table's values come from the
+    Delta log (a broadcast table of file name -> values), not from folder names."""
+    from urllib.parse import unquote
+
+    import pyarrow as pa
+    from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    uris = [os.path.join(root, p) for p in paths]
-    return spark.read.schema(from_arrow_schema(target)).parquet(*uris)
+    data = pa.schema([f for f in target if f.name not in parts])
+    uris = [os.path.join(root, unquote(f["path"])) for f in files]  # the log holds them percent-encoded
+    frame = spark.read.schema(from_arrow_schema(data)).parquet(*uris).withColumn(_FILE, F.col("_metadata.file_name"))
+    if not parts:
+        return frame
+    values = pa.table({_FILE: [os.path.basename(f["path"]) for f in files],
+                       **{p: pa.array([f[f"partition.{p}"] for f in files]).cast(target.field(p).type) for p in parts}})
+    by_file = F.broadcast(spark.createDataFrame(values))  # Delta log metadata: one row per file
+    return frame.join(by_file, _FILE).select(*[F.col(f"`{n}`") for n in target.names], F.col(_FILE))
 
 
 def _touched(batch_keys: "DataFrame", files: "DataFrame", keys: Sequence[str], path: str, batch_id: int) -> set[str]:
@@ -199,7 +216,7 @@ def _touched(batch_keys: "DataFrame", files: "DataFrame", keys: Sequence[str], p
     from pyspark.sql import functions as F
 
     on = reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
-    rows = files.select(*[F.col(f"`{k}`") for k in keys], F.col("_metadata.file_name").alias(_FILE))
+    rows = files.select(*[F.col(f"`{k}`") for k in keys], F.col(_FILE))
     found = (rows.alias("t").join(batch_keys.alias("s"), on, "inner")
              .groupBy(F.col(f"t.{_FILE}")).agg(F.max(F.col(f"s.{_N}")).alias(_N)).collect())  # file names: metadata
     doubled = [r[_FILE] for r in found if r[_N] > 1]
@@ -211,6 +228,7 @@ def _touched(batch_keys: "DataFrame", files: "DataFrame", keys: Sequence[str], p
 
 def _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats: BatchStats) -> int:
     from functools import reduce
+    from urllib.parse import unquote
 
     import pyarrow as pa
 
@@ -223,24 +241,25 @@ def _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats:
     root = local_folder(table.table_uri)
     assert root is not None
     target = table_schema(table)
+    parts = list(table.metadata().partition_columns)
     bound = rows_per_file_of(target)
     adds = pa.table(table.get_add_actions(flatten=True))  # the Delta log
     cands, newest = _candidates(adds, target, stats, bound)
     batch_keys = _key_counts(batch, keys)
     names: set[str] = set()
     if cands.num_rows:
-        names = _touched(batch_keys, _read(spark, root, cands.column("path").to_pylist(), target), keys, path, batch_id)
-    files = adds.select(["path", "size_bytes", "num_records"]).to_pylist()
+        names = _touched(batch_keys, _read(spark, root, cands.to_pylist(), target, parts), keys, path, batch_id)
+    files = adds.to_pylist()
     touched = [a for a in files if os.path.basename(a["path"]) in names or a["path"] == newest]
     frame = batch
     if touched:
         on = reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
-        kept = _read(spark, root, [a["path"] for a in touched], target).alias("t").join(batch_keys.alias("s"), on, "left_anti")
-        frame = kept.unionByName(batch, allowMissingColumns=True)
+        kept = _read(spark, root, touched, target, parts).alias("t").join(batch_keys.alias("s"), on, "left_anti")
+        frame = kept.drop(_FILE).unionByName(batch, allowMissingColumns=True)
     rows = stats.rows + sum(int(a["num_records"] or 0) for a in touched)
     frame = _clustered(frame, cluster_order(target, tuple(keys)), max(1, math.ceil(rows / bound)))
-    removes = [(a["path"], a["size_bytes"], {}) for a in touched]
+    removes = [(unquote(a["path"]), a["size_bytes"], {}) for a in touched]  # deltalake encodes it again
     written = write_delta_frame(frame, table_uri=path, mode="append", app_id=app_id, batch_id=int(batch_id),
-                                storage_options=storage_options, removes=removes, target=(target, []))
+                                storage_options=storage_options, removes=removes, target=(target, parts))
     return stats.rows if written else 0
 

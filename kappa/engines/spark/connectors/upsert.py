@@ -17,7 +17,7 @@ a batch it already carries; the MERGE commits it.
   :func:`kappa.delta.upsert.upsert_delta` in the driver's process: one Spark job. A larger
   batch runs on the executors (:mod:`kappa.engines.spark.upsert_exec`: the same algorithm as a
   Spark plan, one commit by the driver). The documented exception: a larger batch for a table
-  the executor rewrite cannot handle exactly -- partitioned, on an object store (Spark's Parquet
+  the executor rewrite cannot handle exactly -- on an object store (Spark's Parquet
   reader has no S3 connector here), a batch whose columns differ from the table's (schema
   evolution), reader/writer table features -- is collected whole for deltalake's MERGE, as
   the Polars engine does there. The first batch creates the table (an empty one too, so
@@ -59,7 +59,7 @@ def describe(sink: "DeltaSinkPlan", profile: str) -> dict[str, Any]:
     else:
         writer = ("the files holding the batch's keys rewritten, one commit (app transaction): by the driver for a "
                   "batch within spark.kappa.upsert.driverBytes (8 MiB), else by the executors; deltalake MERGE for "
-                  "partitioned, remote or evolving tables")
+                  "remote or evolving tables")
     return {"writer": writer, "keys": list(getattr(sink, "keys", None) or ())}
 
 
@@ -82,7 +82,7 @@ def python_upsert(df: "DataFrame", path: str, keys: Sequence[str], app_id: str, 
     rule) is collected and upserted by :func:`kappa.delta.upsert.upsert_delta` (the Polars
     engine's upsert); a larger one on the executors (:mod:`kappa.engines.spark.upsert_exec`:
     the same algorithm as a Spark plan), unless the table needs deltalake's MERGE
-    (partitioned, on an object store, a schema change, table features): then it is collected
+    (on an object store, a schema change, table features): then it is collected
     whole (the documented exception, module doc)."""
     from pyspark import StorageLevel
 
