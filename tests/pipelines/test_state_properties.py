@@ -18,6 +18,7 @@ the failing example (query and batches as ``key@seconds=v#id``).
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, note
@@ -156,6 +157,22 @@ def run_case(engine, root, q: Query, cut: list[list[dict]]) -> None:
         before = want
 
 
+@contextmanager
+def _upsert_budget(engine, budget: str | None):
+    """Spark: ``spark.kappa.upsert.driverBytes`` set to ``budget`` for the example (None: the default)."""
+    if engine.name != "spark" or budget is None:
+        yield
+        return
+    from kappa.engines.spark.upsert_exec import DRIVER_BYTES_CONF
+
+    spark = engine.spark
+    spark.conf.set(DRIVER_BYTES_CONF, budget)
+    try:
+        yield
+    finally:
+        spark.conf.unset(DRIVER_BYTES_CONF)
+
+
 def family_test(family: str):
     """The property test of one operator family, for the ``engine`` fixture at ``depth``."""
 
@@ -163,12 +180,15 @@ def family_test(family: str):
     def test(engine, depth, tmp_path_factory):
         n = COUNTS[depth][engine.name]
 
-        def prop(q, cut):
-            note(f"{engine}: {q}\nbatches: {show(cut)}")  # printed for the failing example
-            run_case(engine, tmp_path_factory.mktemp(family), q, cut)
+        def prop(q, cut, executors):
+            note(f"{engine}: {q}\nbatches: {show(cut)}\nupsert on the executors: {executors}")  # printed for the failing example
+            with _upsert_budget(engine, "0" if executors else None):
+                run_case(engine, tmp_path_factory.mktemp(family), q, cut)
 
+        # Spark's upsert sink: on the executors (no driver budget) in the fast run, either way in the thorough one
         check(prop, n, dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=False),
-              q=st.sampled_from(FAMILIES[family]), cut=streams(max_events=24, max_batches=MAX_BATCHES[engine.name]))
+              q=st.sampled_from(FAMILIES[family]), cut=streams(max_events=24, max_batches=MAX_BATCHES[engine.name]),
+              executors=st.booleans() if depth == "thorough" else st.just(True))
 
     test.__name__ = f"test_{family}"
     test.__doc__ = f"{family}: every run's sink equals the oracle's table ({', '.join(map(str, FAMILIES[family]))})."

@@ -91,7 +91,7 @@ def small_batch(batch: "DataFrame", schema: "pa.Schema") -> "pa.Table | None":
 
     Spark's own rule for a small relation (``autoBroadcastJoinThreshold``: collected on the
     driver and broadcast): a batch of at most ``spark.kappa.upsert.driverBytes`` (8 MiB by
-    default; 0 turns this off) of estimated Arrow rows is upserted by the driver in one Spark
+    default, at most a quarter of ``spark.driver.maxResultSize``; 0 turns this off) of estimated Arrow rows is upserted by the driver in one Spark
     job, as on Polars, where the executor plan's three jobs cost ~0.5-1 s on a local master.
     At most ``limit + 1`` rows are ever collected (``limit``: the budget over the schema's
     estimated row size), so the driver's memory stays bounded by the budget."""
@@ -100,11 +100,28 @@ def small_batch(batch: "DataFrame", schema: "pa.Schema") -> "pa.Table | None":
 
     conf = batch.sparkSession.conf.get(DRIVER_BYTES_CONF, None)
     budget = int(conf) if conf not in (None, "") else DRIVER_BYTES
+    results = size_bytes(batch.sparkSession.conf.get("spark.driver.maxResultSize", "1g"))
+    if results:  # the estimate may be short of the real size: a quarter of what a job may return
+        budget = min(budget, results // 4)
     limit = budget // max(1, sum(row_bytes(f.type) for f in normalized_schema(schema)))
     if limit <= 0:
         return None
     head = batch.limit(limit + 1).toArrow()  # bounded: at most limit + 1 rows (docstring)
     return head if head.num_rows <= limit else None
+
+
+def size_bytes(text: str | None) -> int:
+    """A Spark byte size (``8m``, ``1g``, ``512k``, ``1048576``) in bytes; 0 for none/unlimited.
+
+    >>> [size_bytes(t) for t in ("8m", "1g", "512k", "100", "2gb", "0", None, "bad")]
+    [8388608, 1073741824, 524288, 100, 2147483648, 0, 0, 0]
+    """
+    import re
+
+    found = re.fullmatch(r"\s*(\d+)\s*([kmgtp]?)b?\s*", (text or "").lower())
+    if not found:
+        return 0
+    return int(found.group(1)) << (10 * " kmgtp".index(found.group(2) or " "))
 
 
 def write(batch: "DataFrame", path: str, keys: Sequence[str], app_id: str, batch_id: int,
