@@ -41,6 +41,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -270,7 +271,7 @@ def _write(folder: Path, key: str, payload: list, value: dict) -> None:
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
             _prune(folder)
-        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"  # one per writer, then renamed
         tmp.write_text(json.dumps({"input": payload, **value}), encoding="utf-8")
         os.replace(tmp, folder / f"{key}.json")
     except OSError:
