@@ -31,6 +31,11 @@ concurrent runs never see half an entry).
 Location: ``$KAPPA_CACHE_DIR`` (default ``$XDG_CACHE_HOME/kappa``, else ``~/.cache/kappa``),
 sub-directory ``sql/``. ``KAPPA_SQL_CACHE=off`` turns it off (every statement then goes through
 sqlglot as before). This module imports neither sqlglot nor the translator: a hit costs a file read.
+Entries are plain JSON (never unpickled or evaluated), but a translation read back is the SQL
+Polars runs: the directory must be as trusted as the user's home, like Python's own bytecode
+caches (it is created readable by its owner only). A directory holds at most about
+:data:`_MAX_ENTRIES` entries (pipelines whose SQL text changes every run): past that, the older
+half is removed.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ _MENTIONS_NOW = re.compile(r"current_(timestamp|date)|\bnow\s*\(", re.IGNORECASE
 #: kappa modules outside kappa/sql whose code a static check runs (with kappa/sql/*.py, the fingerprint)
 _DEPENDS = ("stateful/intervals.py", "stateful/spec.py", "stateful/sql_shape.py", "types.py")
 _PRUNE_DAYS = 7
+_MAX_ENTRIES = 4096
 _MEMO: dict[str, Any] = {}  # this process's hits (a streaming replay looks a step up per batch)
 _MEMO_MAX = 512
 
@@ -269,13 +275,28 @@ def _read(folder: Path, key: str, payload: list) -> dict | None:
 def _write(folder: Path, key: str, payload: list, value: dict) -> None:
     try:
         if not folder.is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             _prune(folder)
         tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"  # one per writer, then renamed
         tmp.write_text(json.dumps({"input": payload, **value}), encoding="utf-8")
         os.replace(tmp, folder / f"{key}.json")
+        if key.startswith("00"):  # 1 write in 256 (keys are uniform digests) counts the entries
+            _cap(folder)
     except OSError:
         pass  # no cache this time: the result was computed anyway
+
+
+def _cap(folder: Path) -> None:
+    """Remove the older half of the entries when there are more than :data:`_MAX_ENTRIES`."""
+    entries = [e for e in os.scandir(folder) if e.name.endswith(".json")]
+    if len(entries) <= _MAX_ENTRIES:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime)
+    for entry in entries[: len(entries) // 2]:
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _prune(current: Path) -> None:

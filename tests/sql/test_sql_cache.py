@@ -144,3 +144,14 @@ def test_a_step_over_an_unknown_schema_keeps_its_text_check(fresh, monkeypatch):
     assert check_sql(SQL, None, {}) == ([], None)
     monkeypatch.undo()
     assert check_sql("SELECT a AS a FROM {df} WHERE", None, {})[0]  # a syntax error: always computed
+
+
+def test_a_full_directory_loses_its_older_half(fresh, monkeypatch):
+    monkeypatch.setattr(cache, "_MAX_ENTRIES", 8)
+    folder = cache._folder()
+    folder.mkdir(parents=True)
+    for n in range(12):
+        (folder / f"{n:02d}.json").write_text("{}")
+        os.utime(folder / f"{n:02d}.json", (n, n))
+    cache._cap(folder)
+    assert sorted(p.name for p in folder.glob("*.json")) == [f"{n:02d}.json" for n in range(6, 12)]
