@@ -17,7 +17,7 @@ their inputs and of the code that computes them:
 
 So they are kept on disk, one small JSON file per entry, under a directory named by a
 fingerprint of everything they depend on: the source text of ``kappa/sql/*.py`` and of the other
-kappa modules the checks call (:data:`_DEPENDS`), the Polars and sqlglot versions and Python's.
+kappa modules the checks call (:data:`_DEPENDS`), the Polars, sqlglot and pyarrow versions and Python's.
 Any edit or upgrade gives a new directory (old ones not written for :data:`_PRUNE_DAYS` days are
 removed), so an entry is never read by code that might compute a different answer. What is not
 cached: a statement mentioning ``current_timestamp``/``current_date``/``now()`` (its translation
@@ -241,8 +241,6 @@ def _folder() -> Path | None:
 @functools.lru_cache(maxsize=1)
 def _fingerprint() -> str | None:
     """A digest of the code and versions the cached results depend on (None: sources not found)."""
-    import importlib.util
-
     import polars as pl
 
     here = Path(__file__).resolve().parent
@@ -251,15 +249,26 @@ def _fingerprint() -> str | None:
     try:
         for path in files:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        spec = importlib.util.find_spec("sqlglot")
-        if spec is None or spec.origin is None:
-            return None
-        package = Path(spec.origin).parent
-        version = package / "_version.py"
-        digest.update(str(package).encode() + b"\0" + (version.read_bytes() if version.exists() else (package / "__init__.py").read_bytes()))
+        for package in ("sqlglot", "pyarrow"):  # the parser; Arrow names the types Polars' mapping does not
+            digest.update(_package_stamp(package) + b"\0")
     except OSError:
         return None
     return digest.hexdigest()[:24]
+
+
+def _package_stamp(name: str) -> bytes:
+    """Where package ``name`` is and its version file's text, without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return f"{name}: none".encode()
+    package = Path(spec.origin).parent
+    for version in ("_version.py", "_generated_version.py"):
+        if (package / version).exists():
+            return str(package).encode() + b"\0" + (package / version).read_bytes()
+    init = (package / "__init__.py").stat()
+    return f"{package}\0{init.st_size}\0{init.st_mtime_ns}".encode()
 
 
 def _read(folder: Path, key: str, payload: list) -> dict | None:
