@@ -11,6 +11,8 @@ expected table.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -19,6 +21,12 @@ from tests.helpers.engines import ENGINES, Engine
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+# kappa.sql.cache: this session's own directory (never the user's ~/.cache), shared by its tests and
+# the processes they start, so runs of the same step after the first read their SQL from it
+if "KAPPA_CACHE_DIR" not in os.environ:
+    os.environ["KAPPA_CACHE_DIR"] = _OWN_CACHE = tempfile.mkdtemp(prefix="kappa-test-cache-")
+else:
+    _OWN_CACHE = None
 
 
 def pytest_addoption(parser) -> None:
@@ -30,6 +38,11 @@ def pytest_addoption(parser) -> None:
 
 def pytest_configure(config) -> None:
     selected_engines(config)  # an unknown --engines name stops the run before collection
+
+
+def pytest_unconfigure(config) -> None:
+    if _OWN_CACHE is not None and not hasattr(config, "workerinput"):  # the session's (xdist workers share it)
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def selected_engines(config) -> list[str]:

@@ -77,3 +77,32 @@ def test_run_failed_carries_the_summary(tmp_path):
     assert err.node == "brz" and err.exit_code == 1 and str(err) == str(err.error)
     assert err.summary.node("brz").error == str(err.error)
     assert "error: " in err.summary.render()
+
+
+def test_a_replay_leaves_the_cyclic_gc_as_it_found_it(tmp_path, monkeypatch):
+    """The replay freezes the objects older than the run only while it runs (kappa.runner): a failed
+    run unfreezes them too, and a caller's own gc.freeze() is left alone."""
+    import gc
+
+    import kappa
+    from kappa.errors import RunFailed
+    from kappa.runner import replay
+
+    seen = []
+
+    def failing_run(*args, **kwargs):
+        seen.append(gc.get_freeze_count())
+        raise RunFailed(ValueError("stopped"), None)
+
+    monkeypatch.setattr("kappa.engines.polars.engine.PolarsEngine.run", failing_run)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RunFailed):
+        replay(kappa.Pipeline.model_validate_yaml(_write(tmp_path)))
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        with pytest.raises(RunFailed):
+            replay(kappa.Pipeline.model_validate_yaml(_write(tmp_path)))
+        assert seen[1] > 0 and gc.get_freeze_count() > 0  # still the caller's (objects freed meanwhile leave it)
+    finally:
+        gc.unfreeze()

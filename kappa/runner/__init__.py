@@ -23,8 +23,9 @@ the engines (lazily, inside functions: ``kappa --help`` stays fast).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from kappa.errors import KappaError
 from kappa.runner.session import debug_enabled, quiet_spark_logs, requested_profile, session
@@ -98,11 +99,40 @@ def replay(pipeline: "Pipeline", select: Sequence[str] | None = None, full_refre
     from kappa.engines.polars.engine import PolarsEngine
     from kappa.eventlog.run import recording
 
-    plan, names = _plan(pipeline, select, full_refresh, prepare)
-    outputs = _Outputs() if keep_outputs else None
-    with pipeline_lock(plan.checkpoint_root, plan.pipeline), recording(plan.folder, plan.pipeline, "polars", storage_options=_event_log_storage(plan)) as events:
-        summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs, events=events, on_progress=on_progress)
+    with _older_objects_frozen():
+        plan, names = _plan(pipeline, select, full_refresh, prepare)
+        outputs = _Outputs() if keep_outputs else None
+        with pipeline_lock(plan.checkpoint_root, plan.pipeline), recording(plan.folder, plan.pipeline, "polars", storage_options=_event_log_storage(plan)) as events:
+            summary = PolarsEngine().run(pipeline, plan, full_refresh=names, on_output=outputs, events=events, on_progress=on_progress)
     return _result(summary, outputs)
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist when a replay starts out of the cyclic GC's traversals while it runs.
+
+    Design note (issue 14). When a replay starts, the process holds the objects of every module
+    imported so far (kappa's spec models, pydantic's validators and schemas, Polars' Python layer:
+    ~60-80k GC-tracked objects) and the run itself imports more (pyarrow, numpy, deltalake) and
+    builds its plan: each full collection the run triggers walks all of them again, although none
+    of them becomes garbage because of the run. ``gc.freeze()`` moves them to the permanent
+    generation for the run; ``gc.unfreeze()`` afterwards hands them back to the oldest
+    generation, so a long-lived process (a notebook, a service calling ``Pipeline.execute()``)
+    is left collecting exactly as before, and garbage made during the run is collected as usual
+    (an object older than the run that becomes cyclic garbage during it waits until the run ends).
+    Measured on the Delta node of benchmarks/replay_floor.py: ~1 % fewer instructions (callgrind)
+    and 0.015-0.03 s less CPU per process. Nothing is done when the caller froze objects itself
+    (``unfreeze`` would hand theirs back too) or turned the collector off."""
+    import gc
+
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _event_log_storage(plan: "PipelinePlan") -> dict[str, Any] | None:

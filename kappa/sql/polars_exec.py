@@ -12,17 +12,18 @@ def run_sql(sql: str, tables: "Mapping[str, pl.LazyFrame]") -> "pl.LazyFrame":
     """Translate ``sql`` (Spark SQL, placeholders already rendered) and run it lazily on ``tables``.
 
     The table schemas drive the type-dependent translation rules (see
-    :func:`kappa.sql.translate.to_polars_sql`). A string -> timestamp cast of an input column reads
+    :func:`kappa.sql.translate.to_polars_sql`; a translation made before comes from
+    :mod:`kappa.sql.cache`, without sqlglot). A string -> timestamp cast of an input column reads
     a derived column added to that input here (:mod:`kappa.sql._hoist`). Returns a LazyFrame;
     nothing is collected here.
     """
     import polars as pl
 
-    from kappa.sql._types import polars_schema_to_spark
-    from kappa.sql.translate import translate_for_polars
+    from kappa.sql._spark_names import polars_schema_to_spark
+    from kappa.sql.cache import translation
 
     schemas = {name: polars_schema_to_spark(lf.collect_schema()) for name, lf in tables.items()}
-    polars_sql, derived = translate_for_polars(sql, schemas)
+    polars_sql, derived = translation(sql, schemas, _translate)  # translate_for_polars, or its cached result
     from kappa.sql.errors import SqlError
 
     frames = dict(tables)
@@ -35,3 +36,9 @@ def run_sql(sql: str, tables: "Mapping[str, pl.LazyFrame]") -> "pl.LazyFrame":
         return out
     except pl.exceptions.PolarsError as err:
         raise SqlError(f"the SQL step cannot run on Polars: {type(err).__name__}: {err}") from err
+
+
+def _translate(sql: str, schemas: Mapping[str, Mapping[str, str]]) -> tuple:
+    from kappa.sql.translate import translate_for_polars  # sqlglot: only when the cache misses
+
+    return translate_for_polars(sql, schemas)

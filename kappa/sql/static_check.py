@@ -321,7 +321,21 @@ def check_sql(sql: str, df_schema: Any = None, node_schemas: Mapping[str, Any] |
     ``df_schema`` is the Polars schema of ``{df}`` (None: unknown; a dict with None types: only
     the column names are known); ``node_schemas`` maps the
     nodes of ``{nodes.x}`` to theirs. ``df_known=False`` means the node has no DataFrame.
+    A step found without problems before (same SQL, same schemas, same code) gives its schema
+    from :mod:`kappa.sql.cache`, without sqlglot.
     """
+    from kappa.sql import cache
+
+    seen, known = cache.load_check(sql, df_schema, node_schemas, df_known)
+    if seen:  # this step, over these schemas, checked before without a problem
+        return [], known
+    problems, schema = _check_sql(sql, df_schema, node_schemas, df_known)
+    if not problems:
+        cache.store_check(sql, df_schema, node_schemas, df_known, schema)
+    return problems, schema
+
+
+def _check_sql(sql: str, df_schema: Any, node_schemas: Mapping[str, Any] | None, df_known: bool) -> tuple[list[SqlProblem], Any]:
     problems: list[SqlProblem] = []
     text = _render(sql, problems)
     tree = _parse(text, problems)

@@ -120,7 +120,15 @@ def _reads_df(node, ctes: dict) -> bool:
 
 @functools.lru_cache(maxsize=512)  # a pure function of the text: every run asks again
 def is_aggregate_step(sql: str) -> bool:
-    """Whether a SQL step aggregates (its outermost SELECT groups or calls aggregates)."""
+    """Whether a SQL step aggregates (its outermost SELECT groups or calls aggregates). Every run
+    asks it of each batch node's steps: the answer persists in :mod:`kappa.sql.cache` (no sqlglot
+    import when the step was seen before)."""
+    from kappa.sql.cache import fact
+
+    return fact("is_aggregate_step", sql, _is_aggregate_step)
+
+
+def _is_aggregate_step(sql: str) -> bool:
     from sqlglot import exp
 
     tree = parse_step(sql)

@@ -1,4 +1,4 @@
-"""The SQL translator types its input from Polars dtypes (:func:`kappa.sql._types.polars_schema_to_spark`):
+"""The SQL translator types its input from Polars dtypes (:func:`kappa.sql._spark_names.polars_schema_to_spark`):
 the same Spark names as going through Arrow and :func:`kappa.types.arrow_to_spark_ddl`, without
 importing pyarrow for the common types."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kappa.sql._types import polars_schema_to_spark
+from kappa.sql._spark_names import polars_schema_to_spark
 
 
 def test_polars_types_get_the_spark_names_arrow_gives_them():

@@ -11,7 +11,8 @@ from kappa.sql.static_check import check_sql
 from kappa.sql.translate import _translate_cached
 
 
-def test_the_replay_reuses_the_static_checks_translation():
+def test_the_replay_reuses_the_static_checks_translation(monkeypatch):
+    monkeypatch.setenv("KAPPA_SQL_CACHE", "off")  # this process's cache of translations (the disk's: test_sql_cache)
     sql = "SELECT id * 2 AS twice, UPPER(name) AS name FROM {df} WHERE id > 17"
     schema = pl.Schema({"id": pl.Int64, "name": pl.String})
     problems, out = check_sql(sql, schema, {})
