@@ -22,7 +22,7 @@ ALLOWED = {
     ("kappa/engines/spark/connectors/merge.py", "write", "toArrow"): "CDC merge sink: deltalake MERGE runs on the driver (documented)",
     ("kappa/engines/spark/connectors/upsert.py", "python_upsert", "toArrow"): "upsert sink: a large batch for a table only deltalake's MERGE can take (remote, schema change; documented)",
     ("kappa/engines/spark/upsert_exec.py", "small_batch", "toArrow"): "bounded: at most the driver budget's rows + 1 (8 MiB, Spark's broadcast rule; documented)",
-    ("kappa/engines/spark/upsert_exec.py", "_statistics", "first"): "one row of batch statistics (rows, most rows per key, key bounds), not data",
+    ("kappa/engines/spark/upsert_exec.py", "_statistics", "first"): "one row of batch statistics (rows, key bounds), not data",
     ("kappa/engines/spark/upsert_exec.py", "_touched", "collect"): "the names of the files holding the batch's keys (metadata)",
     ("kappa/engines/spark/upsert_exec.py", "_read", "createDataFrame"): "a partitioned table's file name -> partition values, from the Delta log (metadata)",
     ("kappa/engines/spark/connectors/upsert.py", "jvm_upsert", "first"): "one row of MERGE metrics (num_affected_rows), not data",

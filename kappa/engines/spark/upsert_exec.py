@@ -11,8 +11,8 @@ driver:
    only, skips a batch the table already carries and keeps a table this path cannot rewrite
    exactly (:func:`applies`) for deltalake's MERGE;
 2. the batch is persisted on the executors (by the caller) and one small job gives its statistics
-   (:func:`_statistics`: rows, the largest number of rows sharing a key, and per key column of an
-   exactly-compared type its min, max and whether it holds nulls) -- one row, not data;
+   (:func:`_statistics`: rows, and per key column of an exactly-compared type its min, max and
+   whether it holds nulls) -- one row, not data;
 3. driver: the candidate files are those whose Delta statistics admit the batch's keys
    (:func:`kappa.delta.upsert_files.excluded_by_bounds`, shared with the Polars engine), plus the
    table's newest file while it is small (batches of new keys fill it rather than add files);
@@ -53,10 +53,9 @@ _FILE = "_kappa_file"
 
 @dataclass(frozen=True)
 class BatchStats:
-    """What the driver needs of a batch: its rows, the most rows sharing a key, key bounds."""
+    """What the driver needs of a batch: its rows and its keys' bounds."""
 
     rows: int
-    most_per_key: int
     bounds: dict[str, tuple[Any, Any, bool]] = field(default_factory=dict)  # key -> (min, max, has nulls)
 
 
@@ -156,15 +155,15 @@ def _statistics(batch: "DataFrame", keys: Sequence[str], schema: "pa.Schema") ->
     from kappa.delta.upsert_files import prunable
 
     bounded = [k for k in keys if prunable(schema.field(k).type)]
-    aggs = [F.coalesce(F.sum(_N), F.lit(0)).alias("rows"), F.coalesce(F.max(_N), F.lit(0)).alias("most")]
+    aggs = [F.count(F.lit(1)).alias("rows")]
     for i, key in enumerate(bounded):
         col = F.col(f"`{key}`")
         aggs += [F.min(col).alias(f"lo{i}"), F.max(col).alias(f"hi{i}"),
-                 F.max(col.isNull().cast("int")).alias(f"nul{i}")]
-    row = _key_counts(batch, keys).agg(*aggs).first()  # one row of statistics, not data
+                 F.coalesce(F.max(col.isNull().cast("int")), F.lit(0)).alias(f"nul{i}")]
+    row = batch.agg(*aggs).first()  # one row of statistics, not data (no shuffle of the batch)
     assert row is not None
     bounds = {key: (row[f"lo{i}"], row[f"hi{i}"], bool(row[f"nul{i}"])) for i, key in enumerate(bounded)}
-    return BatchStats(int(row["rows"]), int(row["most"]), bounds)
+    return BatchStats(int(row["rows"]), bounds)
 
 
 def _clustered(frame: "DataFrame", order: Sequence[str], files: int) -> "DataFrame":
