@@ -3,14 +3,18 @@ the driver and executors, the pipeline-level storage options); Spark's checkpoin
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import polars as pl
 import pytest
 
-from kappa.config.loader import load_pipeline_file
 from kappa.delta.read import read_delta
-from kappa.runner import execute_pipeline
 from tests.s3.test_s3_pipeline import PIPELINE, _commit, _rows
 
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.spark, pytest.mark.slow]  # ~45 s: a Spark session
 
 
@@ -21,8 +25,14 @@ def test_spark_python_profile_on_s3(s3_endpoint, tmp_path, monkeypatch):
     path.write_text(text.replace("nodes:\n", "spark: {master: 'local[1]', connector_profile: python}\nnodes:\n", 1))
     opts, lake = s3_endpoint.storage_options, s3_endpoint.uri("lake")
     _commit(s3_endpoint.uri("src"), opts, [(1, 10.0, "I", 1), (2, -5.0, "I", 1), (3, 7.0, "I", 1)])
-    result = execute_pipeline(load_pipeline_file(path), engine="spark")
-    assert result.ok, result.render()
+    # `kappa run` in its own process: the executors' Python workers resolve the storage options'
+    # `${env.X}` references in their environment, which a JVM started earlier in this test session
+    # (before this test set the variables) would not have
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("SPARK_REMOTE", None)
+    done = subprocess.run([sys.executable, "-m", "kappa.cli", "run", str(path), "--profile", "python"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr + done.stdout
     assert [(r["id"], r["amount"]) for r in _rows(f"{lake}/orders", opts, ["id"])] == [(1, 10.0), (3, 7.0)]
     assert pl.from_arrow(read_delta(f"{lake}/orders_quarantine", storage_options=opts))["id"].to_list() == [2]
     assert [(r["id"], r["amount"]) for r in _rows(f"{lake}/latest", opts, ["id"])] == [(1, 10.0), (3, 7.0)]
