@@ -52,17 +52,21 @@ def applies(table: "DeltaTable", data: "pa.Table", keys: tuple[str, ...]) -> boo
 
     from kappa.delta.commit import table_schema
 
-    if local_folder(table.table_uri) is None or table.metadata().partition_columns:
-        return False
-    proto = table.protocol()
-    if proto.min_writer_version > 2 or proto.writer_features:
-        return False
-    config = table.metadata().configuration or {}
-    if any(str(config.get(k, "false")).lower() == "true" for k in _REFUSING_CONFIG):
+    if local_folder(table.table_uri) is None or table.metadata().partition_columns or not plain_writes(table):
         return False
     if table_schema(table) != data.schema:
         return False
     return pl.from_arrow(data.select(list(keys))).is_duplicated().sum() == 0
+
+
+def plain_writes(table: "DeltaTable") -> bool:
+    """Whether removing a table's files and adding new ones is all a write needs: writer protocol
+    <= 2 without writer features, no change data feed nor append-only table."""
+    proto = table.protocol()
+    if proto.min_writer_version > 2 or proto.writer_features:
+        return False
+    config = table.metadata().configuration or {}
+    return not any(str(config.get(k, "false")).lower() == "true" for k in _REFUSING_CONFIG)
 
 
 def cluster_order(schema: "pa.Schema", keys: tuple[str, ...]) -> list[str]:
@@ -99,10 +103,14 @@ def row_bytes(t: "pa.DataType") -> int:
         return 20
 
 
+def schema_row_bytes(schema: "pa.Schema") -> int:
+    """A row's estimated Arrow size (:func:`row_bytes` of every column), at least 1."""
+    return max(1, sum(row_bytes(f.type) for f in schema))
+
+
 def rows_per_file_of(schema: "pa.Schema") -> int:
     """:func:`rows_per_file` estimated from the schema (a writer that does not hold the data)."""
-    per_row = max(1, sum(row_bytes(f.type) for f in schema))
-    return max(MIN_ROWS, TARGET_BYTES // per_row)
+    return max(MIN_ROWS, TARGET_BYTES // schema_row_bytes(schema))
 
 
 def _excluded(adds: "pa.Table", data: "pa.Table", key: str) -> "pa.Array | None":

@@ -218,6 +218,9 @@ def get_or_create_session(
         raise ConfigError("give either a Spark master or a Spark Connect remote, not both")
     remote = remote or os.environ.get(ENV_REMOTE) or None
     setup = ConnectorSetup(profile=None)
+    # a running SparkContext (any thread) is reused by the builder: static settings would be
+    # ignored, so nothing is set up and nothing checked (and the session is not stopped)
+    fresh = remote is None and SparkContext._active_spark_context is None
     if remote is not None:
         if remote == "local" or remote.startswith("local["):
             _prepare_local_env()  # pyspark starts a local Spark Connect server in this process
@@ -230,14 +233,10 @@ def get_or_create_session(
         master = master or DEFAULT_MASTER
         if is_local_master(master):
             _prepare_local_env()
-        # a running SparkContext (any thread) is reused by the builder: static settings would
-        # be ignored, so nothing is set up and nothing checked (and the session is not stopped)
-        fresh = SparkContext._active_spark_context is None
         settings, setup = session_conf(master, conf, profile if fresh else None, jars, packages)
         builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    fresh = remote is None and SparkContext._active_spark_context is None
     spark = _start(builder, setup, settings)
     if stderr_file is not None and fresh:
         jvm_stderr_to(spark, stderr_file)

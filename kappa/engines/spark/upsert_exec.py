@@ -66,15 +66,9 @@ def applies(table: "DeltaTable", batch_schema: "pa.Schema") -> bool:
     table's (a schema change takes deltalake's MERGE with its schema evolution)."""
     from kappa.delta.commit import normalized_schema, table_schema
     from kappa.delta.tables import local_folder
-    from kappa.delta.upsert_files import _REFUSING_CONFIG
+    from kappa.delta.upsert_files import plain_writes
 
-    if local_folder(table.table_uri) is None:
-        return False
-    proto = table.protocol()
-    if proto.min_reader_version > 1 or proto.min_writer_version > 2 or proto.writer_features:
-        return False
-    config = table.metadata().configuration or {}
-    if any(str(config.get(k, "false")).lower() == "true" for k in _REFUSING_CONFIG):
+    if local_folder(table.table_uri) is None or table.protocol().min_reader_version > 1 or not plain_writes(table):
         return False
     current, batch = table_schema(table), normalized_schema(batch_schema)
     return {f.name: f.type for f in current} == {f.name: f.type for f in batch}
@@ -95,14 +89,14 @@ def small_batch(batch: "DataFrame", schema: "pa.Schema") -> "pa.Table | None":
     At most ``limit + 1`` rows are ever collected (``limit``: the budget over the schema's
     estimated row size), so the driver's memory stays bounded by the budget."""
     from kappa.delta.commit import normalized_schema
-    from kappa.delta.upsert_files import row_bytes
+    from kappa.delta.upsert_files import schema_row_bytes
 
     conf = batch.sparkSession.conf.get(DRIVER_BYTES_CONF, None)
     budget = int(conf) if conf not in (None, "") else DRIVER_BYTES
     results = size_bytes(batch.sparkSession.conf.get("spark.driver.maxResultSize", "1g"))
     if results:  # the estimate may be short of the real size: a quarter of what a job may return
         budget = min(budget, results // 4)
-    limit = budget // max(1, sum(row_bytes(f.type) for f in normalized_schema(schema)))
+    limit = budget // schema_row_bytes(normalized_schema(schema))
     if limit <= 0:
         return None
     head = batch.limit(limit + 1).toArrow()  # bounded: at most limit + 1 rows (docstring)
@@ -140,6 +134,13 @@ def _col(alias: str, name: str) -> "Column":
     from pyspark.sql import functions as F
 
     return F.col(f"{alias}.`{name.replace('`', '``')}`")
+
+
+def _same_keys(keys: Sequence[str]) -> "Column":
+    """The null-safe match of a table row (alias ``t``) and a batch key (alias ``s``) on ``keys``."""
+    from functools import reduce
+
+    return reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
 
 
 def _key_counts(batch: "DataFrame", keys: Sequence[str]) -> "DataFrame":
@@ -227,13 +228,10 @@ def _read(spark, root: str, files: Sequence[dict], target: "pa.Schema", parts: S
 
 def _touched(batch_keys: "DataFrame", files: "DataFrame", keys: Sequence[str], path: str, batch_id: int) -> set[str]:
     """The names of the files holding a batch key (one job; metadata comes back)."""
-    from functools import reduce
-
     from pyspark.sql import functions as F
 
-    on = reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
     rows = files.select(*[F.col(f"`{k}`") for k in keys], F.col(_FILE))
-    found = (rows.alias("t").join(batch_keys.alias("s"), on, "inner")
+    found = (rows.alias("t").join(batch_keys.alias("s"), _same_keys(keys), "inner")
              .groupBy(F.col(f"t.{_FILE}")).agg(F.max(F.col(f"s.{_N}")).alias(_N)).collect())  # file names: metadata
     doubled = [r[_FILE] for r in found if r[_N] > 1]
     if doubled:
@@ -243,10 +241,10 @@ def _touched(batch_keys: "DataFrame", files: "DataFrame", keys: Sequence[str], p
 
 
 def _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats: BatchStats) -> int:
-    from functools import reduce
     from urllib.parse import unquote
 
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from kappa.delta.commit import table_schema
     from kappa.delta.tables import local_folder
@@ -262,19 +260,20 @@ def _rewrite(batch, table, path, keys, app_id, batch_id, storage_options, stats:
     adds = pa.table(table.get_add_actions(flatten=True))  # the Delta log
     cands, newest = _candidates(adds, target, stats, bound)
     batch_keys = _key_counts(batch, keys)
+    candidates = cands.to_pylist()
     names: set[str] = set()
-    if cands.num_rows:
-        names = _touched(batch_keys, _read(spark, root, cands.to_pylist(), target, parts), keys, path, batch_id)
-    files = adds.to_pylist()
-    touched = [a for a in files if os.path.basename(a["path"]) in names or a["path"] == newest]
+    if candidates:
+        names = _touched(batch_keys, _read(spark, root, candidates, target, parts), keys, path, batch_id)
+    touched = [a for a in candidates if os.path.basename(a["path"]) in names]
+    if newest is not None and all(a["path"] != newest for a in touched):  # the small newest file is filled too
+        touched += adds.filter(pc.equal(adds.column("path"), newest)).to_pylist()
     frame = batch
     if touched:
-        on = reduce(lambda a, b: a & b, [_col("t", k).eqNullSafe(_col("s", k)) for k in keys])
-        kept = _read(spark, root, touched, target, parts).alias("t").join(batch_keys.alias("s"), on, "left_anti")
+        kept = _read(spark, root, touched, target, parts).alias("t").join(batch_keys.alias("s"), _same_keys(keys), "left_anti")
         frame = kept.drop(_FILE).unionByName(batch, allowMissingColumns=True)
     rows = stats.rows + sum(int(a["num_records"] or 0) for a in touched)
     frame = _clustered(frame, cluster_order(target, tuple(keys)), max(1, math.ceil(rows / bound)))
-    removes = [(unquote(a["path"]), a["size_bytes"], {}) for a in touched]  # deltalake encodes it again
+    removes = [(unquote(a["path"]), a["size_bytes"]) for a in touched]  # deltalake encodes it again
     written = write_delta_frame(frame, table_uri=path, mode="append", app_id=app_id, batch_id=int(batch_id),
                                 storage_options=storage_options, removes=removes, target=(target, parts))
     return stats.rows if written else 0

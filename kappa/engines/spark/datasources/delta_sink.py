@@ -118,7 +118,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
         self.result_file = opts.get("resultFile")
         self.metadata = json.loads(opts.get("customMetadata") or "{}")
         self.create_empty = opts.get("createEmpty", "true") != "false"
-        self.removes = json.loads(opts.get("removes") or "[]")  # [path, size, partition values]
+        self.removes = json.loads(opts.get("removes") or "[]")  # [path, size] of each file removed
 
     def _storage_options(self) -> dict[str, str]:
         from kappa.substitution import resolve_secret_refs
@@ -189,8 +189,7 @@ class DeltaSinkWriter(DataSourceArrowWriter):
                 rows=rows, mode=self.mode, schema=decode_schema(self.schema_text),
                 partition_by=self.partition_by or None, app_id=self.app_id, batch_id=self.batch_id,
                 storage_options=self._storage_options(), custom_metadata=self.metadata,
-                removes=[RemoveAction(p, True, int(time.time() * 1000), size, values or None)
-                         for p, size, values in self.removes],
+                removes=[RemoveAction(p, True, int(time.time() * 1000), size) for p, size in self.removes],
             )
         except BaseException as exc:
             from kappa.delta.writer import delta_write_error
@@ -261,13 +260,13 @@ def write_delta_frame(
     storage_options: dict | None = None,
     schema_mode: str | None = "merge",
     create_empty: bool = True,
-    removes: list[tuple[str, int | None, dict]] | None = None,
+    removes: list[tuple[str, int | None]] | None = None,
     target: tuple[pa.Schema, list[str]] | None = None,
 ) -> int:
     """Write ``df`` to the Delta table at ``table_uri`` as batch ``batch_id`` of ``app_id``
     without collecting it; returns the rows written (0: batch already committed, or an empty
     append to an existing table). ``create_empty=False``: an empty batch commits nothing, not
-    even a new table (dead letters). ``removes``: ``(path, size, partition values)`` of files
+    even a new table (dead letters). ``removes``: ``(path, size)`` of files
     the same commit removes (an append that rewrites them: :mod:`kappa.engines.spark.upsert_exec`);
     ``target``: the (schema, partition columns) already planned by the caller. Failures raise one
     :class:`DeltaWriteError` ``cannot write Delta table <uri>: <cause>``."""
